@@ -1,0 +1,179 @@
+"""``analyze``, ``demo``, ``report`` and ``schema``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from remission.cli.common import DB_OPTION, JSON_OPTION, OUTPUT_OPTION, db_url, emit
+
+
+def _parse_params(items: list[str] | None) -> dict[str, Any]:
+    """``--param step.name=value`` → ``{"step": {"name": value}}`` (value parsed as YAML)."""
+    import yaml
+
+    from remission.errors import ValidationError
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        stepname, dot, name = key.partition(".")
+        if not sep or not dot or not stepname or not name:
+            raise ValidationError(f"--param must be STEP.NAME=VALUE, but was {item!r}")
+        out.setdefault(stepname, {})[name] = yaml.safe_load(raw)
+    return out
+
+
+def _summary(console: Any, analysis: Any, report: Path | None, saved: Any) -> None:
+    from rich.table import Table
+
+    from remission.domain import NOT_A_MEDICAL_DEVICE
+
+    console.print(f"[bold]{analysis.case_id}[/bold]  sections: "
+                  + ", ".join(s.title + (" (error)" if s.error else "") for s in analysis.sections))
+    if analysis.mrd:
+        t = Table("date", "method", "sample", "MRD", "LoD", "LoQ", title="MRD")
+        for m in analysis.mrd:
+            t.add_row(str(m.date), m.method, m.sample_id or m.source, m.display(),
+                      f"{m.lod:.1e}" if m.lod else "-", f"{m.loq:.1e}" if m.loq else "-")
+        console.print(t)
+    for w in analysis.warnings:
+        console.print(f"[yellow]warning:[/yellow] {w.splitlines()[0]}")
+    if report:
+        console.print(f"report: {report}")
+    if saved is not None:
+        console.print(f"store: analysis {saved.analysis_id} ({'new' if saved.created else 'already stored'})")
+    console.print(f"[dim]{NOT_A_MEDICAL_DEVICE}[/dim]")
+
+
+def analyze_one(case: Path, out_dir: Path | None, db: str | None, store: bool,
+                params: dict[str, Any], *, show_progress: bool = True) -> tuple[Any, Path | None, Any]:
+    """Analyse one case file, write its report, save it; shared by ``analyze`` and ``demo``."""
+    from remission.cli.common import progress
+    from remission.pipeline import analyze, registered_steps
+    from remission.report import write_report
+
+    n = len(registered_steps())
+    with progress(f"analysing {case.name}") as bar:
+        task = bar.add_task(f"analysing {case}", total=n)
+
+        def tick(title: str) -> None:
+            bar.update(task, advance=1, description=title)
+
+        analysis = analyze(case, parameters=params, progress=tick if show_progress else None)
+    report = None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        report = write_report(analysis, out_dir / "report.html")
+    saved = None
+    if store:
+        from remission.store import Store
+
+        with Store(db_url(db)) as st:
+            saved = st.save_analysis(analysis)
+    return analysis, report, saved
+
+
+def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    @root.command("analyze")
+    def analyze_cmd(
+        case: Path = typer.Argument(..., help="Case file (YAML or JSON)."),
+        db: str | None = DB_OPTION,
+        output: Path | None = typer.Option(None, "-o", "--output", help="Folder for report.html (default out/<case id>)."),
+        json_out: bool = JSON_OPTION,
+        no_store: bool = typer.Option(False, "--no-store", help="Do not save the analysis in the store."),
+        param: list[str] | None = typer.Option(None, "--param", help="Override a parameter: STEP.NAME=VALUE (repeatable)."),
+    ) -> None:
+        """Analyse one case: every engine that has data; report + store."""
+        params = _parse_params(param)
+        from remission.io.casefile import load_case
+
+        c = load_case(case)  # fail fast with a one-line error before any work
+        out_dir = output or Path("out") / c.id
+        analysis, report, saved = analyze_one(case, out_dir, db, not no_store, params)
+        result = analysis.model_dump(mode="json", by_alias=True)
+        if report:
+            result["report"] = str(report)
+        if saved is not None:
+            result["store"] = {"analysis_id": saved.analysis_id, "created": saved.created}
+        if json_out:
+            _emit_analysis(analysis, result, params)
+        else:
+            from rich.console import Console
+
+            _summary(Console(), analysis, report, saved)
+
+    @root.command("demo")
+    def demo_cmd(
+        output: Path = typer.Option(Path("out/demo"), "-o", "--output", help="Folder for the reports and the store."),
+        examples: Path = typer.Option(Path("examples"), "--examples", help="Where the example cases are written."),
+        json_out: bool = JSON_OPTION,
+    ) -> None:
+        """Write the bundled synthetic example cases, analyse each, write reports and a SQLite store."""
+        from rich.console import Console
+
+        from remission.synth.examples import write_examples
+
+        console = Console(stderr=True)
+        cases = write_examples(examples)
+        db = f"sqlite:///{(output / 'remission.db').as_posix()}"
+        output.mkdir(parents=True, exist_ok=True)
+        results = []
+        for case_path in cases:
+            analysis, report, saved = analyze_one(case_path, output / case_path.parent.name, db, True, {})
+            console.print(f"{case_path.parent.name}: {report}")
+            results.append({"case": str(case_path), "case_id": analysis.case_id, "report": str(report),
+                            "sections": [s.name for s in analysis.sections],
+                            "errors": [s.name for s in analysis.sections if s.error],
+                            "analysis_id": saved.analysis_id})
+        emit("demo", {"cases": results, "store": db}, json_out=json_out,
+             human=lambda con: con.print(f"{len(results)} example cases analysed; store {db}"))
+
+    @root.command("report")
+    def report_cmd(
+        analysis_id: str = typer.Argument(..., help="Analysis id in the store (see `remission store list`)."),
+        output: Path = typer.Option(Path("report.html"), "-o", "--output", help="HTML file to write."),
+        db: str | None = DB_OPTION,
+    ) -> None:
+        """Render a stored analysis as a self-contained HTML report."""
+        from remission.report import write_report
+        from remission.store import Store
+
+        with Store(db_url(db)) as st:
+            analysis = st.get_analysis(analysis_id)
+        path = write_report(analysis, output)
+        typer.echo(str(path))
+
+    @root.command("schema")
+    def schema_cmd(
+        kind: str = typer.Argument("case", help="case | analysis"),
+        output: Path | None = OUTPUT_OPTION,
+    ) -> None:
+        """Print the JSON Schema of the case file (or of a case analysis)."""
+        import json
+
+        from remission.domain import Case, CaseAnalysis
+        from remission.errors import ValidationError
+
+        models = {"case": Case, "analysis": CaseAnalysis}
+        if kind not in models:
+            raise ValidationError(f"kind must be one of {', '.join(models)}, but was {kind!r}")
+        text = json.dumps(models[kind].model_json_schema(by_alias=True), indent=2) + "\n"
+        if output:
+            output.write_text(text, encoding="utf-8")
+        else:
+            typer.echo(text, nl=False)
+
+
+def _emit_analysis(analysis: Any, result: dict[str, Any], params: dict[str, Any]) -> None:
+    """The envelope of ``analyze --json``: inputs are the case's files with their checksums."""
+    import sys
+
+    from remission.cli.common import to_json
+    from remission.domain.envelope import envelope
+
+    env = envelope("case_analysis", result, inputs=analysis.provenance.inputs, parameters=params,
+                   knowledge_base_version=analysis.provenance.knowledge_base_version)
+    sys.stdout.write(to_json(env) + "\n")

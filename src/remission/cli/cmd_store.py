@@ -1,0 +1,64 @@
+"""``store list | show ID | export ID``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from remission.cli.common import DB_OPTION, JSON_OPTION, OUTPUT_OPTION, db_url, emit
+
+
+def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    store = groups["store"]
+
+    @store.command("list")
+    def list_cmd(db: str | None = DB_OPTION, json_out: bool = JSON_OPTION) -> None:
+        """List stored analyses."""
+        from rich.table import Table
+
+        from remission.store import Store
+
+        with Store(db_url(db)) as st:
+            rows = [r.model_dump(mode="json") for r in st.list_analyses()]
+
+        def human(con: object) -> None:
+            t = Table("id", "case", "analysed at", "version", "sections")
+            for r in rows:
+                t.add_row(str(r["analysis_id"]), r["case_id"], r["analysed_at"], r["remission_version"],
+                          ", ".join(r["sections"]))
+            con.print(t)  # type: ignore[attr-defined]
+
+        emit("store_list", {"analyses": rows}, json_out=json_out, parameters={"db": db_url(db)}, human=human)
+
+    @store.command("show")
+    def show_cmd(analysis_id: str, db: str | None = DB_OPTION, json_out: bool = JSON_OPTION) -> None:
+        """Show one stored analysis (summary, or the whole analysis with --json)."""
+        from remission.store import Store
+
+        with Store(db_url(db)) as st:
+            a = st.get_analysis(analysis_id)
+        from remission.cli.cmd_core import _summary
+
+        emit("case_analysis", a.model_dump(mode="json", by_alias=True), json_out=json_out,
+             parameters={"db": db_url(db)}, human=lambda con: _summary(con, a, None, None))
+
+    @store.command("export")
+    def export_cmd(analysis_id: str, db: str | None = DB_OPTION, output: Path | None = OUTPUT_OPTION) -> None:
+        """Export one stored analysis as the JSON envelope (the audit trail)."""
+        from remission.store import Store
+
+        with Store(db_url(db)) as st:
+            a = st.get_analysis(analysis_id)
+        from remission.cli.cmd_core import _emit_analysis
+
+        if output:
+            import contextlib
+            import io
+
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                _emit_analysis(a, a.model_dump(mode="json", by_alias=True), dict(a.provenance.parameters))
+            output.write_text(buf.getvalue(), encoding="utf-8")
+        else:
+            _emit_analysis(a, a.model_dump(mode="json", by_alias=True), dict(a.provenance.parameters))

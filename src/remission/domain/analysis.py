@@ -1,0 +1,98 @@
+"""The result of analysing one case: :class:`CaseAnalysis`, with its provenance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from remission.domain.case import Case
+from remission.domain.mrd import MrdResult
+
+__all__ = [
+    "NOT_A_MEDICAL_DEVICE",
+    "CaseAnalysis",
+    "EngineSection",
+    "InputFile",
+    "Provenance",
+    "TimelineEvent",
+    "sha256_file",
+]
+
+NOT_A_MEDICAL_DEVICE = (
+    "remission is decision support for professionals, not a medical device. It proposes and "
+    "shows its reasons; it never decides. Every result must be checked by a qualified clinician "
+    "against the source data."
+)
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file, read in chunks (constant memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputFile(_Model):
+    path: str
+    sha256: str
+
+
+class Provenance(_Model):
+    remission_version: str
+    knowledge_base_version: str | None = None
+    analysed_at: dt.datetime
+    inputs: tuple[InputFile, ...] = ()
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    notice: str = NOT_A_MEDICAL_DEVICE
+
+
+class TimelineEvent(_Model):
+    kind: Literal["diagnosis", "frontline", "relapse", "therapy", "hsct", "cart", "sample", "mrd"]
+    start: dt.date
+    end: dt.date | None = None
+    label: str
+    detail: str | None = None
+
+
+class EngineSection(_Model):
+    """What one engine contributes to a case analysis (and to the report)."""
+
+    name: str = Field(description="engine name; the report section template has the same name")
+    title: str
+    result: dict[str, Any] = Field(default_factory=dict, description="JSON-ready engine result")
+    warnings: tuple[str, ...] = ()
+    rests_on: tuple[dict[str, Any], ...] = Field(
+        (), description="rules tagged [R]/[U] or overridden by the user that this result uses"
+    )
+    error: str | None = Field(None, description="set when the engine failed on this case's data")
+
+
+class CaseAnalysis(_Model):
+    """Everything ``remission`` knows about one patient after one analysis run."""
+
+    schema_: Literal["remission.case_analysis/1"] = Field(
+        "remission.case_analysis/1", alias="schema"
+    )
+    case_id: str
+    case: Case
+    case_sha256: str = Field(description="SHA-256 of the case file plus all its assay files")
+    provenance: Provenance
+    timeline: tuple[TimelineEvent, ...] = ()
+    mrd: tuple[MrdResult, ...] = ()
+    sections: tuple[EngineSection, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def section(self, name: str) -> EngineSection | None:
+        return next((s for s in self.sections if s.name == name), None)

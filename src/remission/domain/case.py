@@ -1,0 +1,261 @@
+"""The case file: one patient, as pydantic v2 models.
+
+The shape follows ``shared/examples/case.yaml``. Units live in field names (``*_percent`` for
+percentages as entered by people, MRD values as fractions). Unknown fields are rejected, so a
+typo never passes silently. ``remission schema case`` prints the JSON Schema of :class:`Case`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "Antigen",
+    "AssayKind",
+    "CarTInfusion",
+    "Case",
+    "Diagnosis",
+    "Frontline",
+    "Immunophenotype",
+    "Lesion",
+    "LesionKind",
+    "Lineage",
+    "Material",
+    "MrdMethod",
+    "MrdReport",
+    "Patient",
+    "Relapse",
+    "RelapseSite",
+    "Sample",
+    "SampleRole",
+    "Therapy",
+    "Transplant",
+]
+
+Lineage = Literal["B", "T"]
+LesionKind = Literal["fusion", "snv", "indel", "cnv", "rearrangement", "karyotype"]
+RelapseSite = Literal["isolated_bm", "combined", "isolated_cns", "isolated_testis", "other_em"]
+Material = Literal["bone_marrow", "peripheral_blood"]
+AssayKind = Literal[
+    "ngs_mrd", "flow_mrd", "pcr_mrd", "variants", "cart_kinetics", "b_cells", "observations"
+]
+SampleRole = Literal["diagnosis", "follow_up", "relapse", "remission", "normal_reference"]
+MrdMethod = Literal["ngs", "flow", "pcr"]
+TherapyKind = Literal[
+    "chemotherapy",
+    "bispecific",
+    "antibody_drug_conjugate",
+    "targeted",
+    "cart",
+    "radiotherapy",
+    "other",
+]
+Response = Literal[
+    "CR", "CRi", "MRD_negative", "MRD_positive", "PR", "SD", "PD", "NR", "not_evaluable"
+]
+DonorType = Literal[
+    "matched_sibling",
+    "matched_family",
+    "matched_unrelated",
+    "mismatched_unrelated",
+    "haploidentical",
+    "cord_blood",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Patient(_Model):
+    id: str = Field(min_length=1, description="Pseudonymous id; never a name or a record number.")
+    sex: Literal["female", "male", "other", "unknown"] = "unknown"
+    date_of_birth: dt.date | None = None
+    age_at_diagnosis_years: float | None = Field(None, ge=0, le=120)
+
+    @model_validator(mode="after")
+    def _one_age(self) -> Patient:
+        if self.date_of_birth is None and self.age_at_diagnosis_years is None:
+            raise ValueError("give date_of_birth or age_at_diagnosis_years")
+        return self
+
+
+class Immunophenotype(_Model):
+    cd19_percent: float | None = Field(None, alias="CD19_percent", ge=0, le=100)
+    cd22_percent: float | None = Field(None, alias="CD22_percent", ge=0, le=100)
+    cd10_percent: float | None = Field(None, alias="CD10_percent", ge=0, le=100)
+    cd34_percent: float | None = Field(None, alias="CD34_percent", ge=0, le=100)
+    cd20_percent: float | None = Field(None, alias="CD20_percent", ge=0, le=100)
+
+
+class Lesion(_Model):
+    name: str = Field(min_length=1, description="Gene or fusion, e.g. 'ETV6::RUNX1', 'NT5C2'.")
+    kind: LesionKind
+    detail: str | None = None
+    vaf: float | None = Field(None, ge=0, le=1, description="Variant allele fraction (0-1).")
+
+
+class Diagnosis(_Model):
+    date: dt.date
+    lineage: Lineage
+    immunophenotype: Immunophenotype = Immunophenotype()
+    lesions: tuple[Lesion, ...] = ()
+    wbc_per_ul: float | None = Field(None, ge=0)
+
+
+class Frontline(_Model):
+    protocol: str | None = None
+    end_date: dt.date | None = Field(
+        None, description="Last dose of frontline therapy (maintenance); never inferred."
+    )
+
+
+class Relapse(_Model):
+    number: int = Field(ge=1)
+    date: dt.date
+    site: RelapseSite
+    marrow_blasts_percent: float | None = Field(None, ge=0, le=100)
+    cns_status: Literal["CNS1", "CNS2", "CNS3"] | None = None
+    lesions: tuple[Lesion, ...] = ()
+    immunophenotype: Immunophenotype | None = None
+
+
+class Therapy(_Model):
+    name: str = Field(min_length=1)
+    kind: TherapyKind = "other"
+    start: dt.date
+    end: dt.date | None = None
+    best_response: Response | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> Therapy:
+        if self.end is not None and self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+
+class Transplant(_Model):
+    date: dt.date
+    donor: DonorType
+    conditioning: str | None = None
+
+
+class CarTInfusion(_Model):
+    product: str = Field(min_length=1)
+    date: dt.date
+    target: Literal["CD19", "CD22", "CD19_CD22"] = "CD19"
+    dose_cells_per_kg: float | None = Field(None, gt=0)
+    dose_total_cells: float | None = Field(None, gt=0)
+
+
+class Antigen(_Model):
+    date: dt.date
+    cd19_percent: float | None = Field(None, alias="CD19_percent", ge=0, le=100)
+    cd22_percent: float | None = Field(None, alias="CD22_percent", ge=0, le=100)
+    method: str | None = None
+
+
+class MrdReport(_Model):
+    """An MRD value reported by a laboratory without raw files (fractions, not percent)."""
+
+    date: dt.date
+    method: MrdMethod
+    value: float | None = Field(None, ge=0, le=1, description="MRD as a fraction; null when negative.")
+    lod: float | None = Field(None, gt=0, le=1)
+    loq: float | None = Field(None, gt=0, le=1)
+    status: Literal["negative", "positive_not_quantifiable", "positive"] | None = None
+    timepoint: str | None = None
+    material: Material = "bone_marrow"
+    marker: str | None = None
+
+
+class Sample(_Model):
+    id: str = Field(min_length=1)
+    date: dt.date
+    material: Material
+    assay: AssayKind
+    role: SampleRole = "follow_up"
+    files: tuple[str, ...] = Field(min_length=1, description="Paths relative to the case file.")
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class Case(_Model):
+    """One patient's course and the samples ``remission`` analyses."""
+
+    schema_: Literal["remission.case/1"] = Field("remission.case/1", alias="schema")
+    patient: Patient
+    diagnosis: Diagnosis
+    frontline: Frontline = Frontline()
+    relapses: tuple[Relapse, ...] = ()
+    therapies: tuple[Therapy, ...] = ()
+    transplants: tuple[Transplant, ...] = ()
+    cart_infusions: tuple[CarTInfusion, ...] = ()
+    antigen_expression: tuple[Antigen, ...] = ()
+    mrd_reports: tuple[MrdReport, ...] = ()
+    samples: tuple[Sample, ...] = ()
+
+    @field_validator("samples")
+    @classmethod
+    def _unique_sample_ids(cls, samples: tuple[Sample, ...]) -> tuple[Sample, ...]:
+        seen: set[str] = set()
+        for s in samples:
+            if s.id in seen:
+                raise ValueError(f"duplicate sample id {s.id!r}")
+            seen.add(s.id)
+        return samples
+
+    @model_validator(mode="after")
+    def _chronology(self) -> Case:
+        dx = self.diagnosis.date
+        dob = self.patient.date_of_birth
+        if dob is not None and dob > dx:
+            raise _PathError(("patient", "date_of_birth"), f"date of birth {dob} is after diagnosis {dx}")
+        if self.frontline.end_date is not None and self.frontline.end_date < dx:
+            raise _PathError(("frontline", "end_date"), f"{self.frontline.end_date} is before diagnosis {dx}")
+        for i, r in enumerate(self.relapses):
+            if r.date < dx:
+                raise _PathError(("relapses", i, "date"), f"relapse dated {r.date}, before diagnosis {dx}")
+        numbers = [r.number for r in self.relapses]
+        if numbers != sorted(numbers) or len(set(numbers)) != len(numbers):
+            raise _PathError(("relapses",), f"relapse numbers must be unique and ascending, got {numbers}")
+        for name, items in (("transplants", self.transplants), ("cart_infusions", self.cart_infusions),
+                            ("therapies", self.therapies)):
+            for i, item in enumerate(items):
+                when = getattr(item, "date", None) or getattr(item, "start", None)
+                if when is not None and when < dx:
+                    raise _PathError((name, i), f"dated {when}, before diagnosis {dx}")
+        return self
+
+    # -- convenience -------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self.patient.id
+
+    @property
+    def first_relapse(self) -> Relapse | None:
+        return self.relapses[0] if self.relapses else None
+
+    def samples_of(self, assay: AssayKind) -> list[Sample]:
+        return [s for s in self.samples if s.assay == assay]
+
+    def age_at(self, when: dt.date) -> float:
+        """Age in years at ``when`` (from date of birth, else from age at diagnosis)."""
+        if self.patient.date_of_birth is not None:
+            return (when - self.patient.date_of_birth).days / 365.25
+        assert self.patient.age_at_diagnosis_years is not None
+        return self.patient.age_at_diagnosis_years + (when - self.diagnosis.date).days / 365.25
+
+
+class _PathError(ValueError):
+    """A model-level check that knows which field path it concerns.
+
+    pydantic wraps it as a ``value_error`` at the model's location; the case-file loader reads
+    ``path`` from the context to name the exact field.
+    """
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        self.path = path
+        super().__init__(f"@{'/'.join(map(str, path))}@ {message}")

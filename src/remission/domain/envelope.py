@@ -1,0 +1,48 @@
+"""The machine-readable output envelope shared by every ``--json`` command (DESIGN.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from remission.domain.analysis import NOT_A_MEDICAL_DEVICE, InputFile, sha256_file
+
+__all__ = ["SCHEMA_MAJOR", "envelope", "inputs_of"]
+
+SCHEMA_MAJOR = 1
+
+
+def inputs_of(paths: Iterable[str | Path]) -> list[dict[str, str]]:
+    """``[{"path", "sha256"}]`` for input files (checksums streamed)."""
+    return [InputFile(path=str(p), sha256=sha256_file(p)).model_dump() for p in paths]
+
+
+def envelope(
+    kind: str,
+    result: Any,
+    *,
+    inputs: Iterable[Mapping[str, str]] | Iterable[InputFile] = (),
+    parameters: Mapping[str, Any] | None = None,
+    knowledge_base_version: str | None = None,
+) -> dict[str, Any]:
+    """``{"schema": "remission.<kind>/<major>", "remission_version", "inputs", "parameters", "result"}``.
+
+    ``result`` must already be JSON-ready (use ``model_dump(mode="json")`` for models).
+    """
+    from remission import __version__
+
+    ins = [i.model_dump() if isinstance(i, InputFile) else dict(i) for i in inputs]
+    env: dict[str, Any] = {
+        "schema": f"remission.{kind}/{SCHEMA_MAJOR}",
+        "remission_version": __version__,
+        "inputs": ins,
+        "parameters": dict(parameters or {}),
+        "result": result,
+        "notice": NOT_A_MEDICAL_DEVICE,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    if knowledge_base_version is not None:
+        env["knowledge_base_version"] = knowledge_base_version
+    return env

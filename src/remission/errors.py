@@ -1,0 +1,164 @@
+"""The one exception tree of ``remission``.
+
+Every error that ``remission`` raises on purpose derives from :class:`RemissionError`::
+
+    RemissionError
+    ├── InputError (ValueError)          bad input data: names file, line/record and field
+    │   ├── CaseFileError                case file (YAML/JSON) malformed or invalid
+    │   ├── AirrFormatError              AIRR Rearrangement TSV
+    │   ├── FastqFormatError             FASTQ (plain or gzip)
+    │   ├── FcsFormatError               FCS 2.0/3.0/3.1
+    │   ├── GatingMLError                Gating-ML 2.0 XML
+    │   ├── QpcrFormatError              RQ-PCR plate export CSV
+    │   ├── VariantFormatError           VCF / MAF / copy-number / purity inputs
+    │   └── ObservationFormatError       CAR-T observation, kinetics and B-cell CSV files
+    ├── ValidationError (ValueError)     parameters or data that are well-formed but inconsistent
+    ├── StoreError                       the database refused or failed; nothing was written
+    └── KnowledgeBaseError               a knowledge-base file failed its schema or references
+
+Statistical caveats are not errors: they are typed warnings (:class:`RemissionWarning` and
+subclasses), which callers may filter or escalate.
+
+The command line maps :class:`InputError`/:class:`ValidationError`/:class:`KnowledgeBaseError`/
+:class:`StoreError` to exit code 1 and prints ``str(error)`` as one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "AirrFormatError",
+    "CaseFileError",
+    "FastqFormatError",
+    "FcsFormatError",
+    "GatingMLError",
+    "InputError",
+    "KnowledgeBaseError",
+    "LowSensitivityWarning",
+    "ObservationFormatError",
+    "QpcrFormatError",
+    "RemissionError",
+    "RemissionWarning",
+    "StoreError",
+    "UnconfirmedRuleWarning",
+    "ValidationError",
+    "VariantFormatError",
+]
+
+
+class RemissionError(Exception):
+    """Root of every error ``remission`` raises on purpose."""
+
+
+class InputError(RemissionError, ValueError):
+    """An input file or record is malformed.
+
+    The message always names where (file, and line/record and field when known) and what was
+    expected: ``AIRR file 'dx.tsv', line 12, field duplicate_count: expected an integer, got 'n/a'``.
+    """
+
+    #: Kind of input, used as the message prefix ("AIRR file", "FCS file", ...).
+    kind = "file"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        record: str | int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.record = record
+        self.field = field
+        self.reason = message
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        parts: list[str] = []
+        if self.path is not None:
+            parts.append(f"{self.kind} {Path(self.path).name!r}")
+        if self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.record is not None:
+            parts.append(f"record {self.record}")
+        if self.field is not None:
+            parts.append(f"field {self.field}")
+        where = ", ".join(parts)
+        return f"{where}: {self.reason}" if where else self.reason
+
+
+class CaseFileError(InputError):
+    """A case file is malformed YAML/JSON or fails the case schema.
+
+    Its message has the short form the CLI prints: ``case.yaml: relapses[0].site: expected ...``.
+    """
+
+    kind = "case file"
+
+    def _format(self) -> str:
+        where = Path(self.path).name if self.path else "case"
+        if self.line is not None:
+            where += f", line {self.line}"
+        if self.field:
+            return f"{where}: {self.field}: {self.reason}"
+        return f"{where}: {self.reason}"
+
+
+class AirrFormatError(InputError):
+    kind = "AIRR file"
+
+
+class FastqFormatError(InputError):
+    kind = "FASTQ file"
+
+
+class FcsFormatError(InputError):
+    kind = "FCS file"
+
+
+class GatingMLError(InputError):
+    kind = "Gating-ML file"
+
+
+class QpcrFormatError(InputError):
+    kind = "qPCR plate file"
+
+
+class VariantFormatError(InputError):
+    kind = "variant file"
+
+
+class ObservationFormatError(InputError):
+    kind = "observation file"
+
+
+class ValidationError(RemissionError, ValueError):
+    """Parameters or data that are well-formed but inconsistent or out of range.
+
+    Parameter checks use the uniform message ``"<name> must be <constraint>, but was <value!r>"``
+    (see :func:`remission.domain.checks.check_positive` and friends).
+    """
+
+
+class StoreError(RemissionError):
+    """The store could not complete an operation; the transaction was rolled back."""
+
+
+class KnowledgeBaseError(RemissionError, ValueError):
+    """A knowledge-base file failed to load (schema, unknown evidence level, missing citation)."""
+
+
+class RemissionWarning(UserWarning):
+    """Base of the statistical and clinical caveats ``remission`` emits as warnings."""
+
+
+class LowSensitivityWarning(RemissionWarning):
+    """Too few cells/events/reads were analysed for the sensitivity asked for."""
+
+
+class UnconfirmedRuleWarning(RemissionWarning):
+    """A result rests on a rule or number tagged [R]ecalled or [U]ncertain in the specs."""
