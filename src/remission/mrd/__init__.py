@@ -1,0 +1,22 @@
+"""MRD engines: NGS (IG/TR sequencing), flow cytometry, RQ-PCR, the MRD course, method comparison.
+
+Each submodule is a pure engine (no files, no database). Import from the submodule, e.g.
+``from remission.mrd.ngs import ...``; the names below are re-exported lazily so that
+``import remission.mrd`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+#: public name -> submodule; engines add their names here
+_EXPORTS: dict[str, str] = {}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"remission.mrd.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'remission.mrd' has no attribute {name!r}")
