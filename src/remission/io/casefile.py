@@ -14,7 +14,7 @@ from typing import Any
 import pydantic
 import yaml
 
-from remission.domain.case import Case, _PathError
+from remission.domain.case import Case
 from remission.errors import CaseFileError
 
 __all__ = ["case_inputs", "load_case", "parse_case"]
@@ -112,10 +112,7 @@ def load_case(path: str | Path, *, check_files: bool = True) -> Case:
     except (OSError, UnicodeDecodeError) as exc:
         raise CaseFileError(f"cannot read: {exc}", path=p) from None
     try:
-        if p.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            data = yaml.safe_load(text)
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
     except json.JSONDecodeError as exc:
         raise CaseFileError(f"malformed JSON: {exc.msg}", path=p, line=exc.lineno) from None
     except yaml.YAMLError as exc:
