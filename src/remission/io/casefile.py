@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import pydantic
@@ -55,7 +56,7 @@ def _line_index(text: str) -> dict[tuple[Any, ...], int]:
     return index
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: Mapping[str, Any]) -> str:
     typ = err["type"]
     ctx = err.get("ctx") or {}
     got = err.get("input")
@@ -128,7 +129,7 @@ def load_case(path: str | Path, *, check_files: bool = True) -> Case:
             for j, name in enumerate(sample.files):
                 f = p.parent / name
                 if not f.is_file():
-                    loc = ("samples", i, "files", j)
+                    loc: tuple[str | int, ...] = ("samples", i, "files", j)
                     raise CaseFileError(
                         f"assay file {name!r} not found (looked for {f})",
                         path=p,
