@@ -8,8 +8,8 @@ isolated_testis, other_em, got 'marrow'``.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -93,7 +93,14 @@ def parse_case(data: Any, *, source: str | Path = "case", text: str | None = Non
             loc = tuple(int(p) if p.isdigit() else p for p in raw_path.split("/"))
         # pydantic inserts discriminator-like tags for unions (e.g. 'literal[...]'): drop them
         loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
-        line = _line_index(text).get(loc) if text is not None else None
+        line = None
+        if text is not None:
+            index = _line_index(text)
+            # a missing field has no line of its own: name the line of its nearest parent
+            for n in range(len(loc), 0, -1):
+                line = index.get(loc[:n])
+                if line is not None:
+                    break
         raise CaseFileError(msg, path=source, field=_loc_to_path(loc) or None, line=line) from None
 
 
