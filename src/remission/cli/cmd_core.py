@@ -155,11 +155,11 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         import json
 
         from remission.domain import Case, CaseAnalysis
-        from remission.errors import ValidationError
 
         models = {"case": Case, "analysis": CaseAnalysis}
-        if kind not in models:
-            raise ValidationError(f"kind must be one of {', '.join(models)}, but was {kind!r}")
+        if kind not in models:  # a wrong argument is a usage error (exit 2), not a data error
+            raise typer.BadParameter(f"kind must be one of {', '.join(models)}, but was {kind!r}",
+                                     param_hint="KIND")
         text = json.dumps(models[kind].model_json_schema(by_alias=True), indent=2) + "\n"
         if output:
             output.write_text(text, encoding="utf-8")
