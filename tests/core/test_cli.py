@@ -1,0 +1,213 @@
+"""The command line, in-process through ``remission.cli.main`` (and one subprocess smoke check)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from remission import __version__
+from remission.cli import main
+
+ENVELOPE_KEYS = {"schema", "remission_version", "inputs", "parameters", "result"}
+
+
+# -- usage errors: exit 2 ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["analyze"],  # missing CASE
+        ["analyze", "x.yaml", "--bogus"],  # unknown option
+        ["no-such-command"],
+        ["schema", "nonsense"],  # unknown KIND
+        ["store", "list", "--db"],  # option without its value
+    ],
+    ids=["missing-argument", "unknown-option", "unknown-command", "bad-choice", "option-without-value"],
+)
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage error:"), err
+    assert "Traceback" not in err
+
+
+def test_bad_param_syntax_is_reported(example_cases: dict[str, Path], tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["analyze", str(example_cases["late-bm-bcp"]), "--no-store", "-o", str(tmp_path),
+                 "--param", "novalue"])
+    assert code == 1
+    assert "--param must be STEP.NAME=VALUE, but was 'novalue'" in capsys.readouterr().err
+
+
+def test_no_arguments_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert "analyze" in captured.err + captured.out
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["analyze", "--help"], ["schema", "--help"],
+                                  ["demo", "--help"], ["store", "--help"]])
+def test_help_exits_0(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Usage:" in out or "usage:" in out.lower()
+    if argv == ["--help"]:
+        assert "not a medical device" in " ".join(out.lower().split())
+
+
+def _remission_cmd() -> list[str]:
+    script = Path(sys.executable).with_name("remission")
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-c", "from remission.cli import run; run()"]
+
+
+def test_help_is_fast_in_a_fresh_process() -> None:
+    # smoke check of the lazy imports: the issue asks for < 1 s; best of 3 absorbs a cold cache
+    cmd = [*_remission_cmd(), "--help"]
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30,
+                              env={**os.environ, "COLUMNS": "100"})
+        best = min(best, time.perf_counter() - t0)
+        assert proc.returncode == 0, proc.stderr
+        assert "analyze" in proc.stdout
+    assert best < 1.0, f"remission --help took {best:.2f} s"
+
+
+def test_help_does_not_import_heavy_libraries() -> None:
+    code = ("import sys; from remission.cli import main; main(['--help']); "
+            "heavy = [m for m in ('numpy', 'pandas', 'matplotlib', 'sqlalchemy', 'scipy', 'dask') "
+            "if m in sys.modules]; print('HEAVY=' + ','.join(heavy))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "HEAVY=", "--help imported heavy libraries"
+
+
+# -- schema case ---------------------------------------------------------------------------------
+
+
+def _schema(capsys: pytest.CaptureFixture[str], kind: str = "case") -> dict:
+    assert main(["schema", kind]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_schema_case_is_valid_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    schema = _schema(capsys)
+    assert schema["type"] == "object"
+    assert {"patient", "diagnosis", "relapses", "samples"} <= set(schema["properties"])
+    assert schema.get("additionalProperties") is False  # unknown fields are rejected
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (dev extra) validates the schema")
+    jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_example_cases_validate_against_the_schema(example_cases: dict[str, Path],
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (dev extra) validates the schema")
+    validator = jsonschema.Draft202012Validator(_schema(capsys))
+    for slug, path in example_cases.items():
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # YAML gives datetime.date objects; JSON Schema sees the case as JSON (ISO strings)
+        data = json.loads(json.dumps(data, default=str))
+        errors = sorted(validator.iter_errors(data), key=str)
+        assert not errors, f"{slug}: {errors[0].message}"
+
+
+def test_schema_rejects_what_the_loader_rejects(capsys: pytest.CaptureFixture[str]) -> None:
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (dev extra) validates the schema")
+    validator = jsonschema.Draft202012Validator(_schema(capsys))
+    bad = {"patient": {"id": "P"}, "diagnosis": {"date": "2020-01-01", "lineage": "X"}}
+    assert any("'X' is not one of" in e.message or "'X'" in e.message for e in validator.iter_errors(bad))
+
+
+def test_schema_to_file(tmp_path: Path) -> None:
+    out = tmp_path / "case.schema.json"
+    assert main(["schema", "case", "-o", str(out)]) == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["title"] == "Case"
+
+
+def test_schema_analysis(capsys: pytest.CaptureFixture[str]) -> None:
+    schema = _schema(capsys, "analysis")
+    assert {"case", "provenance", "timeline", "mrd", "sections"} <= set(schema["properties"])
+
+
+# -- analyze --json ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("slug", ["late-bm-bcp", "ph-like-very-early", "t-all-early-combined"])
+def test_analyze_json_envelope(slug: str, example_cases: dict[str, Path], tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    case_path = example_cases[slug]
+    out = tmp_path / "out"
+    code = main(["analyze", str(case_path), "--json", "--no-store", "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    env = json.loads(captured.out)  # exactly ONE JSON object: json.loads rejects trailing data
+    assert isinstance(env, dict)
+    assert set(env) >= ENVELOPE_KEYS
+    assert env["schema"] == "remission.case_analysis/1"
+    assert env["remission_version"] == __version__
+    assert isinstance(env["parameters"], dict)
+    assert "not a medical device" in env["notice"]
+    # inputs: the case file first, then every assay file, each with its SHA-256
+    assert env["inputs"][0]["path"] == "case.yaml"
+    for item in env["inputs"]:
+        assert set(item) == {"path", "sha256"}
+        assert len(item["sha256"]) == 64 and int(item["sha256"], 16) >= 0
+        assert (case_path.parent / item["path"]).is_file()
+    # one checksum verified by hand, independently of remission's sha256_file
+    by_hand = hashlib.sha256(case_path.read_bytes()).hexdigest()
+    assert env["inputs"][0]["sha256"] == by_hand
+    result = env["result"]
+    assert result["case_id"] == result["case"]["patient"]["id"]
+    assert result["timeline"][0]["kind"] == "diagnosis"
+    assert result["provenance"]["inputs"] == env["inputs"]
+    assert Path(result["report"]).is_file()
+    assert "store" not in result  # --no-store
+
+
+def test_analyze_json_checksums_all_inputs(example_cases: dict[str, Path], tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    case_path = example_cases["late-bm-bcp"]
+    assert main(["analyze", str(case_path), "--json", "--no-store", "-o", str(tmp_path)]) == 0
+    env = json.loads(capsys.readouterr().out)
+    for item in env["inputs"]:
+        assert item["sha256"] == hashlib.sha256((case_path.parent / item["path"]).read_bytes()).hexdigest()
+
+
+def test_analyze_param_lands_in_envelope(example_cases: dict[str, Path], tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["analyze", str(example_cases["t-all-early-combined"]), "--json", "--no-store",
+                 "-o", str(tmp_path), "--param", "demo.threshold=0.5"])
+    assert code == 0
+    env = json.loads(capsys.readouterr().out)
+    assert env["parameters"] == {"demo": {"threshold": 0.5}}
+    assert env["result"]["provenance"]["parameters"] == {"demo": {"threshold": 0.5}}
+
+
+def test_analyze_human_output(example_cases: dict[str, Path], tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["analyze", str(example_cases["t-all-early-combined"]), "--no-store", "-o", str(tmp_path)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "SYN-TALL-03" in out
+    assert "not a medical device" in " ".join(out.split())
+    assert (tmp_path / "report.html").is_file()
+
+
+def test_analyze_default_output_folder(example_cases: dict[str, Path], tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["analyze", str(example_cases["late-bm-bcp"]), "--no-store"]) == 0
+    assert (tmp_path / "out" / "SYN-LATE-01" / "report.html").is_file()
