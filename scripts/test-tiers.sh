@@ -46,9 +46,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
     if is_root && command -v apt-get >/dev/null 2>&1; then
         say "installing ${missing[*]} with apt-get (quiet)"
         export DEBIAN_FRONTEND=noninteractive
-        if ! { apt-get update -qq >/dev/null && \
-               apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
-            say "apt-get install ${missing[*]} failed"
+        if ! { apt-get update -qq && apt-get install -y -qq "${missing[@]}"; } >"$ART/apt.log" 2>&1; then
+            tail -n 20 "$ART/apt.log" | sed 's/^/test-tiers: apt-get: /'
+            say "apt-get install ${missing[*]} failed (log: tests/_artifacts/apt.log)"
         fi
     fi
 fi
@@ -98,9 +98,17 @@ else
 fi
 
 # ---- Chromium ----------------------------------------------------------------------------------
+status=0
 if have_chromium; then
     say "browser tier: $(command -v chromium || echo /usr/bin/chromium)"
 else
     say "skipping browser tier: chromium is not installed (run as root to install it with apt-get)"
+    [ "${REMISSION_REQUIRE_TIERS:-0}" = 1 ] && status=1
 fi
-exit 0
+if [ -z "${REMISSION_TEST_PG_URL:-}" ] && [ ! -s "$ART/pg_url" ] && [ "${REMISSION_REQUIRE_TIERS:-0}" = 1 ]; then
+    status=1
+fi
+if [ "$status" -ne 0 ]; then
+    say "REMISSION_REQUIRE_TIERS=1 and a test tier could not be set up (see above)"
+fi
+exit "$status"
