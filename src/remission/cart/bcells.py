@@ -80,7 +80,9 @@ class BCellAplasia:
 
     @property
     def rests_on(self) -> list[dict[str, Any]]:
-        return rests_on(self.rules.values())
+        used = (_THRESHOLD_RULE[self.unit], "recovery_confirm_samples", "early_loss_days",
+                "recovery_risk_window_days")
+        return rests_on(self.rules[k] for k in used if k in self.rules)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -92,10 +94,13 @@ class BCellAplasia:
         }
 
 
+_THRESHOLD_RULE = {"percent_lymphocytes": "bca_threshold_percent_lymphocytes",
+                   "percent_mnc": "bca_threshold_percent_mnc",
+                   "cells_per_ul": "bca_threshold_cells_per_ul"}
+
+
 def _threshold(unit: str, r: Mapping[str, Rule]) -> float:
-    name = {"percent_lymphocytes": "bca_threshold_percent_lymphocytes",
-            "percent_mnc": "bca_threshold_percent_mnc",
-            "cells_per_ul": "bca_threshold_cells_per_ul"}.get(unit)
+    name = _THRESHOLD_RULE.get(unit)
     if name is None:
         raise ValidationError(f"unit must be one of percent_lymphocytes, percent_mnc, cells_per_ul, but was {unit!r}")
     v = r[name].value
