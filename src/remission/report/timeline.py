@@ -128,7 +128,9 @@ def timeline_svg(analysis: CaseAnalysis) -> str:
                 xt = num(it["end"])
             elif row["kind"] == "mrd":
                 fill = {"positive": "full", "positive_not_quantifiable": "bottom", "negative": "none"}[it["status"]]
-                ax.plot(x0, y, marker="o", markersize=7, color=it["color"], fillstyle=fill,
+                # methods on slightly different heights, so same-day NGS/flow/PCR never hide each other
+                dy = {"ngs": -0.2, "flow": 0.0, "pcr": 0.2}.get(it["method"], 0.0)
+                ax.plot(x0, y + dy, marker="o", markersize=6.5, color=it["color"], fillstyle=fill,
                         markerfacecoloralt="white", markeredgewidth=1.3, linestyle="none", zorder=3)
                 xt = x0
             else:
