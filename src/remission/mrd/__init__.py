@@ -11,7 +11,21 @@ import importlib
 from typing import Any
 
 #: public name -> submodule; engines add their names here
-_EXPORTS: dict[str, str] = {}
+_EXPORTS: dict[str, str] = {
+    # NGS-MRD (mrd/ngs.py)
+    "NgsMrd": "ngs",
+    "NgsMrdResult": "ngs",
+    "IndexResult": "ngs",
+    "IndexClone": "ngs",
+    "SpikeIn": "ngs",
+    "JunctionScanner": "ngs",
+    "index_clonotypes": "ngs",
+    "track_airr": "ngs",
+    "track_fastq": "ngs",
+    "quantify": "ngs",
+    "cells_from_dna": "ngs",
+    "reads_per_copy": "ngs",
+}
 
 __all__ = sorted(_EXPORTS)
 
