@@ -1,0 +1,544 @@
+"""The therapy-options engine: knowledge-base entries matched to one patient.
+
+:func:`patient_profile` reads the facts the knowledge base can ask about from a
+:class:`~remission.domain.Case` and earlier results (risk groups and transplant rule, MRD values,
+CAR-T persistence / B-cell aplasia when a CAR-T section exists). :func:`propose_options` then
+checks every knowledge-base entry:
+
+- *relevance* (``relevant_when``, any of; empty = always relevant): why it applies;
+- *requirements* (``requires``): an unmet one excludes the option, with the reason;
+- *contraindications*: one that holds excludes it, with the reason;
+- *cautions* and *label* conditions: listed with the option (outside label → trial/off-label);
+- facts the case does not record are never guessed: they become "not recorded, confirm" cautions.
+
+Included options are ranked by strength of evidence (:func:`~remission.clinic.kb.evidence_strength`),
+then lesion-specific match, then fewer cautions. The ranking is a reading order for a tumour board.
+The engine **proposes options and shows its reasons; it never decides**.
+
+See Also
+--------
+remission.clinic.kb.load_knowledge_base : the knowledge base and its schema.
+remission.clinic.risk.stratify : the risk groups and transplant rule this engine reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from remission.clinic.kb import Condition, KnowledgeBase, OptionEntry
+from remission.clinic.lesions import NormalisedLesion, UnknownLesionError, Vocabulary
+from remission.domain.case import Case
+from remission.domain.mrd import MrdResult
+from remission.domain.parameters import Rule, resolve, rests_on, rule_set
+
+__all__ = [
+    "NOTICE",
+    "OPTIONS_RULES",
+    "PatientProfile",
+    "patient_profile",
+    "propose_options",
+]
+
+NOTICE = ("These options are proposed from the knowledge base with their reasons, evidence and "
+          "citations; the engine never decides. A qualified clinician and the tumour board decide. "
+          "Not a medical device.")
+
+OPTIONS_RULES: dict[str, Rule] = rule_set(
+    Rule("antigen_positive_min_percent", 20.0, "R",
+         "EGIL convention (Bene MC et al. Leukemia 1995;9:1783): a marker is positive when "
+         "expressed on >= 20 % of blasts; not in clinical_rules.md - confirm per laboratory",
+         "CD19/CD22 at or above this percentage of blasts counts as expressed, below as negative"),
+    Rule("high_marrow_burden_percent", 50.0, "U",
+         "Topp MS et al. Lancet Oncol 2015;16:57 (blinatumomab responses lower with >= 50 % marrow "
+         "blasts, adults); not in clinical_rules.md - confirm",
+         "marrow blasts at or above this percentage count as high burden (blinatumomab, CAR-T CRS)"),
+    Rule("no_response_values", ("NR", "PD", "SD", "PR", "MRD_positive"), "U",
+         "clinical_rules.md §4 (MRD response terms); reading of the case file's best_response",
+         "best_response values read as 'no (MRD) response' to a prior therapy"),
+    Rule("refractory_values", ("NR", "PD", "SD", "PR"), "U",
+         "reading of the case file's best_response (no complete remission)",
+         "best_response values of the latest therapy after relapse read as refractory disease"),
+)
+
+_CD19_DIRECTED = ("blinatumomab", "tisagenlecleucel", "obecabtagene", "brexucabtagene", "cd19")
+_CATEGORY_ORDER = {"transplant": 0, "immunotherapy": 1, "cellular_therapy": 2, "targeted": 3,
+                   "chemotherapy": 4}
+
+
+@dataclass
+class PatientProfile:
+    """The facts the knowledge base may ask about (``None`` = not recorded)."""
+
+    lineage: str
+    age_years: float | None
+    as_of: dt.date
+    lesions: list[NormalisedLesion]
+    unknown_lesions: list[str]
+    cd19_percent: float | None
+    cd22_percent: float | None
+    antigen_source: str | None
+    marrow_blasts_percent: float | None
+    relapse_number: int
+    relapse_site: str | None
+    therapies: list[dict[str, Any]]
+    cart_products: list[dict[str, Any]]
+    prior_hsct: bool
+    relapse_after_hsct: bool
+    mrd_positive: bool | None
+    mrd_latest: str | None
+    refractory: bool | None
+    transplant_decision: str | None
+    risk_groups: set[str]
+    cart_persistence: bool | None
+    b_cell_aplasia: bool | None
+    hsct_after_relapse: str | None = None
+    facts_used: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lineage": self.lineage, "age_years": self.age_years, "as_of": self.as_of.isoformat(),
+            "lesions": [les.as_dict() for les in self.lesions],
+            "unknown_lesions": self.unknown_lesions,
+            "cd19_percent": self.cd19_percent, "cd22_percent": self.cd22_percent,
+            "antigen_source": self.antigen_source,
+            "marrow_blasts_percent": self.marrow_blasts_percent,
+            "relapse_number": self.relapse_number, "relapse_site": self.relapse_site,
+            "prior_therapies": self.therapies, "cart_infusions": self.cart_products,
+            "prior_hsct": self.prior_hsct, "relapse_after_hsct": self.relapse_after_hsct,
+            "mrd_positive": self.mrd_positive, "mrd_latest": self.mrd_latest,
+            "refractory": self.refractory, "transplant_decision": self.transplant_decision,
+            "risk_groups": sorted(self.risk_groups),
+            "cart_persistence": self.cart_persistence, "b_cell_aplasia": self.b_cell_aplasia,
+            "hsct_after_latest_relapse": self.hsct_after_relapse,
+        }
+
+
+def _bool_from(value: Any, *keys: str) -> bool | None:
+    """Read a yes/no fact from a CAR-T section result, tolerating a few shapes."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Mapping):
+        for k in (*keys, "present", "value", "status"):
+            if k in value:
+                v = value[k]
+                if isinstance(v, bool):
+                    return v
+                if isinstance(v, str) and v.lower() in ("present", "yes", "persistent", "ongoing",
+                                                        "true"):
+                    return True
+                if isinstance(v, str) and v.lower() in ("absent", "no", "lost", "recovered", "false"):
+                    return False
+    return None
+
+
+def patient_profile(
+    case: Case,
+    *,
+    vocabulary: Vocabulary,
+    mrd: Sequence[MrdResult] = (),
+    risk: Mapping[str, Any] | None = None,
+    cart: Mapping[str, Any] | None = None,
+    allow_unknown_lesions: bool = False,
+) -> PatientProfile:
+    """Collect the patient facts (pure: reads only the given records).
+
+    ``risk`` is the JSON result of :func:`remission.clinic.risk.stratify`; ``cart`` the JSON
+    result of a CAR-T monitoring section (keys ``persistence`` and ``b_cell_aplasia``, each a
+    boolean or a mapping with ``present``/``status``), both optional. Unknown lesion names raise
+    :class:`~remission.clinic.lesions.UnknownLesionError` unless ``allow_unknown_lesions``.
+    """
+    dates = [case.diagnosis.date, *(r.date for r in case.relapses),
+             *(t.end or t.start for t in case.therapies), *(c.date for c in case.cart_infusions),
+             *(h.date for h in case.transplants), *(a.date for a in case.antigen_expression),
+             *(m.date for m in mrd if m.date is not None)]
+    as_of = max(dates)
+    age = round(case.age_at(as_of), 2)
+    last = case.relapses[-1] if case.relapses else None
+
+    lesions: list[NormalisedLesion] = []
+    unknown: list[str] = []
+    seen: set[tuple[str, str | None]] = set()
+    for les in (*case.diagnosis.lesions, *(x for r in case.relapses for x in r.lesions)):
+        try:
+            n = vocabulary.normalise(les.name, kind=les.kind, detail=les.detail)
+        except UnknownLesionError:
+            if not allow_unknown_lesions:
+                raise
+            unknown.append(les.name)
+            continue
+        k = (n.canonical, n.detail)
+        if k not in seen:
+            seen.add(k)
+            lesions.append(n)
+
+    cd19 = cd22 = None
+    src = None
+    for a in sorted(case.antigen_expression, key=lambda a: a.date):
+        if a.cd19_percent is not None:
+            cd19, src = a.cd19_percent, f"antigen expression {a.date}"
+        if a.cd22_percent is not None:
+            cd22 = a.cd22_percent
+    if cd19 is None and cd22 is None:
+        for label, ip in (("relapse immunophenotype", last.immunophenotype if last else None),
+                          ("diagnosis immunophenotype", case.diagnosis.immunophenotype)):
+            if ip is not None and (ip.cd19_percent is not None or ip.cd22_percent is not None):
+                cd19, cd22, src = ip.cd19_percent, ip.cd22_percent, label
+                break
+
+    therapies = [{"name": t.name, "kind": t.kind, "start": t.start.isoformat(),
+                  "best_response": t.best_response} for t in case.therapies]
+    carts = [{"product": c.product, "target": c.target, "date": c.date.isoformat()}
+             for c in case.cart_infusions]
+    rel_after_hsct = bool(last and any(h.date < last.date for h in case.transplants))
+
+    mrd_pos = None
+    mrd_txt = None
+    after = [m for m in mrd if m.date is not None and (last is None or m.date >= last.date)]
+    if after:
+        latest = max(after, key=lambda m: m.date or dt.date.min)
+        mrd_pos = latest.status != "negative"
+        mrd_txt = f"{latest.display()} ({latest.method}, {latest.date})"
+
+    refractory = None
+    if last is not None:
+        post = [t for t in case.therapies if t.start >= last.date and t.best_response is not None]
+        if post:
+            latest_t = max(post, key=lambda t: t.start)
+            refractory = latest_t.best_response in OPTIONS_RULES["refractory_values"].value
+
+    groups: set[str] = set()
+    decision = None
+    if risk:
+        for key in ("bfm", "intreall", "allr3", "cog"):
+            g = risk.get(key)
+            if isinstance(g, Mapping) and g.get("group"):
+                groups.add(f"{key}:{g['group']}")
+        tr = risk.get("transplant")
+        if isinstance(tr, Mapping):
+            decision = tr.get("decision")
+    persistence = _bool_from((cart or {}).get("persistence"), "persistent", "present")
+    bca = _bool_from((cart or {}).get("b_cell_aplasia"), "present", "aplasia")
+
+    return PatientProfile(
+        lineage=case.diagnosis.lineage, age_years=age, as_of=as_of, lesions=lesions,
+        unknown_lesions=unknown, cd19_percent=cd19, cd22_percent=cd22, antigen_source=src,
+        marrow_blasts_percent=last.marrow_blasts_percent if last else None,
+        relapse_number=last.number if last else 0, relapse_site=last.site if last else None,
+        therapies=therapies, cart_products=carts, prior_hsct=bool(case.transplants),
+        relapse_after_hsct=rel_after_hsct, mrd_positive=mrd_pos, mrd_latest=mrd_txt,
+        refractory=refractory, transplant_decision=decision, risk_groups=groups,
+        cart_persistence=persistence, b_cell_aplasia=bca,
+        hsct_after_relapse=next((h.date.isoformat() for h in case.transplants
+                                 if last is not None and h.date >= last.date), None),
+    )
+
+
+# -- condition evaluation ----------------------------------------------------------------------
+
+@dataclass
+class _Eval:
+    value: bool | None  # True met, False not met, None unknown
+    text: str
+    rules: set[str] = field(default_factory=set)
+
+
+def _lesion_matches(ref: str, p: PatientProfile, vocab: Vocabulary) -> list[str]:
+    hits = []
+    if ref.startswith("class:"):
+        cls = ref[6:]
+        for les in p.lesions:
+            if cls in les.classes:
+                hits.append(f"{les.canonical}{' ' + les.detail if les.detail else ''} ({cls})")
+        return hits
+    name, _, detail = ref.partition("@")
+    target = vocab.normalise(name).canonical
+    for les in p.lesions:
+        if les.canonical == target or (target in les.genes and les.kind == "gene"):
+            if detail and (les.detail is None or detail.lower() not in les.detail.lower()):
+                continue
+            hits.append(f"{les.canonical}{' ' + les.detail if les.detail else ''}")
+    return hits
+
+
+def _therapy_hits(names: Sequence[str], p: PatientProfile, *, no_response: bool) -> list[str]:
+    out = []
+    bad = OPTIONS_RULES["no_response_values"].value
+    for n in names:
+        for t in p.therapies:
+            if n.lower() in t["name"].lower() and (not no_response or t["best_response"] in bad):
+                out.append(f"{t['name']} ({t['start']}"
+                           + (f", best response {t['best_response']})" if no_response else ")"))
+        for c in p.cart_products:
+            if n.lower() in c["product"].lower() and not no_response:
+                out.append(f"{c['product']} ({c['date']})")
+    return out
+
+
+def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
+             rules: Mapping[str, Rule]) -> _Eval:
+    """Evaluate a condition: all clauses must hold; unrecorded facts give ``None``."""
+    parts: list[_Eval] = []
+    thr = float(rules["antigen_positive_min_percent"].value)
+
+    def add(v: bool | None, text: str, *used: str) -> None:
+        parts.append(_Eval(v, text, set(used)))
+
+    if cond.lineage is not None:
+        add(p.lineage == cond.lineage, f"lineage {p.lineage}" if p.lineage == cond.lineage
+            else f"lineage {p.lineage}, not {cond.lineage}")
+    if cond.lesion_any:
+        hits = [h for ref in cond.lesion_any for h in _lesion_matches(ref, p, vocab)]
+        add(bool(hits), "lesion " + ", ".join(dict.fromkeys(hits)) if hits
+            else "none of " + ", ".join(cond.lesion_any))
+    for antigen, want in ((cond.antigen_positive, True), (cond.antigen_negative, False)):
+        if antigen is None:
+            continue
+        pct = p.cd19_percent if antigen == "CD19" else p.cd22_percent
+        if pct is None:
+            add(None, f"{antigen} expression not recorded")
+        else:
+            expressed = pct >= thr
+            word = "expressed" if expressed else "negative"
+            add(expressed == want, f"{antigen} {word} ({pct:g} % of blasts, {p.antigen_source}; "
+                                   f"cut-off {thr:g} %)", "antigen_positive_min_percent")
+    if cond.age_min_years is not None:
+        if p.age_years is None:
+            add(None, "age not recorded")
+        else:
+            add(p.age_years >= cond.age_min_years,
+                f"age {p.age_years:.1f} y {'>=' if p.age_years >= cond.age_min_years else '<'} "
+                f"{cond.age_min_years:g} y")
+    if cond.age_below_years is not None:
+        if p.age_years is None:
+            add(None, "age not recorded")
+        else:
+            add(p.age_years < cond.age_below_years,
+                f"age {p.age_years:.1f} y {'<' if p.age_years < cond.age_below_years else '>='} "
+                f"{cond.age_below_years:g} y")
+    if cond.relapse_number_min is not None:
+        add(p.relapse_number >= cond.relapse_number_min, f"relapse number {p.relapse_number}")
+    if cond.relapse_number_max is not None:
+        add(p.relapse_number <= cond.relapse_number_max, f"relapse number {p.relapse_number}")
+    if cond.isolated_extramedullary is not None:
+        iem = p.relapse_site in ("isolated_cns", "isolated_testis", "other_em")
+        add(iem == cond.isolated_extramedullary, f"relapse site {p.relapse_site}")
+    if cond.marrow_blasts_at_least_rule is not None:
+        r = rules[cond.marrow_blasts_at_least_rule]
+        b = p.marrow_blasts_percent
+        if b is None:
+            add(None, "marrow blasts not recorded")
+        else:
+            add(b >= float(r.value), f"marrow blasts {b:g} % {'>=' if b >= float(r.value) else '<'} "
+                                     f"{float(r.value):g} %", r.name)
+    if cond.marrow_blasts_below_percent is not None:
+        b = p.marrow_blasts_percent
+        if b is None:
+            add(None, "marrow blasts not recorded")
+        else:
+            add(b < cond.marrow_blasts_below_percent,
+                f"marrow blasts {b:g} % {'<' if b < cond.marrow_blasts_below_percent else '>='} "
+                f"{cond.marrow_blasts_below_percent:g} %")
+    if cond.prior_therapy_any:
+        hits = _therapy_hits(cond.prior_therapy_any, p, no_response=False)
+        add(bool(hits), "prior " + "; ".join(hits) if hits
+            else "no prior " + "/".join(cond.prior_therapy_any))
+    if cond.prior_therapy_no_response_any:
+        hits = _therapy_hits(cond.prior_therapy_no_response_any, p, no_response=True)
+        add(bool(hits), "no response to prior " + "; ".join(hits) if hits
+            else "no failed prior " + "/".join(cond.prior_therapy_no_response_any),
+            "no_response_values")
+    if cond.prior_cd19_directed is not None:
+        hits = _therapy_hits(_CD19_DIRECTED, p, no_response=False)
+        hits += [f"{c['product']} ({c['date']})" for c in p.cart_products
+                 if c["target"] in ("CD19", "CD19_CD22") and f"{c['product']} ({c['date']})" not in hits]
+        add(bool(hits) == cond.prior_cd19_directed,
+            "prior CD19-directed therapy: " + "; ".join(hits) if hits else "no prior CD19-directed therapy")
+    if cond.prior_cart is not None:
+        add(bool(p.cart_products) == cond.prior_cart,
+            "prior CAR-T: " + ", ".join(c["product"] for c in p.cart_products)
+            if p.cart_products else "no prior CAR-T")
+    if cond.prior_hsct is not None:
+        add(p.prior_hsct == cond.prior_hsct, "prior allogeneic HSCT" if p.prior_hsct else "no prior HSCT")
+    if cond.relapse_after_hsct is not None:
+        add(p.relapse_after_hsct == cond.relapse_after_hsct,
+            "relapse after HSCT" if p.relapse_after_hsct else "relapse not after HSCT")
+    if cond.mrd_positive is not None:
+        if p.mrd_positive is None:
+            add(None, "no MRD after the latest relapse")
+        else:
+            add(p.mrd_positive == cond.mrd_positive, f"latest MRD {p.mrd_latest}")
+    if cond.refractory is not None:
+        if p.refractory is None:
+            add(None, "response to relapse therapy not recorded")
+        else:
+            add(p.refractory == cond.refractory,
+                "refractory (no CR on the latest therapy)" if p.refractory else "in remission")
+    if cond.transplant_decision_any:
+        if p.transplant_decision is None:
+            add(None, "transplant rule not available")
+        else:
+            add(p.transplant_decision in cond.transplant_decision_any,
+                f"transplant rule: {p.transplant_decision}")
+    if cond.risk_group_any:
+        hits = sorted(p.risk_groups & set(cond.risk_group_any))
+        if not p.risk_groups:
+            add(None, "risk groups not available")
+        else:
+            add(bool(hits), "risk group " + ", ".join(hits) if hits
+                else "risk group " + ", ".join(sorted(p.risk_groups)))
+    for attr, fact, label in (("cart_persistence", p.cart_persistence, "CAR-T persistence"),
+                              ("b_cell_aplasia", p.b_cell_aplasia, "B-cell aplasia")):
+        want = getattr(cond, attr)
+        if want is None:
+            continue
+        if fact is None:
+            add(None, f"{label} not recorded")
+        else:
+            add(fact == want, f"{label} {'present' if fact else 'absent'}")
+
+    if cond.hsct_after_latest_relapse is not None:
+        done = p.hsct_after_relapse is not None
+        add(done == cond.hsct_after_latest_relapse,
+            f"allogeneic HSCT after the latest relapse ({p.hsct_after_relapse})" if done
+            else "no HSCT after the latest relapse")
+    if cond.any_of:
+        subs = [evaluate(c, p, vocab, rules) for c in cond.any_of]
+        hit = [x for x in subs if x.value]
+        if hit:
+            parts.append(_Eval(True, " or ".join(x.text for x in hit), set().union(*(x.rules for x in hit))))
+        elif any(x.value is None for x in subs):
+            parts.append(_Eval(None, " / ".join(x.text for x in subs if x.value is None)))
+        else:
+            parts.append(_Eval(False, "none of: " + " / ".join(x.text for x in subs)))
+
+    if not parts:
+        return _Eval(True, "always")
+    used = set().union(*(x.rules for x in parts))
+    if any(x.value is False for x in parts):
+        return _Eval(False, "; ".join(x.text for x in parts if x.value is False), used)
+    if any(x.value is None for x in parts):
+        return _Eval(None, "; ".join(x.text for x in parts if x.value is None), used)
+    return _Eval(True, "; ".join(x.text for x in parts), used)
+
+
+# -- the engine -------------------------------------------------------------------------------
+
+def _entry_out(e: OptionEntry, kb: KnowledgeBase) -> dict[str, Any]:
+    return {
+        "id": e.id, "name": e.name, "category": e.category, "target": e.target,
+        "mechanism": e.mechanism, "access": e.access, "context": e.context,
+        "evidence": [ev.model_dump(mode="json") for ev in e.evidence],
+        "evidence_level": ", ".join(f"{ev.framework} {ev.level}" for ev in e.evidence),
+        "citations": [c.model_dump(mode="json") for c in e.citations],
+        "knowledge_file": kb.origin.get(e.id),
+    }
+
+
+def propose_options(
+    profile: PatientProfile,
+    kb: KnowledgeBase,
+    *,
+    rules: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Match every knowledge-base entry to the patient; return a JSON-ready result.
+
+    Result keys: ``options`` (ranked, each with ``why``, ``evidence``, ``citations``,
+    ``eligibility``, ``cautions``), ``excluded`` (each with ``reasons``), ``patient`` (the facts
+    used), ``knowledge_base`` (version, files), ``rules`` ([R]/[U]/user rules used), ``notice``.
+    """
+    r = resolve(OPTIONS_RULES, rules)
+    vocab = kb.vocabulary
+    used: set[str] = set()
+    included: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    excluded: list[dict[str, Any]] = []
+    for e in kb.entries:
+        reasons: list[str] = []
+        cautions: list[str] = []
+        why: list[str] = []
+        specific = False
+        if e.relevant_when:
+            for rel in e.relevant_when:
+                ev = evaluate(rel.when, profile, vocab, r)
+                if ev.value:
+                    used |= ev.rules
+                    why.append(f"{rel.why} [{ev.text}]")
+                    specific = specific or bool(rel.when.lesion_any)
+            if not why:
+                reasons.append("not relevant to this patient: "
+                               + " / ".join(rel.why for rel in e.relevant_when))
+        else:
+            why.append(e.context)
+        for req in e.requires:
+            ev = evaluate(req.when, profile, vocab, r)
+            used |= ev.rules
+            if ev.value is False:
+                reasons.append(f"{req.reason} [{ev.text}]")
+            elif ev.value is None:
+                cautions.append(f"not recorded, confirm: {req.reason} [{ev.text}]")
+        for con in e.contraindications:
+            ev = evaluate(con.when, profile, vocab, r)
+            if ev.value:
+                used |= ev.rules
+                reasons.append(f"contraindicated: {con.reason} [{ev.text}]")
+        for cau in e.cautions:
+            ev = evaluate(cau.when, profile, vocab, r)
+            if ev.value:
+                used |= ev.rules
+                cautions.append(f"{cau.reason} [{ev.text}]")
+        given = _therapy_hits(e.agents or (e.id,), profile, no_response=False)
+        if given:
+            cautions.append("already received: " + "; ".join(given))
+        eligibility = {"standard": "standard of care", "label": "within label",
+                       "trial": "clinical trial", "off_label": "off-label"}[e.access]
+        outside = []
+        for lab in e.label:
+            ev = evaluate(lab.when, profile, vocab, r)
+            if ev.value is False:
+                outside.append(f"{lab.reason} [{ev.text}]")
+            elif ev.value is None:
+                cautions.append(f"label condition not checkable, confirm: {lab.reason} [{ev.text}]")
+        if outside:
+            eligibility = "outside label (trial or off-label use)"
+            cautions = [f"outside label: {o}" for o in outside] + cautions
+        base = _entry_out(e, kb)
+        if reasons:
+            excluded.append({**base, "reasons": reasons})
+            continue
+        item = {**base, "why": why, "eligibility": eligibility, "cautions": cautions,
+                "contraindications": [c.reason for c in e.contraindications],
+                "advantages": list(e.advantages), "limitations": list(e.limitations),
+                "toxicities": list(e.toxicities), "lesion_specific": specific}
+        applicable = [ev for ev in e.evidence
+                      if ev.lesion is None or _lesion_matches(ev.lesion, profile, vocab)]
+        strength = e.strength(applicable) if applicable else min(
+            e.strength([ev]) for ev in e.evidence)
+        item["evidence_strength"] = strength
+        key = (-strength, not specific, len(cautions), _CATEGORY_ORDER[e.category], e.id)
+        included.append((key, item))
+    included.sort(key=lambda x: x[0])
+    notes = []
+    if profile.hsct_after_relapse is not None:
+        notes.append(f"allogeneic HSCT was performed after the latest relapse "
+                     f"({profile.hsct_after_relapse}): the options below are those of that relapse "
+                     "(with what was already given) or of a further relapse")
+    if profile.relapse_number == 0:
+        notes.append("the case records no relapse: relapse options do not apply")
+    if profile.unknown_lesions:
+        notes.append("lesions not in the vocabulary (ignored for matching): "
+                     + ", ".join(profile.unknown_lesions))
+    options = [{"rank": i + 1, **item} for i, (_, item) in enumerate(included)]
+    return {
+        "options": options,
+        "excluded": excluded,
+        "notes": notes,
+        "patient": profile.as_dict(),
+        "knowledge_base": {"version": kb.version, "directory": str(kb.directory),
+                           "files": list(kb.files), "entries": len(kb.entries)},
+        "ranking": "strength of evidence, then lesion-specific match, then fewer cautions "
+                   "(a reading order, not a recommendation)",
+        "rules": rests_on(r[n] for n in sorted(used)),
+        "notice": NOTICE,
+    }
