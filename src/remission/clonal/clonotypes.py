@@ -1,0 +1,153 @@
+"""IG/TR clonotype evolution between diagnosis and relapse clone tables.
+
+Input: clonotype records ``{locus, v_call, j_call, junction, count}`` (dicts or objects with
+those attributes) for the diagnosis and the relapse sample, e.g. from NGS-MRD AIRR tables.
+A clonotype is identified by locus and junction (nucleotides). Fractions are per locus.
+
+* ``shared`` / ``expanded`` / ``contracted``: a major clonotype present in both samples;
+  expanded (contracted) when its relapse/diagnosis fraction ratio is ≥ ``expanded_fold``
+  (≤ 1/``expanded_fold``);
+* ``new``: major at relapse, absent at diagnosis; ``lost``: major at diagnosis, absent at relapse.
+
+"Major" = fraction ≥ ``index_min_fraction`` of its locus (ngs_mrd.md §7.1 suggests 0.05 for index
+clonotypes). **Related clonotypes** (ngs_mrd.md §2: VH replacement and DJ→VDJ evolution share a
+D-N-J "stem" with the index and are tracked as related markers, not merged) are grouped: same
+locus and J gene, different V gene, and the same 3' junction end of at least
+``related_suffix_nt`` nucleotides. Pulsipher 2022 found clonotypic rearrangements unchanged after
+CD19 loss or lineage switch (cart_models.md §4.4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from remission.domain.parameters import Rule, resolve, rule_set
+
+__all__ = ["CLONOTYPE_RULES", "ClonotypeEvolution", "clonotype_evolution"]
+
+CLONOTYPE_RULES: dict[str, Rule] = rule_set(
+    Rule("index_min_fraction", 0.05, "U", "ngs_mrd.md §7.1 (suggested default, configurable)",
+         "fraction of its locus's reads at or above which a clonotype is a major (index-like) clonotype"),
+    Rule("expanded_fold", 10.0, "U", "our choice (no source)",
+         "relapse/diagnosis fraction ratio at or above which a shared clonotype counts as expanded"),
+    Rule("related_suffix_nt", 15, "U", "our choice (no source); ngs_mrd.md §2 (shared D-N-J stem)",
+         "length of identical 3' junction end (N-D-N-J) that makes two clonotypes with different V genes related"),
+)
+
+
+def _get(rec: Any, name: str) -> Any:
+    return rec.get(name) if isinstance(rec, Mapping) else getattr(rec, name, None)
+
+
+def _gene(call: Any) -> str:
+    return str(call or "").split(",")[0].split("*")[0].strip()
+
+
+@dataclass
+class ClonotypeEvolution:
+    clonotypes: list[dict[str, Any]]
+    groups: list[dict[str, Any]]
+    rules: dict[str, Rule]
+    summary: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"summary": self.summary, "clonotypes": self.clonotypes, "related_groups": self.groups,
+                "rules": {n: r.as_dict() for n, r in self.rules.items()}}
+
+
+def _table(records: Iterable[Any]) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[str, int]]:
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    totals: dict[str, int] = {}
+    for rec in records:
+        locus = str(_get(rec, "locus") or "").upper()
+        junction = str(_get(rec, "junction") or "").upper()
+        if not locus or not junction:
+            continue
+        count = int(_get(rec, "count") or _get(rec, "duplicate_count") or 0)
+        key = (locus, junction)
+        row = out.setdefault(key, {"locus": locus, "junction": junction, "v_call": _gene(_get(rec, "v_call")),
+                                   "j_call": _gene(_get(rec, "j_call")), "count": 0})
+        row["count"] += count
+        totals[locus] = totals.get(locus, 0) + count
+    return out, totals
+
+
+def _suffix_len(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(reversed(a), reversed(b), strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def clonotype_evolution(diagnosis: Iterable[Any], relapse: Iterable[Any],
+                        parameters: Mapping[str, Any] | None = None) -> ClonotypeEvolution:
+    """Compare diagnosis and relapse clonotype tables (see module docstring)."""
+    rules = resolve(CLONOTYPE_RULES, parameters)
+    min_f = float(rules["index_min_fraction"].value)
+    fold = float(rules["expanded_fold"].value)
+    suffix = int(rules["related_suffix_nt"].value)
+    dx, dx_tot = _table(diagnosis)
+    rel, rel_tot = _table(relapse)
+    keys = sorted(set(dx) | set(rel))
+
+    def frac(tab: dict[tuple[str, str], dict[str, Any]], tot: dict[str, int], key: tuple[str, str]) -> float:
+        row = tab.get(key)
+        return row["count"] / tot[key[0]] if row and tot.get(key[0]) else 0.0
+
+    rows = []
+    for key in keys:
+        fd, fr = frac(dx, dx_tot, key), frac(rel, rel_tot, key)
+        if max(fd, fr) < min_f:
+            continue
+        info = dx.get(key) or rel[key]
+        if fd > 0 and fr > 0:
+            ratio = fr / fd
+            status = "expanded" if ratio >= fold else "contracted" if ratio <= 1 / fold else "shared"
+        elif fr > 0:
+            status = "new"
+        else:
+            status = "lost"
+        rows.append({"locus": key[0], "junction": key[1], "v_call": info["v_call"], "j_call": info["j_call"],
+                     "diagnosis_count": dx[key]["count"] if key in dx else 0,
+                     "relapse_count": rel[key]["count"] if key in rel else 0,
+                     "diagnosis_fraction": round(fd, 6), "relapse_fraction": round(fr, 6), "status": status})
+    # related clonotypes (VH replacement): union-find over major clonotypes
+    parent = list(range(len(rows)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(rows)):
+        for j in range(i + 1, len(rows)):
+            a, b = rows[i], rows[j]
+            if (a["locus"] == b["locus"] and a["j_call"] == b["j_call"] and a["v_call"] != b["v_call"]
+                    and _suffix_len(a["junction"], b["junction"]) >= suffix):
+                parent[find(i)] = find(j)
+    members: dict[int, list[int]] = {}
+    for i in range(len(rows)):
+        members.setdefault(find(i), []).append(i)
+    groups = []
+    for idx in members.values():
+        if len(idx) < 2:
+            continue
+        gid = len(groups)
+        for i in idx:
+            rows[i]["related_group"] = gid
+        groups.append({"id": gid, "locus": rows[idx[0]]["locus"], "j_call": rows[idx[0]]["j_call"],
+                       "v_calls": sorted({rows[i]["v_call"] for i in idx}),
+                       "members": [rows[i]["junction"] for i in idx],
+                       "statuses": [rows[i]["status"] for i in idx],
+                       "reason": f"same J gene and identical 3' junction end (≥ {suffix} nt), different V gene: "
+                                 "VH replacement / related rearrangement"})
+    summary: dict[str, int] = {}
+    for r in rows:
+        summary[r["status"]] = summary.get(r["status"], 0) + 1
+    summary["related_groups"] = len(groups)
+    return ClonotypeEvolution(clonotypes=rows, groups=groups, rules=rules, summary=summary)
