@@ -84,8 +84,9 @@ COURSE_RULES: dict[str, Rule] = rule_set(
          "fewest results in a regrowth window (of which >= 2 detectable) to fit"),
     Rule("fit_lead_negatives", 2, "U", "remission implementation choice (not in the specs)",
          "negative results just before the regrowth kept in the fit as censored observations"),
-    Rule("sigma_floor_log10", 0.05, "U", "remission implementation choice (not in the specs)",
-         "lower bound of the residual SD (log10) so that fits with few points stay finite"),
+    Rule("sigma_floor_log10", 0.1, "U", "remission implementation choice (not in the specs)",
+         "lower bound of the residual SD (log10 MRD) so that fits with few points do not claim "
+         "more precision than MRD assays have"),
     Rule("projection_horizon_days", 730, "U", "remission implementation choice (not in the specs)",
          "interval ends further than this after the last result are reported as unbounded"),
 )
@@ -133,7 +134,7 @@ class CensoredFit:
     level: float
     _obs: Any = field(repr=False, compare=False, default=None)
     _scale: tuple[float, float] = field(repr=False, compare=False, default=(0.0, 1.0))
-    _sigma_floor: float = field(repr=False, compare=False, default=0.05)
+    _sigma_floor: float = field(repr=False, compare=False, default=0.1)
 
     @property
     def growth_rate_per_day(self) -> float:
@@ -280,7 +281,7 @@ def fit_censored_loglinear(
     hi: Sequence[float | None],
     *,
     censoring: Literal["m3", "drop"] = "m3",
-    sigma_floor: float = 0.05,
+    sigma_floor: float = 0.1,
     level: float = 0.95,
     interval: bool = True,
 ) -> CensoredFit:
@@ -420,7 +421,7 @@ def observations_from_results(results: Sequence[MrdResult], t_ref: dt.date
 
 
 def fit_regrowth(results: Sequence[MrdResult], *, censoring: Literal["m3", "drop"] = "m3",
-                 sigma_floor: float = 0.05, level: float = 0.95,
+                 sigma_floor: float = 0.1, level: float = 0.95,
                  interval: bool = True) -> tuple[CensoredFit, dt.date]:
     """Censored log-linear fit of MRD results of **one** method; returns (fit, reference date).
 
@@ -444,7 +445,7 @@ class RegrowthFit:
     Fitted attributes: ``fit_`` (:class:`CensoredFit`), ``t_ref_``, ``doubling_time_days_``.
     """
 
-    def __init__(self, *, censoring: Literal["m3", "drop"] = "m3", sigma_floor: float = 0.05,
+    def __init__(self, *, censoring: Literal["m3", "drop"] = "m3", sigma_floor: float = 0.1,
                  level: float = 0.95) -> None:
         self.censoring, self.sigma_floor, self.level = censoring, sigma_floor, level
 
@@ -628,9 +629,15 @@ def analyze_course(
             elif r.status == "negative" and r.lod:
                 p["log_reduction"] = {"value": math.log10(b / r.lod), "bound": "at_least"}
 
+    # method changes: the set of methods used on a date differs from the previous date's
+    by_date: dict[dt.date, set[str]] = {}
+    for r in series:
+        assert r.date is not None
+        by_date.setdefault(r.date, set()).add(r.method)
+    dates = sorted(by_date)
     method_changes = [
-        {"date": _iso(b.date), "from": a.method, "to": b.method}
-        for a, b in itertools.pairwise(series) if a.method != b.method
+        {"date": d1.isoformat(), "from": sorted(by_date[d0]), "to": sorted(by_date[d1])}
+        for d0, d1 in itertools.pairwise(dates) if by_date[d0] != by_date[d1]
     ]
     # time to MRD negativity (first negative with sufficient sensitivity)
     neg_lod = float(rules["negativity_max_lod"].value)
@@ -651,20 +658,24 @@ def analyze_course(
     molecular: dict[str, Any] = {"detected": False, "status": "none", "threshold": thr,
                                  "require_confirmation": confirm}
     quant_recurrence = None
+    seen_negative = False
     for i, r in enumerate(series):
         if r.status == "negative":
             last_neg = r
+            seen_negative = True
             continue
-        if last_neg is None:
+        if not seen_negative:
             continue
-        conv = {"date": _iso(r.date), "method": r.method, "status": r.status,
-                "display": format_mrd(r.status, r.value, r.lod, r.loq),
-                "after_negative": _iso(last_neg.date), "negative_method": last_neg.method,
-                "negative_lod": last_neg.lod, "method_change": r.method != last_neg.method}
-        if conv["method_change"]:
-            conv["note"] = ("the negative and the positive come from different methods; the "
-                            "conversion may reflect the sensitivity difference")
-        conversions.append(conv)
+        if last_neg is not None:  # first detectable result after a negative stretch
+            conv = {"date": _iso(r.date), "method": r.method, "status": r.status,
+                    "display": format_mrd(r.status, r.value, r.lod, r.loq),
+                    "after_negative": _iso(last_neg.date), "negative_method": last_neg.method,
+                    "negative_lod": last_neg.lod, "method_change": r.method != last_neg.method}
+            if conv["method_change"]:
+                conv["note"] = ("the negative and the positive come from different methods; the "
+                                "conversion may reflect the sensitivity difference")
+            conversions.append(conv)
+            last_neg = None
         if r.status == "positive" and quant_recurrence is None:
             quant_recurrence = {"date": _iso(r.date), "method": r.method, "value": r.value,
                                 "source": "clinical_rules.md §4.2 [S-Raff] GMALL trigger"}
@@ -675,11 +686,11 @@ def analyze_course(
                                  method=r.method)
             elif nxt is not None and nxt.status == "positive" and (nxt.value or 0) >= thr:
                 molecular.update(detected=True, status="confirmed", date=_iso(r.date),
-                                 confirmed_on=_iso(nxt.date), method=r.method)
-            elif nxt is None:
-                molecular.update(detected=False, status="awaiting_confirmation", date=_iso(r.date),
+                                 confirmed_on=_iso(nxt.date), confirmed_by=nxt.method,
                                  method=r.method)
-        last_neg = None  # a conversion is counted once per negative stretch
+            elif nxt is None:
+                molecular.update(detected=False, status="awaiting_confirmation",
+                                 date=_iso(r.date), method=r.method)
 
     # progression in persistent MRD: >= N log increase between quantifiable results of a method
     inc = float(rules["progression_log_increase"].value)

@@ -18,7 +18,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -185,25 +185,23 @@ def _tall_plates(ex: ExampleCase) -> None:
 
 
 def _phlike_course(ex: ExampleCase) -> None:
-    """Reported MRD (flow after induction, NGS after blinatumomab and CAR-T), fractions."""
+    """Reported NGS-MRD (fractions) around blinatumomab and tisagenlecleucel.
+
+    The story matches the other example data of this case: NGS-MRD 2e-3 at the end of
+    induction (NGS sample) and a CD19-negative population at 1e-3 by flow on CAR-T day 28
+    (flow sample), i.e. antigen escape. Truth after blinatumomab: a clone regrowing with a
+    12-day doubling time through 1e-3 on 2022-08-02; reported values carry 0.1 log10 noise.
+    """
     rng = ex.rng("mrd_course")
-    ex.add("mrd_reports", {"date": "2022-04-04", "method": "flow", "value": 0.012, "lod": 2e-5,
-                           "loq": 1e-4, "timepoint": "end_of_induction", "marker": "LAIP"})
     ex.add("mrd_reports", {"date": "2022-05-18", "method": "ngs", "value": 2.1e-4, "lod": 1e-6,
                            "loq": 5e-6, "timepoint": "end_of_blinatumomab", "marker": "IGH"})
-    for date, tp in (("2022-08-02", "cart_day_28"), ("2022-10-04", "cart_month_3")):
-        ex.add("mrd_reports", {"date": date, "method": "ngs", "value": None, "status": "negative",
-                               "lod": 1e-6, "loq": 5e-6, "timepoint": tp, "marker": "IGH"})
-    # regrowth after CAR-T: doubling time 10 days from 3e-6 on 2022-12-06, 0.15 log10 noise
-    start, td = dt.date(2022, 12, 6), 10.0
-    for date in (dt.date(2022, 12, 6), dt.date(2023, 1, 10), dt.date(2023, 2, 7), dt.date(2023, 3, 7)):
-        v = 3e-6 * 2 ** ((date - start).days / td) * 10 ** float(rng.normal(0, 0.15))
-        item: dict[str, Any] = {"date": date.isoformat(), "method": "ngs",
-                                "value": float(f"{v:.3g}"), "lod": 1e-6, "loq": 5e-6,
-                                "marker": "IGH"}
-        if v < 5e-6:
-            item["status"] = "positive_not_quantifiable"
-        ex.add("mrd_reports", item)
+    anchor, td = dt.date(2022, 8, 2), 12.0
+    for date, tp in ((dt.date(2022, 6, 20), "pre_cart"), (dt.date(2022, 8, 16), "cart_day_42"),
+                     (dt.date(2022, 8, 30), "cart_day_56"), (dt.date(2022, 9, 13), "cart_day_70")):
+        v = 1e-3 * 2 ** ((date - anchor).days / td) * 10 ** float(rng.normal(0, 0.1))
+        ex.add("mrd_reports", {"date": date.isoformat(), "method": "ngs",
+                               "value": float(f"{v:.3g}"), "lod": 1e-6, "loq": 5e-6,
+                               "timepoint": tp, "marker": "IGH"})
 
 
 def add_to_examples(cases: dict[str, ExampleCase]) -> None:
