@@ -25,6 +25,16 @@ _EXPORTS: dict[str, str] = {
     "quantify": "ngs",
     "cells_from_dna": "ngs",
     "reads_per_copy": "ngs",
+    # flow MRD (mrd/flow.py)
+    "FLOW_RULES": "flow",
+    "DifferentFromNormal": "flow",
+    "FlowMrd": "flow",
+    "GaussianMixture": "flow",
+    "PreparedTube": "flow",
+    "flow_mrd_status": "flow",
+    "mrd_from_gates": "flow",
+    "mrd_from_labels": "flow",
+    "prepare_tube": "flow",
 }
 
 __all__ = sorted(_EXPORTS)
