@@ -35,6 +35,36 @@ _EXPORTS: dict[str, str] = {
     "mrd_from_gates": "flow",
     "mrd_from_labels": "flow",
     "prepare_tube": "flow",
+    # RQ-PCR MRD (mrd/pcr.py)
+    "PCR_RULES": "pcr",
+    "MarkerQc": "pcr",
+    "PcrCaseLevel": "pcr",
+    "PcrPlateResult": "pcr",
+    "PcrSampleResult": "pcr",
+    "RqPcrMrd": "pcr",
+    "StandardCurve": "pcr",
+    "analyze_plate": "pcr",
+    "assess_marker": "pcr",
+    "combine_markers": "pcr",
+    "control_gene_factor": "pcr",
+    "efficiency_from_slope": "pcr",
+    "fit_standard_curve": "pcr",
+    "interpret_follow_up": "pcr",
+    # MRD course (mrd/course.py)
+    "COURSE_RULES": "course",
+    "Baseline": "course",
+    "CensoredFit": "course",
+    "CourseEvent": "course",
+    "RegrowthFit": "course",
+    "analyze_course": "course",
+    "fit_censored_loglinear": "course",
+    "fit_regrowth": "course",
+    "response_category": "course",
+    # method comparison (mrd/compare.py)
+    "bland_altman": "compare",
+    "compare_methods": "compare",
+    "concordance_table": "compare",
+    "lins_ccc": "compare",
 }
 
 __all__ = sorted(_EXPORTS)
