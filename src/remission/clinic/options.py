@@ -220,7 +220,7 @@ def patient_profile(
         if isinstance(tr, Mapping):
             decision = tr.get("decision")
     persistence = _bool_from((cart or {}).get("persistence"), "persistent", "present")
-    bca = _bool_from((cart or {}).get("b_cell_aplasia"), "present", "aplasia")
+    bca = _bool_from((cart or {}).get("b_cell_aplasia"), "ongoing", "present", "aplasia")
 
     return PatientProfile(
         lineage=case.diagnosis.lineage, age_years=age, as_of=as_of, lesions=lesions,

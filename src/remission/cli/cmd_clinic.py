@@ -1,0 +1,155 @@
+"""``remission risk CASE`` and ``remission options CASE``: relapse risk and therapy options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit
+
+_PARAM_HELP = "Override a rule: NAME=VALUE (value parsed as YAML; repeatable)."
+
+
+def _parse(items: list[str] | None) -> dict[str, Any]:
+    import yaml
+
+    from remission.errors import ValidationError
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        name, sep, raw = item.partition("=")
+        if not sep or not name:
+            raise ValidationError(f"--param must be NAME=VALUE, but was {item!r}")
+        value = yaml.safe_load(raw)
+        out[name] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def _context(case_path: Path, reported_only: bool) -> tuple[Any, list[Any], dict[str, Any], list[Path]]:
+    """Load the case; MRD values and earlier sections (from the MRD/CAR-T engines unless
+    ``reported_only``); and the input files for provenance."""
+    from remission.io.casefile import case_inputs, load_case
+    from remission.pipeline import _reported_mrd, analyze
+
+    case = load_case(case_path)
+    inputs = case_inputs(case_path, case)
+    if reported_only:
+        return case, _reported_mrd(case), {}, inputs
+    analysis = analyze(case_path)
+    sections = {s.name: s for s in analysis.sections}
+    return case, list(analysis.mrd), sections, inputs
+
+
+def _risk_table(console: Any, res: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from remission.domain import NOT_A_MEDICAL_DEVICE
+
+    tp = res["time_point"] or "unknown"
+    console.print(f"[bold]Relapse {res['relapse_number']}[/bold] ({res['relapse_date']}): "
+                  f"{res['lineage']}, site {res['case_site']} ({res['site']}), time point {tp}; "
+                  f"COG {res['cog_time_point']}; {res['months_from_diagnosis']} months from diagnosis")
+    t = Table("scheme", "group", "rule path", title="Risk groups")
+    for key, label in (("bfm", "ALL-REZ BFM"), ("intreall", "IntReALL"), ("allr3", "UK ALLR3"),
+                       ("cog", "COG")):
+        g = res.get(key)
+        if g is None:
+            t.add_row(label, "-", "not applicable (see flags)")
+        else:
+            grp = g["group"] or f"pending ({'/'.join(g['candidates'])}: {g['pending']})"
+            t.add_row(g["scheme"], grp, " > ".join(g["rule_path"]))
+    console.print(t)
+    tr = res.get("transplant")
+    if tr:
+        mv = tr["mrd_value"]["display"] if tr["mrd_value"] else "none"
+        console.print(f"[bold]Transplant[/bold] ({tr['backbone']}): {tr['decision']} - {tr['rule']}; "
+                      f"MRD used: {mv}")
+        for alt in tr.get("alternatives", []):
+            console.print(f"  alternative ({alt['backbone']}): {alt['decision']} - {alt['rule']}")
+    for f in res["flags"]:
+        console.print(f"[yellow]flag {f['code']}:[/yellow] {f['message']}")
+    for w in res["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+    for r in res["rules"]:
+        console.print(f"[dim]rests on [{r['tag']}] {r['name']} = {r['value']!r} ({r['source']})[/dim]")
+    console.print(f"[dim]{NOT_A_MEDICAL_DEVICE}[/dim]")
+
+
+def _options_table(console: Any, res: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    t = Table("#", "option", "evidence", "eligibility", "why", "cautions", "citations",
+              title=f"Therapy options (knowledge base {res['knowledge_base']['version']})")
+    for o in res["options"]:
+        t.add_row(str(o["rank"]), o["name"], o["evidence_level"], o["eligibility"],
+                  "\n".join(o["why"]), "\n".join(o["cautions"]) or "-",
+                  "\n".join(c["source"] for c in o["citations"]))
+    console.print(t)
+    x = Table("option", "excluded because", title="Not proposed")
+    for e in res["excluded"]:
+        x.add_row(e["name"], "\n".join(e["reasons"]))
+    console.print(x)
+    for n in res["notes"]:
+        console.print(f"[yellow]note:[/yellow] {n}")
+    console.print(f"[dim]{res['notice']}[/dim]")
+
+
+def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    @root.command("risk")
+    def risk_cmd(
+        case: Path = typer.Argument(..., help="Case file (YAML or JSON)."),
+        json_out: bool = JSON_OPTION,
+        output: Path | None = OUTPUT_OPTION,
+        param: list[str] | None = typer.Option(None, "--param", help=_PARAM_HELP),
+        reported_mrd_only: bool = typer.Option(
+            False, "--reported-mrd-only",
+            help="Use only MRD values reported in the case file (skip the MRD engines)."),
+    ) -> None:
+        """Risk groups of the first relapse (BFM S1-S4, IntReALL, UK ALLR3, COG AALL1331) and
+        the transplant MRD rule, each with its rule path."""
+        from remission.clinic.risk import stratify
+
+        overrides = _parse(param)
+        c, mrd, _, inputs = _context(case, reported_mrd_only)
+        res = stratify(c, mrd, rules=overrides).to_json()
+        emit("risk", res, json_out=json_out, output=output, inputs=inputs, parameters=overrides,
+             human=lambda con: _risk_table(con, res))
+
+    @root.command("options")
+    def options_cmd(
+        case: Path = typer.Argument(..., help="Case file (YAML or JSON)."),
+        json_out: bool = JSON_OPTION,
+        output: Path | None = OUTPUT_OPTION,
+        knowledge: Path | None = typer.Option(
+            None, "--knowledge", help="Knowledge-base folder (VERSION + *.yaml) instead of the bundled one."),
+        param: list[str] | None = typer.Option(None, "--param", help=_PARAM_HELP),
+        allow_unknown_lesions: bool = typer.Option(
+            False, "--allow-unknown-lesions",
+            help="List lesion names the vocabulary does not know instead of failing."),
+        reported_mrd_only: bool = typer.Option(
+            False, "--reported-mrd-only",
+            help="Use only MRD values reported in the case file (skip the MRD engines)."),
+    ) -> None:
+        """Evidence-linked therapy options for the case, ranked, with reasons, evidence level and
+        citations; excluded options with their reasons. Proposes, never decides."""
+        from remission.clinic.kb import load_knowledge_base
+        from remission.clinic.options import patient_profile, propose_options
+        from remission.clinic.risk import stratify
+        from remission.steps.options import cart_facts
+
+        overrides = _parse(param)
+        kb = load_knowledge_base(knowledge)
+        c, mrd, sections, inputs = _context(case, reported_mrd_only)
+        risk = stratify(c, mrd).to_json() if c.relapses else None
+        cart = sections.get("cart")
+        profile = patient_profile(c, vocabulary=kb.vocabulary, mrd=mrd, risk=risk,
+                                  cart=cart_facts(cart.result if cart and not cart.error else None),
+                                  allow_unknown_lesions=allow_unknown_lesions)
+        res = propose_options(profile, kb, rules=overrides)
+        params: dict[str, Any] = dict(overrides)
+        if knowledge is not None:
+            params["knowledge"] = str(knowledge)
+        emit("options", res, json_out=json_out, output=output, inputs=inputs, parameters=params,
+             human=lambda con: _options_table(con, res), knowledge_base_version=kb.version)

@@ -1,0 +1,19 @@
+"""Pipeline step ``risk``: relapse risk groups and the transplant MRD rule (order 60)."""
+
+from __future__ import annotations
+
+from remission.domain import EngineSection
+from remission.pipeline import StepContext, step
+
+TITLE = "Relapse risk stratification"
+
+
+@step("risk", title=TITLE, order=60, applies=lambda case: bool(case.relapses))
+def run(ctx: StepContext) -> EngineSection:
+    from remission.clinic.risk import stratify
+
+    res = stratify(ctx.case, ctx.mrd, rules=ctx.params_for("risk"))
+    warnings = list(res.warnings)
+    warnings += [f.message for f in res.flags]
+    return EngineSection(name="risk", title=TITLE, result=res.to_json(), warnings=tuple(warnings),
+                         rests_on=tuple(res.rules))
