@@ -41,7 +41,7 @@ def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]
 
 def test_bad_param_syntax_is_reported(example_cases: dict[str, Path], tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["analyze", str(example_cases["late-bm-bcp"]), "--no-store", "-o", str(tmp_path),
+    code = main(["analyze", str(example_cases["t-all-early-combined"]), "--no-store", "-o", str(tmp_path),
                  "--param", "novalue"])
     assert code == 1
     assert "--param must be STEP.NAME=VALUE, but was 'novalue'" in capsys.readouterr().err
@@ -179,9 +179,10 @@ def test_analyze_json_envelope(slug: str, example_cases: dict[str, Path], tmp_pa
 
 def test_analyze_json_checksums_all_inputs(example_cases: dict[str, Path], tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    case_path = example_cases["late-bm-bcp"]
+    case_path = example_cases["t-all-early-combined"]  # has an assay file and a fast pipeline
     assert main(["analyze", str(case_path), "--json", "--no-store", "-o", str(tmp_path)]) == 0
     env = json.loads(capsys.readouterr().out)
+    assert len(env["inputs"]) > 1
     for item in env["inputs"]:
         assert item["sha256"] == hashlib.sha256((case_path.parent / item["path"]).read_bytes()).hexdigest()
 
@@ -209,5 +210,5 @@ def test_analyze_human_output(example_cases: dict[str, Path], tmp_path: Path,
 def test_analyze_default_output_folder(example_cases: dict[str, Path], tmp_path: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert main(["analyze", str(example_cases["late-bm-bcp"]), "--no-store"]) == 0
-    assert (tmp_path / "out" / "SYN-LATE-01" / "report.html").is_file()
+    assert main(["analyze", str(example_cases["t-all-early-combined"]), "--no-store"]) == 0
+    assert (tmp_path / "out" / "SYN-TALL-03" / "report.html").is_file()

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from remission.domain import NOT_A_MEDICAL_DEVICE
-from remission.pipeline import analyze
+from remission.domain import NOT_A_MEDICAL_DEVICE, CaseAnalysis
 from remission.report import write_report
 
 pytestmark = pytest.mark.browser
@@ -96,9 +95,9 @@ def chromium() -> str:
 
 
 @pytest.mark.parametrize("slug", ["late-bm-bcp", "ph-like-very-early", "t-all-early-combined"])
-def test_report_in_headless_chromium(slug: str, chromium: str, example_cases: dict[str, Path],
+def test_report_in_headless_chromium(slug: str, chromium: str, example_analyses: dict[str, CaseAnalysis],
                                      tmp_path: Path) -> None:
-    analysis = analyze(example_cases[slug])
+    analysis = example_analyses[slug]
     report = write_report(analysis, tmp_path / "report" / "report.html")
     url = report.resolve().as_uri()
 
