@@ -372,12 +372,16 @@ def fit_stein(days: Sequence[float], values: Sequence[float], below_lod: Sequenc
     for s in starts:
         x0 = np.clip(np.array(s), [b[0] for b in bounds], [b[1] for b in bounds])
         res = minimize(nlp, x0, method="L-BFGS-B", bounds=bounds)
-        res2 = minimize(nlp, res.x, method="Nelder-Mead", bounds=bounds,
-                        options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 4000})
-        cand = res2 if res2.fun <= res.fun else res
-        if best is None or cand.fun < best.fun:
-            best = cand
+        if best is None or res.fun < best.fun:
+            best = res
     assert best is not None
+    # the model has a kink at Tmax: polish the best start with a derivative-free search
+    polish = minimize(nlp, best.x, method="Nelder-Mead", bounds=bounds,
+                      options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 3000})
+    if polish.fun <= best.fun:
+        best = minimize(nlp, polish.x, method="L-BFGS-B", bounds=bounds)
+        if best.fun > polish.fun:
+            best = polish
     vals, sig = unpack(best.x)
     method = ("MAP with Stein 2019 population prior" if prior else "maximum likelihood") + \
         ", censored (Tobit / Beal M3) log-normal likelihood"
