@@ -519,6 +519,7 @@ def propose_options(
         key = (-strength, not specific, len(cautions), _CATEGORY_ORDER[e.category], e.id)
         included.append((key, item))
     included.sort(key=lambda x: x[0])
+    used.update(n for n, rule in r.items() if rule.tag == "user")  # every override is listed
     notes = []
     if profile.hsct_after_relapse is not None:
         notes.append(f"allogeneic HSCT was performed after the latest relapse "

@@ -784,6 +784,7 @@ def stratify(
     for g in (bfm, intreall, allr3, cog_out):
         if g is not None:
             used.update(g.rests_on)
+    used.update(n for n, rule in r.items() if rule.tag == "user")  # every override is listed
     if transplant is not None and "IntReALL SR 2010" in transplant.rule:
         used.add("intreall_early_s2_hsct")
     sources = sorted({s for g in (bfm, intreall, allr3, cog_out) if g for s in g.sources}
