@@ -1,0 +1,88 @@
+"""``remission cart ...`` commands, the "cart" pipeline step and its report section."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from remission.cli import main
+
+
+@pytest.fixture(scope="module")
+def cart_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from remission.synth.examples import write_examples
+
+    (case,) = write_examples(tmp_path_factory.mktemp("cart"), only=["ph-like-very-early"])
+    return case
+
+
+def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:
+    assert main(argv) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_grade_json(cart_case: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = _json(capsys, ["cart", "grade", str(cart_case.parent / "cart/observations.csv"), "--age-years", "12.8",
+                         "--json"])
+    assert env["schema"] == "remission.cart_grade/1" and env["inputs"][0]["sha256"]
+    r = env["result"]
+    # the synthetic course (synth/cart.py): 1 vasopressor + low-flow O2 on day 3 -> ASTCT 3; ICE 8 on day 5 -> 1
+    assert r["max_grade"]["CRS"]["ASTCT"]["grade"] == 3
+    assert r["max_grade"]["CRS"]["ASTCT"]["driver"] == "hypotension requiring 1 vasopressor"
+    assert r["max_grade"]["ICANS"]["ASTCT"]["grade"] == 1
+    assert r["onset"]["CRS"]["onset_day"] == 1
+    assert len(r["assessments"]) == 15
+
+
+def test_grade_refuses_ice_for_a_five_year_old(cart_case: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cart", "grade", str(cart_case.parent / "cart/observations.csv"), "--age-years", "5"]) == 1
+    err = capsys.readouterr().err
+    assert "line 2, field ice_score" in err and "CAPD" in err and len(err.strip().splitlines()) == 1
+
+
+def test_grade_human_output(cart_case: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cart", "grade", str(cart_case.parent / "cart/observations.csv")]) == 0
+    assert "max CRS (ASTCT): 3" in capsys.readouterr().out
+
+
+def test_kinetics_and_bcells_json(cart_case: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    k = _json(capsys, ["cart", "kinetics", str(cart_case.parent / "cart/kinetics.csv"), "--json"])["result"]
+    assert k["nca"]["tmax"] == 10 and k["fit"]["method"].startswith("MAP")
+    assert 0 < k["population_percentiles"]["cmax"] < 100
+    b = _json(capsys, ["cart", "bcells", str(cart_case.parent / "cart/b_cells.csv"), "--json"])["result"]
+    assert b["ongoing"] is True and b["threshold"] == 1.0
+
+
+def test_bcells_param_override(cart_case: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    b = _json(capsys, ["cart", "bcells", str(cart_case.parent / "cart/b_cells.csv"), "--param",
+                       "bca_threshold_percent_lymphocytes=0.02", "--json"])["result"]
+    assert b["threshold"] == 0.02 and b["recovery_day"] is not None
+    assert main(["cart", "bcells", str(cart_case.parent / "cart/b_cells.csv"), "--param", "nope=1"]) == 1
+    assert "unknown parameter 'nope'" in capsys.readouterr().err
+
+
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["cart", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(c in out for c in ("grade", "kinetics", "bcells"))
+
+
+def test_pipeline_step_and_report(cart_case: Path) -> None:
+    from remission.pipeline import analyze
+    from remission.report.html import render_html
+
+    a = analyze(cart_case, strict=True)
+    s = a.section("cart")
+    assert s is not None and s.error is None
+    r = s.result
+    # keys other engines read
+    assert r["persistence"] == r["kinetics"]["nca"]["last_detectable_day"] == 365
+    assert r["b_cell_aplasia"]["ongoing"] is True and r["b_cell_aplasia"]["recovery_date"] is None
+    assert r["cd19_negative"] is False
+    assert r["toxicity"]["max_grade"]["CRS"]["ASTCT"]["grade"] == 3
+    assert {x["name"] for x in s.rests_on} >= {"capd_age_below_years", "bca_threshold_percent_lymphocytes"}
+    html = render_html(a)
+    assert "Cellular kinetics" in html and "Stein 2019 population" in html and "B-cell aplasia" in html
+    assert html.count("<svg") >= 4
