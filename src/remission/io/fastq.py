@@ -157,7 +157,7 @@ def iter_fastq_chunks(
 
 
 def write_fastq(path: str | Path, reads: Iterator[tuple[str, bytes]] | list[tuple[str, bytes]],
-                *, quality: int = 37, compresslevel: int = 1) -> Path:
+                *, quality: int = 37, compresslevel: int = 6) -> Path:
     """Write ``(name, sequence)`` pairs as FASTQ (gzip when the name ends in ``.gz``)."""
     p = Path(path)
     q = chr(33 + quality).encode()

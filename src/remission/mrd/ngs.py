@@ -59,6 +59,7 @@ __all__ = [
     "SpikeIn",
     "TrackResult",
     "cells_from_dna",
+    "effective_mismatches",
     "index_clonotypes",
     "quantify",
     "reads_per_copy",
@@ -76,6 +77,9 @@ NGS_RULES: dict[str, Rule] = rule_set(
          "an index clonotype has at least this many reads at diagnosis"),
     Rule("max_mismatches", 2, "R", "ngs_mrd.md §1.1/§7 (≤1–2 mismatches, no indels)",
          "Hamming distance within which a junction counts as the index (sequencing/PCR errors)"),
+    Rule("min_seed_nt", 10, "U", "chosen here (specificity of short junctions; FASTQ seeds)",
+         "the mismatches allowed in a junction are lowered until an exact run of this many bases "
+         "is guaranteed ((L - d) // (d + 1) >= min_seed_nt); shorter junctions get fewer"),
     Rule("require_vj_consistency", True, "R", "issue #3; ngs_mrd.md §1.1 (meta-clonotypes within "
          "V/J groups)", "a tolerant match must have the index's V and J gene (AIRR input)"),
     Rule("relative_stem_fraction", 0.6, "U", "ngs_mrd.md §1.1 (relatives share the D-N-J stem); "
@@ -340,6 +344,7 @@ def index_clonotypes(
     min_frac = float(rules["index_min_fraction"].value)
     min_reads = int(rules["index_min_reads"].value)
     d = int(rules["max_mismatches"].value)
+    seed = int(rules["min_seed_nt"].value)
     agg: dict[tuple[str, str, str, str, str], int] = {}
     d_calls: dict[tuple[str, str, str, str, str], str] = {}
     target_reads: dict[str, int] = {}
@@ -383,7 +388,7 @@ def index_clonotypes(
             if absorbed[i]:
                 continue
             dist = _hamming_rows(mat, mat[i])
-            sat = (dist <= d) & ~absorbed & (cnts <= c)
+            sat = (dist <= effective_mismatches(len(jn), d, seed)) & ~absorbed & (cnts <= c)
             sat[i] = True
             total_c = int(cnts[sat].sum())
             absorbed |= sat
@@ -401,6 +406,15 @@ def index_clonotypes(
     named = tuple(IndexClone(**{**c.__dict__, "marker": f"M{i + 1}"}) for i, c in enumerate(clones))
     return IndexResult(clones=named, target_reads=dict(sorted(target_reads.items())),
                        total_reads=total, rules=rules, near_threshold=tuple(near))
+
+
+def effective_mismatches(length: int, max_mismatches: int, min_seed_nt: int) -> int:
+    """Mismatches allowed for a junction of ``length``: the largest d <= ``max_mismatches`` with
+    ``(length - d) // (d + 1) >= min_seed_nt`` (0 when none)."""
+    for d in range(max_mismatches, 0, -1):
+        if (length - d) // (d + 1) >= min_seed_nt:
+            return d
+    return 0
 
 
 def _stem(junction: str, rules: Mapping[str, Rule]) -> str:
@@ -437,6 +451,8 @@ def track_airr(
     for k, c in enumerate(clones):
         by_len.setdefault(len(c.junction), []).append(k)
     refs = {k: np.frombuffer(c.junction.encode(), dtype=np.uint8) for k, c in enumerate(clones)}
+    seed = int(rules["min_seed_nt"].value)
+    dk = {k: effective_mismatches(len(c.junction), d, seed) for k, c in enumerate(clones)}
     stems = {k: _stem(c.junction, rules) for k, c in enumerate(clones)}
     spike_len: dict[int, list[int]] = {}
     for k, s in enumerate(spikes):
@@ -480,7 +496,7 @@ def track_airr(
             best_k = np.full(rows.size, -1, dtype=np.int64)
             for k in ks:
                 dist = _hamming_rows(mat, refs[k])
-                ok = dist <= d
+                ok = dist <= dk[k]
                 if vj:
                     c = clones[k]
                     ok &= np.fromiter(((not c.v_call or c.v_call in _genes(str(v[r])))
@@ -547,7 +563,7 @@ class JunctionScanner:
     """
 
     def __init__(self, patterns: Sequence[str | bytes], max_mismatches: int | Sequence[int] = 2,
-                 *, k_max: int = 12) -> None:
+                 *, k_max: int = 12, min_seed: int = 8) -> None:
         pats = [p.upper().encode() if isinstance(p, str) else p.upper() for p in patterns]
         ds = [int(max_mismatches)] * len(pats) if isinstance(max_mismatches, int) else list(max_mismatches)
         if not pats:
@@ -557,8 +573,8 @@ class JunctionScanner:
             for q in {p, revcomp(p)}:
                 oriented.append((i, np.frombuffer(q, dtype=np.uint8).copy(), d))
         m = min((len(q) - d) // (d + 1) for _, q, d in oriented)
-        if m < 8:
-            raise ValidationError(f"pattern length must allow an exact seed of >= 8 nt with "
+        if m < min_seed:
+            raise ValidationError(f"pattern length must allow an exact seed of >= {min_seed} nt with "
                                   f"{max(ds)} mismatches, but was {min(len(p) for p in pats)} nt")
         self.k = min(k_max, m)
         self.stride = m - self.k + 1
@@ -699,8 +715,12 @@ def track_fastq(
             total += ch.n_reads
         return TrackResult(counts=counts, total_reads=total, target_reads={"all": total},
                            spike_reads=spike_reads, mode="fastq")
-    ds = [0 if kd == "r" else d for kd, _ in kinds]
-    scanner = JunctionScanner(pats, ds)
+    seed = int(rules["min_seed_nt"].value)
+    ds = [0 if kd == "r" else effective_mismatches(len(p), d, seed) for p, (kd, _) in zip(pats, kinds, strict=True)]
+    if min(len(p) for p in pats) < seed:
+        raise ValidationError(f"index junctions must be at least min_seed_nt={seed} nt long for FASTQ "
+                              f"tracking, but one was {min(len(p) for p in pats)} nt")
+    scanner = JunctionScanner(pats, ds, min_seed=seed)
     kind_arr = np.array([0 if kd == "m" else 1 if kd == "r" else 2 for kd, _ in kinds])
     ref_arr = np.array([k for _, k in kinds])
     for ch in chunks:

@@ -426,7 +426,7 @@ def write_sample_airr(path: str | Path, sample: SimulatedSample, *, sample_name:
             yield {
                 "sequence_id": f"{sample_name}.{n + 1}", "sequence": seq, "rev_comp": False,
                 "productive": len(jn) % 3 == 0 and "*" not in aa, "v_call": r.v_call or None,
-                "d_call": r.d_call or None, "j_call": r.j_call, "sequence_alignment": seq,
+                "d_call": r.d_call or None, "j_call": r.j_call, "sequence_alignment": None,
                 "germline_alignment": None, "junction": jn, "junction_aa": aa if len(jn) % 3 == 0 else None,
                 "v_cigar": None, "d_cigar": None, "j_cigar": None,
                 "locus": r.locus if r.v_call != "SPIKE" else "TRD",
@@ -471,19 +471,19 @@ def add_to_examples(cases: dict[str, Any]) -> None:
         ex.add_sample({"id": "R1-DX-NGS", "date": "2019-03-11", "material": "bone_marrow",
                        "assay": "ngs_mrd", "role": "relapse", "files": [f],
                        "parameters": {"dna_ng": 500}})
-        fu1 = simulate_sample(rng, cells=100_000, clones=[(igh, 3e-4), (kde, 3e-4)],
-                              loci=["IGH", "IGK"], n_clonotypes=3000, total_reads=100_000)
+        fu1 = simulate_sample(rng, cells=80_000, clones=[(igh, 3e-4), (kde, 3e-4)],
+                              loci=["IGH", "IGK"], n_clonotypes=2000, total_reads=80_000)
         f = ex.write_file("ngs/eoi_fu.tsv", lambda p: write_sample_airr(p, fu1, sample_name="EOI"))
         ex.add_sample({"id": "EOI-NGS", "date": "2019-04-15", "material": "bone_marrow",
                        "assay": "ngs_mrd", "role": "follow_up", "files": [f],
-                       "parameters": {"cell_equivalents": 100_000}})
-        fu2 = simulate_sample(rng, cells=50_000, clones=[(igh, 2e-5), (kde, 2e-5)],
-                              loci=["IGH", "IGK"], n_clonotypes=2000, total_reads=50_000)
+                       "parameters": {"cell_equivalents": 80_000}})
+        fu2 = simulate_sample(rng, cells=25_000, clones=[(igh, 8e-5), (kde, 8e-5)],
+                              loci=["IGH"], n_clonotypes=1500, total_reads=25_000)
         f = ex.write_file("ngs/eoc_fu.fastq.gz",
                           lambda p: write_sample_fastq(p, fu2, rng))
         ex.add_sample({"id": "EOC-NGS", "date": "2019-07-10", "material": "bone_marrow",
                        "assay": "ngs_mrd", "role": "follow_up", "files": [f],
-                       "parameters": {"cell_equivalents": 50_000}})
+                       "parameters": {"cell_equivalents": 25_000}})
     ex = cases.get("ph-like-very-early")
     if ex is not None:
         rng = ex.rng("ngs")

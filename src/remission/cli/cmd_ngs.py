@@ -1,0 +1,231 @@
+"""``remission mrd ngs index`` and ``remission mrd ngs track``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit
+
+
+def _parse_params(items: list[str] | None) -> dict[str, Any]:
+    import yaml
+
+    from remission.errors import ValidationError
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        name, sep, raw = item.partition("=")
+        if not sep or not name:
+            raise ValidationError(f"--param must be NAME=VALUE, but was {item!r}")
+        out[name] = yaml.safe_load(raw)
+    return out
+
+
+def _spikes(spec: str | None) -> list[Any]:
+    """``--spike-in``: a TSV/CSV file with columns name, copies, junction; or inline
+    ``COPIES:JUNCTION[,COPIES:JUNCTION...]``."""
+    import csv
+
+    from remission.errors import InputError, ValidationError
+    from remission.mrd.ngs import SpikeIn
+
+    if not spec:
+        return []
+    p = Path(spec)
+    out = []
+    if p.is_file():
+        text = p.read_text(encoding="utf-8")
+        dialect = "excel-tab" if "\t" in text.splitlines()[0] else "excel"
+        rows = list(csv.DictReader(text.splitlines(), dialect=dialect))
+        for i, row in enumerate(rows, start=2):
+            try:
+                out.append(SpikeIn(name=row.get("name") or f"spike{i - 1}", copies=float(row["copies"]),
+                                   junction=(row.get("junction") or row["sequence"]).strip().upper()))
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise InputError("expected columns name, copies (number), junction (nucleotides)",
+                                 path=p, line=i) from None
+        return out
+    for i, part in enumerate(spec.split(",")):
+        copies, sep, seq = part.partition(":")
+        try:
+            out.append(SpikeIn(name=f"spike{i + 1}", copies=float(copies), junction=seq.strip().upper()))
+        except ValueError:
+            sep = ""
+        if not sep or not seq.strip():
+            raise ValidationError(f"--spike-in must be a file or COPIES:JUNCTION[,...], but was {spec!r}")
+    return out
+
+
+def _human_index(res: dict[str, Any]) -> Any:
+    def show(console: Any) -> None:
+        from rich.table import Table
+
+        if not res["markers"]:
+            console.print("[yellow]no marker[/yellow]: no clonotype passes the index criteria")
+            return
+        t = Table("marker", "target", "V", "J", "junction", "reads", "fraction", title="Index clonotypes")
+        for m in res["markers"]:
+            t.add_row(m["marker"], m["target"], m["v_call"] or "-", m["j_call"], m["junction"],
+                      str(m["reads"]), f"{m['diagnosis_fraction'] * 100:.1f} %")
+        console.print(t)
+    return show
+
+
+def _human_track(results: list[dict[str, Any]]) -> Any:
+    def show(console: Any) -> None:
+        from rich.table import Table
+
+        from remission.domain import NOT_A_MEDICAL_DEVICE
+        from remission.domain.mrd import format_mrd
+
+        for r in results:
+            title = r.get("follow_up", "")
+            if r["status"] == "no_marker":
+                console.print(f"{title}: [yellow]no marker[/yellow] (the diagnosis has no index clonotype)")
+                continue
+            console.print(f"[bold]{title}[/bold]  NGS-MRD: {format_mrd(r['status'], r['mrd'], r['lod'], r['loq'])}"
+                          f"  (LoD {r['lod']:.1e}, LoQ {r['loq']:.1e}, {r['cell_equivalents']:.3g} cells, "
+                          f"{r['total_reads']} reads, {r['quantification']})")
+            t = Table("marker", "locus", "junction", "reads", "exact", "relatives", "MRD")
+            for m in r["markers"]:
+                t.add_row(m["marker"], m["locus"], m["junction"], str(m["reads"]), str(m["reads_exact"]),
+                          str(m["relatives_reads"]), format_mrd(m["status"], m["mrd"], m["lod"], m["loq"]))
+            console.print(t)
+        console.print(f"[dim]{NOT_A_MEDICAL_DEVICE}[/dim]")
+    return show
+
+
+def _track_task(index: Any, paths: list[str], dna_ng: float | None, cells: float | None,
+                spikes: list[Any], params: dict[str, Any]) -> dict[str, Any]:
+    from remission.steps.ngs import track_sample
+
+    res = track_sample(index, [Path(p) for p in paths], dna_ng=dna_ng, cell_equivalents=cells,
+                       spikes=spikes, parameters=params)
+    return {"follow_up": paths[0], **res.as_dict()}
+
+
+def _per_sample(values: list[float] | None, n: int, name: str) -> list[float | None]:
+    from remission.errors import ValidationError
+
+    if not values:
+        return [None] * n
+    if len(values) == 1:
+        return values * n
+    if len(values) != n:
+        raise ValidationError(f"{name} must be given once or once per follow-up sample ({n}), "
+                              f"but was given {len(values)} times")
+    return list(values)
+
+
+def _run_many(tasks: list[tuple[Any, ...]], scheduler: str | None) -> list[dict[str, Any]]:
+    """Run tracking tasks through Dask (local threads by default; a cluster by address)."""
+    import dask
+
+    from remission.cli.common import progress
+
+    delayed = [dask.delayed(_track_task, pure=False)(*t) for t in tasks]
+    with progress("tracking follow-up samples") as bar:
+        task = bar.add_task("tracking follow-up samples", total=len(delayed))
+        if scheduler and scheduler not in ("threads", "processes", "synchronous"):
+            from distributed import Client, as_completed
+
+            with Client(scheduler) as client:
+                futures = client.compute(delayed)
+                order = {f.key: i for i, f in enumerate(futures)}
+                out: list[Any] = [None] * len(futures)
+                for fut in as_completed(futures):
+                    out[order[fut.key]] = fut.result()
+                    bar.update(task, advance=1)
+                return out
+        from dask.callbacks import Callback
+
+        class _Tick(Callback):  # type: ignore[misc]
+            def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, id: Any) -> None:
+                if (isinstance(key, tuple) and str(key[0]).startswith("_track_task")) or \
+                        str(key).startswith("_track_task"):
+                    bar.update(task, advance=1)
+
+        with _Tick():
+            return list(dask.compute(*delayed, scheduler=scheduler or "threads"))
+
+
+def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
+    ngs = typer.Typer(help="NGS-MRD (IG/TR rearrangement sequencing): index clonotypes, track, quantify.",
+                      no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                      rich_markup_mode=None)
+    groups["mrd"].add_typer(ngs, name="ngs")
+
+    @ngs.command("index")
+    def index_cmd(
+        diagnosis: Path = typer.Argument(..., help="Diagnosis AIRR Rearrangement TSV (MiXCR, IgBLAST/Change-O, Vidjil export)."),
+        param: list[str] | None = typer.Option(None, "--param", help="Override a rule: NAME=VALUE (e.g. index_min_fraction=0.03)."),
+        json_out: bool = JSON_OPTION,
+        output: Path | None = OUTPUT_OPTION,
+    ) -> None:
+        """Index clonotypes at diagnosis (>= 5 % of their locus/target by default)."""
+        from remission.domain.parameters import rests_on, rule_values
+        from remission.io.airr import iter_airr_chunks
+        from remission.mrd.ngs import index_clonotypes
+
+        params = _parse_params(param)
+        idx = index_clonotypes(iter_airr_chunks(diagnosis), params)
+        res = {**idx.as_dict(), "rests_on": rests_on(idx.rules.values())}
+        emit("ngs_index", res, json_out=json_out, output=output, inputs=[diagnosis],
+             parameters=rule_values(idx.rules), human=_human_index(res))
+
+    @ngs.command("track")
+    def track_cmd(
+        diagnosis: Path = typer.Option(..., "--diagnosis", help="Diagnosis AIRR TSV (index clonotypes)."),
+        follow_up: list[Path] | None = typer.Option(None, "--follow-up", help="Follow-up AIRR TSV (repeatable)."),
+        follow_up_fastq: list[Path] | None = typer.Option(None, "--follow-up-fastq", help="Follow-up FASTQ, plain or gzip (repeatable)."),
+        mate2: list[Path] | None = typer.Option(None, "--mate2", help="R2 FASTQ of each --follow-up-fastq (repeatable, same order)."),
+        dna_ng: list[float] | None = typer.Option(None, "--dna-ng", help="DNA input in ng (cells = ng x 1000 / 6.5 pg)."),
+        cell_equivalents: list[float] | None = typer.Option(None, "--cell-equivalents", help="Cells analysed."),
+        spike_in: str | None = typer.Option(None, "--spike-in", help="Spike-in calibrators: TSV/CSV file (name, copies, junction) or COPIES:JUNCTION,..."),
+        scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (default: local threads)."),
+        param: list[str] | None = typer.Option(None, "--param", help="Override a rule: NAME=VALUE."),
+        json_out: bool = JSON_OPTION,
+        output: Path | None = OUTPUT_OPTION,
+    ) -> None:
+        """Track the index clonotypes in follow-up samples and quantify MRD (LoD, LoQ, status)."""
+        from remission.domain.parameters import rests_on, rule_values
+        from remission.errors import ValidationError
+        from remission.io.airr import iter_airr_chunks
+        from remission.mrd.ngs import index_clonotypes
+
+        fus = [[str(p)] for p in follow_up or []]
+        fq = list(follow_up_fastq or [])
+        m2 = list(mate2 or [])
+        if m2 and len(m2) != len(fq):
+            raise ValidationError(f"--mate2 must be given once per --follow-up-fastq ({len(fq)}), "
+                                  f"but was given {len(m2)} times")
+        fus += [[str(p)] + ([str(m2[i])] if m2 else []) for i, p in enumerate(fq)]
+        if not fus:
+            raise ValidationError("a follow-up sample must be given (--follow-up or --follow-up-fastq), but none was")
+        spikes = _spikes(spike_in)
+        if not dna_ng and not cell_equivalents and not spikes:
+            raise ValidationError("cells analysed must be given: --dna-ng, --cell-equivalents or --spike-in")
+        if dna_ng and cell_equivalents:
+            raise ValidationError("give either --dna-ng or --cell-equivalents, not both")
+        params = _parse_params(param)
+        idx = index_clonotypes(iter_airr_chunks(diagnosis), params)
+        dnas = _per_sample(dna_ng, len(fus), "--dna-ng")
+        cells = _per_sample(cell_equivalents, len(fus), "--cell-equivalents")
+        tasks = [(idx, paths, dnas[i], cells[i], spikes, params) for i, paths in enumerate(fus)]
+        if len(tasks) == 1 and not scheduler:
+            results = [_track_task(*tasks[0])]
+        else:
+            results = _run_many(tasks, scheduler)
+        rules = idx.rules
+        for r in results:
+            r.pop("rests_on", None)
+        result: dict[str, Any] = dict(results[0]) if len(results) == 1 else {"samples": results}
+        result["index"] = idx.as_dict()["markers"]
+        result["rests_on"] = rests_on(rules.values())
+        inputs = [diagnosis] + [Path(p) for paths in fus for p in paths]
+        emit("ngs_track", result, json_out=json_out, output=output, inputs=inputs,
+             parameters={**rule_values(rules), "dna_ng": dna_ng, "cell_equivalents": cell_equivalents,
+                         "spike_in": spike_in}, human=_human_track(results))

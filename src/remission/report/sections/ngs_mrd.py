@@ -1,0 +1,80 @@
+"""Report section for the ``ngs_mrd`` step: index clonotypes, follow-up MRD per sample, a plot.
+
+MRD below the LoQ is never shown as a plain number; every value carries method, LoD and LoQ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from markupsafe import escape
+
+from remission.domain.mrd import format_mrd
+
+
+def _sci(x: Any) -> str:
+    return f"{x:.1e}" if isinstance(x, (int, float)) and x is not None else "–"
+
+
+def _plot(samples: list[dict[str, Any]]) -> str:
+    import datetime as dt
+
+    from remission.report.plots import COLORS, figure, svg
+
+    pts = [s for s in samples if s.get("status") in ("negative", "positive_not_quantifiable", "positive")]
+    if not pts:
+        return ""
+    fig, ax = figure(7.0, 2.6)
+    for s in pts:
+        d = dt.date.fromisoformat(s["date"])
+        if s["status"] == "positive":
+            ax.plot([d], [s["mrd"]], "o", color=COLORS["ngs"])
+        elif s["status"] == "positive_not_quantifiable":
+            ax.plot([d], [s["loq"]], "o", mfc="white", color=COLORS["ngs"])
+        else:
+            ax.plot([d], [s["lod"]], "v", mfc="white", color="#7f7f7f")
+    ax.set_yscale("log")
+    ax.set_ylabel("NGS-MRD (fraction)")
+    ax.set_title("filled: quantified; open circle: positive < LoQ (at LoQ); triangle: negative (at LoD)",
+                 fontsize=8)
+    return svg(fig, title="NGS-MRD over time")
+
+
+def render(section: Any, analysis: Any) -> str:
+    r = section.result
+    out: list[str] = []
+    for idx in r.get("index", []):
+        out.append(f"<h3>Index clonotypes: {escape(idx['sample_id'])} ({escape(idx['date'])})</h3>")
+        if not idx.get("markers"):
+            out.append("<p class='warning'>No clonotype passes the index criteria: no NGS-MRD marker.</p>")
+            continue
+        rows = "".join(
+            f"<tr><td>{escape(m['marker'])}</td><td>{escape(m['target'])}</td><td>{escape(m['v_call'] or '–')}</td>"
+            f"<td>{escape(m['j_call'])}</td><td class='mono'>{escape(m['junction'])}</td>"
+            f"<td>{m['reads']}</td><td>{m['diagnosis_fraction'] * 100:.1f} %</td></tr>"
+            for m in idx["markers"])
+        out.append("<table><thead><tr><th>marker</th><th>target</th><th>V</th><th>J</th><th>junction</th>"
+                   "<th>reads</th><th>of target</th></tr></thead><tbody>" + rows + "</tbody></table>")
+    samples = r.get("samples", [])
+    if samples:
+        rows = []
+        for s in samples:
+            text = format_mrd(s["status"], s.get("mrd"), s.get("lod"), s.get("loq")) \
+                if s["status"] != "no_marker" else "no marker"
+            per = "; ".join(
+                f"{escape(m['marker'])}: {m['reads']} reads ({m['reads_exact']} exact)"
+                + (f", {m['relatives_reads']} relative reads" if m.get("relatives_reads") else "")
+                for m in s.get("markers", []))
+            rows.append(
+                f"<tr><td>{escape(s['date'])}</td><td>{escape(s['sample_id'])}</td><td>NGS ({escape(s['mode'])})</td>"
+                f"<td><b>{escape(text)}</b></td><td>{_sci(s.get('lod'))}</td><td>{_sci(s.get('loq'))}</td>"
+                f"<td>{_sci(s.get('cell_equivalents'))}</td><td>{s['total_reads']}</td>"
+                f"<td>{escape(s['quantification'])}</td><td>{per}</td></tr>")
+        out.append("<h3>Follow-up</h3><table><thead><tr><th>date</th><th>sample</th><th>method</th>"
+                   "<th>MRD</th><th>LoD</th><th>LoQ</th><th>cells analysed</th><th>reads</th>"
+                   "<th>quantification</th><th>markers</th></tr></thead><tbody>"
+                   + "".join(rows) + "</tbody></table>")
+        out.append(_plot(samples))
+    elif not r.get("index"):
+        out.append("<p>No NGS-MRD diagnosis sample.</p>")
+    return "\n".join(out)
