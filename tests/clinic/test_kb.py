@@ -1,0 +1,142 @@
+"""Knowledge base: schema validation at load, versioning, clear errors, user folders."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from remission.clinic.kb import EVIDENCE_LEVELS, bundled_knowledge_dir, load_knowledge_base
+from remission.errors import KnowledgeBaseError
+
+GOOD_ENTRY = {
+    "id": "test-agent",
+    "name": "Test agent",
+    "category": "targeted",
+    "mechanism": "inhibits a test kinase",
+    "context": "test context",
+    "relevant_when": [{"when": {"lineage": "B"}, "why": "B-lineage test relevance"}],
+    "evidence": [{"framework": "oncokb", "level": "4", "summary": "preclinical test"}],
+    "citations": [{"source": "Test A et al. J Test 2020;1:1", "tag": "R"}],
+}
+
+
+def _kb_dir(tmp_path: Path, entries: list[dict] | None = None, *, copy_bundled: bool = False) -> Path:
+    d = tmp_path / "kb"
+    if copy_bundled:
+        shutil.copytree(bundled_knowledge_dir(), d)
+    else:
+        d.mkdir()
+        (d / "VERSION").write_text("test-1\n")
+    if entries is not None:
+        (d / "extra.yaml").write_text(yaml.safe_dump({"kind": "options", "entries": entries}))
+    return d
+
+
+def test_bundled_loads_and_is_versioned(kb):
+    from remission.clinic_version import knowledge_base_version
+
+    assert kb.version == (bundled_knowledge_dir() / "VERSION").read_text().strip()
+    assert kb.version == knowledge_base_version()
+    ids = {e.id for e in kb.entries}
+    # the issue's list (intensified backbones, TKIs, JAK, proteasome, BH3, MEK, blinatumomab,
+    # inotuzumab, CAR-T incl. CD22 and CD19/CD22 trial constructs, HSCT)
+    for must in ("bfm-intreall-sr-backbone", "allr3-mitoxantrone-backbone", "vpld-reinduction",
+                 "imatinib", "dasatinib", "ponatinib", "ruxolitinib", "bortezomib", "carfilzomib",
+                 "ixazomib", "venetoclax", "navitoclax", "selumetinib", "trametinib",
+                 "blinatumomab", "inotuzumab", "tisagenlecleucel", "obecabtagene",
+                 "brexucabtagene", "cd22-cart", "cd19-cd22-cart", "allogeneic-hsct"):
+        assert must in ids
+
+
+def test_every_bundled_entry_cites_and_grades(kb):
+    for e in kb.entries:
+        assert e.citations, e.id
+        assert all(c.source and c.tag in "CRU" for c in e.citations)
+        assert all(ev.level in EVIDENCE_LEVELS[ev.framework] for ev in e.evidence)
+
+
+def test_numbers_only_on_tagged_citations(kb):
+    """A citation with key numbers must be confirmed in the spec (C) and name the spec section."""
+    for e in kb.entries:
+        for c in e.citations:
+            if c.key_numbers:
+                assert c.tag == "C" and c.spec and "clinical_rules.md" in c.spec, (e.id, c.source)
+
+
+def test_missing_citation_fails_clearly(tmp_path):
+    bad = {k: v for k, v in GOOD_ENTRY.items() if k != "citations"}
+    with pytest.raises(KnowledgeBaseError, match=r"knowledge file 'extra.yaml', entry 'test-agent', "
+                                                 r"field citations: at least one citation is required"):
+        load_knowledge_base(_kb_dir(tmp_path, [bad]))
+
+
+def test_empty_citation_list_fails_clearly(tmp_path):
+    bad = {**GOOD_ENTRY, "citations": []}
+    with pytest.raises(KnowledgeBaseError, match=r"entry 'test-agent', field citations: at least one "
+                                                 r"citation is required .*empty"):
+        load_knowledge_base(_kb_dir(tmp_path, [bad]))
+
+
+def test_unknown_evidence_level_fails_clearly(tmp_path):
+    bad = {**GOOD_ENTRY, "evidence": [{"framework": "oncokb", "level": "7", "summary": "x level"}]}
+    with pytest.raises(KnowledgeBaseError, match=r"entry 'test-agent', field evidence\[0\]: unknown "
+                                                 r"evidence level '7' for framework 'oncokb'; "
+                                                 r"expected one of 1, 2, 3A, 3B, 4, R1, R2"):
+        load_knowledge_base(_kb_dir(tmp_path, [bad]))
+
+
+def test_unknown_evidence_framework_fails(tmp_path):
+    bad = {**GOOD_ENTRY, "evidence": [{"framework": "gut", "level": "A", "summary": "x level"}]}
+    with pytest.raises(KnowledgeBaseError, match=r"entry 'test-agent', field evidence\[0\].framework"):
+        load_knowledge_base(_kb_dir(tmp_path, [bad]))
+
+
+def test_unknown_lesion_reference_fails(tmp_path):
+    bad = {**GOOD_ENTRY, "relevant_when": [{"when": {"lesion_any": ["NOTAGENE1"]}, "why": "xyz"}]}
+    with pytest.raises(KnowledgeBaseError, match=r"entry 'test-agent', field relevant_when\[0\].when."
+                                                 r"lesion_any: unknown lesion reference 'NOTAGENE1'"):
+        load_knowledge_base(_kb_dir(tmp_path, [bad]))
+
+
+def test_unknown_field_and_duplicate_id(tmp_path):
+    with pytest.raises(KnowledgeBaseError, match=r"field dose: unknown field"):
+        load_knowledge_base(_kb_dir(tmp_path, [{**GOOD_ENTRY, "dose": "1 mg"}]))
+    shutil.rmtree(tmp_path / "kb")
+    with pytest.raises(KnowledgeBaseError, match=r"entry 'test-agent', field id: duplicate id"):
+        load_knowledge_base(_kb_dir(tmp_path, [GOOD_ENTRY, GOOD_ENTRY]))
+
+
+def test_folder_errors(tmp_path):
+    with pytest.raises(KnowledgeBaseError, match="does not exist"):
+        load_knowledge_base(tmp_path / "nope")
+    (tmp_path / "a.yaml").write_text("kind: options\nentries: []\n")
+    with pytest.raises(KnowledgeBaseError, match="has no VERSION file"):
+        load_knowledge_base(tmp_path)
+    (tmp_path / "VERSION").write_text("1\n")
+    with pytest.raises(KnowledgeBaseError, match=r"'a.yaml', field entries: "):
+        load_knowledge_base(tmp_path)
+    (tmp_path / "a.yaml").write_text("kind: options\nentries: [\n")
+    with pytest.raises(KnowledgeBaseError, match=r"'a.yaml', line \d+: not valid YAML"):
+        load_knowledge_base(tmp_path)
+    (tmp_path / "a.yaml").write_text("kind: recipes\n")
+    with pytest.raises(KnowledgeBaseError, match=r"'a.yaml', field kind: expected 'options' or 'lesions'"):
+        load_knowledge_base(tmp_path)
+
+
+def test_user_folder_without_lesion_file_uses_bundled_vocabulary(tmp_path):
+    kb = load_knowledge_base(_kb_dir(tmp_path, [GOOD_ENTRY]))
+    assert kb.version == "test-1" and [e.id for e in kb.entries] == ["test-agent"]
+    assert kb.vocabulary.normalise("t(9;22)").canonical == "BCR::ABL1"
+
+
+def test_user_synonyms_in_a_knowledge_folder(tmp_path):
+    d = _kb_dir(tmp_path, [GOOD_ENTRY], copy_bundled=True)
+    lf = d / "lesions.yaml"
+    data = yaml.safe_load(lf.read_text())
+    data["synonyms"]["Philly chromosome"] = "BCR::ABL1"
+    lf.write_text(yaml.safe_dump(data, sort_keys=False))
+    kb = load_knowledge_base(d)
+    assert kb.vocabulary.normalise("philly chromosome").canonical == "BCR::ABL1"

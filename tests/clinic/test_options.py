@@ -1,0 +1,293 @@
+"""Options engine: sensible options for the example cases, exclusions with reasons, knowledge-base
+changes without code changes, the pipeline step, the CLI and the report sections."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+
+import pytest
+import yaml
+from _clinic_factory import make_case, mrd
+
+from remission.clinic import (
+    load_knowledge_base,
+    patient_profile,
+    propose_options,
+    stratify,
+)
+from remission.clinic.kb import bundled_knowledge_dir
+from remission.clinic.lesions import UnknownLesionError
+
+
+def _run(case, kb, mrd_values=(), cart=None, **kw):
+    risk = stratify(case, mrd_values).to_json() if case.relapses else None
+    prof = patient_profile(case, vocabulary=kb.vocabulary, mrd=mrd_values, risk=risk, cart=cart, **kw)
+    return propose_options(prof, kb)
+
+
+def _ids(res):
+    return [o["id"] for o in res["options"]]
+
+
+def _opt(res, i):
+    return next(o for o in res["options"] if o["id"] == i)
+
+
+def _exc(res, i):
+    return next(o for o in res["excluded"] if o["id"] == i)
+
+
+@pytest.fixture(scope="module")
+def results(example_loaded, kb):
+    return {slug: _run(c, kb, m) for slug, (c, m) in example_loaded.items()}
+
+
+def test_every_option_cites_and_grades(results):
+    for res in results.values():
+        assert res["options"]
+        for o in res["options"]:
+            assert len(o["citations"]) >= 1 and o["evidence"] and o["why"]
+            assert o["rank"] >= 1
+        for e in res["excluded"]:
+            assert e["reasons"]
+        assert "never decides" in res["notice"]
+
+
+def test_late_bm_bcp(results):
+    r = results["late-bm-bcp"]
+    ids = _ids(r)
+    # S2 / IntReALL SR -> the SR backbone, HSCT pending the post-induction MRD
+    sr = _opt(r, "bfm-intreall-sr-backbone")
+    assert any("bfm:S2" in w for w in sr["why"])
+    # NT5C2 R367Q -> thiopurine resistance; CREBBP -> glucocorticoid resistance (spec §7.1)
+    assert any("thiopurine" in c and "NT5C2" in c for c in sr["cautions"])
+    assert any("glucocorticoid" in c and "CREBBP" in c for c in sr["cautions"])
+    assert any("pending" in w for w in _opt(r, "allogeneic-hsct")["why"])
+    assert "blinatumomab" in ids and "inotuzumab" in ids
+    # no kinase lesion: TKIs and ruxolitinib are listed as not relevant; T-ALL agent excluded
+    for i in ("imatinib", "dasatinib", "ruxolitinib", "nelarabine"):
+        assert i not in ids and _exc(r, i)["reasons"][0].startswith("not relevant")
+    # adult-only product excluded with its age reason (patient ~8 y)
+    assert any("adults only" in x and "y < 18 y]" in x for x in _exc(r, "brexucabtagene")["reasons"])
+
+
+def test_ph_like_very_early(results):
+    r = results["ph-like-very-early"]
+    ids = _ids(r)
+    # S4 -> HSCT indicated, ranked first
+    assert ids[0] == "allogeneic-hsct"
+    assert any("indicates allogeneic HSCT" in w for w in _opt(r, "allogeneic-hsct")["why"])
+    # P2RY8::CRLF2 + JAK2 R683G -> ruxolitinib, lesion-specific, with TP53 caution
+    rux = _opt(r, "ruxolitinib")
+    assert rux["lesion_specific"] and any("P2RY8::CRLF2" in w and "JAK2" in w for w in rux["why"])
+    assert any("TP53" in c for c in rux["cautions"])
+    # inotuzumab before HSCT -> VOD/SOS caution (spec §5.1)
+    assert any("veno-occlusive" in c for c in _opt(r, "inotuzumab")["cautions"])
+    # blinatumomab given without MRD response -> caution; CD22 and CD19/CD22 CAR-T as trial options
+    assert any("no response to prior blinatumomab" in c for c in _opt(r, "blinatumomab")["cautions"])
+    assert _opt(r, "cd22-cart")["eligibility"] == "clinical trial"
+    assert "cd19-cd22-cart" in ids
+    tisa = _opt(r, "tisagenlecleucel")
+    assert any(c.startswith("already received: tisagenlecleucel") for c in tisa["cautions"])
+    assert tisa["eligibility"].startswith("outside label")  # first relapse, not refractory
+
+
+def test_t_all_early_combined(results):
+    r = results["t-all-early-combined"]
+    ids = _ids(r)
+    # B-cell immunotherapies are excluded for T-ALL, with the lineage reason
+    for i in ("blinatumomab", "inotuzumab", "tisagenlecleucel", "cd22-cart"):
+        assert i not in ids
+    assert any("B-cell precursor ALL only [lineage T, not B]" in x
+               for x in _exc(r, "blinatumomab")["reasons"])
+    assert "nelarabine" in ids and "bfm-intreall-hr-backbone" in ids
+    # HSCT was done after this relapse: listed as already performed
+    assert any("already performed" in c for c in _opt(r, "allogeneic-hsct")["cautions"])
+    assert any("HSCT was performed after the latest relapse" in n for n in r["notes"])
+    # NT5C2 R238W -> thiopurine caution on the HR backbone
+    assert any("thiopurine" in c for c in _opt(r, "bfm-intreall-hr-backbone")["cautions"])
+
+
+def test_cd19_negative_relapse(kb):
+    c = make_case(extra={"antigen_expression": [{"date": "2019-01-10", "CD19_percent": 2,
+                                                 "CD22_percent": 90}]})
+    r = _run(c, kb)
+    for i in ("blinatumomab", "tisagenlecleucel"):
+        assert any("CD19" in x and "negative" in x for x in _exc(r, i)["reasons"])
+    assert "cd22-cart" in _ids(r) and "inotuzumab" in _ids(r)
+    assert any(x["name"] == "antigen_positive_min_percent" for x in r["rules"])
+
+
+def test_antigen_not_recorded_is_a_caution_not_a_guess(kb):
+    r = _run(make_case(), kb)
+    blin = _opt(r, "blinatumomab")
+    assert any(c.startswith("not recorded, confirm") and "CD19" in c for c in blin["cautions"])
+
+
+def test_ph_positive_tkis_and_t315i(kb):
+    c = make_case(dx_lesions=[{"name": "BCR-ABL1", "kind": "fusion"}])
+    r = _run(c, kb)
+    assert {"imatinib", "dasatinib"} <= set(_ids(r))
+    assert _opt(r, "imatinib")["evidence_strength"] == 5  # OncoKB 1 for BCR::ABL1
+    assert "ponatinib" not in _ids(r)
+    c = make_case(dx_lesions=[{"name": "t(9;22)", "kind": "karyotype"}],
+                  relapse_lesions=[{"name": "ABL1", "kind": "snv", "detail": "p.T315I"}])
+    r = _run(c, kb)
+    assert "ponatinib" in _ids(r)
+    assert any("T315I" in x for x in _exc(r, "imatinib")["reasons"])
+    assert _opt(r, "ponatinib")["eligibility"].startswith("outside label")  # adult label
+
+
+def test_abl_class_ranks_by_matching_evidence(kb):
+    r = _run(make_case(dx_lesions=[{"name": "EBF1::PDGFRB", "kind": "fusion"}]), kb)
+    assert _opt(r, "imatinib")["evidence_strength"] == 2  # OncoKB 4 for ABL-class, not level 1
+
+
+def test_ras_and_bcl2(kb):
+    c = make_case(relapse_lesions=[{"name": "KRAS", "kind": "snv", "detail": "p.G12D"}],
+                  dx_lesions=[{"name": "TCF3::HLF", "kind": "fusion"}])
+    r = _run(c, kb)
+    assert {"selumetinib", "trametinib", "venetoclax"} <= set(_ids(r))
+
+
+def test_relapse_after_cart_with_b_cell_recovery(kb):
+    c = make_case(extra={"cart_infusions": [{"product": "tisagenlecleucel", "date": "2019-04-01"}]})
+    r = _run(c, kb, cart={"b_cell_aplasia": {"ongoing": False}, "persistence": False})
+    assert any("B-cell recovery" in w for w in _opt(r, "allogeneic-hsct")["why"])
+
+
+def test_mrd_with_ongoing_aplasia_after_cart_warns_cd19_escape(kb):
+    rel = dt.date(2019, 1, 10)
+    c = make_case(extra={"cart_infusions": [{"product": "tisagenlecleucel", "date": "2019-04-01"}],
+                         "antigen_expression": [{"date": "2019-01-10", "CD19_percent": 95,
+                                                 "CD22_percent": 80}]})
+    m = [mrd(2e-3, rel + dt.timedelta(days=150), timepoint="cart_day_60", method="ngs")]
+    r = _run(c, kb, m, cart={"b_cell_aplasia": {"ongoing": True}})
+    assert any("88 %" in w for w in _opt(r, "cd22-cart")["why"])
+    assert any("CD19-negative" in x for x in _opt(r, "blinatumomab")["cautions"])
+
+
+def test_unknown_lesion_strict_and_tolerant(kb):
+    c = make_case(relapse_lesions=[{"name": "SETD2X", "kind": "snv"}])
+    with pytest.raises(UnknownLesionError, match="unknown lesion name 'SETD2X'"):
+        _run(c, kb)
+    r = _run(c, kb, allow_unknown_lesions=True)
+    assert r["patient"]["unknown_lesions"] == ["SETD2X"]
+    assert any("SETD2X" in n for n in r["notes"])
+
+
+def test_rule_override_changes_result_and_is_listed(kb):
+    c = make_case(blasts=30, extra={"antigen_expression": [{"date": "2019-01-10", "CD19_percent": 95}]})
+    base = _opt(_run(c, kb), "blinatumomab")
+    assert not any("high marrow burden" in x for x in base["cautions"])
+    risk = stratify(c).to_json()
+    prof = patient_profile(c, vocabulary=kb.vocabulary, risk=risk)
+    r = propose_options(prof, kb, rules={"high_marrow_burden_percent": 25})
+    assert any("high marrow burden" in x for x in _opt(r, "blinatumomab")["cautions"])
+    assert any(x["name"] == "high_marrow_burden_percent" and x["tag"] == "user" for x in r["rules"])
+
+
+# -- the knowledge base changes, the code does not --------------------------------------------------
+
+NEW_ENTRY = {
+    "id": "new-trial-agent",
+    "name": "New trial agent X",
+    "category": "targeted",
+    "access": "trial",
+    "mechanism": "hypothetical mechanism for the test",
+    "context": "added in a temporary knowledge base",
+    "relevant_when": [{"when": {"lesion_any": ["class:jak_stat"]}, "why": "JAK/STAT lesion (test)"}],
+    "evidence": [{"framework": "civic", "level": "D", "summary": "test evidence"}],
+    "citations": [{"source": "Test B et al. Test J 2026;1:1", "tag": "U"}],
+}
+
+
+@pytest.fixture
+def tmp_kb(tmp_path):
+    d = tmp_path / "kb"
+    shutil.copytree(bundled_knowledge_dir(), d)
+    (d / "VERSION").write_text("2099.1.0-test\n")
+    (d / "zz-new.yaml").write_text(yaml.safe_dump({"kind": "options", "entries": [NEW_ENTRY]}))
+    return d
+
+
+def test_option_added_in_temporary_kb_appears(tmp_kb, example_loaded):
+    kb = load_knowledge_base(tmp_kb)
+    case, m = example_loaded["ph-like-very-early"]
+    r = _run(case, kb, m)
+    new = _opt(r, "new-trial-agent")
+    assert new["eligibility"] == "clinical trial" and new["knowledge_file"] == "zz-new.yaml"
+    assert r["knowledge_base"]["version"] == "2099.1.0-test"
+    # and it is excluded (with its reason) where it does not fit
+    case2, m2 = example_loaded["t-all-early-combined"]
+    assert _exc(_run(case2, kb, m2), "new-trial-agent")["reasons"][0].startswith("not relevant")
+
+
+# -- CLI, pipeline step, report -----------------------------------------------------------------------
+
+def test_cli_risk_json(example_cases, capsys):
+    from remission.cli import main
+
+    rc = main(["risk", str(example_cases["late-bm-bcp"]), "--json", "--reported-mrd-only"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["schema"] == "remission.risk/1"
+    res = out["result"]
+    assert set(res) >= {"time_point", "site", "lineage", "bfm", "intreall", "allr3", "cog",
+                        "transplant", "flags", "sources"}
+    assert set(res["transplant"]) >= {"rule", "mrd_threshold", "mrd_value", "decision"}
+    assert res["bfm"]["group"] == "S2" and res["bfm"]["rule_path"]
+    assert out["inputs"][0]["sha256"]
+
+
+def test_cli_options_with_knowledge_dir(example_cases, tmp_kb, capsys):
+    from remission.cli import main
+
+    rc = main(["options", str(example_cases["ph-like-very-early"]), "--json",
+               "--knowledge", str(tmp_kb), "--reported-mrd-only"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["schema"] == "remission.options/1"
+    assert out["knowledge_base_version"] == "2099.1.0-test"
+    assert "new-trial-agent" in [o["id"] for o in out["result"]["options"]]
+
+
+def test_cli_human_output(example_cases, capsys):
+    from remission.cli import main
+
+    assert main(["options", str(example_cases["late-bm-bcp"]), "--reported-mrd-only"]) == 0
+    text = capsys.readouterr().out
+    assert "Therapy options" in text and "Not proposed" in text
+    assert main(["risk", str(example_cases["t-all-early-combined"]), "--reported-mrd-only"]) == 0
+    assert "S4" in capsys.readouterr().out
+
+
+def test_cli_bad_knowledge_dir_is_one_line_exit_1(example_cases, tmp_path, capsys):
+    from remission.cli import main
+
+    d = tmp_path / "bad"
+    d.mkdir()
+    (d / "VERSION").write_text("1\n")
+    bad = {**NEW_ENTRY, "citations": []}
+    (d / "x.yaml").write_text(yaml.safe_dump({"kind": "options", "entries": [bad]}))
+    rc = main(["options", str(example_cases["late-bm-bcp"]), "--knowledge", str(d)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 1 and len(err.splitlines()) == 1
+    assert "x.yaml" in err and "new-trial-agent" in err and "citation" in err
+
+
+def test_pipeline_steps_and_report(example_loaded):
+    from remission.pipeline import analyze_case
+    from remission.report.html import render_html
+
+    case, _ = example_loaded["t-all-early-combined"]
+    case = case.model_copy(update={"samples": ()})  # reported MRD only: no raw-file engines
+    a = analyze_case(case, bundled_knowledge_dir())
+    risk, opts = a.section("risk"), a.section("options")
+    assert risk is not None and risk.error is None and opts is not None and opts.error is None
+    assert risk.result["bfm"]["group"] == "S4"
+    assert {r["name"] for r in risk.rests_on} >= {"bfm_matrix_cells"}
+    html = render_html(a)
+    assert "Transplant rule" in html and "ALL-REZ BFM table" in html
+    assert "Not proposed" in html and "never decides" in html
+    assert "Berg SL" in html  # nelarabine citation in the options table
