@@ -193,7 +193,7 @@ def analyse_clonal(
             warn.append(msg)
             warnings.warn(msg, RemissionWarning, stacklevel=2)
     idx = np.flatnonzero(keep)
-    a, d = alt[np.ix_(idx, cols)], depth[np.ix_(idx, cols)]
+    a, d = alt[np.ix_(idx, np.asarray(cols))], depth[np.ix_(idx, np.asarray(cols))]
     chrom = [str(table.chrom[i]) for i in idx]
     pos = [int(table.pos[i]) for i in idx]
     major, minor, normal = assign_copy_number(chrom, pos, tum, list(segments))

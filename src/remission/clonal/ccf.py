@@ -49,7 +49,7 @@ def ccf_grid(n: int = 101) -> np.ndarray:
     return np.linspace(0.0, 1.0, n)
 
 
-def expected_vaf(ccf: np.ndarray | float, purity: float, total_cn: int = 2, multiplicity: int = 1,
+def expected_vaf(ccf: np.ndarray | float, purity: float, total_cn: int | np.ndarray = 2, multiplicity: int = 1,
                  normal_cn: int = 2, error_rate: float = 0.0) -> np.ndarray:
     """Expected variant allele fraction for a CCF (§4.1), with optional sequencing error."""
     f = np.asarray(ccf, dtype=float)
@@ -162,8 +162,8 @@ def ccf_estimate(alt: int, depth: int, purity: float, *, major_cn: int = 1, mino
     mean = float((w * g).sum())
     sd = float(np.sqrt(max((w * (g - mean) ** 2).sum(), 0.0)))
     cdf = np.cumsum(w)
-    lo = float(g[min(np.searchsorted(cdf, 0.025), len(g) - 1)])
-    hi = float(g[min(np.searchsorted(cdf, 0.975), len(g) - 1)])
+    lo = float(g[min(int(np.searchsorted(cdf, 0.025)), len(g) - 1)])
+    hi = float(g[min(int(np.searchsorted(cdf, 0.975)), len(g) - 1)])
     return CcfEstimate(vaf, float(min(max(raw, 0.0), 1.0)), raw, m_used, mean, sd, lo, hi)
 
 

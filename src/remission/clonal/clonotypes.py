@@ -133,7 +133,7 @@ def clonotype_evolution(diagnosis: Iterable[Any], relapse: Iterable[Any],
     members: dict[int, list[int]] = {}
     for i in range(len(rows)):
         members.setdefault(find(i), []).append(i)
-    groups = []
+    groups: list[dict[str, Any]] = []
     for idx in members.values():
         if len(idx) < 2:
             continue

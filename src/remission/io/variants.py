@@ -28,7 +28,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -116,12 +116,12 @@ class VariantInputs:
 # --------------------------------------------------------------------------------------- helpers
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def _open_text(path: Path) -> TextIO:
     with open(path, "rb") as fh:
         magic = fh.read(2)
     if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")  # type: ignore[return-value]
-    return open(path, encoding="utf-8")  # type: ignore[return-value]
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return open(path, encoding="utf-8")
 
 
 def _chrom_key(chrom: str) -> str:
@@ -503,7 +503,8 @@ def merge_tables(tables: Sequence[tuple[Path, VariantTable]]) -> VariantTable:
                         tuple(meta[m][1] for m in order), tuple(meta[m][2] for m in order), alt, depth, notes)
 
 
-def read_variant_inputs(paths: Sequence[str | Path], *, purity: Mapping[str, Any] | None = None) -> VariantInputs:
+def read_variant_inputs(paths: Sequence[str | Path], *,
+                        purity: Mapping[str, Any] | Iterable[str] | None = None) -> VariantInputs:
     """Read VCF/MAF files plus optional copy-number and purity files; merge the counts.
 
     ``purity`` (e.g. from the case's sample parameters or ``--purity``) overrides purity files.

@@ -190,8 +190,8 @@ def simulate_clonal(
     dx_sub = [k for k in range(len(parents)) if 0 < ccf[k][0] < 0.5 and ccf[k][1] > 0]
     for k, pool in ((relapse_only, _RELAPSE_GENES), (dx_sub, _DX_SUB_GENES)):
         for c in k:
-            i = int(np.flatnonzero(labels == c)[0])
-            genes[i] = str(rng.choice(pool))
+            first = int(np.flatnonzero(labels == c)[0])
+            genes[first] = str(rng.choice(pool))
     roles = {samples[0]: "diagnosis", samples[-1]: "relapse"}
     return ClonalDataset(tuple(samples), roles, purity, ccf, parents, pattern, labels, alt, depth,
                          major, minor, genes, chrom, pos, ref, altb, segments)

@@ -58,7 +58,9 @@ def fish_plot_svg(result: dict[str, Any]) -> str:
                 dfs(c["id"])
 
     dfs(None)
-    x_all, lo_all, hi_all = [], {k: [] for k in order}, {k: [] for k in order}
+    x_all: list[float] = []
+    lo_all: dict[int, list[float]] = {k: [] for k in order}
+    hi_all: dict[int, list[float]] = {k: [] for k in order}
     for t in range(len(samples)):
         xs = np.array([0.0]) if t == 0 else np.linspace(t - 1, t, 40)[1:]
         x_all.extend(xs)
