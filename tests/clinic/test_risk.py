@@ -297,7 +297,7 @@ def test_worked_example_3():
     r = stratify(c, [mrd(2e-3, eoi)])
     assert (r.time_point, r.bfm.group, r.allr3.group) == ("late", "S2", "IR")
     assert r.transplant.decision == "indicated" and r.transplant.mrd_threshold == 1e-3
-    assert r.transplant.mrd_value.value == 2e-3
+    assert r.transplant.mrd_value == 2e-3 and r.transplant.mrd.method == "flow"
     assert r.transplant.alternatives[0]["decision"] == "indicated"  # ALLR3 1e-4
     assert r.cog.group == "IR"  # end_of_induction read as EOB1 (rule cog_eob1_timepoints [U])
     assert "cog_eob1_timepoints" in {x["name"] for x in r.rules}
@@ -318,7 +318,7 @@ def test_worked_example_4_cutoff_divergence():
 
 def test_transplant_pending_without_mrd():
     r = stratify(_example_3_case())
-    assert r.transplant.decision == "pending_mrd" and r.transplant.mrd_value is None
+    assert r.transplant.decision == "pending_mrd" and r.transplant.mrd is None
 
 
 def test_transplant_pnq_and_insufficient_sensitivity():
@@ -329,7 +329,7 @@ def test_transplant_pnq_and_insufficient_sensitivity():
     pnq = mrd(5e-5, eoi, status="positive_not_quantifiable", loq=1e-4)
     r = stratify(c, [pnq])
     assert r.transplant.decision == "not_indicated"
-    assert "LoQ" in r.transplant.mrd_value.display  # never a plain number below the LoQ
+    assert "LoQ" in r.transplant.mrd.display  # never a plain number below the LoQ
     # negative with LoD 5e-4: fine against 1e-3, cannot decide against 1e-4
     neg = mrd(None, eoi, lod=5e-4)
     r = stratify(c, [neg])
@@ -344,7 +344,7 @@ def test_transplant_uses_earliest_post_relapse_marrow_value():
     later = mrd(5e-2, dt.date(2018, 6, 1))
     first = mrd(2e-4, dt.date(2018, 4, 20))
     r = stratify(c, [before, blood, later, first])
-    assert r.transplant.mrd_value.value == 2e-4 and r.transplant.decision == "not_indicated"
+    assert r.transplant.mrd_value == 2e-4 and r.transplant.decision == "not_indicated"
 
 
 def test_unlabelled_mrd_at_induction_end_is_used():

@@ -63,7 +63,7 @@ def _risk_table(console: Any, res: dict[str, Any]) -> None:
     console.print(t)
     tr = res.get("transplant")
     if tr:
-        mv = tr["mrd_value"]["display"] if tr["mrd_value"] else "none"
+        mv = tr["mrd"]["display"] if tr.get("mrd") else "none"
         console.print(f"[bold]Transplant[/bold] ({tr['backbone']}): {tr['decision']} - {tr['rule']}; "
                       f"MRD used: {mv}")
         for alt in tr.get("alternatives", []):

@@ -173,7 +173,10 @@ class TransplantRule(_Model):
     backbone: str
     rule: str
     mrd_threshold: float | None
-    mrd_value: MrdUsed | None
+    mrd_value: float | None = Field(
+        description="MRD fraction used (null when negative or none); see ``mrd`` for status, "
+                    "LoD/LoQ and the display text (below-LoQ values are never shown as numbers)")
+    mrd: MrdUsed | None = None
     decision: Decision
     rule_path: tuple[str, ...]
     sources: tuple[str, ...] = ()
@@ -582,12 +585,12 @@ def _transplant(backbone: str, bfm: SchemeGroup | None, allr3: SchemeGroup | Non
                               sources=srcs)
     side = _compare(m, thr)
     if side is None:
-        return TransplantRule(backbone=name, rule=rule_text, mrd_threshold=thr, mrd_value=_mrd_used(m),
+        return TransplantRule(backbone=name, rule=rule_text, mrd_threshold=thr, mrd_value=m.value, mrd=_mrd_used(m),
                               decision="pending_mrd",
                               rule_path=(*path0, f"MRD {m.display()} ({m.method}, {m.date}) cannot "
                                                  f"be compared with {thr:g}: sensitivity too low"),
                               sources=srcs)
-    return TransplantRule(backbone=name, rule=rule_text, mrd_threshold=thr, mrd_value=_mrd_used(m),
+    return TransplantRule(backbone=name, rule=rule_text, mrd_threshold=thr, mrd_value=m.value, mrd=_mrd_used(m),
                           decision="indicated" if side else "not_indicated",
                           rule_path=(*path0, f"MRD {m.display()} ({m.method}, {m.date}) "
                                              f"{'>=' if side else '<'} {thr:g} -> "
@@ -597,19 +600,16 @@ def _transplant(backbone: str, bfm: SchemeGroup | None, allr3: SchemeGroup | Non
 
 # -- the case-level entry point ---------------------------------------------------------------
 
-_PH_NAMES = {"BCR::ABL1"}
-
-
 def _is_ph_positive(case: Case) -> bool:
-    from remission.clinic.lesions import default_vocabulary
+    """Any diagnosis or relapse lesion in the ``ph_positive`` class (BCR::ABL1 and synonyms)."""
+    from remission.clinic.lesions import UnknownLesionError, normalise_lesion
 
-    vocab = default_vocabulary()
     lesions = [*case.diagnosis.lesions, *(les for r in case.relapses for les in r.lesions)]
     for les in lesions:
         try:
-            if vocab.normalise(les.name).canonical in _PH_NAMES:
+            if "ph_positive" in normalise_lesion(les.name, kind=les.kind).classes:
                 return True
-        except Exception:  # unknown names are reported by the options engine, not here
+        except UnknownLesionError:  # unknown names are reported by the options engine
             continue
     return False
 
@@ -693,9 +693,9 @@ def stratify(
     bfm = lookup(bfm_group)
     intreall = lookup(intreall_group)
     allr3 = lookup(allr3_group)
-    eob1 = _pick_mrd(mrd, rel, r["cog_eob1_timepoints"].value,
-                     case.transplants[0].date if case.transplants and case.transplants[0].date > rel.date
-                     else None)
+    until = next((t.date for t in sorted(case.transplants, key=lambda t: t.date)
+                  if t.date > rel.date), None)  # MRD after a later HSCT does not decide
+    eob1 = _pick_mrd(mrd, rel, r["cog_eob1_timepoints"].value, until)
     cog = cog_group(lineage, site, ctp, eob1, rules=r)
     if eob1 is not None and ctp == "late" and lineage == "BCP":
         used.add("cog_eob1_timepoints")
@@ -758,7 +758,6 @@ def stratify(
     cog_out = None if "cog" in excluded else cog
 
     backbone = str(r["transplant_backbone"].value)
-    until = next((t.date for t in case.transplants if t.date > rel.date), None)
     induction_end = None
     if r["mrd_at_induction_end_date"].value:
         ind = sorted((t for t in case.therapies if t.start >= rel.date and t.end is not None
@@ -774,9 +773,9 @@ def stratify(
             transplant = transplant.model_copy(update={"alternatives": (
                 {"backbone": alt.backbone, "rule": alt.rule, "mrd_threshold": alt.mrd_threshold,
                  "decision": alt.decision, "rule_path": list(alt.rule_path)},)})
-        if transplant is not None and transplant.mrd_value is not None:
+        if transplant is not None and transplant.mrd is not None:
             used.add("bfm_mrd_timepoints" if backbone == "bfm" else "allr3_mrd_timepoints")
-            if not transplant.mrd_value.timepoint:
+            if transplant.mrd is not None and not transplant.mrd.timepoint:
                 used.add("mrd_at_induction_end_date")
     elif bfm is not None and bfm.group in ("S3", "S4"):
         transplant = _transplant(backbone, bfm, allr3, site, "early", lineage, mrd, rel, until, r)

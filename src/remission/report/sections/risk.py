@@ -52,7 +52,7 @@ def render(section: EngineSection, analysis: CaseAnalysis) -> str:
     if tr:
         out.append("<h3>Transplant rule</h3>")
         out.append(f"<p><b>{escape(tr['decision'].replace('_', ' '))}</b> — {escape(tr['rule'])} "
-                   f"({escape(tr['backbone'])}). MRD used: {_mrd(tr.get('mrd_value'))}.</p>")
+                   f"({escape(tr['backbone'])}). MRD used: {_mrd(tr.get('mrd'))}.</p>")
         out.append("<p class='small'>" + " → ".join(escape(p) for p in tr["rule_path"]) + "</p>")
         for alt in tr.get("alternatives", []):
             out.append(f"<p class='small'>Other backbone ({escape(alt['backbone'])}): "
