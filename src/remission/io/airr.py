@@ -85,7 +85,7 @@ def _open(path: Path) -> io.BufferedIOBase:
     if path.suffix == ".gz":
         from xopen import xopen
 
-        return xopen(path, "rb")  # type: ignore[return-value]
+        return xopen(path, "rb", threads=0)  # type: ignore[return-value]
     return open(path, "rb")
 
 
@@ -189,17 +189,18 @@ def iter_airr_chunks(
     except OSError as exc:
         raise _bad(f"cannot open: {exc}", p) from None
     with fh:
-        header = _read_header(fh, p)
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise _bad(f"missing required column(s) {', '.join(missing)}; the header has "
-                       f"{', '.join(header)}", p, 1, missing[0])
-        wanted = [c for c in (columns or _WANTED) if c in header]
-        for c in _COUNT_FIELDS + AIRR_BOOLEAN_FIELDS:
-            if c in header and c not in wanted:
-                wanted.append(c)  # always validated
-        line = 2
+        line = 1
         try:
+            header = _read_header(fh, p)
+            missing = [c for c in required if c not in header]
+            if missing:
+                raise _bad(f"missing required column(s) {', '.join(missing)}; the header has "
+                           f"{', '.join(header)}", p, 1, missing[0])
+            wanted = [c for c in (columns or _WANTED) if c in header]
+            for c in _COUNT_FIELDS + AIRR_BOOLEAN_FIELDS:
+                if c in header and c not in wanted:
+                    wanted.append(c)  # always validated
+            line = 2
             for block in _blocks(fh, block_bytes):
                 n = _check_fields(block, len(header), line, p)
                 df = pd.read_csv(io.BytesIO(block), sep="\t", header=None, names=header,

@@ -137,8 +137,16 @@ def iter_fastq_chunks(
                     current = p2
                     b = _index(bytes(c2), p2, record)
                     current = p
+                    if a.n_reads != b.n_reads:
+                        raise FastqFormatError(f"mates out of step: {a.n_reads} R1 and {b.n_reads} R2 "
+                                               "records in one block", path=p2, record=record + 1)
                     record += a.n_reads
                     yield FastqChunk(a.data, a.seq_start, a.seq_end, a.first_record, mate2=b)
+                left1, left2 = f1.read(1), f2.read(1)  # type: ignore[attr-defined]
+                if left1 or left2:
+                    raise FastqFormatError(f"mates out of step: {'R1' if left1 else 'R2'} has more "
+                                           f"records than {'R2' if left1 else 'R1'}",
+                                           path=p if left1 else p2, record=record + 1)
         finally:
             f1.close()  # type: ignore[attr-defined]
             if f2 is not None:
