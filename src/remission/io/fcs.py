@@ -303,7 +303,10 @@ def read_fcs(
             raise FcsFormatError(f"{_clean(exc)} (set ignore_offset_discrepancy=True or "
                                  "use_header_offsets=True to read it anyway)", path=p, field="HEADER") from exc
         except FCSParsingError as exc:
-            raise FcsFormatError(_clean(exc), path=p, field="DATA") from exc
+            msg = _clean(exc)
+            if "greater than file size" in msg:
+                msg = f"is truncated: the DATA segment extends beyond the end of the file ({msg})"
+            raise FcsFormatError(msg, path=p, field="DATA") from exc
         except FcsFormatError:
             raise
         except (EOFError, OSError) as exc:
@@ -390,8 +393,8 @@ def _biex(fn_name: str, x: np.ndarray, t: float, m: float, w: float, a: float) -
 
 def _check_params(**kw: float) -> None:
     for k, v in kw.items():
-        if not np.isfinite(v):
-            raise ValidationError(f"{k} must be finite, but was {v!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v):
+            raise ValidationError(f"{k.upper()} must be a finite number, but was {v!r}")
     if kw["t"] <= 0:
         raise ValidationError(f"T must be > 0, but was {kw['t']!r}")
 

@@ -397,7 +397,7 @@ def parse_gatingml(source: str | Path | bytes) -> GatingDocument:
         raise GatingMLError(f"root element must be gating:Gating-ML (namespace {NS['gating']}), "
                             f"but was {root.tag!r}", path=path)
     doc = GatingDocument(path=path)
-    for el in root:
+    for el in _top_level(root):
         tag = el.tag
         gid = _attr(el, "id")
         where = f"{tag.split('}')[-1]} {gid}"
@@ -420,6 +420,17 @@ def parse_gatingml(source: str | Path | bytes) -> GatingDocument:
                 raise GatingMLError(f"refers to gate {r!r}, which the document does not define",
                                     path=path, field=f"gate {g.id}")
     return doc
+
+
+def _top_level(root: ET.Element) -> list[ET.Element]:
+    """Gating-ML elements directly under the root or inside foreign wrapper elements."""
+    out: list[ET.Element] = []
+    for el in root:
+        if el.tag.startswith((_G, _T, _D)):
+            out.append(el)
+        else:  # e.g. a non-namespaced <sample> wrapper (compliance file gml_range_gate_attr_testing)
+            out.extend(_top_level(el))
+    return out
 
 
 def _parse_transform(el: ET.Element, *, where: str, path: str | None) -> _Transform:

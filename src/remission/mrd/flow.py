@@ -410,6 +410,9 @@ def _gates(tube: PreparedTube, strategy: Strategy, r: Mapping[str, Rule]) -> tup
     return den, den_name, den & scatter & lin, f"{strategy}: {desc}"
 
 
+_SYNTHETIC_MODELS: dict[tuple[Any, ...], tuple[GaussianMixture, float, float]] = {}
+
+
 @lru_cache(maxsize=8)
 def _synthetic_reference(markers: tuple[str, ...]) -> Any:
     from remission.io.fcs import FcsData, Spillover
@@ -454,6 +457,16 @@ class DifferentFromNormal:
         key = (strategy.split(":")[0], features)
         if key in self._models:
             return self._models[key]
+        if not self._refs:  # the synthetic model is the same for every instance with these rules
+            rkey = (*key, tuple(sorted((k, repr(v.value)) for k, v in self.rules.items())))
+            if rkey not in _SYNTHETIC_MODELS:
+                _SYNTHETIC_MODELS[rkey] = self._fit_model(key, features)
+            self._models[key] = _SYNTHETIC_MODELS[rkey]
+            return self._models[key]
+        self._models[key] = self._fit_model(key, features)
+        return self._models[key]
+
+    def _fit_model(self, key: tuple[str, tuple[str, ...]], features: tuple[str, ...]) -> tuple[GaussianMixture, float, float]:
         refs = self._refs or [prepare_tube(_synthetic_reference((*features, "SYTO41")), rules=self.rules)]
         X_parts = []
         for t in refs:
@@ -472,8 +485,7 @@ class DifferentFromNormal:
         score = -gmm.logpdf(X)
         hi = float(np.quantile(score, self.rules["outlier_quantile"].value))
         lo = float(np.quantile(score, self.rules["refine_quantile"].value))
-        self._models[key] = (gmm, hi, lo)
-        return self._models[key]
+        return gmm, hi, lo
 
     def detect(self, sample: Any, *, truth: np.ndarray | None = None) -> FlowMrd:
         """Find leukaemic candidates in one tube and compute MRD."""
