@@ -132,15 +132,14 @@ def b_cell_aplasia(series: BCellSeries, *, infusion_date: dt.date | None = None,
     if infusion_date is not None:
         dates = [dd if dd is not None else (infusion_date + dt.timedelta(days=int(d)) if d is not None else None)
                  for dd, d in zip(dates, days, strict=True)]
-    samples = []
-    idx = []
+    samples: list[dict[str, Any]] = []
     for i in range(n):
-        if days[i] is not None and days[i] < 0:  # type: ignore[operator]
+        day_i, date_i = days[i], dates[i]
+        if day_i is not None and day_i < 0:
             continue
         aplastic = series.values[i] < thr
-        samples.append({"day": days[i], "date": dates[i].isoformat() if dates[i] else None,
+        samples.append({"day": day_i, "date": date_i.isoformat() if date_i else None,
                         "value": series.values[i], "aplastic": aplastic})
-        idx.append(i)
     if not samples:
         raise ValidationError("series must contain samples on or after the infusion, but had none")
     periods: list[dict[str, Any]] = []
@@ -169,8 +168,8 @@ def b_cell_aplasia(series: BCellSeries, *, infusion_date: dt.date | None = None,
             if len(run) == confirm and not any(s["aplastic"] for s in run):
                 rec_i = i
                 break
-    rec_day = samples[rec_i]["day"] if rec_i is not None else None
-    rec_date_s = samples[rec_i]["date"] if rec_i is not None else None
+    rec_day: float | None = samples[rec_i]["day"] if rec_i is not None else None
+    rec_date_s: str | None = samples[rec_i]["date"] if rec_i is not None else None
     rec_date = dt.date.fromisoformat(rec_date_s) if rec_date_s else None
     early_days = float(r["early_loss_days"].value)
     window = float(r["recovery_risk_window_days"].value)

@@ -597,7 +597,11 @@ def grade_course(assessments: Iterable[Assessment], *, age_years: float | None =
         raise ValidationError("assessments must contain at least one assessment, but was empty")
     dated = [a.date for a in items if a.date is not None]
     first_date = min(dated) if dated else None
-    keyed = sorted(items, key=lambda a: (_time(a, first_date) if _time(a, first_date) is not None else math.inf))
+    def _key(a: Assessment) -> float:
+        t = _time(a, first_date)
+        return math.inf if t is None else t
+
+    keyed = sorted(items, key=_key)
     times = [_time(a, first_date) for a in keyed]
     axis = "days_since_infusion" if all(a.day is not None for a in keyed) else (
         "days_since_first_assessment" if first_date is not None else "row_order")
