@@ -7,7 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from remission.synth.ngs import random_rearrangement, simulate_sample, write_sample_airr, write_sample_fastq
+from remission.synth.ngs import (
+    random_rearrangement,
+    simulate_sample,
+    write_sample_airr,
+    write_sample_fastq,
+)
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,7 @@ def _write(tmp_path: Path, *rows: str, header: str = HEADER, name: str = "t.tsv"
 
 def test_matches_airr_oracle(ngs_files: dict) -> None:
     """Every row, junction and duplicate_count equals what airr.read_rearrangement returns."""
-    airr = pytest.importorskip("airr")
+    pytest.importorskip("airr")
     from airr.io import RearrangementReader
 
     path = ngs_files["dx"]
