@@ -291,3 +291,16 @@ def test_pipeline_steps_and_report(example_loaded):
     assert "Transplant rule" in html and "ALL-REZ BFM table" in html
     assert "Not proposed" in html and "never decides" in html
     assert "Berg SL" in html  # nelarabine citation in the options table
+
+
+def test_cutoff_divergence_keeps_hsct_in_view(kb):
+    # spec §1.7 worked example 4: MRD 5e-4 -> BFM chemotherapy, ALLR3 SCT (1e-4)
+    c = make_case(dx=dt.date(2014, 1, 15), relapse=dt.date(2018, 3, 15), end=dt.date(2016, 7, 15))
+    r = _run(c, kb, [mrd(5e-4, dt.date(2018, 4, 20))])
+    hsct = _opt(r, "allogeneic-hsct")
+    assert any("other backbone" in w for w in hsct["why"])
+    # MRD 5e-4 is below the blinatumomab MRD label (>= 0.1 % = 1e-3, spec §5.1): not a reason
+    assert not any("MRD >= 0.1 %" in w for w in _opt(r, "blinatumomab")["why"])
+    r = _run(c, kb, [mrd(2e-3, dt.date(2018, 4, 20))])
+    assert any("MRD >= 0.1 %" in w for w in _opt(r, "blinatumomab")["why"])
+    assert any("indicates allogeneic HSCT" in w for w in _opt(r, "allogeneic-hsct")["why"])

@@ -119,8 +119,11 @@ class Condition(_Model):
     prior_hsct: bool | None = None
     relapse_after_hsct: bool | None = None
     mrd_positive: bool | None = None
+    mrd_at_least: float | None = Field(None, gt=0, le=1, description="latest MRD >= this fraction")
     refractory: bool | None = None
     transplant_decision_any: tuple[str, ...] = ()
+    transplant_other_backbone_any: tuple[str, ...] = Field(
+        (), description="decision under the other backbone's MRD rule (e.g. ALLR3 1e-4)")
     risk_group_any: tuple[str, ...] = Field((), description="scheme:group, e.g. bfm:S2, allr3:IR")
     cart_persistence: bool | None = None
     b_cell_aplasia: bool | None = None

@@ -89,8 +89,10 @@ class PatientProfile:
     relapse_after_hsct: bool
     mrd_positive: bool | None
     mrd_latest: str | None
+    mrd_latest_result: MrdResult | None
     refractory: bool | None
     transplant_decision: str | None
+    transplant_other: list[str]
     risk_groups: set[str]
     cart_persistence: bool | None
     b_cell_aplasia: bool | None
@@ -110,6 +112,7 @@ class PatientProfile:
             "prior_hsct": self.prior_hsct, "relapse_after_hsct": self.relapse_after_hsct,
             "mrd_positive": self.mrd_positive, "mrd_latest": self.mrd_latest,
             "refractory": self.refractory, "transplant_decision": self.transplant_decision,
+            "transplant_other_backbone": self.transplant_other,
             "risk_groups": sorted(self.risk_groups),
             "cart_persistence": self.cart_persistence, "b_cell_aplasia": self.b_cell_aplasia,
             "hsct_after_latest_relapse": self.hsct_after_relapse,
@@ -196,6 +199,7 @@ def patient_profile(
 
     mrd_pos = None
     mrd_txt = None
+    latest = None
     after = [m for m in mrd if m.date is not None and (last is None or m.date >= last.date)]
     if after:
         latest = max(after, key=lambda m: m.date or dt.date.min)
@@ -211,6 +215,7 @@ def patient_profile(
 
     groups: set[str] = set()
     decision = None
+    other: list[str] = []
     if risk:
         for key in ("bfm", "intreall", "allr3", "cog"):
             g = risk.get(key)
@@ -219,6 +224,8 @@ def patient_profile(
         tr = risk.get("transplant")
         if isinstance(tr, Mapping):
             decision = tr.get("decision")
+            other = [str(a.get("decision")) for a in tr.get("alternatives", ()) or ()
+                     if isinstance(a, Mapping)]
     persistence = _bool_from((cart or {}).get("persistence"), "persistent", "present")
     bca = _bool_from((cart or {}).get("b_cell_aplasia"), "ongoing", "present", "aplasia")
 
@@ -228,8 +235,9 @@ def patient_profile(
         marrow_blasts_percent=last.marrow_blasts_percent if last else None,
         relapse_number=last.number if last else 0, relapse_site=last.site if last else None,
         therapies=therapies, cart_products=carts, prior_hsct=bool(case.transplants),
-        relapse_after_hsct=rel_after_hsct, mrd_positive=mrd_pos, mrd_latest=mrd_txt,
-        refractory=refractory, transplant_decision=decision, risk_groups=groups,
+        relapse_after_hsct=rel_after_hsct, mrd_positive=mrd_pos, mrd_latest=mrd_txt, mrd_latest_result=latest,
+        refractory=refractory, transplant_decision=decision, transplant_other=other,
+        risk_groups=groups,
         cart_persistence=persistence, b_cell_aplasia=bca,
         hsct_after_relapse=next((h.date.isoformat() for h in case.transplants
                                  if last is not None and h.date >= last.date), None),
@@ -370,6 +378,17 @@ def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
             add(None, "no MRD after the latest relapse")
         else:
             add(p.mrd_positive == cond.mrd_positive, f"latest MRD {p.mrd_latest}")
+    if cond.mrd_at_least is not None:
+        from remission.clinic.risk import _compare
+
+        m = p.mrd_latest_result
+        if m is None:
+            add(None, "no MRD after the latest relapse")
+        else:
+            side = _compare(m, cond.mrd_at_least)
+            add(side, f"latest MRD {p.mrd_latest} "
+                      + {True: ">=", False: "<", None: "not comparable with"}[side]
+                      + f" {cond.mrd_at_least:g}")
     if cond.refractory is not None:
         if p.refractory is None:
             add(None, "response to relapse therapy not recorded")
@@ -382,6 +401,12 @@ def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
         else:
             add(p.transplant_decision in cond.transplant_decision_any,
                 f"transplant rule: {p.transplant_decision}")
+    if cond.transplant_other_backbone_any:
+        hits = [d for d in p.transplant_other if d in cond.transplant_other_backbone_any]
+        if not p.transplant_other:
+            add(None, "no other-backbone transplant rule")
+        else:
+            add(bool(hits), "other backbone's transplant rule: " + ", ".join(p.transplant_other))
     if cond.risk_group_any:
         hits = sorted(p.risk_groups & set(cond.risk_group_any))
         if not p.risk_groups:

@@ -695,10 +695,17 @@ def stratify(
     allr3 = lookup(allr3_group)
     until = next((t.date for t in sorted(case.transplants, key=lambda t: t.date)
                   if t.date > rel.date), None)  # MRD after a later HSCT does not decide
-    eob1 = _pick_mrd(mrd, rel, r["cog_eob1_timepoints"].value, until)
+    induction_end = None
+    if r["mrd_at_induction_end_date"].value:
+        ind = sorted((t for t in case.therapies if t.start >= rel.date and t.end is not None
+                      and "induction" in t.name.lower()), key=lambda t: t.start)
+        induction_end = ind[0].end if ind else None
+    eob1 = _pick_mrd(mrd, rel, r["cog_eob1_timepoints"].value, until, induction_end)
     cog = cog_group(lineage, site, ctp, eob1, rules=r)
     if eob1 is not None and ctp == "late" and lineage == "BCP":
         used.add("cog_eob1_timepoints")
+        if not eob1.timepoint:
+            used.add("mrd_at_induction_end_date")
 
     # out-of-scheme cases: flag, do not force a group
     table = {"bfm": bfm.group if bfm else None, "intreall": intreall.group if intreall else None,
@@ -758,11 +765,6 @@ def stratify(
     cog_out = None if "cog" in excluded else cog
 
     backbone = str(r["transplant_backbone"].value)
-    induction_end = None
-    if r["mrd_at_induction_end_date"].value:
-        ind = sorted((t for t in case.therapies if t.start >= rel.date and t.end is not None
-                      and "induction" in t.name.lower()), key=lambda t: t.start)
-        induction_end = ind[0].end if ind else None
     transplant = None
     if tp is not None:
         transplant = _transplant(backbone, bfm, allr3, site, tp, lineage, mrd, rel, until, r,
