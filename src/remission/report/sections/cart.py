@@ -136,7 +136,7 @@ def render(section: EngineSection, analysis: CaseAnalysis) -> str:
                                            f"β {_num(f['beta'])}/d ({f['method']})"))
         pct = kin.get("population_percentiles") or {}
         if pct:
-            rows.append(("Population percentile", ", ".join(f"{k} {v:.0f}th" for k, v in pct.items())))
+            rows.append(("Population percentile (Stein 2019)", ", ".join(f"{k}: {v:.0f}" for k, v in pct.items())))
         out.append("<table class='kv compact'>" + "".join(
             f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows) + "</table>")
 
