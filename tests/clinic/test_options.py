@@ -10,6 +10,8 @@ import shutil
 import pytest
 import yaml
 from _clinic_factory import make_case, mrd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from remission.clinic import (
     load_knowledge_base,
@@ -19,6 +21,7 @@ from remission.clinic import (
 )
 from remission.clinic.kb import bundled_knowledge_dir
 from remission.clinic.lesions import UnknownLesionError
+from remission.clinic.risk import add_months
 
 
 def _run(case, kb, mrd_values=(), cart=None, **kw):
@@ -304,3 +307,37 @@ def test_cutoff_divergence_keeps_hsct_in_view(kb):
     r = _run(c, kb, [mrd(2e-3, dt.date(2018, 4, 20))])
     assert any("MRD >= 0.1 %" in w for w in _opt(r, "blinatumomab")["why"])
     assert any("indicates allogeneic HSCT" in w for w in _opt(r, "allogeneic-hsct")["why"])
+
+
+# -- invariants over generated patients ----------------------------------------------------------
+
+
+_LESIONS = ["BCR::ABL1", "EBF1::PDGFRB", "P2RY8::CRLF2", "JAK2", "NRAS", "KRAS", "TP53", "NT5C2",
+            "CREBBP", "KMT2A::AFF1", "TCF3::HLF", "ETV6::RUNX1", "IKZF1"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lineage=st.sampled_from(["B", "T"]),
+       site=st.sampled_from(["isolated_bm", "combined", "isolated_cns", "isolated_testis"]),
+       months=st.integers(min_value=3, max_value=80),
+       lesions=st.lists(st.sampled_from(_LESIONS), max_size=4, unique=True),
+       cd19=st.one_of(st.none(), st.floats(min_value=0, max_value=100)),
+       age=st.floats(min_value=0.5, max_value=30))
+def test_every_entry_is_proposed_or_excluded_once(kb, lineage, site, months, lesions, cd19, age):
+    dx = dt.date(2012, 1, 1)
+    rel = add_months(dx, months)
+    extra = {"antigen_expression": [{"date": rel.isoformat(), "CD19_percent": cd19}]} if cd19 is not None else {}
+    c = make_case(lineage=lineage, dx=dx, relapse=rel, end=add_months(dx, 24) if months > 24 else None,
+                  site=site, blasts=0 if site.startswith("isolated_") and site != "isolated_bm" else 50,
+                  age_at_dx=age, dx_lesions=[{"name": n, "kind": "fusion" if "::" in n else "snv"}
+                                             for n in lesions], extra=extra)
+    r = _run(c, kb)
+    ids = [o["id"] for o in r["options"]] + [e["id"] for e in r["excluded"]]
+    assert sorted(ids) == sorted(e.id for e in kb.entries)  # each entry exactly once
+    assert [o["rank"] for o in r["options"]] == list(range(1, len(r["options"]) + 1))
+    assert all(e["reasons"] for e in r["excluded"])
+    assert all(o["citations"] and o["why"] for o in r["options"])
+    strengths = [o["evidence_strength"] for o in r["options"]]
+    assert strengths == sorted(strengths, reverse=True)  # ranked by evidence first
+    if lineage == "T":  # CD19/CD22-directed options never proposed for T-ALL
+        assert not {"blinatumomab", "inotuzumab", "tisagenlecleucel", "cd22-cart"} & set(ids[:len(r["options"])])

@@ -460,3 +460,27 @@ def test_examples(example_loaded):
     assert (t.time_point, t.bfm.group, t.intreall.group, t.allr3.group, t.cog.group) == \
         ("early", "S4", "HR", "HR", "HR")
     assert t.transplant.decision == "indicated" and "relapse_after_hsct" not in _flags(t)
+
+
+# -- cross-checks between the schemes (clinical_rules.md §1.4 mapping) ----------------------------
+
+ALL_KEYS = [(lin, s, t) for lin in ("BCP", "T") for s in ("iem", "combined", "isolated_bm")
+            for t in (VE, E, L)]
+
+
+@pytest.mark.parametrize(("lineage", "site", "tp"), ALL_KEYS)
+def test_intreall_sr_is_bfm_s1_s2_minus_very_early_iem(lineage, site, tp):
+    # §1.4: "IntReALL SR = S1 ∪ S2 minus very-early IEM; IntReALL HR = S3 ∪ S4 ∪ very-early IEM"
+    bfm = bfm_group(lineage, site, tp).group
+    sr = bfm in ("S1", "S2") and not (site == "iem" and tp == VE)
+    assert intreall_group(lineage, site, tp).group == ("SR" if sr else "HR")
+
+
+@pytest.mark.parametrize(("lineage", "site", "tp"), ALL_KEYS)
+def test_bfm_s3_s4_are_allr3_hr_and_s1_is_allr3_sr(lineage, site, tp):
+    bfm = bfm_group(lineage, site, tp).group
+    allr3 = allr3_group(lineage, site, tp).group
+    if bfm in ("S3", "S4"):
+        assert allr3 == "HR"
+    if bfm == "S1":
+        assert allr3 == "SR"
