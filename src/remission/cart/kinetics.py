@@ -386,7 +386,7 @@ def fit_stein(days: Sequence[float], values: Sequence[float], below_lod: Sequenc
     method = ("MAP with Stein 2019 population prior" if prior else "maximum likelihood") + \
         ", censored (Tobit / Beal M3) log-normal likelihood"
     return SteinFit(**vals, sigma_log=sig, neg_log_posterior=float(best.fun), method=method,
-                    converged=bool(best.success) or math.isfinite(best.fun), n_obs=nq,
+                    converged=bool(best.success), n_obs=nq,
                     n_censored=int(cens.sum()))
 
 

@@ -121,6 +121,8 @@ def run(ctx: StepContext) -> EngineSection:
             kd["population_band"] = population_band(grid)
         result["kinetics"] = {"sample": kin_s.id, **kd}
         result["persistence"] = kres.nca.last_detectable_day
+        if kres.fit is not None and not kres.fit.converged:
+            warnings.append("Stein fit: the optimiser did not report convergence; read the fitted curve with care")
         if kres.fit_error:
             warnings.append(f"Stein fit not possible: {kres.fit_error}")
         rules.update({r["name"]: r for r in kres.rests_on})
