@@ -220,9 +220,12 @@ class _Evaluator:
                                 "in the document", gate)
             names, mat, det = m.fluorochromes, m.spectrum, m.detectors
         if ref not in self._comp:
-            obs = np.column_stack([self._channel(d, gate) for d in det]).astype(np.float64)
-            if mat.shape[0] == mat.shape[1]:
-                comp = np.linalg.solve(mat.T, obs.T).T
+            obs = np.column_stack([self._channel(d, gate) for d in det])
+            if obs.dtype == np.float32 and mat.shape[0] == mat.shape[1]:
+                # float32 events (large tubes read with dtype=float32): keep float32, one matmul
+                comp = obs @ np.linalg.inv(mat).astype(np.float32)
+            elif mat.shape[0] == mat.shape[1]:
+                comp = np.linalg.solve(mat.T, obs.astype(np.float64).T).T
             else:  # spectral unmixing, ordinary least squares
                 comp = obs @ np.linalg.pinv(mat)
             self._comp[ref] = comp
