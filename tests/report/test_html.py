@@ -202,3 +202,39 @@ def test_write_report_creates_folders(example_analyses: dict[str, CaseAnalysis],
     text = out.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
     assert 20_000 < len(text) < 2_000_000  # an inline SVG timeline, not an empty page
+
+
+def _minimal_analysis(**case_fields: object) -> CaseAnalysis:
+    from remission.domain import Case
+    from remission.pipeline import analyze_case
+
+    data: dict[str, object] = {"patient": {"id": "MIN-1", "age_at_diagnosis_years": 4},
+                               "diagnosis": {"date": "2020-01-01", "lineage": "B"}}
+    data.update(case_fields)
+    return analyze_case(Case.model_validate(data), Path("."))
+
+
+def test_minimal_case_renders() -> None:
+    # no relapse, no therapy, no frontline: the frame still renders, with one timeline row
+    a = _minimal_analysis()
+    assert [r["kind"] for r in timeline_rows(a)] == ["events"]
+    html = render_html(a)
+    assert "No relapse recorded." in html and "No MRD results in this case." in html
+
+
+def test_busy_case_renders() -> None:
+    therapies = [{"name": f"course {i} with a rather long regimen name", "kind": "chemotherapy",
+                  "start": f"2021-{i:02d}-01", "end": f"2021-{i:02d}-20"} for i in range(1, 11)]
+    a = _minimal_analysis(
+        relapses=[{"number": k, "date": f"202{k}-06-01", "site": "isolated_bm"} for k in (1, 2, 3)],
+        therapies=therapies,
+        transplants=[{"date": "2021-12-01", "donor": "haploidentical"}],
+        cart_infusions=[{"product": "tisagenlecleucel", "date": "2022-09-01"},
+                        {"product": "CD22 CAR-T", "date": "2023-09-01", "target": "CD22"}],
+    )
+    rows = timeline_rows(a)
+    # events, 10 therapies, HSCT, CAR-T (no frontline given: no frontline row)
+    assert len(rows) == 1 + 10 + 2
+    assert [i["text"] for i in rows[-1]["items"]] == ["tisagenlecleucel (CD19)", "CD22 CAR-T (CD22)"]
+    html = render_html(a)
+    assert html.count("<svg") >= 1 and "course 10 with a rather long regimen name" in html
