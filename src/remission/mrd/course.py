@@ -229,22 +229,37 @@ def _loglik(a: float, b: float, log_s: float, obs: dict[str, np.ndarray]) -> flo
 
 def _minimize(nll: Any, x0: np.ndarray, *, floor_index: int, floor: float,
               polish: bool = False) -> tuple[np.ndarray, float, bool]:
-    """L-BFGS-B with the log-SD bounded below (``polish``: then Nelder-Mead from there)."""
-    bounds: list[tuple[float | None, float | None]] = [(None, None)] * len(x0)
-    bounds[floor_index] = (floor, 5.0)
-    x0 = x0.copy()
-    x0[floor_index] = min(max(x0[floor_index], floor), 5.0)
-    best = minimize(nll, x0, method="L-BFGS-B", bounds=bounds)
-    if not polish:
-        return best.x, float(best.fun), bool(best.success)
-    nm = minimize(nll, best.x, method="Nelder-Mead",
-                  options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})
-    x = nm.x.copy()
-    x[floor_index] = min(max(x[floor_index], floor), 5.0)
-    val = float(nll(x))
-    if val <= best.fun:
-        return x, val, bool(nm.success or best.success)
-    return best.x, float(best.fun), bool(best.success)
+    """Minimise ``nll`` over parameters whose ``floor_index`` entry is a log-SD >= ``floor``.
+
+    The bound is a smooth reparametrisation (``log s = logaddexp(floor, u)``) so that an
+    unconstrained quasi-Newton method (BFGS) applies; ``polish`` adds a Nelder-Mead pass.
+    (No L-BFGS-B: its BLAS calls oversubscribe small shared machines.)
+    """
+
+    def to_internal(x: np.ndarray) -> np.ndarray:
+        z = np.array(x, dtype=float)
+        v = float(z[floor_index])
+        z[floor_index] = math.log(math.expm1(v - floor)) + floor if v > floor + 1e-9 else floor - 5.0
+        return z
+
+    def to_external(z: np.ndarray) -> np.ndarray:
+        x = np.array(z, dtype=float)
+        x[floor_index] = float(np.logaddexp(floor, z[floor_index]))
+        return x
+
+    def f(z: np.ndarray) -> float:
+        return float(nll(to_external(z)))
+
+    z0 = to_internal(x0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        res = minimize(f, z0, method="BFGS", options={"gtol": 1e-7})
+        z, val, ok = res.x, float(res.fun), bool(res.success)
+        if polish:
+            nm = minimize(f, z, method="Nelder-Mead",
+                          options={"xatol": 1e-9, "fatol": 1e-11, "maxiter": 4000})
+            if nm.fun <= val:
+                z, val, ok = nm.x, float(nm.fun), bool(nm.success or ok)
+    return to_external(z), val, ok or math.isfinite(val)
 
 
 def _profile_interval(prof: Any, x_hat: float, ll_hat: float, level: float, *, step: float,
@@ -264,7 +279,7 @@ def _profile_interval(prof: Any, x_hat: float, ll_hat: float, level: float, *, s
             if (sign < 0 and x < limit) or (sign > 0 and x > limit):
                 x = limit
             if g(x) > 0:
-                found = brentq(g, min(inner, x), max(inner, x), xtol=1e-6 * max(1.0, abs(x)))
+                found = brentq(g, min(inner, x), max(inner, x), xtol=step * 1e-3)
                 break
             if x == limit:
                 break
