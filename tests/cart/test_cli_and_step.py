@@ -82,7 +82,8 @@ def test_pipeline_step_and_report(cart_case: Path) -> None:
     assert s is not None and s.error is None
     r = s.result
     # keys other engines read
-    assert r["persistence"] == r["kinetics"]["nca"]["last_detectable_day"] == 365
+    assert r["persistence"]["last_detectable_day"] == r["kinetics"]["nca"]["last_detectable_day"] == 365
+    assert r["persistence"]["present"] is True and r["persistence_day"] == 365
     assert r["b_cell_aplasia"]["ongoing"] is True and r["b_cell_aplasia"]["recovery_date"] is None
     assert r["cd19_negative"] is False
     assert r["toxicity"]["max_grade"]["CRS"]["ASTCT"]["grade"] == 3

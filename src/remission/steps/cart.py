@@ -4,7 +4,9 @@ Reads the case's ``observations``, ``cart_kinetics`` and ``b_cells`` samples wit
 :mod:`remission.io.cart` and calls the :mod:`remission.cart` engines. Keys other engines may read
 from ``ctx.sections["cart"].result``:
 
-* ``persistence`` — last day with detectable CAR-T (days since infusion) or ``None``;
+* ``persistence`` — ``{"last_detectable_day", "last_sample_day", "present"}`` (``present``: CAR-T
+  detectable at the latest kinetics sample) or ``None``; ``persistence_day`` — the last detectable
+  day alone (days since infusion);
 * ``b_cell_aplasia`` — ``{"ongoing": bool | None, "recovery_date": ISO date | None, ...}``;
 * ``cd19_negative`` — CD19-negative disease after the infusion (bool).
 
@@ -85,7 +87,7 @@ def run(ctx: StepContext) -> EngineSection:
     warnings: list[str] = []
     rules: dict[str, dict[str, Any]] = {}
     result: dict[str, Any] = {"infusion": None, "toxicity": None, "kinetics": None, "b_cells": None,
-                              "antigen": None, "persistence": None,
+                              "antigen": None, "persistence": None, "persistence_day": None,
                               "b_cell_aplasia": {"ongoing": None, "recovery_date": None},
                               "cd19_negative": False, "signals": []}
     first_inf = _infusion_for(case, None)
@@ -120,7 +122,14 @@ def run(ctx: StepContext) -> EngineSection:
         if series.unit == "copies_per_ug":
             kd["population_band"] = population_band(grid)
         result["kinetics"] = {"sample": kin_s.id, **kd}
-        result["persistence"] = kres.nca.last_detectable_day
+        last_q = kres.nca.last_detectable_day
+        result["persistence"] = {
+            "last_detectable_day": last_q,
+            "last_sample_day": series.days[-1],
+            # detectable at the latest sample = CAR-T persisting (as of that day)
+            "present": last_q is not None and last_q == series.days[-1],
+        }
+        result["persistence_day"] = last_q
         if kres.fit is not None and not kres.fit.converged:
             warnings.append("Stein fit: the optimiser did not report convergence; read the fitted curve with care")
         if kres.fit_error:
