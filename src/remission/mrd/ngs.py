@@ -86,6 +86,10 @@ NGS_RULES: dict[str, Rule] = rule_set(
          "fraction chosen here", "3' part of the index junction a relative must share exactly"),
     Rule("relative_stem_min_nt", 18, "U", "chosen here (specificity of an exact shared stem)",
          "minimum length of that shared 3' stem"),
+    Rule("relative_stem_beyond_germline_nt", 4, "U", "chosen here (an exact stem must reach this far "
+         "past the J germline end shared by unrelated diagnosis clonotypes)",
+         "the stem is lengthened until it holds this many bases more than the J-germline suffix "
+         "that unrelated diagnosis clonotypes with the same J share with the index"),
     Rule("pg_dna_per_cell", 6.5, "R", "ngs_mrd.md §1.1/§7 (~6.5 pg per diploid cell; Vidjil uses 6.0)",
          "DNA per diploid cell, to turn ng of DNA into cells analysed"),
     Rule("lod_detection_probability", 0.95, "R", "ngs_mrd.md §1.1 (Poisson: 1-exp(-k), k≈3 for 95 %)",
@@ -178,9 +182,11 @@ class IndexClone:
     reads_exact: int
     fraction: float
     target_reads: int
+    stem_nt: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"marker": self.marker, "target": self.target, "locus": self.locus,
+                "relative_stem_nt": self.stem_nt,
                 "v_call": self.v_call, "d_call": self.d_call, "j_call": self.j_call,
                 "junction": self.junction, "reads": self.reads, "reads_exact": self.reads_exact,
                 "diagnosis_fraction": self.fraction, "target_reads": self.target_reads}
@@ -402,6 +408,7 @@ def index_clonotypes(
                     reads=total_c, reads_exact=int(c), fraction=frac, target_reads=tr))
             else:
                 near.append(rec)
+    clones = [_with_stem(c, agg, rules, d, seed) for c in clones]
     clones.sort(key=lambda c: (-c.fraction, c.target, c.junction))
     named = tuple(IndexClone(**{**c.__dict__, "marker": f"M{i + 1}"}) for i, c in enumerate(clones))
     return IndexResult(clones=named, target_reads=dict(sorted(target_reads.items())),
@@ -417,10 +424,38 @@ def effective_mismatches(length: int, max_mismatches: int, min_seed_nt: int) -> 
     return 0
 
 
-def _stem(junction: str, rules: Mapping[str, Rule]) -> str:
-    n = max(int(rules["relative_stem_min_nt"].value),
-            round(float(rules["relative_stem_fraction"].value) * len(junction)))
-    return junction[-n:] if n < len(junction) else ""
+def _with_stem(c: IndexClone, agg: Mapping[tuple[str, str, str, str, str], int],
+               rules: Mapping[str, Rule], d: int, seed: int) -> IndexClone:
+    """Set the length of the 3' stem an evolved relative must share with the index clone.
+
+    At least ``relative_stem_fraction`` of the junction and ``relative_stem_min_nt``; and longer
+    than the suffix that *unrelated* diagnosis clonotypes with the same J gene share with the index
+    (their shared suffix is J germline, not N-D-N) by ``relative_stem_beyond_germline_nt``
+    (the 95th percentile of those suffixes, so a few true relatives do not inflate it). A stem
+    that leaves fewer than 3 bases of the junction is not tracked (0).
+    """
+    L = len(c.junction)
+    n = max(int(rules["relative_stem_min_nt"].value), round(float(rules["relative_stem_fraction"].value) * L))
+    others = [k[4] for k in agg if k[0] == c.target and k[3] == c.j_call and k[4] != c.junction]
+    if others:
+        W = 60
+        ref = np.frombuffer(c.junction[-W:].rjust(W, "-").encode(), dtype=np.uint8)
+        mat = np.frombuffer("".join(o[-W:].rjust(W, ".") for o in others).encode(), dtype=np.uint8
+                            ).reshape(len(others), W)
+        eq = (mat == ref[None, :])[:, ::-1]
+        suffix = np.cumprod(eq, axis=1).sum(axis=1)
+        near = np.array([len(o) == L for o in others]) & (
+            (mat != ref[None, :]).sum(axis=1) <= d)  # satellites of the index are not "unrelated"
+        suffix = suffix[~near]
+        if suffix.size:
+            g = int(np.quantile(suffix, 0.95)) if suffix.size >= 5 else int(suffix.max())
+            n = max(n, g + int(rules["relative_stem_beyond_germline_nt"].value))
+    stem = n if n <= L - 3 else 0
+    return IndexClone(**{**c.__dict__, "stem_nt": stem})
+
+
+def _stem(clone: IndexClone) -> str:
+    return clone.junction[-clone.stem_nt:] if clone.stem_nt else ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -453,7 +488,7 @@ def track_airr(
     refs = {k: np.frombuffer(c.junction.encode(), dtype=np.uint8) for k, c in enumerate(clones)}
     seed = int(rules["min_seed_nt"].value)
     dk = {k: effective_mismatches(len(c.junction), d, seed) for k, c in enumerate(clones)}
-    stems = {k: _stem(c.junction, rules) for k, c in enumerate(clones)}
+    stems = {k: _stem(c) for k, c in enumerate(clones)}
     spike_len: dict[int, list[int]] = {}
     for k, s in enumerate(spikes):
         spike_len.setdefault(len(s.junction), []).append(k)
@@ -700,7 +735,7 @@ def track_fastq(
     pats: list[str] = [c.junction for c in clones]
     kinds: list[tuple[str, int]] = [("m", k) for k in range(nm)]
     for k, c in enumerate(clones):
-        st = _stem(c.junction, rules)
+        st = _stem(c)
         if st:
             pats.append(st)
             kinds.append(("r", k))
