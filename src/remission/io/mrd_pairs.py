@@ -95,7 +95,7 @@ def read_mrd_pairs(path: str | Path) -> list[tuple[MrdResult, MrdResult]]:
                 lims = {k: _fraction(row.get(f"{k}_{side}", "") or "", path=p, line=line,
                                      field=f"{k}_{side}") for k in ("lod", "loq")}
                 try:
-                    sides.append(MrdResult(method=method, status=status, value=value,  # type: ignore[arg-type]
+                    sides.append(MrdResult(method=method, status=status, value=value,
                                            sample_id=row["sample"].strip() or None,
                                            source="reported", **lims))
                 except PydanticValidationError as exc:

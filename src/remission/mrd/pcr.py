@@ -282,8 +282,8 @@ def assess_marker(target: str, wells: Iterable[WellLike],
     if not ntc:
         reasons.append(f"{target}: no no-template control (ntc) wells; contamination cannot be excluded")
     if ntc_amp and r["ntc_must_be_negative"].value:
-        cts = ", ".join(f"{w.well} Ct {_fmt(w.ct)}" for w in ntc if w.ct is not None)
-        reasons.append(f"{target}: the no-template control amplified ({cts}): contamination; "
+        ntc_txt = ", ".join(f"{w.well} Ct {_fmt(w.ct)}" for w in ntc if w.ct is not None)
+        reasons.append(f"{target}: the no-template control amplified ({ntc_txt}): contamination; "
                        "marker rejected (rule ntc_must_be_negative)")
         accepted = False
     bg_amp = [w.ct for w in background if w.ct is not None]
@@ -540,10 +540,11 @@ def analyze_plate(wells: Sequence[WellLike],
     --------
     RqPcrMrd : fit-style wrapper; remission.io.qpcr.read_plate : the reader.
     """
+    rules: dict[str, Rule]
     if parameters and all(isinstance(v, Rule) for v in parameters.values()):
-        rules = dict(parameters)  # type: ignore[arg-type]
+        rules = {k: v for k, v in parameters.items() if isinstance(v, Rule)}
     else:
-        rules = resolve(PCR_RULES, parameters)  # type: ignore[arg-type]
+        rules = resolve(PCR_RULES, parameters)
     if rules["marker_policy"].value not in MARKER_POLICIES:
         raise ValidationError(f"marker_policy must be one of {', '.join(MARKER_POLICIES)}, but was "
                               f"{rules['marker_policy'].value!r}")
@@ -572,7 +573,9 @@ def analyze_plate(wells: Sequence[WellLike],
             qc = qcs[m]
             fu_cts = [w.ct for w in wells if w.kind == "follow_up" and w.sample == s and w.target == m]
             if control_gene is None:
-                factor, delta, why = 1.0, None, None
+                factor: float | None = 1.0
+                delta: float | None = None
+                why: str | None = None
             else:
                 cg_fu = [w.ct for w in cg_wells if w.target == control_gene and w.sample == s]
                 cg_ref = [w.ct for w in cg_wells

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from remission.domain import Case, EngineSection
+from remission.mrd.course import Baseline, CourseEvent
 from remission.pipeline import StepContext, step
 
 TITLE = "MRD course"
@@ -13,10 +16,9 @@ def _has_mrd(case: Case) -> bool:
         s.assay in ("ngs_mrd", "flow_mrd", "pcr_mrd") for s in case.samples)
 
 
-def course_inputs(case: Case, first_mrd_date=None):  # type: ignore[no-untyped-def]
+def course_inputs(case: Case, first_mrd_date: dt.date | None = None
+                  ) -> tuple[Baseline | None, list[CourseEvent]]:
     """(baseline, events) of a case: relapse blasts as baseline; therapies, HSCT, CAR-T."""
-    from remission.mrd.course import Baseline, CourseEvent
-
     events = [CourseEvent(kind="diagnosis", date=case.diagnosis.date, label="Diagnosis")]
     for r in case.relapses:
         events.append(CourseEvent(kind="relapse", date=r.date, label=f"Relapse {r.number}"))

@@ -18,6 +18,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -148,7 +149,7 @@ def simulate_course(
         y = 10.0 ** (truth.log10_mrd(d) + rng.normal(0, sigma_log10))
         y = min(y, 1.0)
         status = "negative" if y < lod else "positive_not_quantifiable" if y < loq else "positive"
-        out.append(MrdResult(method=method, status=status,  # type: ignore[arg-type]
+        out.append(MrdResult(method=method, status=status,
                              value=None if status == "negative" else y, lod=lod, loq=loq,
                              date=start + dt.timedelta(days=float(d)), source="computed",
                              sample_id=f"S{int(d)}"))
@@ -179,7 +180,10 @@ def _tall_plates(ex: ExampleCase) -> None:
         wells = simulate_plate(rng, markers=_TALL_MARKERS, follow_ups={sid: truth},
                                control_delta={sid: round(float(rng.normal(0.3, 0.2)), 2)})
         rel = f"pcr/{sid.lower()}.csv"
-        ex.write_file(rel, lambda p, w=wells: write_plate(p, w))
+        def writer(path: Path, w: list[QpcrWell] = wells) -> None:
+            write_plate(path, w)
+
+        ex.write_file(rel, writer)
         ex.add_sample({"id": sid, "date": date.isoformat(), "material": "bone_marrow",
                        "assay": "pcr_mrd", "role": "follow_up", "files": [rel]})
 

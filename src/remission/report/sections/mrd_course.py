@@ -128,10 +128,12 @@ def course_svg(res: dict[str, Any]) -> str:
     ax.set_yscale("log")
     ymin = min(lows, default=1e-6) / 3
     ax.set_ylim(max(ymin, 1e-8), 1.5)
-    if dates:
-        ev = [_d(e["date"]) for e in res.get("events", []) if e["kind"] != "diagnosis"]
-        first = min([d for d in dates if d] + [d for d in ev if d and d >= min(dates) - dt.timedelta(days=120)])
-        last = max(d for d in dates if d)
+    known = [d for d in dates if d is not None]
+    if known:
+        ev = [d for e in res.get("events", []) if e["kind"] != "diagnosis"
+              and (d := _d(e["date"])) is not None]
+        first = min(known + [d for d in ev if d >= min(known) - dt.timedelta(days=120)])
+        last = max(known)
         ax.set_xlim(mdates.date2num(first - dt.timedelta(days=20)), mdates.date2num(last + dt.timedelta(days=20)))
     ax.xaxis.set_major_locator(mdates.AutoDateLocator())
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
