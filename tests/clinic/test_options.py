@@ -341,3 +341,16 @@ def test_every_entry_is_proposed_or_excluded_once(kb, lineage, site, months, les
     assert strengths == sorted(strengths, reverse=True)  # ranked by evidence first
     if lineage == "T":  # CD19/CD22-directed options never proposed for T-ALL
         assert not {"blinatumomab", "inotuzumab", "tisagenlecleucel", "cd22-cart"} & set(ids[:len(r["options"])])
+
+
+def test_cli_risk_with_mrd_engines(example_cases, capsys):
+    """Default path: the MRD engines run first, so MRD computed from raw files can decide."""
+    from remission.cli import main
+
+    rc = main(["risk", str(example_cases["late-bm-bcp"]), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    tr = out["result"]["transplant"]
+    assert tr["decision"] in ("indicated", "not_indicated", "pending_mrd")
+    if tr["mrd"] is not None:  # the MRD used is shown with its method and limits
+        assert tr["mrd"]["method"] in ("ngs", "flow", "pcr") and "display" in tr["mrd"]

@@ -37,7 +37,15 @@ def _context(case_path: Path, reported_only: bool) -> tuple[Any, list[Any], dict
     inputs = case_inputs(case_path, case)
     if reported_only:
         return case, _reported_mrd(case), {}, inputs
-    analysis = analyze(case_path)
+    from remission.cli.common import progress
+    from remission.pipeline import registered_steps
+
+    with progress(f"analysing {case_path.name}") as bar:
+        task = bar.add_task(f"MRD and CAR-T engines for {case_path.name}", total=len(registered_steps()))
+        analysis = analyze(case_path, progress=lambda title: bar.update(task, advance=1,
+                                                                        description=title))
+    for w in analysis.warnings:  # an engine that failed: its MRD values are missing
+        typer.echo(f"warning: {w.splitlines()[0]}", err=True)
     sections = {s.name: s for s in analysis.sections}
     return case, list(analysis.mrd), sections, inputs
 
