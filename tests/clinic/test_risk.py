@@ -484,3 +484,12 @@ def test_bfm_s3_s4_are_allr3_hr_and_s1_is_allr3_sr(lineage, site, tp):
         assert allr3 == "HR"
     if bfm == "S1":
         assert allr3 == "SR"
+
+
+def test_only_a_later_relapse_recorded_is_flagged():
+    c = make_case(relapses=[{"number": 2, "date": "2019-01-10", "site": "isolated_bm",
+                             "marrow_blasts_percent": 60}])
+    r = stratify(c)
+    assert r.relapse_number == 2 and "second_relapse" in _flags(r) and r.bfm is None
+    with pytest.raises(ValidationError, match=r"relapse_number must be one of \[2\], but was 1"):
+        stratify(c, relapse_number=1)

@@ -619,7 +619,7 @@ def stratify(
     mrd: Sequence[MrdResult] = (),
     *,
     rules: Mapping[str, Any] | None = None,
-    relapse_number: int = 1,
+    relapse_number: int | None = None,
 ) -> RiskAssessment:
     """Risk groups of the case's first relapse and the transplant rule that applies.
 
@@ -630,7 +630,8 @@ def stratify(
         after the relapse whose ``timepoint`` names the decision point (rules
         ``bfm_mrd_timepoints`` / ``allr3_mrd_timepoints``; COG: ``cog_eob1_timepoints``).
     rules : overrides by rule name (see :data:`RISK_RULES`).
-    relapse_number : which relapse to classify (the schemes are for the first).
+    relapse_number : which relapse to classify (default: the first one recorded; the schemes
+        are for a first relapse, a later one is flagged).
     """
     r = resolve(RISK_RULES, rules)
     lineage: RiskLineage = "BCP" if case.diagnosis.lineage == "B" else "T"
@@ -644,7 +645,8 @@ def stratify(
             flags=(Flag(code="no_relapse", message="the case records no relapse; the relapse "
                                                    "schemes do not apply"),),
         )
-    rel = next((x for x in case.relapses if x.number == relapse_number), None)
+    rel = case.relapses[0] if relapse_number is None else next(
+        (x for x in case.relapses if x.number == relapse_number), None)
     if rel is None:
         raise ValidationError(f"relapse_number must be one of {[x.number for x in case.relapses]}, "
                               f"but was {relapse_number!r}")
