@@ -218,15 +218,26 @@ def random_rearrangement(rng: np.random.Generator, locus: str = "IGH", *,
 def _random_batch(rng: np.random.Generator, locus: str, n: int, kind: str) -> list[Rearrangement]:
     """``n`` random rearrangements at once (vectorised draws; same model as
     :func:`random_rearrangement`)."""
-    if locus == "IGK" or kind != "complete":
+    if kind == "DJ":
         return [random_rearrangement(rng, locus, kind=kind) for _ in range(n)]
     g = germline(locus)
     vn, dn, jn = list(g.v), list(g.d), list(g.j)
-    vi = np.searchsorted(np.cumsum(g.v_w), rng.random(n) * g.v_w.sum())
-    ji = np.searchsorted(np.cumsum(g.j_w), rng.random(n) * g.j_w.sum())
-    vi, ji = np.minimum(vi, len(vn) - 1), np.minimum(ji, len(jn) - 1)
-    di = np.minimum(np.searchsorted(np.cumsum(g.d_w), rng.random(n) * g.d_w.sum()), max(0, len(dn) - 1)) \
-        if dn else np.zeros(n, dtype=np.int64)
+
+    def draw(names: list[str], w: np.ndarray, keep: list[int]) -> np.ndarray:
+        ww = w[keep] / w[keep].sum()
+        idx = np.minimum(np.searchsorted(np.cumsum(ww), rng.random(n)), len(keep) - 1)
+        return np.asarray(keep)[idx]
+
+    allv, allj = list(range(len(vn))), list(range(len(jn)))
+    if locus == "IGK" and kind == "Kde":
+        vi = draw(vn, g.v_w, allv)
+        ji = np.full(n, jn.index(_KDE))
+    elif locus == "IGK":
+        vi = draw(vn, g.v_w, [i for i, x in enumerate(vn) if x not in _KDE_UPSTREAM])
+        ji = draw(jn, g.j_w, [i for i, x in enumerate(jn) if x != _KDE])
+    else:
+        vi, ji = draw(vn, g.v_w, allv), draw(jn, g.j_w, allj)
+    di = draw(dn, g.d_w, list(range(len(dn)))) if dn else np.zeros(n, dtype=np.int64)
     u = rng.random((n, 4))
     n1 = np.minimum(rng.poisson(5 if dn else 6, n), 14 if dn else 16)
     n2 = np.minimum(rng.poisson(5, n), 14) if dn else np.zeros(n, dtype=np.int64)
