@@ -354,3 +354,18 @@ def test_cli_risk_with_mrd_engines(example_cases, capsys):
     assert tr["decision"] in ("indicated", "not_indicated", "pending_mrd")
     if tr["mrd"] is not None:  # the MRD used is shown with its method and limits
         assert tr["mrd"]["method"] in ("ngs", "flow", "pcr") and "display" in tr["mrd"]
+
+
+def test_refractory_reading_is_an_overridable_rule(kb):
+    c = make_case(extra={
+        "antigen_expression": [{"date": "2019-01-10", "CD19_percent": 95}],
+        "therapies": [{"name": "reinduction", "kind": "chemotherapy", "start": "2019-01-15",
+                       "end": "2019-02-12", "best_response": "MRD_positive"}]})
+    risk = stratify(c).to_json()
+    base = propose_options(patient_profile(c, vocabulary=kb.vocabulary, risk=risk), kb)
+    assert _opt(base, "tisagenlecleucel")["eligibility"].startswith("outside label")
+    over = {"refractory_values": ("NR", "PD", "MRD_positive")}
+    prof = patient_profile(c, vocabulary=kb.vocabulary, risk=risk, rules=over)
+    r = propose_options(prof, kb, rules=over)
+    assert _opt(r, "tisagenlecleucel")["eligibility"] == "within label"
+    assert any(x["name"] == "refractory_values" and x["tag"] == "user" for x in r["rules"])

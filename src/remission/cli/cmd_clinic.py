@@ -154,7 +154,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         cart = sections.get("cart")
         profile = patient_profile(c, vocabulary=kb.vocabulary, mrd=mrd, risk=risk,
                                   cart=cart_facts(cart.result if cart and not cart.error else None),
-                                  allow_unknown_lesions=allow_unknown_lesions)
+                                  allow_unknown_lesions=allow_unknown_lesions, rules=overrides)
         res = propose_options(profile, kb, rules=overrides)
         params: dict[str, Any] = dict(overrides)
         if knowledge is not None:

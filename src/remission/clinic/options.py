@@ -145,6 +145,7 @@ def patient_profile(
     risk: Mapping[str, Any] | None = None,
     cart: Mapping[str, Any] | None = None,
     allow_unknown_lesions: bool = False,
+    rules: Mapping[str, Any] | None = None,
 ) -> PatientProfile:
     """Collect the patient facts (pure: reads only the given records).
 
@@ -152,7 +153,9 @@ def patient_profile(
     result of a CAR-T monitoring section (keys ``persistence`` and ``b_cell_aplasia``, each a
     boolean or a mapping with ``present``/``status``), both optional. Unknown lesion names raise
     :class:`~remission.clinic.lesions.UnknownLesionError` unless ``allow_unknown_lesions``.
+    ``rules``: overrides of :data:`OPTIONS_RULES` (``refractory_values`` is used here).
     """
+    r = resolve(OPTIONS_RULES, rules)
     dates = [case.diagnosis.date, *(r.date for r in case.relapses),
              *(t.end or t.start for t in case.therapies), *(c.date for c in case.cart_infusions),
              *(h.date for h in case.transplants), *(a.date for a in case.antigen_expression),
@@ -211,7 +214,7 @@ def patient_profile(
         post = [t for t in case.therapies if t.start >= last.date and t.best_response is not None]
         if post:
             latest_t = max(post, key=lambda t: t.start)
-            refractory = latest_t.best_response in OPTIONS_RULES["refractory_values"].value
+            refractory = latest_t.best_response in r["refractory_values"].value
 
     groups: set[str] = set()
     decision = None
@@ -271,9 +274,9 @@ def _lesion_matches(ref: str, p: PatientProfile, vocab: Vocabulary) -> list[str]
     return hits
 
 
-def _therapy_hits(names: Sequence[str], p: PatientProfile, *, no_response: bool) -> list[str]:
+def _therapy_hits(names: Sequence[str], p: PatientProfile, *, no_response: bool,
+                  bad: Sequence[str] = ()) -> list[str]:
     out = []
-    bad = OPTIONS_RULES["no_response_values"].value
     for n in names:
         for t in p.therapies:
             if n.lower() in t["name"].lower() and (not no_response or t["best_response"] in bad):
@@ -354,7 +357,8 @@ def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
         add(bool(hits), "prior " + "; ".join(hits) if hits
             else "no prior " + "/".join(cond.prior_therapy_any))
     if cond.prior_therapy_no_response_any:
-        hits = _therapy_hits(cond.prior_therapy_no_response_any, p, no_response=True)
+        hits = _therapy_hits(cond.prior_therapy_no_response_any, p, no_response=True,
+                             bad=rules["no_response_values"].value)
         add(bool(hits), "no response to prior " + "; ".join(hits) if hits
             else "no failed prior " + "/".join(cond.prior_therapy_no_response_any),
             "no_response_values")

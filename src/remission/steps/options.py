@@ -54,7 +54,7 @@ def run(ctx: StepContext) -> EngineSection:
         ctx.case, vocabulary=kb.vocabulary, mrd=ctx.mrd,
         risk=risk.result if risk is not None and not risk.error else None,
         cart=cart_facts(cart.result if cart is not None and not cart.error else None),
-        allow_unknown_lesions=allow_unknown,
+        allow_unknown_lesions=allow_unknown, rules=params,
     )
     result = propose_options(profile, kb, rules=params)
     return EngineSection(name="options", title=TITLE, result=result,
