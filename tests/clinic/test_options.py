@@ -363,7 +363,8 @@ def test_refractory_reading_is_an_overridable_rule(kb):
                        "end": "2019-02-12", "best_response": "MRD_positive"}]})
     risk = stratify(c).to_json()
     base = propose_options(patient_profile(c, vocabulary=kb.vocabulary, risk=risk), kb)
-    assert _opt(base, "tisagenlecleucel")["eligibility"].startswith("outside label")
+    # late S2 first relapse in remission (MRD-positive): not a CAR-T label situation
+    assert _exc(base, "tisagenlecleucel")["reasons"][0].startswith("not relevant")
     over = {"refractory_values": ("NR", "PD", "MRD_positive")}
     prof = patient_profile(c, vocabulary=kb.vocabulary, risk=risk, rules=over)
     r = propose_options(prof, kb, rules=over)
