@@ -585,14 +585,15 @@ def revcomp(seq: str | bytes) -> bytes:
 class JunctionScanner:
     """Find reads holding any of several sequences with ≤ ``d`` mismatches (both strands).
 
-    Seeds: every k-mer of every pattern (and its reverse complement) goes into a bitmap of
-    4^k entries. By the pigeonhole principle a pattern of length L with ≤ d mismatches contains
-    an exact run of ``m = (L - d) // (d + 1)`` bases, so sampling the text's k-mers every
-    ``s = m - k + 1`` positions cannot miss it. The text is a whole block of FASTQ bytes
-    (headers and qualities included: they only add candidates, which verification rejects);
-    k-mer codes are built with numpy over the block (2-bit code ``(byte >> 1) & 3``), looked up
-    in the bitmap, and each candidate is verified by Hamming distance against the pattern at
-    the implied offset, within one sequence line.
+    Seed and verify. Each pattern of length L is cut into ``d + 1`` parts; with ≤ d mismatches
+    one part is exact (pigeonhole). If every part is at least ``k + s - 1`` long, one of the
+    text's k-mers sampled every ``s`` positions lies inside the exact part at one of its first
+    ``s`` offsets, so the seeds are those ``s`` k-mers of each part (few seeds, and a window is
+    proposed at most once per part). The text is a whole block of FASTQ bytes (headers and
+    qualities included: they only add candidates, which verification rejects); 2-bit codes
+    ``(byte >> 1) & 3`` (A, C, T, G → 0, 1, 2, 3), k-mer codes at the sampled positions, a
+    4^k bitmap lookup, then every candidate window is compared with its pattern in one
+    vectorised Hamming computation and kept when it lies inside one sequence line.
 
     ``scan`` returns, per (read, pattern) found, the smallest number of mismatches.
     """
@@ -605,22 +606,28 @@ class JunctionScanner:
             raise ValidationError("patterns must be a non-empty list, but was []")
         oriented: list[tuple[int, np.ndarray, int]] = []
         for i, (p, d) in enumerate(zip(pats, ds, strict=True)):
-            for q in {p, revcomp(p)}:
+            for q in dict.fromkeys((p, revcomp(p))):
                 oriented.append((i, np.frombuffer(q, dtype=np.uint8).copy(), d))
-        m = min((len(q) - d) // (d + 1) for _, q, d in oriented)
-        if m < min_seed:
+        bounds = []
+        for _, q, d in oriented:
+            b = [round(j * q.size / (d + 1)) for j in range(d + 2)]
+            bounds.append(b)
+        min_part = min(b[j + 1] - b[j] for b in bounds for j in range(len(b) - 1))
+        if min_part < min_seed:
             raise ValidationError(f"pattern length must allow an exact seed of >= {min_seed} nt with "
                                   f"{max(ds)} mismatches, but was {min(len(p) for p in pats)} nt")
-        self.k = min(k_max, m)
-        self.stride = m - self.k + 1
+        self.k = min(k_max, min_part, max(10, min_part - 3))
+        self.stride = min_part - self.k + 1
         self.patterns = oriented
         self.n_patterns = len(pats)
         codes, pid, off = [], [], []
-        for oi, (_, q, _) in enumerate(oriented):
-            c = self._codes(q, 1)
-            codes.append(c)
-            pid.append(np.full(c.size, oi, dtype=np.int32))
-            off.append(np.arange(c.size, dtype=np.int64))
+        for oi, ((_, q, _), b) in enumerate(zip(oriented, bounds, strict=True)):
+            allc = self._codes(q, 1)
+            for j in range(len(b) - 1):
+                offs = np.arange(b[j], b[j] + self.stride)
+                codes.append(allc[offs])
+                pid.append(np.full(offs.size, oi, dtype=np.int64))
+                off.append(offs.astype(np.int64))
         allc = np.concatenate(codes)
         order = np.argsort(allc, kind="stable")
         self._seed_codes = allc[order]
@@ -628,26 +635,45 @@ class JunctionScanner:
         self._seed_off = np.concatenate(off)[order]
         self._table = np.zeros(4 ** self.k, dtype=bool)
         self._table[allc] = True
+        lmax = max(q.size for _, q, _ in oriented)
+        self._len = np.array([q.size for _, q, _ in oriented], dtype=np.int64)
+        self._d = np.array([d for _, _, d in oriented], dtype=np.int64)
+        self._owner = np.array([i for i, _, _ in oriented], dtype=np.int64)
+        self._pmat = np.zeros((len(oriented), lmax), dtype=np.uint8)
+        self._mask = np.zeros((len(oriented), lmax), dtype=bool)
+        for oi, (_, q, _) in enumerate(oriented):
+            self._pmat[oi, : q.size] = q
+            self._mask[oi, : q.size] = True
+        self._ar = np.arange(lmax, dtype=np.int64)
 
     def _codes(self, a: np.ndarray, stride: int) -> np.ndarray:
-        """k-mer codes starting at 0, stride, 2*stride, ... (uint32)."""
+        """k-mer codes starting at 0, stride, 2*stride, ... (uint32).
+
+        8-mers are built for every position by doubling on contiguous uint8/uint16 arrays
+        (SIMD-friendly), the remaining ``k - 8`` bases are added at the sampled positions only.
+        """
         k = self.k
-        b = (a >> 1) & 3
         n = (a.size - k) // stride + 1
         if n <= 0:
             return np.zeros(0, dtype=np.uint32)
-        if stride == 1 and k >= 8:
-            # doubling: 4-mers (uint8), 8-mers (uint16), then the rest base by base
-            c2 = (b[:-1] << 2) | b[1:]
-            c4 = (c2[:-2] << 4) | c2[2:]
-            c8 = (c4[:-4].astype(np.uint16) << 8) | c4[4:]
-            code = c8[:n].astype(np.uint32)
-            for t in range(8, k):
-                code = (code << 2) | b[t:t + n]
+        b = (a >> 1) & 3
+        if k < 8:
+            code = np.zeros(n, dtype=np.uint32)
+            for t in range(k):
+                code = (code << 2) | b[t: t + stride * (n - 1) + 1: stride]
             return code
-        code = np.zeros(n, dtype=np.uint32)
-        for t in range(k):
-            code = (code << 2) | b[t: t + stride * (n - 1) + 1: stride]
+        c2 = (b[:-1] << 2) | b[1:]
+        c4 = (c2[:-2] << 4) | c2[2:]
+        c8 = (c4[:-4].astype(np.uint16) << 8) | c4[4:]
+        last = stride * (n - 1) + 1
+        code = c8[0:last:stride].astype(np.uint32)
+        rest = k - 8
+        if rest:
+            tail = {1: b, 2: c2, 4: c4}.get(rest)
+            if tail is None:  # 3: two bases + one base
+                tail = (c2[:-1].astype(np.uint8) << 2) | b[2:]
+            code <<= 2 * rest
+            code |= tail[8: 8 + last: stride]
         return code
 
     def scan(self, data: np.ndarray, seq_start: np.ndarray, seq_end: np.ndarray
@@ -667,38 +693,30 @@ class JunctionScanner:
         first = np.repeat(lo - np.cumsum(reps) + reps, reps) + np.arange(int(reps.sum()))
         pat = self._seed_pat[first]
         w = pos - self._seed_off[first]
-        out_r, out_p, out_m = [], [], []
-        order = np.argsort(pat, kind="stable")
-        pat, w = pat[order], w[order]
-        bounds = np.flatnonzero(np.diff(pat)) + 1
-        for grp_w, oi in zip(np.split(w, bounds), pat[np.r_[0, bounds]], strict=True):
-            _, q, d = self.patterns[int(oi)]
-            L = q.size
-            grp_w = np.unique(grp_w)
-            grp_w = grp_w[(grp_w >= 0) & (grp_w + L <= data.size)]
-            if grp_w.size == 0:
-                continue
-            r = np.searchsorted(seq_start, grp_w, "right") - 1
-            inside = (r >= 0)
-            r = np.where(inside, r, 0)
-            inside &= (grp_w >= seq_start[r]) & (grp_w + L <= seq_end[r])
-            grp_w, r = grp_w[inside], r[inside]
-            if grp_w.size == 0:
-                continue
-            win = data[grp_w[:, None] + np.arange(L)[None, :]]
-            mm = (win != q[None, :]).sum(axis=1)
-            ok = mm <= d
-            out_r.append(r[ok])
-            out_p.append(np.full(int(ok.sum()), self.patterns[int(oi)][0], dtype=np.int64))
-            out_m.append(mm[ok])
-        if not out_r:
+        if w.size > 1:  # one window may be proposed by several parts
+            key = np.unique(w * len(self.patterns) + pat)
+            w, pat = key // len(self.patterns), key % len(self.patterns)
+        L = self._len[pat]
+        ok = (w >= 0) & (w + L <= data.size)
+        w, pat, L = w[ok], pat[ok], L[ok]
+        r = np.searchsorted(seq_start, w, "right") - 1
+        inside = r >= 0
+        r = np.where(inside, r, 0)
+        inside &= (w >= seq_start[r]) & (w + L <= seq_end[r])
+        w, pat, r = w[inside], pat[inside], r[inside]
+        if w.size == 0:
             return empty
-        rr, pp, mm = np.concatenate(out_r), np.concatenate(out_p), np.concatenate(out_m)
+        lmax = self._pmat.shape[1]
+        padded = np.concatenate([data, np.zeros(lmax, dtype=np.uint8)])
+        win = np.lib.stride_tricks.sliding_window_view(padded, lmax)[w]
+        mm = ((win != self._pmat[pat]) & self._mask[pat]).sum(axis=1)
+        hit = mm <= self._d[pat]
+        rr, pp, mm = r[hit], self._owner[pat[hit]], mm[hit]
         o = np.lexsort((mm, pp, rr))
         rr, pp, mm = rr[o], pp[o], mm[o]
         keep = np.ones(rr.size, dtype=bool)
         keep[1:] = (rr[1:] != rr[:-1]) | (pp[1:] != pp[:-1])
-        return rr[keep], pp[keep], mm[keep]
+        return rr[keep], pp[keep], mm[keep].astype(np.int64)
 
 
 class FastqChunkLike(Protocol):
