@@ -31,10 +31,11 @@ def render(section: EngineSection, analysis: CaseAnalysis) -> str:
                "<th>evidence</th><th>eligibility</th><th>cautions / contraindications</th>"
                "<th>citations</th></tr></thead><tbody>")
     for o in r.get("options", []):
-        why = "<br>".join(escape(w) for w in o["why"])
+        why = "<ul class='small'>" + "".join(f"<li>{escape(w)}</li>" for w in o["why"]) + "</ul>"
         ev = "<br>".join(f"{escape(e['framework'])} <b>{escape(e['level'])}</b>: {escape(e['summary'])}"
                          for e in o["evidence"])
-        cautions = "<br>".join(escape(c) for c in o["cautions"]) or "–"
+        cautions = ("<ul class='small'>" + "".join(f"<li>{escape(c)}</li>" for c in o["cautions"])
+                    + "</ul>") if o["cautions"] else "–"
         contra = ""
         if o.get("contraindications"):
             contra = ("<br><span class='small'>contraindicated when: "
