@@ -82,3 +82,31 @@ def test_report_section_never_prints_pnq_values(tall_analysis):
                 assert f"{r['value']:.2e}" not in html
                 assert f"{r['value'] * 100:.2g} %" not in html
     assert "positive, &lt; LoQ" in html or "positive, < LoQ" in html
+
+
+def test_bad_plate_in_a_case_gives_reasons_and_keeps_the_rest(example_cases, tmp_path):
+    # copy the T-ALL example, corrupt one plate and contaminate the NTC of another
+    import shutil
+
+    from remission.pipeline import analyze
+
+    src = example_cases["t-all-early-combined"].parent
+    dst = tmp_path / "case"
+    shutil.copytree(src, dst)
+    bad = dst / "pcr" / "pcr-d147.csv"
+    bad.write_text(bad.read_text().replace("follow_up,,", "follow_up,,n/a#", 1))
+    ntc = dst / "pcr" / "pcr-d175.csv"
+    lines = ntc.read_text().splitlines()
+    lines = [ln.replace(",ntc,,Undetermined,2", ",ntc,,36.1,2") for ln in lines]
+    ntc.write_text("\n".join(lines) + "\n")
+    a = analyze(dst / "case.yaml")
+    sec = a.section("pcr_mrd")
+    assert sec.error is None
+    by_id = {s["sample_id"]: s for s in sec.result["samples"]}
+    assert "line" in by_id["PCR-D147"]["error"] and "field ct" in by_id["PCR-D147"]["error"]
+    assert by_id["PCR-D175"]["mrd"] is None  # every marker rejected: reasons, no number
+    assert by_id["PCR-D175"]["case_level"]["category"] == "not_evaluable"
+    assert any("PCR-D175" in w and "rejected" in w for w in sec.warnings)
+    assert any("PCR-D147" in w for w in sec.warnings)
+    pcr_ids = {m.sample_id for m in a.mrd if m.method == "pcr"}
+    assert pcr_ids == {"PCR-EOI", "PCR-PRE-HSCT", "PCR-D56", "PCR-D112"}
