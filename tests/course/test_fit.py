@@ -146,3 +146,12 @@ def test_fit_style_wrapper_projects_a_date(make_mrd):
                              make_mrd(60, "positive", 1e-2)])
     assert est.doubling_time_days_ == pytest.approx(9.031, rel=1e-3)
     assert est.date_reaching(0.05).isoformat() == "2022-03-23"
+
+
+@pytest.mark.parametrize("bad", [None, -1, float("nan"), float("inf"), 0])
+def test_parameter_checks(bad):
+    args = ([0, 10], ["exact", "exact"], [-5.0, -4.0], [None, None], [None, None])
+    with pytest.raises(ValidationError, match=r"sigma_floor must be a finite number > 0, but was"):
+        fit_censored_loglinear(*args, sigma_floor=bad)
+    with pytest.raises(ValidationError, match=r"level must be a"):
+        fit_censored_loglinear(*args, level=bad)

@@ -299,3 +299,11 @@ def test_undetermined_replicate_is_never_quantifiable(plate, cts):
         assert s.category != "positive"
     if all(c is None for c in cts):
         assert s.category == "negative" and s.value is None
+
+
+def test_missing_expected_dilution_is_reported_not_fatal(plate):
+    # §3.1 [R]: 1e-1 … 1e-5 expected; without 1e-5 the curve still stands on 1e-1 … 1e-4
+    std = {lv: [round(-3.3 * math.log10(lv) + 20, 4)] * 3 for lv in (1e-1, 1e-2, 1e-3, 1e-4)}
+    res = analyze_plate(plate(standards=std))
+    assert res.markers[0].accepted
+    assert any("lacks dilution(s) 1e-05" in r for r in res.markers[0].reasons)

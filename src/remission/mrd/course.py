@@ -45,6 +45,7 @@ from scipy.optimize import brentq, minimize
 from scipy.special import log_ndtr
 from scipy.stats import chi2
 
+from remission.domain.checks import check_positive
 from remission.domain.mrd import MrdResult, format_mrd
 from remission.domain.parameters import Rule, resolve, rests_on, rule_set
 from remission.errors import ValidationError
@@ -313,6 +314,10 @@ def fit_censored_loglinear(
 
     Returns a :class:`CensoredFit` with the slope's profile-likelihood interval.
     """
+    check_positive("sigma_floor", sigma_floor)
+    lv = check_positive("level", level)
+    if not lv < 1:
+        raise ValidationError(f"level must be a number in (0, 1), but was {level!r}")
     t = np.asarray(days, dtype=float)
     k = np.asarray(kind)
     if not (len(t) == len(k) == len(y) == len(lo) == len(hi)):

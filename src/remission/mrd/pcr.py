@@ -85,6 +85,8 @@ PCR_RULES: dict[str, Rule] = rule_set(
          "applied to R², the stricter reading)"),
     Rule("min_standard_levels", 3, "U", "remission implementation choice (not in the spec)",
          "fewest reproducible dilution levels needed to fit and accept a standard curve"),
+    Rule("standard_levels", (1e-1, 1e-2, 1e-3, 1e-4, 1e-5), "R", f"{_SPEC} §3.1 standard curve",
+         "dilution points expected in the standard series (a missing one is reported, not fatal)"),
     Rule("qr_max_replicate_spread", 1.5, "R", f"{_SPEC} §3.2 quantitative range",
          "largest Ct difference between replicates of a dilution (or follow-up) within the QR"),
     Rule("qr_background_gap", 3.0, "U", f"{_SPEC} §3.2 (candidates 1.0 vs 3.0 Ct)",
@@ -306,6 +308,11 @@ def assess_marker(target: str, wells: Iterable[WellLike],
     for w in standards:
         assert w.level is not None
         by_level[float(w.level)].append(w.ct)
+    missing = [float(lv) for lv in r["standard_levels"].value
+               if not any(math.isclose(float(lv), have, rel_tol=1e-6) for have in by_level)]
+    if missing:
+        reasons.append(f"{target}: standard series lacks dilution(s) "
+                       + ", ".join(f"{lv:.0e}" for lv in missing) + " (rule standard_levels)")
     spread_max = float(r["qr_max_replicate_spread"].value)
     qr_gap = float(r["qr_background_gap"].value)
     sens_gap = float(r["sensitivity_background_gap"].value)
