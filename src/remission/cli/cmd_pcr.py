@@ -93,7 +93,7 @@ def _course_human(res: dict[str, Any]) -> Any:
                 continue
             lo, hi = f["doubling_time_days_ci"]
             line = (f"{f['method']}: doubling time {_fmt(f['doubling_time_days'], '.1f')} d "
-                    f"(95 % CI {_fmt(lo, '.1f')}–{_fmt(hi, '.1f') if hi else '∞'}), "
+                    f"({f['interval_level'] * 100:g} % CI {_fmt(lo, '.1f')}–{_fmt(hi, '.1f') if hi else '∞'}), "
                     f"{f['n_quantifiable']} quantifiable + {f['n_below_lod']} < LoD + "
                     f"{f['n_not_quantifiable']} < LoQ")
             pr = f.get("projection")

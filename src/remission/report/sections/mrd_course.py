@@ -205,8 +205,8 @@ def render(section: Any, analysis: Any) -> str:
                          f"{f['n_quantifiable']} / {f['n_not_quantifiable']} / {f['n_below_lod']}",
                          td, proj, "; ".join(f["reasons"]) or "–"))
     out.append("<table class='compact'><thead><tr><th>method</th><th>regrowth window</th>"
-               "<th>quantified / &lt; LoQ / &lt; LoD</th><th>doubling time (95 % CI)</th>"
-               "<th>projected haematological relapse (95 % CI)</th><th>notes</th></tr></thead><tbody>"
+               "<th>quantified / &lt; LoQ / &lt; LoD</th><th>doubling time (CI)</th>"
+               "<th>projected haematological relapse (CI)</th><th>notes</th></tr></thead><tbody>"
                + "".join(frows) + "</tbody></table>")
     out.append("<p class='note'>Regrowth: log-linear fit per method with values below the LoD "
                "censored (Tobit / Beal M3) and values below the LoQ interval-censored; methods are "
