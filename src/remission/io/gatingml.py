@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from remission.errors import GatingMLError
-from remission.io.fcs import FcsData, arcsinh, flin, flog, hyperlog, logicle
+from remission.io.fcs import FcsData, arcsinh, compensate_columns, flin, flog, hyperlog, logicle
 
 __all__ = [
     "BooleanGate",
@@ -220,11 +220,15 @@ class _Evaluator:
                                 "in the document", gate)
             names, mat, det = m.fluorochromes, m.spectrum, m.detectors
         if ref not in self._comp:
+            if self.s.events.dtype == np.float32 and mat.shape[0] == mat.shape[1]:
+                # float32 events (large tubes read with dtype=float32): chunked products, no gather
+                for d in det:
+                    self._channel(d, gate)
+                comp = compensate_columns(self.s.events, [self.s.find(d) for d in det], mat)
+                self._comp[ref] = comp
+                return tuple(names), comp
             obs = np.column_stack([self._channel(d, gate) for d in det])
-            if obs.dtype == np.float32 and mat.shape[0] == mat.shape[1]:
-                # float32 events (large tubes read with dtype=float32): keep float32, one matmul
-                comp = obs @ np.linalg.inv(mat).astype(np.float32)
-            elif mat.shape[0] == mat.shape[1]:
+            if mat.shape[0] == mat.shape[1]:
                 comp = np.linalg.solve(mat.T, obs.astype(np.float64).T).T
             else:  # spectral unmixing, ordinary least squares
                 comp = obs @ np.linalg.pinv(mat)

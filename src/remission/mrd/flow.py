@@ -237,8 +237,7 @@ def prepare_tube(sample: Any, *, compensate: bool | None = None,
     ``compensate=None`` compensates when the file has a spillover matrix; ``True`` requires one
     (``FcsFormatError`` otherwise); ``False`` never compensates.
     """
-    from remission.io.fcs import compensate as _comp
-    from remission.io.fcs import logicle
+    from remission.io.fcs import compensate_columns, logicle
 
     r = rules or FLOW_RULES
     ev = sample.events
@@ -274,7 +273,7 @@ def prepare_tube(sample: Any, *, compensate: bool | None = None,
         if sample.spill is None:
             sample.compensate()  # raises FcsFormatError naming the file
         idx = [sample.index(c) for c in sample.spill.channels]
-        ev[:, idx] = _comp(ev[:, idx], sample.spill.matrix)
+        ev[:, idx] = compensate_columns(ev, idx, sample.spill.matrix)
         done = True
     t, w, m = r["logicle_T"].value, r["logicle_W"].value, r["logicle_M"].value
     for i in fluor:
