@@ -58,6 +58,10 @@ _COUNT_FIELDS = ("duplicate_count", "consensus_count", "umi_count")
 _WANTED = ("sequence_id", "locus", "v_call", "d_call", "j_call", "junction", "productive",
            "rev_comp", *_COUNT_FIELDS)
 _NUC = re.compile(r"[ACGTNacgtn]*")
+_DIGIT = np.zeros(256, dtype=bool)
+_DIGIT[ord("0"): ord("9") + 1] = True
+_NUC_BYTES = np.zeros(256, dtype=bool)
+_NUC_BYTES[list(b"ACGTNacgtn")] = True
 
 
 @dataclass(frozen=True)
@@ -137,8 +141,8 @@ def _check_fields(block: bytes, ncol: int, first_line: int, path: Path) -> int:
     """Every line of ``block`` must have ``ncol`` fields; returns the number of lines."""
     a = np.frombuffer(block, dtype=np.uint8)
     nl = np.flatnonzero(a == 10)
-    tabs = np.cumsum(a == 9, dtype=np.int64)[nl]
-    per_line = np.diff(tabs, prepend=0)
+    tabs = np.flatnonzero(a == 9)
+    per_line = np.diff(np.searchsorted(tabs, nl), prepend=0)
     bad = np.flatnonzero(per_line != ncol - 1)
     if bad.size:
         i = int(bad[0])
@@ -234,20 +238,26 @@ def _validate(df: object, header: list[str], p: Path, line: int) -> AirrChunk:
     for c in _COUNT_FIELDS:
         if c in df.columns:
             s = df[c]
-            ok = s.str.fullmatch(r"\d+").to_numpy(dtype=bool) | (s == "").to_numpy()
+            col = cols[c]
+            # fast path: every character of the column is a digit (empty = null is allowed)
+            joined = np.frombuffer("".join(col).encode("utf-8"), dtype=np.uint8)
+            if not _DIGIT[joined].all():
+                ok = s.str.fullmatch(r"\d+").to_numpy(dtype=bool) | (s == "").to_numpy()
+                i = _first_bad(~ok)
+                if i is not None:
+                    raise _bad(f"expected a non-negative integer (or empty), got {s.iat[i]!r}", p,
+                               line + i, c)
+            counts[c] = np.where(col == "", "-1", col).astype(np.int64)
+    if "junction" in df.columns:
+        col = cols["junction"]
+        joined = np.frombuffer("".join(col).encode("utf-8"), dtype=np.uint8)
+        if not _NUC_BYTES[joined].all():
+            s = df["junction"]
+            ok = s.str.fullmatch(_NUC).to_numpy(dtype=bool)
             i = _first_bad(~ok)
             if i is not None:
-                raise _bad(f"expected a non-negative integer (or empty), got {s.iat[i]!r}", p,
-                           line + i, c)
-            v = pd.to_numeric(s.where(s != "", "-1")).to_numpy(dtype=np.int64)
-            counts[c] = v
-    if "junction" in df.columns:
-        s = df["junction"]
-        ok = s.str.fullmatch(_NUC).to_numpy(dtype=bool)
-        i = _first_bad(~ok)
-        if i is not None:
-            raise _bad(f"expected a nucleotide junction (A, C, G, T, N), got {s.iat[i]!r}", p,
-                       line + i, "junction")
+                raise _bad(f"expected a nucleotide junction (A, C, G, T, N), got {s.iat[i]!r}", p,
+                           line + i, "junction")
     if "duplicate_count" in counts or "consensus_count" in counts:
         count = np.full(n, -1, dtype=np.int64)
         for c in ("duplicate_count", "consensus_count"):
