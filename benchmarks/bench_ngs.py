@@ -163,7 +163,7 @@ def _inputs(reads: int, airr_rows: int) -> tuple[Path, Path, Path]:
         write_sample_fastq(block_p, fu, rng)
     if not fq_p.exists():
         n_block = _count_reads(block_p)
-        reps = max(1, reads // n_block)
+        reps = max(1, -(-reads // n_block))  # ceil: at least ``reads`` reads
         with open(fq_p, "wb") as out:
             for _ in range(reps):
                 with open(block_p, "rb") as src:

@@ -72,7 +72,7 @@ def test_dilution_series() -> None:
 @pytest.mark.slow
 def test_background_only_is_negative() -> None:
     """Regenerating polyclonal B cells only (IGH + IGK incl. Kde): negative in >= 99 of 100."""
-    rng, _, _, idx = _diagnosis(7)
+    _rng, _, _, idx = _diagnosis(7)
     assert len(idx.clones) == 2
     negatives = 0
     for rep in range(100):

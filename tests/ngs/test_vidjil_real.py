@@ -17,7 +17,7 @@ import pytest
 from remission.mrd.ngs import index_clonotypes, quantify, track_airr
 
 sys.path.insert(0, str(Path(__file__).parent))
-from vidjil_data import load  # noqa: E402
+from vidjil_data import load
 
 
 @pytest.fixture(scope="module")

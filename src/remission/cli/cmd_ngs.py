@@ -113,11 +113,11 @@ def _per_sample(values: list[float] | None, n: int, name: str) -> list[float | N
     if not values:
         return [None] * n
     if len(values) == 1:
-        return values * n
+        return [values[0]] * n
     if len(values) != n:
         raise ValidationError(f"{name} must be given once or once per follow-up sample ({n}), "
                               f"but was given {len(values)} times")
-    return list(values)
+    return [float(v) for v in values]
 
 
 def _run_many(tasks: list[tuple[Any, ...]], scheduler: str | None) -> list[dict[str, Any]]:
@@ -142,7 +142,7 @@ def _run_many(tasks: list[tuple[Any, ...]], scheduler: str | None) -> list[dict[
                 return out
         from dask.callbacks import Callback
 
-        class _Tick(Callback):  # type: ignore[misc]
+        class _Tick(Callback):
             def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, id: Any) -> None:
                 if (isinstance(key, tuple) and str(key[0]).startswith("_track_task")) or \
                         str(key).startswith("_track_task"):

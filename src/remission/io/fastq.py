@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ class FastqChunk:
         return len(self.seq_start)
 
 
-def _open(path: Path) -> object:
+def _open(path: Path) -> Any:
     from xopen import xopen
 
     return xopen(path, "rb", threads=0)
@@ -119,7 +120,7 @@ def iter_fastq_chunks(
         f1 = _open(p)
         f2 = _open(p2) if p2 is not None else None
         try:
-            first = f1.peek(1)[:1] if hasattr(f1, "peek") else b""  # type: ignore[attr-defined]
+            first = f1.peek(1)[:1] if hasattr(f1, "peek") else b""
             if first and first != b"@":
                 raise FastqFormatError(f"expected FASTQ (first character '@'), got {first!r}",
                                        path=p, record=1, line=1)
@@ -142,15 +143,15 @@ def iter_fastq_chunks(
                                                "records in one block", path=p2, record=record + 1)
                     record += a.n_reads
                     yield FastqChunk(a.data, a.seq_start, a.seq_end, a.first_record, mate2=b)
-                left1, left2 = f1.read(1), f2.read(1)  # type: ignore[attr-defined]
+                left1, left2 = f1.read(1), f2.read(1)
                 if left1 or left2:
                     raise FastqFormatError(f"mates out of step: {'R1' if left1 else 'R2'} has more "
                                            f"records than {'R2' if left1 else 'R1'}",
                                            path=p if left1 else p2, record=record + 1)
         finally:
-            f1.close()  # type: ignore[attr-defined]
+            f1.close()
             if f2 is not None:
-                f2.close()  # type: ignore[attr-defined]
+                f2.close()
     except FastqFormatError:
         raise
     except (EOFError, zlib.error) as exc:

@@ -162,7 +162,8 @@ def target_of(locus: str, v_call: str, d_call: str, j_call: str) -> Target:
 class ClonotypeBlock(Protocol):
     """What the engine reads from a table block (:class:`remission.io.airr.AirrChunk` is one)."""
 
-    count: np.ndarray
+    @property
+    def count(self) -> np.ndarray: ...
 
     def get(self, name: str) -> np.ndarray: ...
 
@@ -304,7 +305,7 @@ class NgsMrdResult:
             return None
         best = max(self.markers, key=lambda m: m.mrd or 0.0) if self.markers else None
         return MrdResult(
-            method="ngs", status=self.status,  # type: ignore[arg-type]
+            method="ngs", status=self.status,
             value=None if self.status == "negative" else min(1.0, self.mrd or 0.0),
             lod=min(1.0, self.lod) if self.lod is not None else None,
             loq=min(1.0, self.loq) if self.loq is not None else None,
@@ -388,23 +389,23 @@ def index_clonotypes(
         mat = _as_matrix([m[0] for m in members])
         cnts = np.array([m[1] for m in members], dtype=np.int64)
         absorbed = np.zeros(len(members), dtype=bool)
-        for i, (jn, c, key) in enumerate(members):
+        for i, (junc, c, key) in enumerate(members):
             if c < 0.5 * min_frac * tr:
                 break
             if absorbed[i]:
                 continue
             dist = _hamming_rows(mat, mat[i])
-            sat = (dist <= effective_mismatches(len(jn), d, seed)) & ~absorbed & (cnts <= c)
+            sat = (dist <= effective_mismatches(len(junc), d, seed)) & ~absorbed & (cnts <= c)
             sat[i] = True
             total_c = int(cnts[sat].sum())
             absorbed |= sat
             frac = total_c / tr
-            rec = {"target": t, "v_call": key[2], "j_call": key[3], "junction": jn,
+            rec = {"target": t, "v_call": key[2], "j_call": key[3], "junction": junc,
                    "reads": total_c, "fraction": frac}
             if frac >= min_frac and total_c >= min_reads:
                 clones.append(IndexClone(
                     marker="", target=t, locus=key[1] if key[1] in _LOCI else t[:3],
-                    v_call=key[2], d_call=d_calls.get(key, ""), j_call=key[3], junction=jn,
+                    v_call=key[2], d_call=d_calls.get(key, ""), j_call=key[3], junction=junc,
                     reads=total_c, reads_exact=int(c), fraction=frac, target_reads=tr))
             else:
                 near.append(rec)
@@ -565,8 +566,8 @@ def track_airr(
                         continue
                     mc = counts[k]
                     mc.relatives_reads += int(cnt[r])
-                    key = (gene(str(v[r])) if v[r] else "", gene(str(j[r])) if j[r] else "", jn[r])
-                    mc.relatives[key] = mc.relatives.get(key, 0) + int(cnt[r])
+                    rkey = (gene(str(v[r])) if v[r] else "", gene(str(j[r])) if j[r] else "", str(jn[r]))
+                    mc.relatives[rkey] = mc.relatives.get(rkey, 0) + int(cnt[r])
     return TrackResult(counts=counts, total_reads=total, target_reads=target_reads,
                        spike_reads=spike_reads, mode="airr")
 
@@ -600,14 +601,14 @@ class JunctionScanner:
 
     def __init__(self, patterns: Sequence[str | bytes], max_mismatches: int | Sequence[int] = 2,
                  *, k_max: int = 12, min_seed: int = 8) -> None:
-        pats = [p.upper().encode() if isinstance(p, str) else p.upper() for p in patterns]
+        pats: list[bytes] = [p.upper().encode() if isinstance(p, str) else p.upper() for p in patterns]
         ds = [int(max_mismatches)] * len(pats) if isinstance(max_mismatches, int) else list(max_mismatches)
         if not pats:
             raise ValidationError("patterns must be a non-empty list, but was []")
         oriented: list[tuple[int, np.ndarray, int]] = []
         for i, (p, d) in enumerate(zip(pats, ds, strict=True)):
-            for q in dict.fromkeys((p, revcomp(p))):
-                oriented.append((i, np.frombuffer(q, dtype=np.uint8).copy(), d))
+            for qb in dict.fromkeys((p, revcomp(p))):
+                oriented.append((i, np.frombuffer(qb, dtype=np.uint8).copy(), d))
         bounds = []
         for _, q, d in oriented:
             b = [round(j * q.size / (d + 1)) for j in range(d + 2)]
@@ -657,6 +658,7 @@ class JunctionScanner:
         if n <= 0:
             return np.zeros(0, dtype=np.uint32)
         b = (a >> 1) & 3
+        code: np.ndarray
         if k < 8:
             code = np.zeros(n, dtype=np.uint32)
             for t in range(k):
@@ -720,9 +722,14 @@ class JunctionScanner:
 
 
 class FastqChunkLike(Protocol):
-    data: np.ndarray
-    seq_start: np.ndarray
-    seq_end: np.ndarray
+    @property
+    def data(self) -> np.ndarray: ...
+
+    @property
+    def seq_start(self) -> np.ndarray: ...
+
+    @property
+    def seq_end(self) -> np.ndarray: ...
 
     @property
     def n_reads(self) -> int: ...
@@ -807,8 +814,8 @@ def track_fastq(
                 if r not in matched_reads:
                     counts[k].relatives_reads += 1
             sel = kd == 2
-            for k in {(r, k) for r, k in zip(rr[sel].tolist(), ref[sel].tolist(), strict=True)}:
-                spike_reads[k[1]] += 1
+            for _r, sk in {(r, k) for r, k in zip(rr[sel].tolist(), ref[sel].tolist(), strict=True)}:
+                spike_reads[sk] += 1
         if progress is not None:
             progress(ch.n_reads)
     return TrackResult(counts=counts, total_reads=total, target_reads={"all": total},
@@ -933,6 +940,7 @@ def quantify(
             loq = max(loq_cells / cells, loq_reads / (rpc * cells))
             leuk = mc.reads / rpc
         lod, loq = min(lod, 1.0), min(max(loq, lod), 1.0)
+        value: float | None
         if mc.reads < det_reads:
             status, value = "negative", None
         else:
@@ -952,7 +960,7 @@ def quantify(
     pos = [m for m in markers if m.status != "negative"]
     if any(m.status == "positive" for m in markers):
         status = "positive"
-        value: float | None = _combine([m.mrd or 0.0 for m in markers if m.status == "positive"], how) \
+        value = _combine([m.mrd or 0.0 for m in markers if m.status == "positive"], how) \
             if how != "min" else _combine([m.mrd or 0.0 for m in markers], "min")
         if how == "min" and value == 0.0:
             status = "positive_not_quantifiable" if pos else "negative"

@@ -48,13 +48,13 @@ def render(section: Any, analysis: Any) -> str:
         if not idx.get("markers"):
             out.append("<p class='warning'>No clonotype passes the index criteria: no NGS-MRD marker.</p>")
             continue
-        rows = "".join(
+        mrows = "".join(
             f"<tr><td>{escape(m['marker'])}</td><td>{escape(m['target'])}</td><td>{escape(m['v_call'] or '–')}</td>"
             f"<td>{escape(m['j_call'])}</td><td class='mono'>{escape(m['junction'])}</td>"
             f"<td>{m['reads']}</td><td>{m['diagnosis_fraction'] * 100:.1f} %</td></tr>"
             for m in idx["markers"])
         out.append("<table><thead><tr><th>marker</th><th>target</th><th>V</th><th>J</th><th>junction</th>"
-                   "<th>reads</th><th>of target</th></tr></thead><tbody>" + rows + "</tbody></table>")
+                   "<th>reads</th><th>of target</th></tr></thead><tbody>" + mrows + "</tbody></table>")
     samples = r.get("samples", [])
     if samples:
         rows = []
