@@ -108,3 +108,30 @@ def test_step_on_example_case(example_cases: dict[str, Path]) -> None:
     # the NGS files keep the case folder small (< ~5 MB in all, shared with other assays)
     folder = example_cases["late-bm-bcp"].parent / "ngs"
     assert sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) < 2.5e6
+
+
+def test_spike_in_calibration(ngs_files: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Calibrators at 10/40/160 copies (Vidjil's example levels) in a sample sequenced at 2 reads
+    per cell: reads per copy ~ 2, so leukemic cells = index reads / ~2."""
+    import numpy as np
+
+    from remission.synth.ngs import simulate_sample, spike_rearrangements, write_sample_airr
+
+    spikes = spike_rearrangements((10, 40, 160))
+    fu = simulate_sample(np.random.default_rng(11), cells=20_000, clones=[(ngs_files["clone"], 1e-3)],
+                         n_clonotypes=800, reads_per_cell=2.0, incomplete_fraction=0, spikes=spikes)
+    p = write_sample_airr(tmp_path / "spiked.tsv", fu)
+    spec = tmp_path / "spikes.tsv"
+    spec.write_text("name\tcopies\tjunction\n" + "".join(f"s{i}\t{c:g}\t{r.junction}\n"
+                                                         for i, (r, c) in enumerate(spikes)))
+    res = _json(capsys, ["mrd", "ngs", "track", "--diagnosis", str(ngs_files["dx"]), "--follow-up", str(p),
+                         "--spike-in", str(spec), "--cell-equivalents", "20000", "--json"])["result"]
+    assert res["quantification"] == "spike_in"
+    # 210 calibrator copies x 2 reads/copy: Poisson noise on ~420 reads is ~5 %
+    assert 1.7 < res["spike"]["reads_per_copy"] < 2.3 and res["spike"]["r2"] > 0.95
+    m = res["markers"][0]
+    assert m["leukemic_cell_equivalents"] == pytest.approx(m["reads"] / res["spike"]["reads_per_copy"])
+    inline = ",".join(f"{c:g}:{r.junction}" for r, c in spikes)
+    res2 = _json(capsys, ["mrd", "ngs", "track", "--diagnosis", str(ngs_files["dx"]), "--follow-up", str(p),
+                          "--spike-in", inline, "--cell-equivalents", "20000", "--json"])["result"]
+    assert res2["mrd"] == res["mrd"]

@@ -184,10 +184,11 @@ class IndexClone:
     fraction: float
     target_reads: int
     stem_nt: int = 0
+    relatives: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {"marker": self.marker, "target": self.target, "locus": self.locus,
-                "relative_stem_nt": self.stem_nt,
+                "relative_stem_nt": self.stem_nt, "relatives_at_diagnosis": list(self.relatives),
                 "v_call": self.v_call, "d_call": self.d_call, "j_call": self.j_call,
                 "junction": self.junction, "reads": self.reads, "reads_exact": self.reads_exact,
                 "diagnosis_fraction": self.fraction, "target_reads": self.target_reads}
@@ -452,7 +453,16 @@ def _with_stem(c: IndexClone, agg: Mapping[tuple[str, str, str, str, str], int],
             g = int(np.quantile(suffix, 0.95)) if suffix.size >= 5 else int(suffix.max())
             n = max(n, g + int(rules["relative_stem_beyond_germline_nt"].value))
     stem = n if n <= L - 3 else 0
-    return IndexClone(**{**c.__dict__, "stem_nt": stem})
+    rel: list[dict[str, Any]] = []
+    if stem:
+        tail = c.junction[-stem:]
+        for k, cnt in agg.items():
+            if k[0] == c.target and k[3] == c.j_call and k[4] != c.junction and k[4].endswith(tail) \
+                    and not (len(k[4]) == L and sum(x != y for x, y in zip(k[4], c.junction, strict=True)) <= d):
+                rel.append({"v_call": k[2], "j_call": k[3], "junction": k[4], "reads": cnt,
+                            "vh_replacement_candidate": bool(k[2] and k[2] != c.v_call)})
+        rel.sort(key=lambda r: -r["reads"])
+    return IndexClone(**{**c.__dict__, "stem_nt": stem, "relatives": tuple(rel[:20])})
 
 
 def _stem(clone: IndexClone) -> str:
@@ -925,8 +935,11 @@ def quantify(
                                       "no NGS-MRD marker",), rules=rules, mode=track.mode)
     quant = "spike_in" if rpc_spike is not None else "read_fraction"
     if quant == "read_fraction":
-        warnings.append("no spike-in: leukemic cells from the marker's read fraction of its target "
-                        "(assumes every analysed cell contributes one template of that target)")
+        warnings.append("no spike-in: leukemic cells from the marker's read fraction of its locus "
+                        "(assumes every analysed cell contributes one template of that locus)")
+        if track.mode == "fastq":
+            warnings.append("FASTQ without annotation: the read fraction is over all reads of the "
+                            "file; with several loci in one library use a spike-in or AIRR input")
     markers: list[MarkerMrd] = []
     rpc_used: list[float] = []
     for c, mc in zip(index.clones, track.counts, strict=True):
