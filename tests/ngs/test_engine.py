@@ -229,3 +229,15 @@ def test_mrd_monotone_and_bounded(r1: int, r2: int, cells: float) -> None:
         assert r.mrd is None or 0 <= r.mrd <= 1
         return r.mrd or 0.0
     assert mrd(lo) <= mrd(hi)
+
+
+@pytest.mark.parametrize(("how", "expected"), [("max", 5e-3), ("min", 7.5e-4), ("mean", (5e-3 + 7.5e-4) / 2)])
+def test_case_level_combination(how: str, expected: float) -> None:
+    idx = index_clonotypes([dx_table()])
+    counts = [MarkerCount(by_mismatches=[0, 0, 0]), MarkerCount(by_mismatches=[0, 0, 0])]
+    counts[ia(idx)] = MarkerCount(reads=15, by_mismatches=[15, 0, 0])      # 15 / (20,000 / 1e4) = 7.5 cells
+    counts[1 - ia(idx)] = MarkerCount(reads=10, by_mismatches=[10, 0, 0])  # 10 / (2,000 / 1e4) = 50 cells
+    t = TrackResult(counts=counts, total_reads=22_000, target_reads={"IGH": 20_000, "TRG": 2_000},
+                    spike_reads=[], mode="airr")
+    res = quantify(idx, t, cell_equivalents=10_000, parameters={"case_combine": how})
+    assert res.status == "positive" and res.mrd == pytest.approx(expected)

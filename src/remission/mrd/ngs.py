@@ -103,7 +103,8 @@ NGS_RULES: dict[str, Rule] = rule_set(
     Rule("spike_min_r2", 0.8, "R", "ngs_mrd.md §1.1 (vidjil spike-normalization: fall back when r² ≤ 0.8)",
          "a spike-in calibration with r² at or below this is refused"),
     Rule("case_combine", "max", "R", "issue #3 (default: highest marker)",
-         "case-level MRD from several markers: max, min or mean"),
+         "case-level MRD from several markers: max, min or mean of the quantifiable markers "
+         "(of the detected ones when none is quantifiable)"),
     Rule("insufficient_sensitivity_lod", 1e-4, "R", "ngs_mrd.md §1.1 (PMC8824253 Table 1: minimum "
          "sensitivity 0.01 %)", "a negative with an LoD above this is flagged 'insufficient sensitivity'"),
 )
@@ -970,16 +971,13 @@ def quantify(
             warnings.append(f"marker {c.marker}: {mc.relatives_reads} reads of evolved relatives "
                             "(shared 3' stem) reported apart, not counted in MRD")
     how = str(rules["case_combine"].value)
-    pos = [m for m in markers if m.status != "negative"]
-    if any(m.status == "positive" for m in markers):
-        status = "positive"
-        value = _combine([m.mrd or 0.0 for m in markers if m.status == "positive"], how) \
-            if how != "min" else _combine([m.mrd or 0.0 for m in markers], "min")
-        if how == "min" and value == 0.0:
-            status = "positive_not_quantifiable" if pos else "negative"
-    elif pos:
-        status = "positive_not_quantifiable"
-        value = _combine([m.mrd or 0.0 for m in pos], how)
+    # case level: over the detected markers; quantifiable ones first (max = highest marker)
+    det = [m for m in markers if m.status != "negative"]
+    quant_m = [m for m in det if m.status == "positive"]
+    if quant_m:
+        status, value = "positive", _combine([m.mrd or 0.0 for m in quant_m], how)
+    elif det:
+        status, value = "positive_not_quantifiable", _combine([m.mrd or 0.0 for m in det], how)
     else:
         status, value = "negative", None
     lod_case = min(m.lod for m in markers)
