@@ -54,3 +54,13 @@ def test_annotate_lesions_only_relapse_genes() -> None:
     out = annotate_lesions(["nt5c2", None, "ABC1", "CREBBP"], [3, 0, 0, 1], {3: "relapse_only", 1: "shared"})
     assert [(o["gene"], o["clone"], o["clone_status"]) for o in out] == [("NT5C2", 3, "relapse_only"),
                                                                           ("CREBBP", 1, "shared")]
+
+
+def test_case_lesions_acquired_at_relapse() -> None:
+    from remission.clonal import annotate_case_lesions
+
+    dx = [{"name": "ETV6::RUNX1"}, {"name": "CREBBP", "detail": "p.R1446C", "vaf": 0.08}]
+    rel = [(1, [{"name": "NT5C2", "detail": "p.R367Q", "vaf": 0.31}, {"name": "CREBBP", "vaf": 0.44}])]
+    out = annotate_case_lesions(dx, rel)
+    assert [(o["gene"], o["found_at"], o["acquired"]) for o in out] == [
+        ("CREBBP", "diagnosis", False), ("NT5C2", "relapse 1", True), ("CREBBP", "relapse 1", False)]

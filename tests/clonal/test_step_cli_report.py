@@ -100,3 +100,8 @@ def test_cli_bad_input_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_cli_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["clonal", "--help"]) == 0
     assert "--purity" in capsys.readouterr().out
+
+
+def test_case_lesions_in_section(section: Any) -> None:
+    genes = {(le["gene"], le["found_at"]) for le in section.result["case_lesions"]}
+    assert ("NT5C2", "relapse 1") in genes and ("CREBBP", "diagnosis") in genes

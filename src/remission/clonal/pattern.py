@@ -33,7 +33,14 @@ import numpy as np
 from remission.clonal.tree import CloneTree
 from remission.domain.parameters import Rule, rule_set
 
-__all__ = ["DEFAULT_RULES", "RELAPSE_LESIONS", "RelapsePattern", "annotate_lesions", "relapse_pattern"]
+__all__ = [
+    "DEFAULT_RULES",
+    "RELAPSE_LESIONS",
+    "RelapsePattern",
+    "annotate_case_lesions",
+    "annotate_lesions",
+    "relapse_pattern",
+]
 
 DEFAULT_RULES: dict[str, Rule] = rule_set(
     Rule("major_clone_ccf", 0.5, "U",
@@ -200,4 +207,30 @@ def clone_status(tree: CloneTree, dx: int, relapse: int, rules: Mapping[str, Any
             out[k] = "relapse_only"
         else:
             out[k] = "absent"
+    return out
+
+
+def annotate_case_lesions(diagnosis: Sequence[Any], relapses: Sequence[tuple[int, Sequence[Any]]]) -> list[dict[str, Any]]:
+    """Relapse-associated lesions reported in the case file (no raw data), with mechanism.
+
+    ``diagnosis``: lesions (objects/dicts with ``name``, ``detail``, ``vaf``); ``relapses``:
+    ``(relapse number, lesions)``. A gene at relapse but not at diagnosis is ``acquired``.
+    """
+
+    def get(x: Any, k: str) -> Any:
+        return x.get(k) if isinstance(x, Mapping) else getattr(x, k, None)
+
+    at_dx = {str(get(le, "name")).upper() for le in diagnosis}
+    out = []
+    for le in diagnosis:
+        g = str(get(le, "name")).upper()
+        if g in RELAPSE_LESIONS:
+            out.append({"gene": g, "detail": get(le, "detail"), "vaf": get(le, "vaf"), "found_at": "diagnosis",
+                        "acquired": False, **RELAPSE_LESIONS[g]})
+    for number, lesions in relapses:
+        for le in lesions:
+            g = str(get(le, "name")).upper()
+            if g in RELAPSE_LESIONS:
+                out.append({"gene": g, "detail": get(le, "detail"), "vaf": get(le, "vaf"),
+                            "found_at": f"relapse {number}", "acquired": g not in at_dx, **RELAPSE_LESIONS[g]})
     return out

@@ -84,6 +84,7 @@ class CloneTree:
             "unplaced": self.unplaced,
             "tolerance_ccf": self.tolerance,
             "alternative_trees": self.alternatives,
+            "alternative_trees_at_least": self.alternatives >= MAX_COUNT,
         }
 
 

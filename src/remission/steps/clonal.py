@@ -15,8 +15,15 @@ TITLE = "Clonal architecture"
 _ENGINE_KEYS = {"seed", "max_clusters", "restarts", "criterion", "precision"}
 
 
+def _has_relapse_lesions(case: Any) -> bool:
+    from remission.clonal.pattern import RELAPSE_LESIONS
+
+    names = [le.name for le in case.diagnosis.lesions] + [le.name for r in case.relapses for le in r.lesions]
+    return any(n.upper() in RELAPSE_LESIONS for n in names)
+
+
 def _applies(case: Any) -> bool:
-    if case.samples_of("variants"):
+    if case.samples_of("variants") or _has_relapse_lesions(case):
         return True
     ngs = case.samples_of("ngs_mrd")
     return any(s.role == "diagnosis" for s in ngs) and any(s.role == "relapse" for s in ngs)
@@ -43,7 +50,7 @@ def read_clonotypes(paths: list[Path]) -> list[dict[str, Any]] | None:
 
 @step("clonal", title=TITLE, order=55, applies=_applies)
 def run(ctx: StepContext) -> EngineSection:
-    from remission.clonal import analyse_clonal, clonotype_evolution
+    from remission.clonal import analyse_clonal, annotate_case_lesions, clonotype_evolution
     from remission.clonal.analysis import rules_rested_on
     from remission.io.variants import read_variant_inputs
 
@@ -51,7 +58,11 @@ def run(ctx: StepContext) -> EngineSection:
     engine = {k: params.pop(k) for k in list(params) if k in _ENGINE_KEYS}
     clono_params = {k: params.pop(k) for k in list(params)
                     if k in ("index_min_fraction", "expanded_fold", "related_suffix_nt")}
-    result: dict[str, Any] = {"variant_samples": []}
+    result: dict[str, Any] = {
+        "variant_samples": [],
+        "case_lesions": annotate_case_lesions(ctx.case.diagnosis.lesions,
+                                              [(r.number, r.lesions) for r in ctx.case.relapses]),
+    }
     warnings: list[str] = []
     rested: list[dict[str, Any]] = []
     for sample in ctx.case.samples_of("variants"):

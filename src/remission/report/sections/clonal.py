@@ -196,9 +196,20 @@ def _clonotype_block(c: dict[str, Any]) -> str:
             "<th>diagnosis</th><th>relapse</th><th>status</th><th>related group</th></tr>" + "".join(rows) + "</table>")
 
 
+def _case_lesion_block(lesions: list[dict[str, Any]]) -> str:
+    rows = [f"<tr><td>{escape(le['gene'])}</td><td>{escape(str(le.get('detail') or ''))}</td>"
+            f"<td>{escape(le['found_at'])}{' (acquired)' if le['acquired'] else ''}</td>"
+            f"<td>{escape(le['resistance'])}</td><td>{escape(le['mechanism'])}</td>"
+            f"<td>[{escape(le['tag'])}] {escape(le['source'])}</td></tr>" for le in lesions]
+    return ("<h3>Relapse-associated lesions in the case record</h3><table><tr><th>gene</th><th>alteration</th>"
+            "<th>found at</th><th>resistance</th><th>mechanism</th><th>source</th></tr>" + "".join(rows) + "</table>")
+
+
 def render(section: EngineSection, analysis: CaseAnalysis) -> str:
     res = section.result
     parts = [_variant_block(v) for v in res.get("variant_samples", [])]
+    if res.get("case_lesions"):
+        parts.append(_case_lesion_block(res["case_lesions"]))
     if res.get("clonotypes"):
         parts.append(_clonotype_block(res["clonotypes"]))
     if not parts:
