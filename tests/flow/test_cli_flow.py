@@ -49,6 +49,19 @@ def test_auto_json_and_folder_batch(small_tube_file, tmp_path: Path, capsys) -> 
     assert rows[0]["events_leukemic"] == rows[1]["events_leukemic"]
 
 
+def test_auto_with_normal_reference_tube(small_tube_file, tmp_path: Path, capsys) -> None:
+    from remission.synth.flow import simulate_tube, write_tube
+
+    ref = write_tube(simulate_tube(80_000, fraction=0.0, seed=99), tmp_path / "normal.fcs", truth_channel=False)
+    fcs, _ = small_tube_file
+    code, env, _ = _run(capsys, str(fcs), "--auto", "--reference", str(ref), "--json")
+    assert code == 0
+    res = env["result"]
+    assert res["reference"] == "1 normal reference tube(s)"
+    assert not any("synthetic normal-marrow model" in w for w in res["warnings"])
+    assert res["f1"] > 0.8
+
+
 def test_gate_on_missing_channel_is_one_line_error(small_tube_file, tmp_path: Path, capsys) -> None:
     fcs, xml = small_tube_file
     bad = tmp_path / "bad.xml"

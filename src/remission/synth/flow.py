@@ -267,8 +267,8 @@ def _gates_xml(tube: FlowTube) -> str:
 def add_to_examples(cases: dict[str, Any]) -> None:
     """Add small flow-MRD tubes (6e4 events, about 3.6 MB each) to the B-lineage example cases.
 
-    - ``late-bm-bcp``: end of consolidation, CD19+ leukaemia (CD45-, CD38 low) at 2e-3, plus a
-      normal reference tube and a Gating-ML file for the gating method;
+    - ``late-bm-bcp``: end of consolidation, CD19+ leukaemia (CD45-, CD38 low) at 2e-3, with a
+      Gating-ML file (gating method; the automated result is reported beside it);
     - ``ph-like-very-early``: day 28 after tisagenlecleucel, a CD19-negative leukaemic
       population at 1e-3 (the CD19-independent strategy must find it).
     """
