@@ -220,6 +220,10 @@ def main(argv: list[str]) -> int:
     peer_rate = a.peer_reads / peer["median_s"]
     airr_ours = _timed(READ_AIRR, [str(airr_p)], a.runs)
     airr_peer = _timed(READ_AIRR_PEER, [str(airr_p)], 1)
+    import os
+
+    print(f"load average during the run (1/5/15 min, 2-core machine shared with other jobs): "
+          f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"input: {n_reads:,} reads x 150 bp ({fq.stat().st_size / 1e9:.2f} GB plain FASTQ), "
           f"20 index junctions, <= 2 mismatches, both strands; AIRR {a.airr_rows:,} rows "
           f"({airr_p.stat().st_size / 1e6:.0f} MB)")
