@@ -9,7 +9,6 @@ new database on that server (created here, dropped afterwards). Without a server
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -110,4 +109,30 @@ def analysis_of(tmp_path: Path) -> Callable[..., CaseAnalysis]:
     return build
 
 
-DAY = dt.timedelta(days=1)
+@pytest.fixture(scope="session")
+def example_analysis(example_cases: dict[str, Path]) -> Callable[[str], CaseAnalysis]:
+    """``example_analysis(slug)``: the pipeline's analysis of a bundled example case, computed
+    once per session (some engines take seconds on the full example data)."""
+    from remission.pipeline import analyze
+
+    cache: dict[str, CaseAnalysis] = {}
+
+    def get(slug: str) -> CaseAnalysis:
+        if slug not in cache:
+            cache[slug] = analyze(example_cases[slug])
+        return cache[slug]
+
+    return get
+
+
+@pytest.fixture
+def small_case_file(tmp_path: Path) -> Path:
+    """A minimal case file (no assay files): ``analyze`` on it takes well under a second."""
+    import json
+
+    path = tmp_path / "small" / "case.json"
+    path.parent.mkdir()
+    case = make_case("SMALL-1", mrd=(("2023-03-01", "pcr", 2e-3, 1e-4), ("2023-04-15", "pcr", None, 1e-4)))
+    path.write_text(json.dumps(case.model_dump(mode="json", by_alias=True, exclude_defaults=True)),
+                    encoding="utf-8")
+    return path

@@ -16,32 +16,49 @@ def _json(capsys: pytest.CaptureFixture[str]) -> dict:
 
 
 @pytest.fixture
-def stored(store_url: str, example_cases: dict[str, Path], tmp_path: Path,
-           capsys: pytest.CaptureFixture[str]) -> dict[str, str]:
-    """Every example case analysed into the store with ``remission analyze --db``: slug -> id."""
-    ids = {}
-    for slug, case in example_cases.items():
-        code = main(["analyze", str(case), "--db", store_url, "-o", str(tmp_path / slug), "--json"])
+def stored(store_url: str, example_cases: dict[str, Path], example_analysis) -> dict[str, str]:
+    """Every example case's analysis (computed once per session) saved in a fresh store."""
+    from remission.store import Store
+
+    with Store(store_url) as st:
+        return {slug: st.save_analysis(example_analysis(slug)).analysis_id for slug in example_cases}
+
+
+def test_analyze_with_db_twice_is_one_copy(store_url, small_case_file, tmp_path, capsys):
+    ids = []
+    for run in ("first", "again"):
+        code = main(["analyze", str(small_case_file), "--db", store_url, "-o", str(tmp_path / run), "--json"])
         assert code == 0, capsys.readouterr().err
         env = _json(capsys)
-        assert env["result"]["store"]["created"] is True
-        ids[slug] = env["result"]["store"]["analysis_id"]
-    return ids
-
-
-def test_analyze_with_db_twice_is_one_copy(store_url, example_cases, tmp_path, capsys, stored):
-    case = example_cases["late-bm-bcp"]
-    assert main(["analyze", str(case), "--db", store_url, "-o", str(tmp_path / "again"), "--json"]) == 0
-    env = _json(capsys)
-    assert env["result"]["store"] == {"analysis_id": stored["late-bm-bcp"], "created": False}
+        ids.append(env["result"]["store"])
+    assert ids[0]["created"] is True
+    assert ids[1] == {"analysis_id": ids[0]["analysis_id"], "created": False}
     assert main(["store", "list", "--db", store_url, "--json"]) == 0
     rows = _json(capsys)["result"]["analyses"]
-    assert sorted(r["analysis_id"] for r in rows) == sorted(stored.values())
+    assert [(r["analysis_id"], r["case_id"]) for r in rows] == [(ids[0]["analysis_id"], "SMALL-1")]
+    # its reported MRD values are queryable
+    from remission.store import Store
+
+    with Store(store_url) as st:
+        assert [(m.status, m.value) for m in st.mrd_results(case_id="SMALL-1")] == [
+            ("positive", 2e-3), ("negative", None)]
 
 
-def test_analyze_human_output_names_the_stored_analysis(store_url, example_cases, tmp_path, capsys):
-    assert main(["analyze", str(example_cases["ph-like-very-early"]), "--db", store_url,
-                 "-o", str(tmp_path)]) == 0
+def test_analyze_example_case_into_store(store_url, example_cases, tmp_path, capsys):
+    # the cheapest bundled example, end to end through the CLI (real engines, real files)
+    case = example_cases["t-all-early-combined"]
+    assert main(["analyze", str(case), "--db", store_url, "-o", str(tmp_path), "--json"]) == 0
+    env = _json(capsys)
+    from remission.store import Store
+
+    with Store(store_url) as st:
+        back = st.get_analysis(env["result"]["store"]["analysis_id"])
+    assert [s.name for s in back.sections] == [s["name"] for s in env["result"]["sections"]]
+    assert [i.model_dump() for i in back.provenance.inputs] == env["inputs"]
+
+
+def test_analyze_human_output_names_the_stored_analysis(store_url, small_case_file, tmp_path, capsys):
+    assert main(["analyze", str(small_case_file), "--db", store_url, "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "store: analysis " in out and "(new)" in out
 
