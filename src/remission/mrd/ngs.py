@@ -611,7 +611,7 @@ class JunctionScanner:
     """
 
     def __init__(self, patterns: Sequence[str | bytes], max_mismatches: int | Sequence[int] = 2,
-                 *, k_max: int = 12, min_seed: int = 8) -> None:
+                 *, k_max: int = 12, min_seed: int = 8, k: int | None = None) -> None:
         pats: list[bytes] = [p.upper().encode() if isinstance(p, str) else p.upper() for p in patterns]
         ds = [int(max_mismatches)] * len(pats) if isinstance(max_mismatches, int) else list(max_mismatches)
         if not pats:
@@ -628,7 +628,9 @@ class JunctionScanner:
         if min_part < min_seed:
             raise ValidationError(f"pattern length must allow an exact seed of >= {min_seed} nt with "
                                   f"{max(ds)} mismatches, but was {min(len(p) for p in pats)} nt")
-        self.k = min(k_max, min_part, max(10, min_part - 3))
+        # k-mer length and sampling stride: a stride of 2-3 roughly halves the k-mer work, and
+        # k >= 9 keeps random seed hits rare (a 4^9 table holds a few hundred seeds)
+        self.k = k if k is not None else min(k_max, min_part, max(9, min_part - 3))
         self.stride = min_part - self.k + 1
         self.patterns = oriented
         self.n_patterns = len(pats)
@@ -645,8 +647,13 @@ class JunctionScanner:
         self._seed_codes = allc[order]
         self._seed_pat = np.concatenate(pid)[order]
         self._seed_off = np.concatenate(off)[order]
-        self._table = np.zeros(4 ** self.k, dtype=bool)
-        self._table[allc] = True
+        uniq, first_idx, cnt = np.unique(self._seed_codes, return_index=True, return_counts=True)
+        self._first = np.zeros(4 ** self.k, dtype=np.int32)
+        self._count = np.zeros(4 ** self.k, dtype=np.uint8)
+        self._first[uniq] = first_idx
+        self._count[uniq] = np.minimum(cnt, 255)
+        if (cnt > 255).any():  # pragma: no cover - needs > 255 identical seeds
+            raise ValidationError("patterns must not repeat one seed more than 255 times")
         lmax = max(q.size for _, q, _ in oriented)
         self._len = np.array([q.size for _, q, _ in oriented], dtype=np.int64)
         self._d = np.array([d for _, _, d in oriented], dtype=np.int64)
@@ -694,21 +701,23 @@ class JunctionScanner:
         """Return ``(read_index, pattern_index, mismatches)`` arrays (one row per read/pattern)."""
         s = self.stride
         codes = self._codes(data, s)
-        cand = np.flatnonzero(self._table[codes])
+        hits = self._count[codes]
+        cand = np.flatnonzero(hits)
         empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
         if cand.size == 0:
             return empty
         cc = codes[cand]
-        lo = np.searchsorted(self._seed_codes, cc, "left")
-        hi = np.searchsorted(self._seed_codes, cc, "right")
-        reps = hi - lo
-        pos = np.repeat(cand.astype(np.int64) * s, reps)
-        first = np.repeat(lo - np.cumsum(reps) + reps, reps) + np.arange(int(reps.sum()))
+        reps = hits[cand].astype(np.int64)
+        lo = self._first[cc].astype(np.int64)
+        if int(reps.max()) == 1:
+            first, pos = lo, cand.astype(np.int64) * s
+        else:
+            pos = np.repeat(cand.astype(np.int64) * s, reps)
+            first = np.repeat(lo - np.cumsum(reps) + reps, reps) + np.arange(int(reps.sum()))
         pat = self._seed_pat[first]
         w = pos - self._seed_off[first]
-        if w.size > 1:  # one window may be proposed by several parts
-            key = np.unique(w * len(self.patterns) + pat)
-            w, pat = key // len(self.patterns), key % len(self.patterns)
+        # a window proposed by several parts is verified more than once; duplicates are dropped
+        # with the (read, pattern) de-duplication below (cheaper than a unique here)
         L = self._len[pat]
         ok = (w >= 0) & (w + L <= data.size)
         w, pat, L = w[ok], pat[ok], L[ok]
