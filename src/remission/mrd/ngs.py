@@ -682,6 +682,19 @@ class JunctionScanner:
             for t in range(k):
                 code = (code << 2) | b[t: t + stride * (n - 1) + 1: stride]
             return code
+        if stride == 2 and k in (8, 9, 10):
+            # even positions only: c2/c4/c8 at p = 0, 2, 4, ... need only even-position c2/c4
+            e, o = b[0::2], b[1::2]
+            m = min(e.size, o.size)
+            c2e = (e[:m] << 2) | o[:m]
+            c4e = (c2e[:-1] << 4) | c2e[1:]
+            c8e = (c4e[:-2].astype(np.uint16) << 8) | c4e[2:]
+            code = c8e[:n].astype(np.uint32)
+            if k == 9:
+                code = (code << 2) | e[4: 4 + n]
+            elif k == 10:
+                code = (code << 4) | c2e[4: 4 + n]
+            return code
         c2 = (b[:-1] << 2) | b[1:]
         c4 = (c2[:-2] << 4) | c2[2:]
         c8 = (c4[:-4].astype(np.uint16) << 8) | c4[4:]
