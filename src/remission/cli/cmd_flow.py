@@ -104,7 +104,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         if gates is None and not auto:
             raise ValidationError("--gates (with --leukemic and --denominator) or --auto must be given, "
                                   "but neither was")
-        rules = {}
+        rules: dict[str, Any] = {}
         if lod_events != 20:
             rules["lod_events"] = lod_events
         if loq_events != 50:

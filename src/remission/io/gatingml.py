@@ -222,9 +222,11 @@ class _Evaluator:
         if ref not in self._comp:
             if self.s.events.dtype == np.float32 and mat.shape[0] == mat.shape[1]:
                 # float32 events (large tubes read with dtype=float32): chunked products, no gather
+                cols = []
                 for d in det:
-                    self._channel(d, gate)
-                comp = compensate_columns(self.s.events, [self.s.find(d) for d in det], mat)
+                    self._channel(d, gate)  # raises, naming the channel, when it is missing
+                    cols.append(self.s.index(d))
+                comp = compensate_columns(self.s.events, cols, mat)
                 self._comp[ref] = comp
                 return tuple(names), comp
             obs = np.column_stack([self._channel(d, gate) for d in det])

@@ -140,7 +140,7 @@ class FlowMrd:
         details = {"events_total": self.events_total, "events_denominator": self.events_denominator,
                    "events_leukemic": self.events_leukemic, "analysis": self.method,
                    "denominator": self.denominator, "strategy": self.strategy}
-        return MrdResult(method="flow", status=self.status,  # type: ignore[arg-type]
+        return MrdResult(method="flow", status=self.status,
                          value=self.mrd, lod=self.lod, loq=self.loq,
                          marker=self.leukemic, details=details, **kw)
 
@@ -394,7 +394,7 @@ def _gates(tube: PreparedTube, strategy: Strategy, r: Mapping[str, Rule]) -> tup
         lin = tube.col("CD19") >= pos
         desc = "CD19-based B-lineage gate (CD19+ within lymphoid/blast scatter)"
     else:
-        alt = [m for m in ("CD19", "CD22", "CD24") if m in tube.columns]
+        alt: list[str] = [m for m in ("CD19", "CD22", "CD24") if m in tube.columns]
         if not [m for m in alt if m != "CD19"]:
             alt += [m for m in ("CD10", "CD34") if m in tube.columns]
         if not alt:

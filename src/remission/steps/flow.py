@@ -110,7 +110,7 @@ def analyse_file(
     assert main is not None
     plot = None
     if with_plot and tube is not None:
-        if gating is not None:
+        if gating is not None and leukemic_gate and denominator_gate:
             lab = members[leukemic_gate] & members[denominator_gate]
         else:
             lab = np.zeros(tube.n_events, dtype=bool)
