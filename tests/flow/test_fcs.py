@@ -190,3 +190,22 @@ def test_fast_biexponentials_match_exact() -> None:
     x = np.random.default_rng(1).normal(2000, 20000, 400_000)  # above the interpolation threshold
     np.testing.assert_allclose(logicle(x), ft.logicle(x, None), atol=1e-8)
     np.testing.assert_allclose(hyperlog(x, W=1, M=4.5), ft.hyperlog(x, None, w=1, m=4.5), atol=1e-8)
+
+
+def test_multiple_data_sets_need_the_named_flag(tmp_path: Path) -> None:
+    # two data sets in one file: the first's $NEXTDATA points at the second (FCS 3.1 §3.2.19);
+    # a padding keyword keeps the TEXT length when the offset is written in
+    a = write_fcs(tmp_path / "a.fcs", np.ones((10, 2)), ["A", "B"], metadata={"PAD": "x" * 20}).read_bytes()
+    b = write_fcs(tmp_path / "b.fcs", np.full((7, 2), 2.0), ["A", "B"]).read_bytes()
+    off = str(len(a)).encode()
+    a = a.replace(b"NEXTDATA/0/", b"NEXTDATA/" + off + b"/").replace(b"x" * 20, b"x" * (21 - len(off)))
+    p = tmp_path / "multi.fcs"
+    p.write_bytes(a + b)
+    with pytest.raises(FcsFormatError, match=r"'multi.fcs', field \$NEXTDATA: holds more than one data set; "
+                                             r"choose one with dataset=<index>"):
+        read_fcs(p)
+    assert read_fcs(p, dataset=0).n_events == 10
+    second = read_fcs(p, dataset=1)
+    assert second.n_events == 7 and float(second.events[0, 0]) == 2.0
+    with pytest.raises(FcsFormatError, match=r"dataset must be in 0\.\.1, but was 5"):
+        read_fcs(p, dataset=5)
