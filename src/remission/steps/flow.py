@@ -183,6 +183,9 @@ def run(ctx: StepContext) -> EngineSection:
         used_rules.update(main.rules)
         ctx.mrd.append(main.to_mrd_result(sample_id=s.id, date=s.date, material=s.material))
         notes.extend(f"{s.id}: {w}" for w in main.warnings if w not in " ".join(notes))
+        if res["auto"] is not None:
+            notes.extend(f"{s.id} (automated): {w}" for w in res["auto"].warnings
+                         if w not in " ".join(notes))
         out.append({
             "sample_id": s.id, "date": s.date.isoformat(), "file": str(fcs[0].name),
             "result": main.as_dict(), "auto": res["auto"].as_dict() if res["auto"] is not None else None,
