@@ -454,6 +454,9 @@ def _with_stem(c: IndexClone, agg: Mapping[tuple[str, str, str, str, str], int],
             g = int(np.quantile(suffix, 0.95)) if suffix.size >= 5 else int(suffix.max())
             n = max(n, g + int(rules["relative_stem_beyond_germline_nt"].value))
     stem = n if n <= L - 3 else 0
+    # diagnosis clonotypes sharing that stem (same J): evolved relatives, or indel satellites of
+    # the index (homopolymer indels are common sequencing errors); a different V gene flags a
+    # VH-replacement candidate
     rel: list[dict[str, Any]] = []
     if stem:
         tail = c.junction[-stem:]

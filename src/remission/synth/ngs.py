@@ -433,7 +433,7 @@ def write_sample_airr(path: str | Path, sample: SimulatedSample, *, sample_name:
             r = sample.rearrangements[int(sample.clone_of[i])]
             jn = sample.junctions[i]
             aa = _translate(jn)
-            seq = r.read(jn).decode()
+            seq = r.read(jn, length=len(jn) + 40).decode()  # junction with 20-nt V and J flanks
             yield {
                 "sequence_id": f"{sample_name}.{n + 1}", "sequence": seq, "rev_comp": False,
                 "productive": len(jn) % 3 == 0 and "*" not in aa, "v_call": r.v_call or None,
