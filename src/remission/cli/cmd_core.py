@@ -154,9 +154,11 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         """Print the JSON Schema of the case file (or of a case analysis)."""
         import json
 
+        from pydantic import BaseModel
+
         from remission.domain import Case, CaseAnalysis
 
-        models = {"case": Case, "analysis": CaseAnalysis}
+        models: dict[str, type[BaseModel]] = {"case": Case, "analysis": CaseAnalysis}
         if kind not in models:  # a wrong argument is a usage error (exit 2), not a data error
             raise typer.BadParameter(f"kind must be one of {', '.join(models)}, but was {kind!r}",
                                      param_hint="KIND")
