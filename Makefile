@@ -29,6 +29,8 @@ examples: $(STAMP)
 
 ## test: the whole suite (PostgreSQL and browser tiers set themselves up when run as root)
 test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	bash scripts/test-tiers.sh
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
