@@ -47,6 +47,10 @@ def test_many_follow_ups_through_dask(ngs_files: dict, capsys: pytest.CaptureFix
     assert [Path(s["follow_up"]).name for s in samples] == ["fu.tsv", "dx.tsv", "fu.fastq"]
     assert samples[0]["mrd"] == samples[2]["mrd"]
     assert samples[1]["mrd"] > 0.3  # the diagnosis itself
+    env2 = _json(capsys, ["mrd", "ngs", "track", "--diagnosis", str(ngs_files["dx"]), "--json",
+                          "--follow-up", str(ngs_files["fu"]), "--follow-up", str(ngs_files["dx"]),
+                          "--cell-equivalents", "20000", "--scheduler", "synchronous"])
+    assert [s["mrd"] for s in env2["result"]["samples"]] == [s["mrd"] for s in samples[:2]]
 
 
 def test_errors_are_one_line_exit_1(ngs_files: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
