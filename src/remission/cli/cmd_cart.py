@@ -8,23 +8,13 @@ from typing import Any
 
 import typer
 
-from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit
+from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit, parse_rule_overrides
 
 _PARAM_HELP = "Override a rule: NAME=VALUE (repeatable; see the rules in --json 'parameters')."
 
 
 def _params(items: list[str] | None) -> dict[str, Any]:
-    import yaml
-
-    from remission.errors import ValidationError
-
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ValidationError(f"--param must be NAME=VALUE, but was {item!r}")
-        out[key] = yaml.safe_load(raw)
-    return out
+    return parse_rule_overrides(items)
 
 
 def _date(value: str | None) -> dt.date | None:

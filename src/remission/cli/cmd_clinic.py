@@ -7,24 +7,14 @@ from typing import Any
 
 import typer
 
-from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit
+from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit, parse_rule_overrides
 
 _PARAM_HELP = "Override a rule: NAME=VALUE (value parsed as YAML; repeatable)."
 
 
 def _parse(items: list[str] | None) -> dict[str, Any]:
-    import yaml
-
-    from remission.errors import ValidationError
-
-    out: dict[str, Any] = {}
-    for item in items or []:
-        name, sep, raw = item.partition("=")
-        if not sep or not name:
-            raise ValidationError(f"--param must be NAME=VALUE, but was {item!r}")
-        value = yaml.safe_load(raw)
-        out[name] = tuple(value) if isinstance(value, list) else value
-    return out
+    # lists become tuples: rule values are compared with the (immutable) defaults
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in parse_rule_overrides(items).items()}
 
 
 def _context(case_path: Path, reported_only: bool) -> tuple[Any, list[Any], dict[str, Any], list[Path]]:

@@ -7,21 +7,11 @@ from typing import Any
 
 import typer
 
-from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit
+from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit, parse_rule_overrides
 
 
 def _parse_params(items: list[str] | None) -> dict[str, Any]:
-    import yaml
-
-    from remission.errors import ValidationError
-
-    out: dict[str, Any] = {}
-    for item in items or []:
-        name, sep, raw = item.partition("=")
-        if not sep or not name:
-            raise ValidationError(f"--param must be NAME=VALUE, but was {item!r}")
-        out[name] = yaml.safe_load(raw)
-    return out
+    return parse_rule_overrides(items)
 
 
 def _spikes(spec: str | None) -> list[Any]:

@@ -7,24 +7,14 @@ from typing import Any
 
 import typer
 
-from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit
+from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit, parse_rule_overrides
 
 PARAM_OPTION = typer.Option(None, "--param",
                             help="Override a rule: NAME=VALUE (repeatable; value parsed as YAML).")
 
 
 def _params(items: list[str] | None) -> dict[str, Any]:
-    import yaml
-
-    from remission.errors import ValidationError
-
-    out: dict[str, Any] = {}
-    for item in items or []:
-        name, sep, raw = item.partition("=")
-        if not sep or not name.strip():
-            raise ValidationError(f"--param must be NAME=VALUE, but was {item!r}")
-        out[name.strip()] = yaml.safe_load(raw)
-    return out
+    return parse_rule_overrides(items)
 
 
 def _fmt(x: float | None, spec: str = ".1e") -> str:

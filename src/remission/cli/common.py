@@ -106,3 +106,21 @@ def notice_line() -> str:
     from remission.domain import NOT_A_MEDICAL_DEVICE
 
     return NOT_A_MEDICAL_DEVICE
+
+
+def parse_rule_overrides(items: list[str] | None, option: str = "--param") -> dict[str, Any]:
+    """``--param NAME=VALUE`` (repeatable) → ``{NAME: value}``, the value parsed as YAML.
+
+    Unknown names are refused later, by :func:`remission.domain.parameters.resolve`.
+    """
+    import yaml
+
+    from remission.errors import ValidationError
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip():
+            raise ValidationError(f"{option} must be NAME=VALUE, but was {item!r}")
+        out[name.strip()] = yaml.safe_load(raw)
+    return out
