@@ -23,7 +23,11 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             rows = [r.model_dump(mode="json") for r in st.list_analyses()]
 
         def human(con: object) -> None:
-            t = Table("id", "case", "analysed at", "version", "sections")
+            from rich.table import Column
+
+            # ids and dates are what users copy into `store show ID`: never truncate them
+            t = Table(Column("id", no_wrap=True, min_width=16), Column("case", no_wrap=True),
+                      Column("analysed at", no_wrap=True), "version", "sections")
             for r in rows:
                 t.add_row(str(r["analysis_id"]), r["case_id"], r["analysed_at"], r["remission_version"],
                           ", ".join(r["sections"]))
