@@ -126,6 +126,9 @@ BASE_CASES: dict[str, dict[str, Any]] = {
         "antigen_expression": [
             {"date": "2022-03-01", "CD19_percent": 98, "CD22_percent": 88},
             {"date": "2022-06-20", "CD19_percent": 96, "CD22_percent": 85},
+            # after CD19 CAR-T: CD19-negative escape of the re-emerging blasts (the flow tube of
+            # this date finds its candidate population with the CD19-independent strategy)
+            {"date": "2022-08-16", "CD19_percent": 2, "CD22_percent": 81, "method": "flow"},
         ],
         "mrd_reports": [],
         "samples": [],
