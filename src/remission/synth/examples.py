@@ -92,7 +92,15 @@ BASE_CASES: dict[str, dict[str, Any]] = {
             {"name": "IntReALL SR consolidation", "kind": "chemotherapy", "start": "2019-04-22", "end": "2019-07-10", "best_response": "MRD_negative"},
         ],
         "antigen_expression": [{"date": "2019-03-11", "CD19_percent": 95, "CD22_percent": 85}],
-        "mrd_reports": [],
+        # after consolidation: NGS-MRD reported by the reference laboratory (no raw files here),
+        # negative, then re-emerging with a doubling time of about two weeks (molecular relapse)
+        "mrd_reports": [
+            {"date": "2019-10-15", "method": "ngs", "value": None, "status": "negative", "lod": 1e-6, "loq": 5e-6, "timepoint": "maintenance", "marker": "IGH"},
+            {"date": "2020-01-14", "method": "ngs", "value": 3e-6, "lod": 1e-6, "loq": 5e-6, "timepoint": "maintenance", "marker": "IGH"},
+            {"date": "2020-03-10", "method": "ngs", "value": 4.1e-5, "lod": 1e-6, "loq": 5e-6, "timepoint": "maintenance", "marker": "IGH"},
+            {"date": "2020-04-21", "method": "ngs", "value": 3.3e-4, "lod": 1e-6, "loq": 5e-6, "timepoint": "maintenance", "marker": "IGH"},
+            {"date": "2020-06-02", "method": "ngs", "value": 2.4e-3, "lod": 1e-6, "loq": 5e-6, "timepoint": "maintenance", "marker": "IGH"},
+        ],
         "samples": [],
     },
     # Very early (< 18 months from diagnosis) isolated-marrow relapse of Ph-like B-ALL:
