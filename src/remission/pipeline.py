@@ -165,11 +165,14 @@ def analyze_case(
     parameters: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     strict: bool = False,
+    until_order: int | None = None,
 ) -> CaseAnalysis:
     """Run every applicable step on an already loaded case.
 
     A step that fails on bad data is recorded as a section with ``error`` set (the rest of the
     analysis still runs) unless ``strict``, in which case the error propagates.
+    ``until_order`` runs only the steps with ``order <= until_order`` (e.g. the MRD engines a
+    command needs before its own engine), so commands never compute what they discard.
     """
     from remission.clinic_version import knowledge_base_version
 
@@ -177,6 +180,8 @@ def analyze_case(
     ctx = StepContext(case=case, case_dir=case_dir, parameters=params, mrd=_reported_mrd(case))
     warnings: list[str] = []
     for st in registered_steps():
+        if until_order is not None and st.order > until_order:
+            break
         if not st.applies(case):
             continue
         if progress:
@@ -225,6 +230,7 @@ def analyze(
     parameters: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     strict: bool = False,
+    until_order: int | None = None,
 ) -> CaseAnalysis:
     """Read a case file and analyse it (every engine that has data).
 
@@ -238,4 +244,4 @@ def analyze(
                         sha256=sha256_file(f))
               for f in case_inputs(p, case)]
     return analyze_case(case, p.parent, inputs=inputs, parameters=parameters,
-                        progress=progress, strict=strict)
+                        progress=progress, strict=strict, until_order=until_order)

@@ -30,10 +30,13 @@ def _context(case_path: Path, reported_only: bool) -> tuple[Any, list[Any], dict
     from remission.cli.common import progress
     from remission.pipeline import registered_steps
 
+    # the engines risk and options read (MRD, course, CAR-T); risk (60) and options (90)
+    # themselves are computed below with this command's parameters
+    upstream = [st for st in registered_steps() if st.order < 60]
     with progress(f"analysing {case_path.name}") as bar:
-        task = bar.add_task(f"MRD and CAR-T engines for {case_path.name}", total=len(registered_steps()))
-        analysis = analyze(case_path, progress=lambda title: bar.update(task, advance=1,
-                                                                        description=title))
+        task = bar.add_task(f"MRD and CAR-T engines for {case_path.name}", total=len(upstream))
+        analysis = analyze(case_path, until_order=upstream[-1].order if upstream else 0,
+                           progress=lambda title: bar.update(task, advance=1, description=title))
     for w in analysis.warnings:  # an engine that failed: its MRD values are missing
         typer.echo(f"warning: {w.splitlines()[0]}", err=True)
     sections = {s.name: s for s in analysis.sections}
