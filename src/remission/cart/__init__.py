@@ -11,8 +11,7 @@ Names are re-exported lazily so ``import remission.cart`` does not import SciPy.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from remission._lazy import lazy_exports
 
 #: public name -> submodule
 _EXPORTS: dict[str, str] = {
@@ -56,11 +55,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"remission.cart.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'remission.cart' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

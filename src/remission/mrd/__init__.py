@@ -7,8 +7,7 @@ Each submodule is a pure engine (no files, no database). Import from the submodu
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from remission._lazy import lazy_exports
 
 #: public name -> submodule; engines add their names here
 _EXPORTS: dict[str, str] = {
@@ -70,7 +69,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"remission.mrd.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'remission.mrd' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -13,7 +13,6 @@ and to exercise the rules (e.g. relapse time points), not to resemble any real p
 from __future__ import annotations
 
 import copy
-import hashlib
 import importlib
 import pkgutil
 import shutil
@@ -24,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import yaml
+
+from remission.synth._seed import stable_seed
 
 __all__ = ["BASE_CASES", "ExampleCase", "write_examples"]
 
@@ -39,8 +40,7 @@ class ExampleCase:
 
     def rng(self, purpose: str) -> np.random.Generator:
         """A generator seeded from the case slug and a purpose string (stable across runs)."""
-        seed = int.from_bytes(hashlib.sha256(f"{self.slug}/{purpose}".encode()).digest()[:8], "little")
-        return np.random.default_rng(seed)
+        return np.random.default_rng(stable_seed(f"{self.slug}/{purpose}"))
 
     def path(self, relative: str) -> Path:
         p = self.folder / relative

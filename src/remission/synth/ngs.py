@@ -23,7 +23,6 @@ Writers: :func:`write_sample_airr` (AIRR Rearrangement TSV) and :func:`write_sam
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from remission.io.airr import AirrChunk, write_airr
+from remission.synth._seed import stable_seed
 
 __all__ = [
     "GERMLINES",
@@ -114,8 +114,7 @@ class Germline:
 
 def _build_germline(locus: str) -> Germline:
     spec = _GENES[locus]
-    seed = int.from_bytes(hashlib.sha256(f"remission-germline/{locus}".encode()).digest()[:8], "little")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(stable_seed(f"remission-germline/{locus}"))
     v = {name: (_seq(rng, 80), "TGT" + _seq(rng, int(rng.integers(6, 10)))) for name in spec["V"]}
     if locus == "IGK":
         v.update({name: (_seq(rng, 80), _seq(rng, 9)) for name in _KDE_UPSTREAM})
