@@ -15,6 +15,7 @@ where it gains NT5C2 p.R367Q.
 from __future__ import annotations
 
 import gzip
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,7 +202,11 @@ def simulate_clonal(
 
 
 def _open_w(path: Path) -> Any:
-    return gzip.open(path, "wt", encoding="utf-8") if str(path).endswith(".gz") else open(path, "w", encoding="utf-8")
+    if not str(path).endswith(".gz"):
+        return open(path, "w", encoding="utf-8")
+    # mtime=0: no timestamp in the gzip header, so the same seed writes the same bytes
+    raw = gzip.GzipFile(path, "wb", mtime=0)
+    return io.TextIOWrapper(raw, encoding="utf-8")
 
 
 def write_vcf(path: str | Path, ds: ClonalDataset) -> Path:
