@@ -5,7 +5,10 @@ MRD is a fraction of nucleated cells (``1e-4``), never percent. The status is ex
 - ``negative``: no leukemic signal; ``value`` is ``None``;
 - ``positive_not_quantifiable``: signal detected but below the LoQ; ``value`` holds the point
   estimate for plotting and fitting, but must never be shown as a plain number;
-- ``positive``: quantifiable; ``value`` is the MRD fraction.
+- ``positive``: quantifiable; ``value`` is the MRD fraction;
+- ``not_evaluable``: the sample gave no usable measurement (no reads, no evaluable events, a
+  failed control); ``value`` is ``None`` and ``details["reason"]`` says why. Never read as
+  negative: the course and the clinical rules skip it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["MrdMethod", "MrdResult", "MrdStatus", "format_mrd"]
 
-MrdStatus = Literal["negative", "positive_not_quantifiable", "positive"]
+MrdStatus = Literal["negative", "positive_not_quantifiable", "positive", "not_evaluable"]
 MrdMethod = Literal["ngs", "flow", "pcr"]
 
 
@@ -45,6 +48,8 @@ class MrdResult(BaseModel):
             raise ValueError("a negative MRD result has no value (value must be null)")
         if self.status == "positive" and self.value is None:
             raise ValueError("a positive MRD result needs a value")
+        if self.status == "not_evaluable" and self.value is not None:
+            raise ValueError("a not-evaluable MRD result has no value (value must be null)")
         return self
 
     def display(self) -> str:
@@ -58,6 +63,8 @@ def _pct(x: float) -> str:
 
 def format_mrd(status: str, value: float | None, lod: float | None, loq: float | None) -> str:
     """Render MRD for people (percent only here, in rendered text)."""
+    if status == "not_evaluable":
+        return "not evaluable"
     if status == "negative":
         return f"negative (< {_pct(lod)})" if lod else "negative"
     if status == "positive_not_quantifiable":
