@@ -606,6 +606,145 @@ def _fit_method(method: str, series: list[MrdResult], rules: Mapping[str, Rule])
     return out
 
 
+def _material(r: MrdResult) -> str:
+    return r.material or "unspecified"
+
+
+def _conversions(rs: list[MrdResult]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Negative -> detectable conversions of one material's series, and the first quantifiable
+    recurrence after negativity (GMALL trigger; Raff, Blood 2007;109:910)."""
+    out: list[dict[str, Any]] = []
+    last_neg: MrdResult | None = None
+    seen_negative = False
+    qr = None
+    for r in rs:
+        if r.status == "negative":
+            last_neg, seen_negative = r, True
+            continue
+        if not seen_negative:
+            continue
+        if last_neg is not None:
+            conv = {"date": _iso(r.date), "method": r.method, "material": _material(r),
+                    "status": r.status, "display": format_mrd(r.status, r.value, r.lod, r.loq),
+                    "after_negative": _iso(last_neg.date), "negative_method": last_neg.method,
+                    "negative_lod": last_neg.lod, "method_change": r.method != last_neg.method}
+            if conv["method_change"]:
+                conv["note"] = ("the negative and the positive come from different methods; the "
+                                "conversion may reflect the sensitivity difference")
+            out.append(conv)
+            last_neg = None
+        if r.status == "positive" and qr is None:
+            qr = {"date": _iso(r.date), "method": r.method, "material": _material(r), "value": r.value,
+                  "source": "Raff, Blood 2007;109:910 (GMALL: recurrence of quantifiable MRD)"}
+    return out, qr
+
+
+def _molecular_relapse(rs: list[MrdResult], thr: float, confirm: bool,
+                       relapses: Sequence[dt.date]) -> dict[str, Any]:
+    """Molecular relapse in one material: after negativity, MRD >= ``thr``, confirmed by a
+    **later** sample >= ``thr`` (any method; a second method on the same day never confirms),
+    or by a clinical relapse recorded after it."""
+    out: dict[str, Any] = {"detected": False, "status": "none"}
+    seen_negative = False
+    for r in rs:
+        if r.status == "negative":
+            seen_negative = True
+            continue
+        if not seen_negative or r.status != "positive" or (r.value or 0) < thr or r.date is None:
+            continue
+        base = {"date": _iso(r.date), "method": r.method, "material": _material(r), "value": r.value}
+        if not confirm:
+            return {**base, "detected": True, "status": "confirmed", "confirmation": "not required"}
+        later = [x for x in rs if x.date is not None and x.date > r.date]
+        same_day = [x for x in rs if x is not r and x.date == r.date and x.method != r.method]
+        if later:
+            nxt = later[0]
+            if nxt.status == "positive" and (nxt.value or 0) >= thr:
+                return {**base, "detected": True, "status": "confirmed", "confirmed_on": _iso(nxt.date),
+                        "confirmed_by": nxt.method, "confirmation": "second sample taken later"}
+            continue  # the next sample did not confirm: look for a later episode
+        clinical = [d for d in relapses if d >= r.date]
+        if clinical:
+            return {**base, "detected": True, "status": "confirmed", "confirmed_on": _iso(clinical[0]),
+                    "confirmed_by": "clinical relapse", "confirmation": "clinical relapse recorded later"}
+        out = {**base, "detected": False, "status": "awaiting_confirmation",
+               "confirmation": "needs a second sample taken later"}
+        if same_day:
+            out["note"] = (f"a {', '.join(sorted({x.method for x in same_day}))} result of the same day "
+                           "does not confirm: confirmation needs a second sample taken later")
+    return out
+
+
+def _progression(rs: list[MrdResult], method: str, material: str, inc: float) -> list[dict[str, Any]]:
+    """Rises of >= ``inc`` log10 within one method and material while MRD stays detectable.
+
+    The low point may be positive-not-quantifiable: its LoQ (an upper bound of its level) is used,
+    so the rise is a lower bound. A negative result ends the stretch (that is conversion).
+    """
+    out: list[dict[str, Any]] = []
+    low: tuple[MrdResult, float] | None = None
+    for r in rs:
+        if r.status == "negative":
+            low = None
+            continue
+        level = r.value if r.status == "positive" else (r.loq or r.value)
+        if not level:
+            continue
+        if r.status == "positive" and low is not None and math.log10(level / low[1]) >= inc - 1e-12:
+            out.append({"method": method, "material": material, "from_date": _iso(low[0].date),
+                        "to_date": _iso(r.date), "from_value": low[1],
+                        "from_status": low[0].status, "to_value": r.value,
+                        "log_increase": math.log10(level / low[1]),
+                        "bound": "exact" if low[0].status == "positive" else "at_least"})
+            low = (r, level)
+        elif low is None or level < low[1]:
+            low = (r, level)
+    return out
+
+
+def _summarise_molecular(by_material: Mapping[str, dict[str, Any]], progression: list[dict[str, Any]],
+                         thr: float, confirm: bool) -> dict[str, Any]:
+    """One case-level molecular-relapse record: the earliest confirmed (else awaiting) episode over
+    materials; without one, MRD progression of never-negative MRD is reported as such."""
+    eps = [m for m in by_material.values() if m["status"] != "none"]
+    eps.sort(key=lambda m: (m["status"] != "confirmed", m.get("date") or ""))
+    base = {"threshold": thr, "require_confirmation": confirm,
+            "rule": "molecular_relapse_threshold after negativity, confirmed by a second sample "
+                    "taken later (or a recorded clinical relapse); materials never pooled"}
+    if eps:
+        return {**base, **eps[0]}
+    if progression:
+        p = progression[0]
+        return {**base, "detected": False, "status": "progression", "date": p["to_date"],
+                "method": p["method"], "material": p["material"],
+                "note": f"MRD progression: +{p['log_increase']:.1f} log ({p['from_date']} -> "
+                        f"{p['to_date']}) without prior negativity"}
+    return {**base, "detected": False, "status": "none"}
+
+
+def _cross_material(series: list[MrdResult]) -> list[dict[str, Any]]:
+    """Consecutive results in different materials: shown as a labelled comparison only."""
+    out = []
+    for a, b in itertools.pairwise(series):
+        if _material(a) != _material(b):
+            out.append({"from_date": _iso(a.date), "from_material": _material(a),
+                        "to_date": _iso(b.date), "to_material": _material(b),
+                        "label": "cross-material comparison (bone marrow and peripheral blood MRD "
+                                 "differ by about a log in B-ALL): not a rise or fall"})
+    return out
+
+
+def _alerts(series: Sequence[MrdResult]) -> list[dict[str, Any]]:
+    """Emerging non-index clones reported with the NGS results."""
+    out = []
+    for r in series:
+        for e in r.details.get("emerging_clones", []) or []:
+            out.append({"date": _iso(r.date), "method": r.method, "material": _material(r),
+                        "kind": "emerging_clone", "text": e.get("alert", ""),
+                        "fraction": e.get("fraction"), "diagnosis_fraction": e.get("diagnosis_fraction")})
+    return out
+
+
 def analyze_course(
     mrd: Sequence[MrdResult],
     *,
@@ -670,69 +809,31 @@ def analyze_course(
                        "method": first_neg.method, "lod": first_neg.lod,
                        "from": "baseline" if baseline else "first MRD result"}
 
-    # conversions negative -> detectable, GMALL quantifiable recurrence, molecular relapse
-    conversions: list[dict[str, Any]] = []
-    last_neg: MrdResult | None = None
+    # conversions, molecular relapse and progression: per material (marrow and blood MRD differ
+    # by about a log in B-ALL; never pooled), over the methods of that material
+    by_material: dict[str, list[MrdResult]] = {}
+    for r in series:
+        by_material.setdefault(_material(r), []).append(r)
     thr = float(rules["molecular_relapse_threshold"].value)
     confirm = bool(rules["molecular_relapse_require_confirmation"].value)
-    molecular: dict[str, Any] = {"detected": False, "status": "none", "threshold": thr,
-                                 "require_confirmation": confirm}
-    quant_recurrence = None
-    seen_negative = False
-    for i, r in enumerate(series):
-        if r.status == "negative":
-            last_neg = r
-            seen_negative = True
-            continue
-        if not seen_negative:
-            continue
-        if last_neg is not None:  # first detectable result after a negative stretch
-            conv = {"date": _iso(r.date), "method": r.method, "status": r.status,
-                    "display": format_mrd(r.status, r.value, r.lod, r.loq),
-                    "after_negative": _iso(last_neg.date), "negative_method": last_neg.method,
-                    "negative_lod": last_neg.lod, "method_change": r.method != last_neg.method}
-            if conv["method_change"]:
-                conv["note"] = ("the negative and the positive come from different methods; the "
-                                "conversion may reflect the sensitivity difference")
-            conversions.append(conv)
-            last_neg = None
-        if r.status == "positive" and quant_recurrence is None:
-            quant_recurrence = {"date": _iso(r.date), "method": r.method, "value": r.value,
-                                "source": "clinical_rules.md §4.2 [S-Raff] GMALL trigger"}
-        if molecular["status"] != "confirmed" and r.status == "positive" and (r.value or 0) >= thr:
-            nxt = series[i + 1] if i + 1 < len(series) else None
-            if not confirm:
-                molecular.update(detected=True, status="confirmed", date=_iso(r.date),
-                                 method=r.method)
-            elif nxt is not None and nxt.status == "positive" and (nxt.value or 0) >= thr:
-                molecular.update(detected=True, status="confirmed", date=_iso(r.date),
-                                 confirmed_on=_iso(nxt.date), confirmed_by=nxt.method,
-                                 method=r.method)
-            elif nxt is None:
-                molecular.update(detected=False, status="awaiting_confirmation",
-                                 date=_iso(r.date), method=r.method)
-
-    # progression in persistent MRD: >= N log increase between quantifiable results of a method
     inc = float(rules["progression_log_increase"].value)
+    relapses = sorted(e.date for e in events if e.kind == "relapse")
+    conversions: list[dict[str, Any]] = []
+    quant_recurrence = None
     progression: list[dict[str, Any]] = []
-    by_method: dict[str, list[MrdResult]] = {}
-    for r in series:
-        by_method.setdefault(r.method, []).append(r)
-    for method, rs in by_method.items():
-        low: MrdResult | None = None
-        for r in rs:
-            if r.status != "positive":
-                low = None
-                continue
-            if low is not None and r.value and low.value and \
-                    math.log10(r.value / low.value) >= inc - 1e-12:
-                progression.append({"method": method, "from_date": _iso(low.date),
-                                    "to_date": _iso(r.date), "from_value": low.value,
-                                    "to_value": r.value,
-                                    "log_increase": math.log10(r.value / low.value)})
-                low = r
-            elif low is None or (r.value or 1) < (low.value or 1):
-                low = r
+    molecular_by_material: dict[str, dict[str, Any]] = {}
+    for material, rs in sorted(by_material.items()):
+        conv, qr = _conversions(rs)
+        conversions.extend(conv)
+        if qr is not None and (quant_recurrence is None or qr["date"] < quant_recurrence["date"]):
+            quant_recurrence = qr
+        molecular_by_material[material] = _molecular_relapse(rs, thr, confirm, relapses)
+        for method in sorted({r.method for r in rs}):
+            progression.extend(_progression([r for r in rs if r.method == method], method, material, inc))
+    conversions.sort(key=lambda c: c["date"] or "")
+    progression.sort(key=lambda p: p["to_date"] or "")
+    molecular = _summarise_molecular(molecular_by_material, progression, thr, confirm)
+    cross = _cross_material(series)
 
     # after HSCT / CAR-T: any detectable MRD (clinical_rules.md §4.2 [S-NGS-HCT], §4.3 [S-Pulsipher])
     def detectable_after(kind: str) -> list[dict[str, Any]]:
@@ -744,7 +845,14 @@ def analyze_course(
                  "display": format_mrd(r.status, r.value, r.lod, r.loq)}
                 for r in series if r.date is not None and r.date > first and _detectable(r)]
 
-    fits = [_fit_method(m, rs, rules) for m, rs in sorted(by_method.items())]
+    by_series: dict[tuple[str, str], list[MrdResult]] = {}
+    for r in series:
+        by_series.setdefault((r.method, _material(r)), []).append(r)
+    fits = []
+    for (m, mat), rs in sorted(by_series.items()):
+        f = _fit_method(m, rs, rules)
+        f["material"] = mat
+        fits.append(f)
     fitted = [f for f in fits if f.get("fitted") and f.get("projection")]
     headline = None
     if fitted:
@@ -752,26 +860,46 @@ def analyze_course(
         headline = {"method": best["method"], "doubling_time_days": best["doubling_time_days"],
                     "doubling_time_days_ci": best["doubling_time_days_ci"],
                     "projection": best["projection"],
-                    "why": "the method fit with the most recent result (then most quantifiable "
-                           "results); fits of different methods are never pooled"}
+                    "material": best["material"],
+                    "why": "the fit with the most recent result (then most quantifiable results); "
+                           "fits of different methods or materials are never pooled"}
     latest = series[-1] if series else None
+    alerts = _alerts(series)
+    read_fractions = [r for r in mrd if r.status == "not_evaluable" and r.details.get("quantity") == "read_fraction"]
+    if read_fractions:
+        warnings.append(f"{len(read_fractions)} NGS result(s) are read fractions (no DNA input or "
+                        "spike-in): not used as MRD")
+        alerts.extend(_alerts(sorted((r for r in read_fractions if r.date is not None),
+                                     key=lambda r: r.date or dt.date.min)))
+    latest_response: dict[str, Any] | None = None
+    if latest is not None:
+        latest_response = {
+            "date": _iso(latest.date), "method": latest.method, "material": _material(latest),
+            "category": response_category(latest, rules),
+            "note": "MRD response is only evaluable in haematological CR (Gökbuget, Hematology "
+                    "ASH Educ Program 2021)"}
+        caveat = latest.details.get("marker_caveat")
+        if caveat:
+            latest_response["caveat"] = caveat
+            latest_response["plain_response"] = False
     return {
         "n_results": len(series),
-        "methods": sorted(by_method),
+        "methods": sorted({r.method for r in series}),
         "points": points,
         "baseline": None if baseline is None else {"date": baseline.date.isoformat(),
                                                    "fraction": baseline.fraction,
                                                    "source": baseline.source},
         "method_changes": method_changes,
         "time_to_negativity": time_to_neg,
-        "latest_response": None if latest is None else {
-            "date": _iso(latest.date), "method": latest.method,
-            "category": response_category(latest, rules),
-            "note": "MRD response is only evaluable in haematological CR (clinical_rules.md §4.1)"},
+        "materials": sorted(by_material),
+        "latest_response": latest_response,
+        "alerts": alerts,
+        "cross_material": cross,
         "mrd_failure": bool(latest is not None and response_category(latest, rules) == "MRD_failure"),
         "conversions": conversions,
         "quantifiable_recurrence": quant_recurrence,
         "molecular_relapse": molecular,
+        "molecular_relapse_by_material": molecular_by_material,
         "progression": progression,
         "detectable_after_hsct": detectable_after("hsct"),
         "detectable_after_cart": detectable_after("cart"),

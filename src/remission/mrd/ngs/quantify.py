@@ -24,7 +24,8 @@ from remission.mrd.ngs.model import (
 from remission.mrd.ngs.rules import NGS_RULES
 from remission.mrd.ngs.tracking import FastqChunkLike, track_airr, track_fastq
 
-__all__ = ["NgsMrd", "cells_from_dna", "quantify", "reads_per_copy"]
+__all__ = ["NgsMrd", "background_reads_per_template", "cells_from_dna", "emerging_clones", "quantify",
+           "reads_per_copy"]
 
 
 def cells_from_dna(dna_ng: float, pg_dna_per_cell: float = 6.5) -> float:
@@ -50,11 +51,12 @@ def reads_per_copy(copies: Sequence[float], reads: Sequence[float]) -> tuple[flo
     return coef, r2
 
 
-def _locus_reads(track: TrackResult, clone: IndexClone) -> int:
-    """Reads of the marker's locus (all its targets, e.g. IGH VDJ + DJ); all reads for FASTQ."""
+def _target_reads(track: TrackResult, clone: IndexClone) -> int:
+    """Reads of the marker's target (the one denominator of index, tracking and comparison);
+    all reads of the file for FASTQ (no annotation)."""
     if track.mode != "airr":
         return track.total_reads
-    return sum(n for t, n in track.target_reads.items() if t.split("_", 1)[0] == clone.target.split("_", 1)[0])
+    return int(track.target_reads.get(clone.target, 0))
 
 
 def _combine(values: list[float], how: str) -> float:
@@ -63,6 +65,62 @@ def _combine(values: list[float], how: str) -> float:
     if how == "min":
         return min(values)
     return float(np.mean(values))
+
+
+def background_reads_per_template(track: TrackResult, target: str) -> tuple[float | None, int]:
+    """Median reads per distinct non-marker clonotype of ``target`` and the number of them.
+
+    In a polyclonal background each distinct rearrangement is (nearly always) one cell's
+    template, so its reads estimate the reads one template yields in this library; the median
+    keeps a few expanded clones from inflating it. ``(None, n)`` without AIRR input.
+    """
+    if track.others is None:
+        return None, 0
+    vals = [n for (t, _v, _j, _jn), n in track.others.items() if t == target and n > 0]
+    if not vals:
+        return None, 0
+    return float(np.median(vals)), len(vals)
+
+
+def emerging_clones(index: IndexResult, track: TrackResult, rules: Mapping[str, Any]
+                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Non-marker clonotypes that are dominant and new or expanding; and the watch list's levels.
+
+    A follow-up clonotype alerts when it holds >= ``emerging_min_fraction`` of its target's reads
+    and >= ``emerging_min_reads`` reads, and was absent at diagnosis or rose >= ``emerging_min_fold``
+    times from its diagnostic fraction (same target, V, J and junction; same denominator).
+    """
+    if track.others is None:
+        return [], []
+    f_min = float(rules["emerging_min_fraction"].value)
+    n_min = int(rules["emerging_min_reads"].value)
+    fold = float(rules["emerging_min_fold"].value)
+    marker_loci = {c.target.split("_", 1)[0] for c in index.clones}
+    out: list[dict[str, Any]] = []
+    for (t, v, j, jn), n in track.others.items():
+        tr = track.target_reads.get(t, 0)
+        if not tr or n < n_min or n / tr < f_min:
+            continue
+        f = n / tr
+        dx = index.diagnosis_fraction(t, v, j, jn)
+        if dx > 0 and f < fold * dx:
+            continue
+        locus = t.split("_", 1)[0]
+        same = "same locus as an index marker" if locus in marker_loci else "a locus without index marker"
+        at_dx = f"present at diagnosis at {dx * 100:.3g} %" if dx > 0 else "absent at diagnosis"
+        out.append({"target": t, "v_call": v, "j_call": j, "junction": jn, "reads": n,
+                    "fraction": f, "target_reads": tr, "denominator": f"reads of target {t}",
+                    "diagnosis_fraction": dx, "kind": "expanding" if dx > 0 else "new",
+                    "fold_change": f / dx if dx > 0 else None,
+                    "alert": f"emerging non-index clone ({t} {v or '-'} {j or '-'}), {same}, "
+                             f"{f * 100:.3g} % of {t} reads, {at_dx}"})
+    out.sort(key=lambda e: (-float(e["fraction"]), str(e["target"]), str(e["junction"])))
+    watch = []
+    for w in index.watch:
+        n = track.others.get((w["target"], w["v_call"], w["j_call"], w["junction"]), 0)
+        tr = track.target_reads.get(w["target"], 0)
+        watch.append({**w, "follow_up_reads": n, "follow_up_fraction": n / tr if tr else None})
+    return out, watch
 
 
 def quantify(
@@ -74,16 +132,26 @@ def quantify(
     spikes: Sequence[SpikeIn] = (),
     parameters: Mapping[str, Any] | None = None,
 ) -> NgsMrdResult:
-    """MRD of one follow-up sample from its marker counts.
+    """MRD of one follow-up sample from its marker counts: leukemic cells / cells analysed.
 
-    Cells analysed come from ``cell_equivalents`` or ``dna_ng``. Leukemic cell equivalents of a
-    marker are its reads divided by the reads per cell: from the spike-in regression when
-    ``spikes`` are given (reads per calibrator copy, one copy per cell), else the marker target's
-    reads over the cells analysed (the read fraction of the locus: exact when every analysed cell
-    contributes one template of that locus, an over-estimate otherwise; stated in the warnings).
+    Cells analysed come from ``cell_equivalents`` or the DNA input (``dna_ng`` x 1000 /
+    ``pg_dna_per_cell``). Leukemic cell equivalents of a marker are its reads over the reads one
+    template yields (one marker template per leukemic cell):
+
+    - with ``spikes``: reads per calibrator copy (regression through the origin; Knecht 2019,
+      Leukemia 33:2254; Vidjil spike normalisation);
+    - without: ``reads_per_cell_model`` ``background_coverage`` (median reads per distinct
+      non-marker clonotype of the target in this sample: the sample's own coverage) or, when the
+      sample cannot support it (FASTQ, or fewer than ``background_min_clonotypes``),
+      ``locus_reads`` (target reads / (cells x ``templates_per_cell``), stated as an assumption).
+
+    With neither DNA input nor spike-ins the output is the markers' read fraction of their
+    target (``quantity: "read_fraction"``, status ``not_evaluable``), never an MRD value.
     """
     rules = resolve(NGS_RULES, parameters) if parameters is not None else index.rules
     check_in("case_combine", rules["case_combine"].value, ("max", "min", "mean"))
+    check_in("reads_per_cell_model", rules["reads_per_cell_model"].value,
+             ("background_coverage", "locus_reads"))
     p_detect = float(rules["lod_detection_probability"].value)
     if not 0 < p_detect < 1:
         raise ValidationError(f"lod_detection_probability must be in (0, 1), but was {p_detect!r}")
@@ -91,6 +159,8 @@ def quantify(
     loq_cells = check_nonnegative("loq_min_cells", rules["loq_min_cells"].value)
     loq_reads = int(rules["loq_min_reads"].value)
     det_reads = max(1, int(rules["detect_min_reads"].value))
+    tpc = check_positive("templates_per_cell", rules["templates_per_cell"].value)
+    bg_min = int(rules["background_min_clonotypes"].value)
     warnings: list[str] = []
     cells: float | None = None
     if cell_equivalents is not None:
@@ -109,32 +179,68 @@ def quantify(
                                   f"{rules['spike_min_r2'].value}, but was reads per copy {coef:.3g}, "
                                   f"r² {r2:.3f}")
         rpc_spike = coef
-    if cells is None:
-        if rpc_spike is None:
-            raise ValidationError("cells analysed must be given (dna_ng or cell_equivalents) "
-                                  "or a spike-in must be present, but neither was")
-        tr = max((_locus_reads(track, c) for c in index.clones), default=track.total_reads)
+    if cells is None and rpc_spike is not None:
+        tr = max((_target_reads(track, c) for c in index.clones), default=track.total_reads)
         cells = tr / rpc_spike
         warnings.append("cells analysed estimated as the target's reads over reads per spike copy "
                         "(every analysed cell assumed to carry one template); give the DNA input "
                         "for a true denominator")
+    emerging, watch = emerging_clones(index, track, rules)
+    caveat = None
+    if emerging:
+        caveat = (f"the MRD call rests on the diagnosis index markers, which may no longer represent "
+                  f"the disease: {len(emerging)} non-index clonotype(s) are emerging "
+                  f"({emerging[0]['alert']})")
+        warnings.extend(e["alert"] for e in emerging)
+    if track.others is None and index.watch:
+        warnings.append("emerging-clone watch needs an annotated (AIRR) follow-up; not run on raw reads")
+    common: dict[str, Any] = {"total_reads": track.total_reads, "spike": spike_info, "rules": rules,
+              "mode": track.mode, "emerging": tuple(emerging), "watch": tuple(watch),
+              "marker_caveat": caveat}
     if not index.clones:
         return NgsMrdResult(status="no_marker", mrd=None, lod=None, loq=None,
-                            cell_equivalents=cells, total_reads=track.total_reads, markers=(),
-                            quantification="none", reads_per_cell=None, spike=spike_info,
+                            cell_equivalents=cells, markers=(), quantification="none",
+                            reads_per_cell=None,
                             warnings=("the diagnosis has no index clonotype passing the criteria: "
-                                      "no NGS-MRD marker",), rules=rules, mode=track.mode)
-    quant = "spike_in" if rpc_spike is not None else "read_fraction"
-    if quant == "read_fraction":
-        warnings.append("no spike-in: leukemic cells from the marker's read fraction of its locus "
-                        "(assumes every analysed cell contributes one template of that locus)")
-        if track.mode == "fastq":
-            warnings.append("FASTQ without annotation: the read fraction is over all reads of the "
-                            "file; with several loci in one library use a spike-in or AIRR input")
-    markers: list[MarkerMrd] = []
+                                      "no NGS-MRD marker", *warnings), **common)
+    if cells is None:
+        markers = []
+        for c, mc in zip(index.clones, track.counts, strict=True):
+            tr = _target_reads(track, c)
+            markers.append(MarkerMrd(
+                clone=c, reads=mc.reads, reads_exact=mc.exact, reads_by_mismatches=tuple(mc.by_mismatches),
+                relatives_reads=mc.relatives_reads, relatives=_rels(mc), leukemic_cells=None, mrd=None,
+                status="detected" if mc.reads >= det_reads else "not_detected", lod=None, loq=None,
+                read_fraction=mc.reads / tr if tr else None, target_reads=tr))
+        rf = max((m.read_fraction or 0.0 for m in markers), default=0.0)
+        warnings.insert(0, "no DNA input and no spike-in: the markers' read fraction of their target "
+                           "is reported, not an MRD value (cells analysed unknown)")
+        return NgsMrdResult(status="not_evaluable", mrd=None, lod=None, loq=None, cell_equivalents=None,
+                            markers=tuple(markers), quantification="none", reads_per_cell=None,
+                            warnings=tuple(warnings), quantity="read_fraction", read_fraction=rf,
+                            **common)
+    model = str(rules["reads_per_cell_model"].value)
+    markers = []
     rpc_used: list[float] = []
+    models_used: set[str] = set()
     for c, mc in zip(index.clones, track.counts, strict=True):
-        rpc = rpc_spike if rpc_spike is not None else _locus_reads(track, c) / cells
+        tr = _target_reads(track, c)
+        if rpc_spike is not None:
+            rpc, how = rpc_spike, "spike_in"
+        else:
+            rpc_bg, n_bg = background_reads_per_template(track, c.target)
+            if model == "background_coverage" and rpc_bg is not None and n_bg >= bg_min and rpc_bg > 1.0:
+                rpc, how = rpc_bg, "background_coverage"
+            else:
+                rpc, how = tr / (cells * tpc), "locus_reads"
+                if model == "background_coverage":
+                    warnings.append(f"marker {c.marker}: {n_bg} distinct non-marker {c.target} "
+                                    f"clonotype(s) (fewer than {bg_min}, raw reads, or a median of one "
+                                    "read each, where coverage cannot be told): reads per template from "
+                                    "the target's reads over cells analysed, assuming every analysed "
+                                    f"cell contributes {tpc:g} template(s) (over-estimates MRD in "
+                                    "B-cell-depleted marrow)")
+        models_used.add(how)
         rpc_used.append(rpc)
         if rpc <= 0:
             lod = loq = 1.0
@@ -151,15 +257,19 @@ def quantify(
             value = min(1.0, leuk / cells)
             status = "positive" if (mc.reads >= loq_reads and leuk >= loq_cells and value >= loq) \
                 else "positive_not_quantifiable"
-        rels = tuple({"v_call": v, "j_call": j, "junction": s, "reads": n}
-                     for (v, j, s), n in sorted(mc.relatives.items(), key=lambda kv: -kv[1])[:20])
         markers.append(MarkerMrd(clone=c, reads=mc.reads, reads_exact=mc.exact,
                                  reads_by_mismatches=tuple(mc.by_mismatches),
-                                 relatives_reads=mc.relatives_reads, relatives=rels,
-                                 leukemic_cells=leuk, mrd=value, status=status, lod=lod, loq=loq))
+                                 relatives_reads=mc.relatives_reads, relatives=_rels(mc),
+                                 leukemic_cells=leuk, mrd=value, status=status, lod=lod, loq=loq,
+                                 read_fraction=mc.reads / tr if tr else None, target_reads=tr,
+                                 reads_per_cell=rpc))
         if mc.relatives_reads:
             warnings.append(f"marker {c.marker}: {mc.relatives_reads} reads of evolved relatives "
                             "(shared 3' stem) reported apart, not counted in MRD")
+    quant = "spike_in" if rpc_spike is not None else "dna_input"
+    if track.mode == "fastq" and "locus_reads" in models_used:
+        warnings.append("FASTQ without annotation: the target's reads are all reads of the file; "
+                        "with several loci in one library use a spike-in or AIRR input")
     how = str(rules["case_combine"].value)
     # case level: over the detected markers; quantifiable ones first (max = highest marker)
     det = [m for m in markers if m.status != "negative"]
@@ -170,17 +280,24 @@ def quantify(
         status, value = "positive_not_quantifiable", _combine([m.mrd or 0.0 for m in det], how)
     else:
         status, value = "negative", None
-    lod_case = min(m.lod for m in markers)
-    loq_case = min(m.loq for m in markers)
+    lod_case = min(m.lod or 1.0 for m in markers)
+    loq_case = min(m.loq or 1.0 for m in markers)
     if status == "positive" and value is not None and value < loq_case:
         status = "positive_not_quantifiable"
     if status == "negative" and lod_case > float(rules["insufficient_sensitivity_lod"].value):
         warnings.append(f"negative with insufficient sensitivity: LoD {lod_case:.1e} is above "
                         f"{rules['insufficient_sensitivity_lod'].value:g}")
     return NgsMrdResult(status=status, mrd=value, lod=lod_case, loq=loq_case, cell_equivalents=cells,
-                        total_reads=track.total_reads, markers=tuple(markers), quantification=quant,
+                        markers=tuple(markers), quantification=quant,
                         reads_per_cell=float(np.mean(rpc_used)) if rpc_used else None,
-                        spike=spike_info, warnings=tuple(warnings), rules=rules, mode=track.mode)
+                        warnings=tuple(dict.fromkeys(warnings)),
+                        read_fraction=max((m.read_fraction or 0.0 for m in markers), default=None),
+                        reads_per_cell_model=",".join(sorted(models_used)), **common)
+
+
+def _rels(mc: Any) -> tuple[dict[str, Any], ...]:
+    return tuple({"v_call": v, "j_call": j, "junction": s, "reads": n}
+                 for (v, j, s), n in sorted(mc.relatives.items(), key=lambda kv: -kv[1])[:20])
 
 
 class NgsMrd:

@@ -51,6 +51,7 @@ def track_airr(
         spike_len.setdefault(len(s.junction), []).append(k)
     spike_refs = {k: np.frombuffer(s.junction.upper().encode(), dtype=np.uint8) for k, s in enumerate(spikes)}
     target_reads: dict[str, int] = {}
+    others: dict[tuple[str, str, str, str], int] = {}
     tcache: dict[tuple[str, str, str, str], str] = {}
     total = 0
     for b in blocks:
@@ -61,11 +62,13 @@ def track_airr(
         jn = np.array([str(x).upper() for x in b.get("junction")], dtype=object)
         loc, v, dd, j = b.get("locus"), b.get("v_call"), b.get("d_call"), b.get("j_call")
         total += int(cnt.sum())
+        tarr = []
         for key, c in zip(zip(loc.tolist(), v.tolist(), dd.tolist(), j.tolist(), strict=True), cnt.tolist(),
                           strict=True):
             t = tcache.get(key)
             if t is None:
                 t = tcache[key] = target_of(*map(str, key))
+            tarr.append(t)
             target_reads[t] = target_reads.get(t, 0) + int(c)
         lens = np.fromiter((len(x) for x in jn), dtype=np.int64, count=n)
         matched = np.zeros(n, dtype=bool)
@@ -105,6 +108,7 @@ def track_airr(
                 matched[r] = True
         # evolved relatives: same J gene, shares the 3' stem exactly, not a match
         free = ~matched & ~spike_hit
+        rel_hit = np.zeros(n, dtype=bool)
         if free.any() and any(stems.values()):
             import pandas as pd
 
@@ -124,8 +128,16 @@ def track_airr(
                     mc.relatives_reads += int(cnt[r])
                     rkey = (gene(str(v[r])) if v[r] else "", gene(str(j[r])) if j[r] else "", str(jn[r]))
                     mc.relatives[rkey] = mc.relatives.get(rkey, 0) + int(cnt[r])
+                    rel_hit[r] = True
+        # every other clonotype: the polyclonal background (reads per template) and the
+        # emerging-clone watch
+        for r in np.flatnonzero(free & ~rel_hit).tolist():
+            if not jn[r] or cnt[r] <= 0:
+                continue
+            okey = (tarr[r], gene(str(v[r])) if v[r] else "", gene(str(j[r])) if j[r] else "", str(jn[r]))
+            others[okey] = others.get(okey, 0) + int(cnt[r])
     return TrackResult(counts=counts, total_reads=total, target_reads=target_reads,
-                       spike_reads=spike_reads, mode="airr")
+                       spike_reads=spike_reads, mode="airr", others=others)
 
 
 
