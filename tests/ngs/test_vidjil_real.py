@@ -20,7 +20,6 @@ from remission.mrd.ngs import index_clonotypes, quantify, track_airr
 sys.path.insert(0, str(Path(__file__).parent))
 from vidjil_data import load
 
-
 DATA = Path(__file__).parent.parent / "data" / "vidjil" / "demo_lil_l3_tutorial.vidjil"
 
 
@@ -30,7 +29,7 @@ def vidjil() -> tuple[dict, list]:
 
 
 def test_index_and_follow_up(vidjil: tuple[dict, list]) -> None:
-    d, chunks = vidjil
+    _d, chunks = vidjil
     idx = index_clonotypes([chunks[0]])
     by = {(c.v_call, c.j_call, c.junction): c for c in idx.clones}
     top_igh = by[("IGHV3-9", "IGHJ6", "TGTGCACCCGGAGGTATGGACGTCTGG")]
@@ -65,7 +64,7 @@ def test_sample_six_weeks_before_relapse_is_not_a_plain_response(vidjil: tuple[d
     """
     from remission.mrd.course import analyze_course
 
-    d, chunks = vidjil
+    _d, chunks = vidjil
     idx = index_clonotypes([chunks[0]])
     relapse_clone = "TGTGCCACCTGGGACGGGCCGGAGGATACCACTGGTTGGTTCAAGATATTT"
     assert relapse_clone not in {c.junction for c in idx.clones}
