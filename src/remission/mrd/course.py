@@ -44,6 +44,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize
 from scipy.special import log_ndtr
 from scipy.stats import chi2
+from scipy.stats import f as f_dist
 
 from remission.domain.checks import check_positive
 from remission.domain.mrd import MrdResult, format_mrd
@@ -81,6 +82,10 @@ COURSE_RULES: dict[str, Rule] = rule_set(
          "MRD fraction taken as haematological relapse for the projection"),
     Rule("interval_level", 0.95, "C", "statistical convention",
          "confidence level of the profile-likelihood intervals"),
+    Rule("interval_calibration", "f", "U", "remission implementation choice, chosen by the seeded "
+         "coverage study in benchmarks/validate_projection.py (BENCHMARKS.md)",
+         "profile-likelihood cut-off: 'f' (small-sample F calibration, exact for Gaussian "
+         "regression with unknown SD) or 'chi2' (asymptotic)"),
     Rule("min_fit_points", 3, "U", "remission implementation choice (not in the specs)",
          "fewest results in a regrowth window (of which >= 2 detectable) to fit"),
     Rule("fit_lead_negatives", 2, "U", "remission implementation choice (not in the specs)",
@@ -133,6 +138,8 @@ class CensoredFit:
     censoring: str
     slope_ci: tuple[float | None, float | None]
     level: float
+    calibration: str = "f"
+    lr_cutoff: float = 3.841458820694124
     _obs: Any = field(repr=False, compare=False, default=None)
     _scale: tuple[float, float] = field(repr=False, compare=False, default=(0.0, 1.0))
     _sigma_floor: float = field(repr=False, compare=False, default=0.1)
@@ -191,7 +198,7 @@ class CensoredFit:
             return -_minimize(nll, np.array([b0, math.log(self.sigma_log10)]), floor_index=1,
                               floor=floor)[1]
 
-        return _profile_interval(prof, t_hat, self.loglik, self.level,
+        return _profile_interval(prof, t_hat, self.loglik, self.lr_cutoff,
                                  step=max(1.0, abs(t_hat - c) * 0.05 + 1.0), lower=lower, upper=upper)
 
 
@@ -211,6 +218,8 @@ def _log_interval(zl: np.ndarray, zh: np.ndarray) -> np.ndarray:
 
 def _loglik(a: float, b: float, log_s: float, obs: dict[str, np.ndarray]) -> float:
     """Censored normal log-likelihood (M3): density, left tail, or interval probability."""
+    if not -50.0 < log_s < 50.0:
+        return -1e300
     s = math.exp(log_s)
     mu = a + b * obs["t"]
     ll = 0.0
@@ -263,10 +272,26 @@ def _minimize(nll: Any, x0: np.ndarray, *, floor_index: int, floor: float,
     return to_external(z), val, ok or math.isfinite(val)
 
 
-def _profile_interval(prof: Any, x_hat: float, ll_hat: float, level: float, *, step: float,
+def lr_threshold(level: float, n_obs: int, calibration: str = "f") -> float:
+    """Cut-off of ``2·(ll_hat - prof)`` for a ``level`` interval of one parameter.
+
+    ``chi2``: the asymptotic χ²₁ quantile. ``f``: the small-sample calibration exact for a
+    Gaussian linear model with unknown σ (LR = n·log(1 + F/(n - 2)), F ~ F(1, n - 2); e.g.
+    Venzon & Moolgavkar, Appl Stat 1988;37:87 for profile intervals; the F form is the classical
+    regression result), with ``n_obs`` observations of which censored ones count fully.
+    """
+    if calibration == "chi2" or n_obs <= 2:
+        return float(chi2.ppf(level, 1)) if calibration == "chi2" else math.inf
+    if calibration != "f":
+        raise ValidationError(f"calibration must be one of chi2, f, but was {calibration!r}")
+    df = n_obs - 2
+    return float(n_obs * math.log1p(f_dist.ppf(level, 1, df) / df))
+
+
+def _profile_interval(prof: Any, x_hat: float, ll_hat: float, q: float, *, step: float,
                       lower: float, upper: float) -> tuple[float | None, float | None]:
-    """Where ``2·(ll_hat - prof(x))`` reaches the χ²₁ quantile on each side of ``x_hat``."""
-    q = float(chi2.ppf(level, 1))
+    """Where ``2·(ll_hat - prof(x))`` reaches ``q`` (see :func:`lr_threshold`) on each side of
+    ``x_hat``."""
 
     def g(x: float) -> float:
         return 2.0 * (ll_hat - prof(x)) - q
@@ -300,6 +325,7 @@ def fit_censored_loglinear(
     sigma_floor: float = 0.1,
     level: float = 0.95,
     interval: bool = True,
+    calibration: str = "f",
 ) -> CensoredFit:
     """Maximum-likelihood ``log10 MRD = a + b·day`` with left/interval censoring (Beal M3/Tobit).
 
@@ -368,6 +394,7 @@ def fit_censored_loglinear(
                            polish=True)
     a_s, b_s, ls = float(x[0]), float(x[1]), float(max(x[2], floor))
     ll_hat = -val
+    q = lr_threshold(level, int(exact.sum() + left.sum() + intv.sum()), calibration)
 
     def prof_b(b_day: float) -> float:
         bs = b_day * s
@@ -381,12 +408,13 @@ def fit_censored_loglinear(
     step = max(abs(b_day) * 0.1, 1e-4)
     slope_ci: tuple[float | None, float | None] = (None, None)
     if interval:
-        slope_ci = _profile_interval(prof_b, b_day, ll_hat, level, step=step,
+        slope_ci = _profile_interval(prof_b, b_day, ll_hat, q, step=step,
                                      lower=b_day - 200 * step, upper=b_day + 200 * step)
     return CensoredFit(
         intercept_log10=a_s - b_s * c / s, slope_log10_per_day=b_day, sigma_log10=math.exp(ls),
         loglik=ll_hat, converged=ok, n_exact=int(exact.sum()), n_left=int(left.sum()),
         n_interval=int(intv.sum()), censoring=censoring, slope_ci=slope_ci, level=level,
+        calibration=calibration, lr_cutoff=q,
         _obs=obs, _scale=(c, s), _sigma_floor=sigma_floor,
     )
 
@@ -442,7 +470,7 @@ def observations_from_results(results: Sequence[MrdResult], t_ref: dt.date
 
 def fit_regrowth(results: Sequence[MrdResult], *, censoring: Literal["m3", "drop"] = "m3",
                  sigma_floor: float = 0.1, level: float = 0.95,
-                 interval: bool = True) -> tuple[CensoredFit, dt.date]:
+                 interval: bool = True, calibration: str = "f") -> tuple[CensoredFit, dt.date]:
     """Censored log-linear fit of MRD results of **one** method; returns (fit, reference date).
 
     Raises ValidationError when the results mix methods (methods are never pooled silently).
@@ -455,7 +483,8 @@ def fit_regrowth(results: Sequence[MrdResult], *, censoring: Literal["m3", "drop
         raise ValidationError("results must have dates, but none had")
     t_ref = min(r.date for r in dated if r.date is not None)
     fit = fit_censored_loglinear(*observations_from_results(dated, t_ref), censoring=censoring,
-                                 sigma_floor=sigma_floor, level=level, interval=interval)
+                                 sigma_floor=sigma_floor, level=level, interval=interval,
+                                 calibration=calibration)
     return fit, t_ref
 
 
@@ -554,7 +583,7 @@ def _fit_method(method: str, series: list[MrdResult], rules: Mapping[str, Rule])
     level = float(rules["interval_level"].value)
     try:
         fit, t_ref = fit_regrowth(window, sigma_floor=float(rules["sigma_floor_log10"].value),
-                                  level=level)
+                                  level=level, calibration=str(rules["interval_calibration"].value))
     except ValidationError as exc:
         out["reasons"].append(str(exc))
         out["fitted"] = False
@@ -576,7 +605,7 @@ def _fit_method(method: str, series: list[MrdResult], rules: Mapping[str, Rule])
         "doubling_time_days": fit.doubling_time_days,
         "doubling_time_days_ci": list(fit.doubling_time_ci),
         "sigma_log10": fit.sigma_log10, "loglik": fit.loglik, "converged": fit.converged,
-        "interval_level": level, "interval_method": "profile likelihood",
+        "interval_level": level, "interval_method": f"profile likelihood ({fit.calibration} calibration)",
         "reference_date": t_ref.isoformat(),
         "line": {"intercept_log10_at_reference": fit.intercept_log10,
                  "slope_log10_per_day": fit.slope_log10_per_day},
@@ -593,7 +622,7 @@ def _fit_method(method: str, series: list[MrdResult], rules: Mapping[str, Rule])
     out["projection"] = {
         "threshold_fraction": m_rel, "date": date_of(t_star),
         "ci_low": date_of(lo), "ci_high": date_of(hi), "level": level,
-        "interval_method": "profile likelihood",
+        "interval_method": f"profile likelihood ({fit.calibration} calibration)",
         "days_after_last_result": t_star - last_day,
         "last_result_date": window[-1].date.isoformat(),
         "already_reached": t_star <= last_day,

@@ -459,9 +459,11 @@ def write_sample_airr(path: str | Path, sample: SimulatedSample, *, sample_name:
 
 
 def write_sample_fastq(path: str | Path, sample: SimulatedSample, rng: np.random.Generator, *,
-                       mate2: str | Path | None = None, shuffle: bool = True) -> Path:
+                       mate2: str | Path | None = None, shuffle: bool = True,
+                       label_leukemic: bool = False) -> Path:
     """Write every read of the sample as a 150-bp FASTQ record (gzip if ``.gz``); with ``mate2``
-    also the reverse-complement mates."""
+    also the reverse-complement mates. ``label_leukemic`` names reads of leukemic clone ``k``
+    ``r{n}_L{k}`` (the truth for sensitivity benchmarks)."""
     from remission.io.fastq import write_fastq
     from remission.mrd.ngs import revcomp
 
@@ -469,7 +471,10 @@ def write_sample_fastq(path: str | Path, sample: SimulatedSample, rng: np.random
     if shuffle:
         rng.shuffle(idx)
     reads = [sample.rearrangements[int(sample.clone_of[i])].read(sample.junctions[i]) for i in idx]
-    write_fastq(path, [(f"r{n + 1}/1", s) for n, s in enumerate(reads)])
+    n_leuk = len(sample.leukemic_cells)
+    names = [f"r{n + 1}_L{int(sample.clone_of[i])}" if label_leukemic and int(sample.clone_of[i]) < n_leuk
+             else f"r{n + 1}" for n, i in enumerate(idx)] if label_leukemic else None
+    write_fastq(path, [(f"{names[n]}/1" if names else f"r{n + 1}/1", s) for n, s in enumerate(reads)])
     if mate2 is not None:
         write_fastq(mate2, [(f"r{n + 1}/2", revcomp(s)) for n, s in enumerate(reads)])
     return Path(path)
