@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from remission.domain import EngineSection
+from remission.domain import ClonalResult, EngineSection
 from remission.domain.parameters import rests_on
 from remission.errors import InputError, ValidationError
 from remission.steps._base import StepContext, step
@@ -107,5 +107,5 @@ def run(ctx: StepContext) -> EngineSection:
         if r["name"] not in seen:
             seen.add(r["name"])
             unique.append(r)
-    return EngineSection(name="clonal", title=TITLE, result=result, warnings=tuple(warnings),
+    return EngineSection(name="clonal", title=TITLE, result=ClonalResult.model_validate(result), warnings=tuple(warnings),
                          rests_on=tuple(unique))
