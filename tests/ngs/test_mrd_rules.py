@@ -193,3 +193,18 @@ def test_emerging_minor_diagnostic_clone_alerts_and_qualifies_the_call() -> None
     # thresholds are parameters: at 40 % the minor clone does not alert
     r2 = quantify(idx, track_airr(idx, [fu]), dna_ng=500, parameters={"emerging_min_fraction": 0.4})
     assert r2.emerging == () and r2.marker_caveat is None
+
+
+@pytest.mark.parametrize(("name", "bad", "message"), [
+    ("emerging_min_fraction", 0, r"emerging_min_fraction must be a fraction in \(0, 1\], but was 0"),
+    ("emerging_min_fraction", "x", r"emerging_min_fraction must be a fraction in \(0, 1\], but was 'x'"),
+    ("emerging_min_fold", -1, "emerging_min_fold must be a finite number > 0, but was -1"),
+    ("watch_min_dx_fraction", 2, r"watch_min_dx_fraction must be a fraction in \(0, 1\], but was 2"),
+    ("reads_per_cell_model", "guess", "reads_per_cell_model must be one of background_coverage, locus_reads"),
+])
+def test_watch_and_model_parameters_are_checked(name: str, bad: object, message: str) -> None:
+    from remission.errors import ValidationError
+
+    with pytest.raises(ValidationError, match=message):
+        idx = index_clonotypes([diagnosis()], {name: bad})
+        quantify(idx, track_airr(idx, [block([("IGH", V_IDX, "", J_IDX, INDEX, 10)])]), dna_ng=500)

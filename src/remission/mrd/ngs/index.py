@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from remission.domain.checks import check_fraction, check_nonnegative
 from remission.domain.parameters import resolve
 from remission.mrd.ngs.model import ClonotypeBlock, IndexClone, IndexResult
 from remission.mrd.ngs.relatives import with_stem
@@ -124,8 +125,9 @@ def watch_list(clones: Sequence[IndexClone], clonotypes: Mapping[tuple[str, str,
     Relapse in childhood ALL often grows from a minor diagnosis subclone (Waanders, Blood Cancer
     Discov 2020;1:96: 50 % of 92 relapses), so these are followed beside the markers.
     """
-    lo = float(rules["watch_min_dx_fraction"].value)
+    lo = check_fraction("watch_min_dx_fraction", rules["watch_min_dx_fraction"].value, open_low=True)
     hi = float(rules["index_min_fraction"].value)
+    n_max = int(check_nonnegative("watch_max_listed", rules["watch_max_listed"].value))
     markers = {(c.target, c.v_call, c.j_call, c.junction) for c in clones}
     rows: list[dict[str, Any]] = []
     for (t, v, j, jn), n in clonotypes.items():
@@ -135,7 +137,7 @@ def watch_list(clones: Sequence[IndexClone], clonotypes: Mapping[tuple[str, str,
             rows.append({"target": t, "v_call": v, "j_call": j, "junction": jn, "reads": n,
                          "diagnosis_fraction": f})
     rows.sort(key=lambda r: (-float(r["diagnosis_fraction"]), str(r["target"]), str(r["junction"])))
-    return tuple(rows[: int(rules["watch_max_listed"].value)])
+    return tuple(rows[:n_max])
 
 
 def effective_mismatches(length: int, max_mismatches: int, min_seed_nt: int) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from remission.domain.checks import check_in, check_nonnegative, check_positive
+from remission.domain.checks import check_fraction, check_in, check_nonnegative, check_positive
 from remission.domain.parameters import resolve, rule_values
 from remission.errors import ValidationError
 from remission.mrd.ngs.index import index_clonotypes
@@ -90,11 +90,11 @@ def emerging_clones(index: IndexResult, track: TrackResult, rules: Mapping[str, 
     and >= ``emerging_min_reads`` reads, and was absent at diagnosis or rose >= ``emerging_min_fold``
     times from its diagnostic fraction (same target, V, J and junction; same denominator).
     """
+    f_min = check_fraction("emerging_min_fraction", rules["emerging_min_fraction"].value, open_low=True)
+    n_min = int(check_nonnegative("emerging_min_reads", rules["emerging_min_reads"].value))
+    fold = check_positive("emerging_min_fold", rules["emerging_min_fold"].value)
     if track.others is None:
         return [], []
-    f_min = float(rules["emerging_min_fraction"].value)
-    n_min = int(rules["emerging_min_reads"].value)
-    fold = float(rules["emerging_min_fold"].value)
     marker_loci = {c.target.split("_", 1)[0] for c in index.clones}
     out: list[dict[str, Any]] = []
     for (t, v, j, jn), n in track.others.items():
@@ -160,7 +160,7 @@ def quantify(
     loq_reads = int(rules["loq_min_reads"].value)
     det_reads = max(1, int(rules["detect_min_reads"].value))
     tpc = check_positive("templates_per_cell", rules["templates_per_cell"].value)
-    bg_min = int(rules["background_min_clonotypes"].value)
+    bg_min = int(check_positive("background_min_clonotypes", rules["background_min_clonotypes"].value))
     warnings: list[str] = []
     cells: float | None = None
     if cell_equivalents is not None:
