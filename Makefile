@@ -33,7 +33,7 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	bash scripts/test-tiers.sh
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS); rc=$$?; bash scripts/test-tiers.sh stop; exit $$rc
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -m "not slow and not postgres and not browser" $(PYTEST_ARGS)
