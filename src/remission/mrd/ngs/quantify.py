@@ -11,7 +11,7 @@ import numpy as np
 from remission.domain.checks import check_fraction, check_in, check_nonnegative, check_positive
 from remission.domain.parameters import resolve, rule_values
 from remission.errors import ValidationError
-from remission.mrd.ngs.index import index_clonotypes
+from remission.mrd.ngs.index import as_matrix, effective_mismatches, hamming_rows, index_clonotypes
 from remission.mrd.ngs.model import (
     ClonotypeBlock,
     IndexClone,
@@ -88,7 +88,9 @@ def emerging_clones(index: IndexResult, track: TrackResult, rules: Mapping[str, 
 
     A follow-up clonotype alerts when it holds >= ``emerging_min_fraction`` of its target's reads
     and >= ``emerging_min_reads`` reads, and was absent at diagnosis or rose >= ``emerging_min_fold``
-    times from its diagnostic fraction (same target, V, J and junction; same denominator).
+    times from its diagnostic fraction (same target, V, J and denominator). Reads are counted with
+    the clonotype's sequencing-error satellites (<= ``max_mismatches``, same V, J and length, less
+    abundant), at follow-up and at diagnosis alike, as for the index clones.
     """
     f_min = check_fraction("emerging_min_fraction", rules["emerging_min_fraction"].value, open_low=True)
     n_min = int(check_nonnegative("emerging_min_reads", rules["emerging_min_reads"].value))
@@ -96,24 +98,55 @@ def emerging_clones(index: IndexResult, track: TrackResult, rules: Mapping[str, 
     if track.others is None:
         return [], []
     marker_loci = {c.target.split("_", 1)[0] for c in index.clones}
-    out: list[dict[str, Any]] = []
+    d = int(rules["max_mismatches"].value)
+    seed = int(rules["min_seed_nt"].value)
+    groups: dict[tuple[str, str, str, int], list[tuple[str, int]]] = {}
     for (t, v, j, jn), n in track.others.items():
+        groups.setdefault((t, v, j, len(jn)), []).append((jn, n))
+    dx_groups: dict[tuple[str, str, str, int], list[tuple[str, int]]] | None = None
+    out: list[dict[str, Any]] = []
+    for (t, v, j, length), members in groups.items():
         tr = track.target_reads.get(t, 0)
-        if not tr or n < n_min or n / tr < f_min:
+        floor = 0.5 * max(f_min * tr, n_min)  # a representative holds most of its satellites' reads
+        if not tr or max(m[1] for m in members) < floor:
             continue
-        f = n / tr
-        dx = index.diagnosis_fraction(t, v, j, jn)
-        if dx > 0 and f < fold * dx:
-            continue
-        locus = t.split("_", 1)[0]
-        same = "same locus as an index marker" if locus in marker_loci else "a locus without index marker"
-        at_dx = f"present at diagnosis at {dx * 100:.3g} %" if dx > 0 else "absent at diagnosis"
-        out.append({"target": t, "v_call": v, "j_call": j, "junction": jn, "reads": n,
-                    "fraction": f, "target_reads": tr, "denominator": f"reads of target {t}",
-                    "diagnosis_fraction": dx, "kind": "expanding" if dx > 0 else "new",
-                    "fold_change": f / dx if dx > 0 else None,
-                    "alert": f"emerging non-index clone ({t} {v or '-'} {j or '-'}), {same}, "
-                             f"{f * 100:.3g} % of {t} reads, {at_dx}"})
+        members.sort(key=lambda m: -m[1])
+        mat = as_matrix([m[0] for m in members])
+        cnts = np.array([m[1] for m in members], dtype=np.int64)
+        dd = effective_mismatches(length, d, seed)
+        absorbed = np.zeros(len(members), dtype=bool)
+        for i, (jn, c) in enumerate(members):
+            if c < floor:
+                break
+            if absorbed[i]:
+                continue
+            sat = (hamming_rows(mat, mat[i]) <= dd) & ~absorbed
+            absorbed |= sat
+            n = int(cnts[sat].sum())
+            f = n / tr
+            if n < n_min or f < f_min:
+                continue
+            if dx_groups is None:
+                dx_groups = {}
+                for (t2, v2, j2, jn2), n2 in index.clonotypes.items():
+                    dx_groups.setdefault((t2, v2, j2, len(jn2)), []).append((jn2, n2))
+            dx_members = dx_groups.get((t, v, j, length), [])
+            ref = np.frombuffer(jn.encode(), dtype=np.uint8)
+            dx_n = sum(n2 for jn2, n2 in dx_members
+                       if int((np.frombuffer(jn2.encode(), dtype=np.uint8) != ref).sum()) <= dd)
+            dx_tr = index.target_reads.get(t, 0)
+            dx = dx_n / dx_tr if dx_tr else 0.0
+            if dx > 0 and f < fold * dx:
+                continue
+            locus = t.split("_", 1)[0]
+            same = "same locus as an index marker" if locus in marker_loci else "a locus without index marker"
+            at_dx = f"present at diagnosis at {dx * 100:.3g} %" if dx > 0 else "absent at diagnosis"
+            out.append({"target": t, "v_call": v, "j_call": j, "junction": jn, "reads": n,
+                        "reads_exact": int(c), "fraction": f, "target_reads": tr,
+                        "denominator": f"reads of target {t}", "diagnosis_fraction": dx,
+                        "kind": "expanding" if dx > 0 else "new", "fold_change": f / dx if dx > 0 else None,
+                        "alert": f"emerging non-index clone ({t} {v or '-'} {j or '-'}), {same}, "
+                                 f"{f * 100:.3g} % of {t} reads, {at_dx}"})
     out.sort(key=lambda e: (-float(e["fraction"]), str(e["target"]), str(e["junction"])))
     watch = []
     for w in index.watch:
