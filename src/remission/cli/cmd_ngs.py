@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit, parse_rule_overrides
+from remission.errors import excerpt
 
 
 def _parse_params(items: list[str] | None) -> dict[str, Any]:
@@ -17,35 +18,31 @@ def _parse_params(items: list[str] | None) -> dict[str, Any]:
 def _spikes(spec: str | None) -> list[Any]:
     """``--spike-in``: a TSV/CSV file with columns name, copies, junction; or inline
     ``COPIES:JUNCTION[,COPIES:JUNCTION...]``."""
-    import csv
+    import math
+    import re
 
-    from remission.errors import InputError, ValidationError
+    from remission.io.spikes import read_spike_ins
     from remission.mrd.ngs import SpikeIn
 
     if not spec:
         return []
     p = Path(spec)
+    if p.exists():
+        return [SpikeIn(name=r.name, copies=r.copies, junction=r.junction)
+                for r in read_spike_ins(p)]
     out = []
-    if p.is_file():
-        text = p.read_text(encoding="utf-8")
-        dialect = "excel-tab" if "\t" in text.splitlines()[0] else "excel"
-        rows = list(csv.DictReader(text.splitlines(), dialect=dialect))
-        for i, row in enumerate(rows, start=2):
-            try:
-                out.append(SpikeIn(name=row.get("name") or f"spike{i - 1}", copies=float(row["copies"]),
-                                   junction=(row.get("junction") or row["sequence"]).strip().upper()))
-            except (KeyError, TypeError, ValueError, AttributeError):
-                raise InputError("expected columns name, copies (number), junction (nucleotides)",
-                                 path=p, line=i) from None
-        return out
     for i, part in enumerate(spec.split(",")):
         copies, sep, seq = part.partition(":")
+        seq = seq.strip().upper()
         try:
-            out.append(SpikeIn(name=f"spike{i + 1}", copies=float(copies), junction=seq.strip().upper()))
+            n = float(copies)
         except ValueError:
-            sep = ""
-        if not sep or not seq.strip():
-            raise ValidationError(f"--spike-in must be a file or COPIES:JUNCTION[,...], but was {spec!r}")
+            n = math.nan
+        if not sep or not re.fullmatch(r"[ACGTN]+", seq) or not (math.isfinite(n) and n > 0):
+            raise typer.BadParameter(
+                f"must be an existing file or COPIES:JUNCTION[,...] with copies > 0 and a "
+                f"nucleotide junction, but was {excerpt(spec)}", param_hint="--spike-in")
+        out.append(SpikeIn(name=f"spike{i + 1}", copies=n, junction=seq))
     return out
 
 

@@ -9,8 +9,10 @@ strict at about the cost of one pass of numpy over the bytes. Memory is one bloc
 1 MiB; smaller blocks stay in CPU cache and scan faster) plus its index, whatever the file size.
 
 Errors are :class:`~remission.errors.FastqFormatError` naming the file and record (and line): a
-truncated gzip stream, a FASTA file, a record cut short, a quality line of the wrong length, or
-mates out of step.
+truncated gzip stream, a FASTA file, a record cut short, a quality line of the wrong length, a
+sequence with characters other than A, C, G, T, N (either case), a record longer than the block
+(``buffer_size``, 1 MiB by default; amplicon reads are a few hundred bases), a file with no
+records at all (an empty run is unusable input, never a negative result), or mates out of step.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from remission.errors import FastqFormatError
+from remission.errors import FastqFormatError, excerpt
 
 __all__ = ["FastqChunk", "iter_fastq_chunks", "write_fastq"]
 
 _AT, _PLUS, _NL = ord("@"), ord("+"), 10
+_NUC = np.zeros(256, dtype=bool)
+_NUC[list(b"ACGTNacgtn")] = True
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,10 @@ class FastqChunk:
     @property
     def n_reads(self) -> int:
         return len(self.seq_start)
+
+
+_NO_READS = ("no reads: the file is empty; an empty run is unusable input, not a sample "
+             "without disease")
 
 
 def _open(path: Path) -> Any:
@@ -89,6 +97,18 @@ def _index(raw: bytes, path: Path, first_record: int) -> FastqChunk:
         raise FastqFormatError(f"the quality line has {int(qlen[i])} characters but the sequence "
                                f"{int(seq_end[i] - seq_start[i])}", path=path,
                                record=first_record + i + 1, line=4 * (first_record + i) + 4)
+    # sequence bytes: +1 where a sequence line starts, -1 where it ends, running sum = inside
+    edge = np.zeros(a.size + 1, dtype=np.int8)
+    edge[seq_start] = 1
+    edge[seq_end] -= 1
+    bad_byte = np.flatnonzero(np.cumsum(edge[:-1], dtype=np.int8).view(bool) & ~_NUC[a])
+    if bad_byte.size:
+        i = int(np.searchsorted(seq_start, bad_byte[0], side="right")) - 1
+        col = int(bad_byte[0] - seq_start[i]) + 1
+        raise FastqFormatError(f"expected a nucleotide sequence (A, C, G, T, N), got "
+                               f"{excerpt(bytes(a[bad_byte[0]:bad_byte[0] + 1]))} at column {col}",
+                               path=path, record=first_record + i + 1,
+                               line=4 * (first_record + i) + 2)
     return FastqChunk(data=a, seq_start=seq_start, seq_end=seq_end.astype(np.int64),
                       first_record=first_record)
 
@@ -122,14 +142,16 @@ def iter_fastq_chunks(
         try:
             first = f1.peek(1)[:1] if hasattr(f1, "peek") else b""
             if first and first != b"@":
-                raise FastqFormatError(f"expected FASTQ (first character '@'), got {first!r}",
-                                       path=p, record=1, line=1)
+                raise FastqFormatError(f"expected FASTQ (first character '@'), got "
+                                       f"{excerpt(first)}", path=p, record=1, line=1)
             if f2 is None:
                 for chunk in dnaio.read_chunks(f1, buffer_size):
                     current = p
                     ch = _index(bytes(chunk), p, record)
                     record += ch.n_reads
                     yield ch
+                if record == 0:
+                    raise FastqFormatError(_NO_READS, path=p, record=1)
             else:
                 assert p2 is not None
                 for c1, c2 in dnaio.read_paired_chunks(f1, f2, buffer_size):
@@ -144,6 +166,8 @@ def iter_fastq_chunks(
                     record += a.n_reads
                     yield FastqChunk(a.data, a.seq_start, a.seq_end, a.first_record, mate2=b)
                 left1, left2 = f1.read(1), f2.read(1)
+                if record == 0 and not (left1 or left2):
+                    raise FastqFormatError(_NO_READS, path=p, record=1)
                 if left1 or left2:
                     raise FastqFormatError(f"mates out of step: {'R1' if left1 else 'R2'} has more "
                                            f"records than {'R2' if left1 else 'R1'}",
@@ -154,15 +178,21 @@ def iter_fastq_chunks(
                 f2.close()
     except FastqFormatError:
         raise
+    except OverflowError:  # dnaio: a record larger than the buffer
+        raise FastqFormatError(f"record longer than {buffer_size} bytes (the block size); expected "
+                               "reads of at most a few thousand bases", path=current,
+                               record=record + 1) from None
     except (EOFError, zlib.error) as exc:
         raise FastqFormatError(f"the gzip stream is truncated or corrupt ({exc}); expected a "
                                "complete file", path=current, record=record + 1) from None
     except OSError as exc:
         raise FastqFormatError(f"cannot read: {exc}", path=current, record=record + 1) from None
     except dnaio.exceptions.FileFormatError as exc:
-        raise FastqFormatError(f"malformed FASTQ: {exc}", path=current, record=record + 1) from None
-    except ValueError as exc:  # dnaio: record larger than the buffer / unknown format / out of sync
-        raise FastqFormatError(f"malformed FASTQ: {exc}", path=current, record=record + 1) from None
+        raise FastqFormatError(f"malformed FASTQ: {excerpt(str(exc), 120)}", path=current,
+                               record=record + 1) from None
+    except ValueError as exc:  # dnaio: unknown format / out of sync
+        raise FastqFormatError(f"malformed FASTQ: {excerpt(str(exc), 120)}", path=current,
+                               record=record + 1) from None
 
 
 def write_fastq(path: str | Path, reads: Iterator[tuple[str, bytes]] | list[tuple[str, bytes]],
