@@ -7,12 +7,21 @@ from typing import Any
 
 import typer
 
-from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit, parse_rule_overrides
+from remission.cli.common import (
+    JSON_OPTION,
+    OUTPUT_OPTION,
+    emit,
+    parse_rule_overrides,
+    positive_numbers,
+    styled,
+)
 from remission.errors import excerpt
 
 
 def _parse_params(items: list[str] | None) -> dict[str, Any]:
-    return parse_rule_overrides(items)
+    from remission.mrd.ngs import NGS_RULES
+
+    return parse_rule_overrides(items, known=NGS_RULES)
 
 
 def _spikes(spec: str | None) -> list[Any]:
@@ -51,7 +60,7 @@ def _human_index(res: dict[str, Any]) -> Any:
         from rich.table import Table
 
         if not res["markers"]:
-            console.print("[yellow]no marker[/yellow]: no clonotype passes the index criteria")
+            console.print(styled(("no marker", "yellow"), ": no clonotype passes the index criteria"))
             return
         t = Table("marker", "target", "V", "J", "junction", "reads", "fraction", title="Index clonotypes")
         for m in res["markers"]:
@@ -71,17 +80,17 @@ def _human_track(results: list[dict[str, Any]]) -> Any:
         for r in results:
             title = r.get("follow_up", "")
             if r["status"] == "no_marker":
-                console.print(f"{title}: [yellow]no marker[/yellow] (the diagnosis has no index clonotype)")
+                console.print(styled(f"{title}: ", ("no marker", "yellow"), " (the diagnosis has no index clonotype)"))
                 continue
-            console.print(f"[bold]{title}[/bold]  NGS-MRD: {format_mrd(r['status'], r['mrd'], r['lod'], r['loq'])}"
-                          f"  (LoD {r['lod']:.1e}, LoQ {r['loq']:.1e}, {r['cell_equivalents']:.3g} cells, "
-                          f"{r['total_reads']} reads, {r['quantification']})")
+            console.print(styled((title, "bold"), f"  NGS-MRD: {format_mrd(r['status'], r['mrd'], r['lod'], r['loq'])}"
+                                 f"  (LoD {r['lod']:.1e}, LoQ {r['loq']:.1e}, {r['cell_equivalents']:.3g} cells, "
+                                 f"{r['total_reads']} reads, {r['quantification']})"))
             t = Table("marker", "locus", "junction", "reads", "exact", "relatives", "MRD")
             for m in r["markers"]:
                 t.add_row(m["marker"], m["locus"], m["junction"], str(m["reads"]), str(m["reads_exact"]),
                           str(m["relatives_reads"]), format_mrd(m["status"], m["mrd"], m["lod"], m["loq"]))
             console.print(t)
-        console.print(f"[dim]{NOT_A_MEDICAL_DEVICE}[/dim]")
+        console.print(f"{NOT_A_MEDICAL_DEVICE}", style="dim")
     return show
 
 
@@ -169,8 +178,8 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         follow_up: list[Path] | None = typer.Option(None, "--follow-up", help="Follow-up AIRR TSV (repeatable)."),
         follow_up_fastq: list[Path] | None = typer.Option(None, "--follow-up-fastq", help="Follow-up FASTQ, plain or gzip (repeatable)."),
         mate2: list[Path] | None = typer.Option(None, "--mate2", help="R2 FASTQ of each --follow-up-fastq (repeatable, same order)."),
-        dna_ng: list[float] | None = typer.Option(None, "--dna-ng", help="DNA input in ng (cells = ng x 1000 / 6.5 pg); once for all follow-ups or once each (order: --follow-up files, then --follow-up-fastq)."),
-        cell_equivalents: list[float] | None = typer.Option(None, "--cell-equivalents", help="Cells analysed; once for all follow-ups or once each (same order as --dna-ng)."),
+        dna_ng: list[float] | None = typer.Option(None, "--dna-ng", callback=positive_numbers, help="DNA input in ng (cells = ng x 1000 / 6.5 pg); once for all follow-ups or once each (order: --follow-up files, then --follow-up-fastq)."),
+        cell_equivalents: list[float] | None = typer.Option(None, "--cell-equivalents", callback=positive_numbers, help="Cells analysed; once for all follow-ups or once each (same order as --dna-ng)."),
         spike_in: str | None = typer.Option(None, "--spike-in", help="Spike-in calibrators: TSV/CSV file (name, copies, junction) or COPIES:JUNCTION,..."),
         scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (default: local threads)."),
         param: list[str] | None = typer.Option(None, "--param", help="Override a rule: NAME=VALUE."),

@@ -140,10 +140,15 @@ def iter_fastq_chunks(
         f1 = _open(p)
         f2 = _open(p2) if p2 is not None else None
         try:
-            first = f1.peek(1)[:1] if hasattr(f1, "peek") else b""
-            if first and first != b"@":
-                raise FastqFormatError(f"expected FASTQ (first character '@'), got "
-                                       f"{excerpt(first)}", path=p, record=1, line=1)
+            for f, q in ((f1, p), (f2, p2)):
+                head = f.peek(4)[:4] if f is not None and hasattr(f, "peek") else b""
+                if head and head[:1] != b"@":
+                    raise FastqFormatError(f"expected FASTQ (first character '@'), got "
+                                           f"{excerpt(head[:1])}", path=q, record=1, line=1)
+                if 0 < len(head) < 4:  # dnaio asserts at least 4 bytes
+                    raise FastqFormatError("the file ends inside a record (expected 4 lines per "
+                                           "record: @header, sequence, +, quality)", path=q,
+                                           record=1, line=1)
             if f2 is None:
                 for chunk in dnaio.read_chunks(f1, buffer_size):
                     current = p

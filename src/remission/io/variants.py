@@ -332,11 +332,18 @@ def read_vcf(path: str | Path, *, samples: Sequence[str] | None = None) -> Varia
             line += 1
             if not v.ALT:
                 continue
-            ad = v.format("AD")
+            try:
+                ad = v.format("AD")
+                dp = v.format("DP") if has_dp else None
+                gene = _gene_from_info(v.INFO)
+            except Exception as exc:  # cyvcf2: KeyError/ValueError on header-record mismatches
+                raise VariantFormatError(f"cannot read FORMAT/INFO values ({type(exc).__name__}: "
+                                         f"{excerpt(str(exc))})", path=p, line=line) from None
             if ad is None:
                 raise VariantFormatError("record has no AD value", path=p, line=line, field="FORMAT/AD")
-            dp = v.format("DP") if has_dp else None
-            gene = _gene_from_info(v.INFO)
+            if ad.ndim != 2 or (dp is not None and dp.ndim != 2):
+                raise VariantFormatError("AD/DP values do not form one row per sample", path=p,
+                                         line=line, field="FORMAT/AD")
             for ai, alt_allele in enumerate(v.ALT):
                 a_row: list[int] = []
                 d_row: list[int] = []
