@@ -55,6 +55,20 @@ def _spikes(spec: str | None) -> list[Any]:
     return out
 
 
+def _check_fastq_paths(paths: list[Path], option: str) -> None:
+    """FASTQ options name FASTQ files: a folder is a data error, another suffix a usage error
+    (the sample would otherwise be read by the suffix's format, e.g. as an AIRR table)."""
+    from remission.errors import FastqFormatError
+    from remission.steps.ngs import is_fastq
+
+    for p in paths:
+        if p.is_dir():
+            raise FastqFormatError("is a directory; expected a FASTQ file (plain or gzip)", path=p)
+        if not is_fastq(p):
+            raise typer.BadParameter(f"must name a .fastq/.fq file (optionally .gz), but was "
+                                     f"{excerpt(str(p))}", param_hint=option)
+
+
 def _human_index(res: dict[str, Any]) -> Any:
     def show(console: Any) -> None:
         from rich.table import Table
@@ -195,6 +209,8 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         fus = [[str(p)] for p in follow_up or []]
         fq = list(follow_up_fastq or [])
         m2 = list(mate2 or [])
+        _check_fastq_paths(fq, "--follow-up-fastq")
+        _check_fastq_paths(m2, "--mate2")
         if m2 and len(m2) != len(fq):
             raise ValidationError(f"--mate2 must be given once per --follow-up-fastq ({len(fq)}), "
                                   f"but was given {len(m2)} times")

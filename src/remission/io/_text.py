@@ -23,10 +23,10 @@ from remission.errors import InputError
 
 __all__ = ["MAX_HEADER_BYTES", "MAX_LINE_BYTES", "iter_text_lines"]
 
-#: longest line (bytes, newline included) any line reader accepts; a tabular assay file with a
+#: longest line (bytes, not counting the line ending) any line reader accepts; a tabular assay file with a
 #: longer line is corrupt (the longest AIRR rows, with full alignments, are a few kB)
 MAX_LINE_BYTES = 1 << 20
-#: longest header line (bytes) a tabular reader accepts; a header is a list of column names
+#: longest header line (bytes, not counting the line ending) a tabular reader accepts; a header is a list of column names
 MAX_HEADER_BYTES = 64 << 10
 
 

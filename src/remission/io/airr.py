@@ -160,7 +160,7 @@ def _check_fields(block: bytes, ncol: int, first_line: int, path: Path) -> int:
     """Every line of ``block`` must have ``ncol`` fields; returns the number of lines."""
     a = np.frombuffer(block, dtype=np.uint8)
     nl = np.flatnonzero(a == 10)
-    long = np.flatnonzero(np.diff(nl, prepend=-1) > MAX_LINE_BYTES)
+    long = np.flatnonzero(np.diff(nl, prepend=-1) > MAX_LINE_BYTES + 1)  # + its newline
     if long.size:
         raise _bad(f"line longer than {MAX_LINE_BYTES} bytes (the limit for this format)", path,
                    first_line + int(long[0]))
@@ -252,6 +252,8 @@ def iter_airr_chunks(
     import pandas as pd
 
     p = Path(path)
+    if p.is_dir():
+        raise _bad("is a directory; expected an AIRR Rearrangement TSV file", p)
     if not p.is_file():
         raise _bad("no such file", p)
     try:

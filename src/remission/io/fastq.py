@@ -132,6 +132,8 @@ def iter_fastq_chunks(
     p = Path(path)
     p2 = Path(mate2) if mate2 is not None else None
     for q in (p, p2):
+        if q is not None and q.is_dir():
+            raise FastqFormatError("is a directory; expected a FASTQ file (plain or gzip)", path=q)
         if q is not None and not q.is_file():
             raise FastqFormatError("no such file", path=q)
     current = p
