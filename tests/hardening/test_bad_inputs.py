@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _seeds import AIRR, KINETICS, VCF
+from _seeds import AIRR, KINETICS
 
 from remission.cli import main
 
@@ -55,15 +54,6 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     monkeypatch.setenv("REMISSION_DB", url)
     monkeypatch.chdir(tmp_path)
     return {"good": good, "big": big, "db": db, "url": Path(url), "tmp": tmp_path}
-
-
-def _track_fastq(fq: str) -> Callable[[dict[str, Path]], list[str]]:
-    return lambda e: ["mrd", "ngs", "track", "--diagnosis", str(e["good"] / "dx.tsv"),
-                      "--follow-up-fastq", fq, "--dna-ng", "700"]
-
-
-def _in(folder: str, name: str) -> str:
-    return f"{{{folder}}}/{name}"
 
 
 #: id -> (argv with {bad}/{big} placeholders, the one-line message must contain each fragment)
@@ -155,7 +145,7 @@ def test_bad_input_is_one_line_exit_1_store_unchanged(case: str, env: dict[str, 
     before = _sha(env["db"])
     capfd.readouterr()
     rc = main(_argv(template, env))
-    out, err = capfd.readouterr()
+    err = capfd.readouterr().err
     lines = [x for x in err.splitlines() if x.strip()]
     assert rc == 1, (rc, err[-2000:])
     assert len(lines) == 1, err[-2000:]
