@@ -41,7 +41,7 @@ from remission.domain import (
     sha256_file,
 )
 from remission.errors import RemissionError
-from remission.io.casefile import case_inputs, load_case
+from remission.io.casefile import case_inputs, load_case, resolve_sample_path
 
 __all__ = ["Step", "StepContext", "analyze", "analyze_case", "build_timeline", "registered_steps", "step"]
 
@@ -57,8 +57,10 @@ class StepContext:
     sections: dict[str, EngineSection] = field(default_factory=dict)
 
     def path(self, relative: str) -> Path:
-        """Absolute path of a file named in the case file (relative to the case file)."""
-        return self.case_dir / relative
+        """Path of a file named in the case file (relative to the case file); a path that leaves
+        the case folder (``..``, absolute, symlink) raises unless ``$REMISSION_DATA_ROOTS``
+        allows it (:func:`~remission.io.casefile.resolve_sample_path`)."""
+        return resolve_sample_path(self.case_dir, relative)
 
     def sample_paths(self, sample: Sample) -> list[Path]:
         return [self.path(f) for f in sample.files]

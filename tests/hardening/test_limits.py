@@ -118,3 +118,19 @@ def test_airr_line_limit_inside_a_block(tmp_path: Path) -> None:
     fields[1] = b"A" * 1000  # a long but plausible row is fine
     p.write_bytes(header + b"\n" + b"\t".join(fields) + b"\n" + rest)
     assert len(read_airr(p)) == 3
+
+
+def test_case_file_parameters_naming_files_stay_inside(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from _seeds import CASE_YAML
+
+    from remission.io.casefile import load_case
+
+    monkeypatch.delenv(DATA_ROOTS_ENV, raising=False)
+    sample = (b"samples:\n  - {id: V, date: 2019-03-11, material: bone_marrow, assay: variants,"
+              b" files: [v.vcf], parameters: {copy_number: [cn.tsv, ../../cn.tsv]}}\n")
+    p = tmp_path / "case.yaml"
+    p.write_bytes(CASE_YAML + sample)
+    # checked even when file existence is not (check_files=False): the path itself is unsafe
+    with pytest.raises(UnsafePathError, match=r"samples\[0\]\.parameters\.copy_number\[1\]"):
+        load_case(p, check_files=False)

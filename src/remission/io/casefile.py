@@ -387,17 +387,19 @@ def load_case(path: str | Path, *, check_files: bool = True,
                 )
         for key, value in sample.parameters.items():
             # parameters that name files (e.g. gates: flow/gates.xml) must exist too
-            if isinstance(value, str) and key in _FILE_PARAMETERS:
-                loc = ("samples", i, "parameters", key)
+            if key not in _FILE_PARAMETERS:
+                continue
+            for k, name in _file_values(value):
+                loc = ("samples", i, "parameters", key) + ((k,) if k is not None else ())
                 try:
-                    f = resolve_sample_path(p.parent, value, data_roots, source=p,
+                    f = resolve_sample_path(p.parent, name, data_roots, source=p,
                                             field=_loc_to_path(loc))
                 except UnsafePathError as exc:
                     raise UnsafePathError(exc.reason, path=p, field=exc.field,
                                           line=index.get(loc)) from None
                 if check_files and not f.is_file():
                     raise CaseFileError(
-                        f"file {excerpt(value)} not found (looked for {excerpt(str(f), 200)})",
+                        f"file {excerpt(name)} not found (looked for {excerpt(str(f), 200)})",
                         path=p,
                         field=_loc_to_path(loc),
                         line=index.get(loc),
@@ -405,8 +407,17 @@ def load_case(path: str | Path, *, check_files: bool = True,
     return case
 
 
-#: sample parameters whose value is a path relative to the case file
+#: sample parameters whose value is a path (or a list of paths) relative to the case file
 _FILE_PARAMETERS = frozenset({"gates", "reference", "copy_number", "spike_in"})
+
+
+def _file_values(value: Any) -> list[tuple[int | None, str]]:
+    """The paths a file parameter names: ``(None, path)`` or ``(index, path)`` for a list."""
+    if isinstance(value, str):
+        return [(None, value)]
+    if isinstance(value, list):
+        return [(k, v) for k, v in enumerate(value) if isinstance(v, str)]
+    return []
 
 
 def case_inputs(path: str | Path, case: Case,
@@ -420,6 +431,7 @@ def case_inputs(path: str | Path, case: Case,
     for sample in case.samples:
         out.extend(resolve_sample_path(p.parent, f, data_roots, source=p) for f in sample.files)
         for key, value in sorted(sample.parameters.items()):
-            if isinstance(value, str) and key in _FILE_PARAMETERS:
-                out.append(resolve_sample_path(p.parent, value, data_roots, source=p))
+            if key in _FILE_PARAMETERS:
+                out.extend(resolve_sample_path(p.parent, name, data_roots, source=p)
+                           for _, name in _file_values(value))
     return out
