@@ -184,9 +184,10 @@ def progress(description: str, total: int | None = None) -> Any:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, highlight=False)
     return Progress(
-        TextColumn("[progress.description]{task.description}"),
+        # descriptions carry file names and case ids: shown literally, never parsed as markup
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

@@ -30,8 +30,7 @@ from remission.errors import FastqFormatError, excerpt
 __all__ = ["FastqChunk", "iter_fastq_chunks", "write_fastq"]
 
 _AT, _PLUS, _NL = ord("@"), ord("+"), 10
-_NUC = np.zeros(256, dtype=bool)
-_NUC[list(b"ACGTNacgtn")] = True
+_NUC = b"ACGTNacgtn"
 
 
 @dataclass(frozen=True)
@@ -97,18 +96,19 @@ def _index(raw: bytes, path: Path, first_record: int) -> FastqChunk:
         raise FastqFormatError(f"the quality line has {int(qlen[i])} characters but the sequence "
                                f"{int(seq_end[i] - seq_start[i])}", path=path,
                                record=first_record + i + 1, line=4 * (first_record + i) + 4)
-    # sequence bytes: +1 where a sequence line starts, -1 where it ends, running sum = inside
-    edge = np.zeros(a.size + 1, dtype=np.int8)
-    edge[seq_start] = 1
-    edge[seq_end] -= 1
-    bad_byte = np.flatnonzero(np.cumsum(edge[:-1], dtype=np.int8).view(bool) & ~_NUC[a])
-    if bad_byte.size:
-        i = int(np.searchsorted(seq_start, bad_byte[0], side="right")) - 1
-        col = int(bad_byte[0] - seq_start[i]) + 1
-        raise FastqFormatError(f"expected a nucleotide sequence (A, C, G, T, N), got "
-                               f"{excerpt(bytes(a[bad_byte[0]:bad_byte[0] + 1]))} at column {col}",
-                               path=path, record=first_record + i + 1,
-                               line=4 * (first_record + i) + 2)
+    # every sequence byte must be a nucleotide: join the sequence lines and delete the allowed
+    # bytes (bytes.translate runs in C at memory speed; numpy masks over the whole block cost
+    # ten times more)
+    starts_l, ends_l = seq_start.tolist(), seq_end.tolist()
+    if b"".join([raw[i:j] for i, j in zip(starts_l, ends_l, strict=True)]).translate(None, _NUC):
+        for k, (i, j) in enumerate(zip(starts_l, ends_l, strict=True)):
+            rest = raw[i:j].translate(None, _NUC)
+            if rest:
+                col = raw.index(rest[:1], i) - i + 1
+                raise FastqFormatError(f"expected a nucleotide sequence (A, C, G, T, N), got "
+                                       f"{excerpt(rest[:1])} at column {col}", path=path,
+                                       record=first_record + k + 1,
+                                       line=4 * (first_record + k) + 2)
     return FastqChunk(data=a, seq_start=seq_start, seq_end=seq_end.astype(np.int64),
                       first_record=first_record)
 
