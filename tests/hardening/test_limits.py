@@ -134,3 +134,13 @@ def test_case_file_parameters_naming_files_stay_inside(tmp_path: Path,
     # checked even when file existence is not (check_files=False): the path itself is unsafe
     with pytest.raises(UnsafePathError, match=r"samples\[0\]\.parameters\.copy_number\[1\]"):
         load_case(p, check_files=False)
+
+
+def test_non_finite_result_is_a_one_line_error_before_output(tmp_path: Path) -> None:
+    from remission.cli.common import emit
+    from remission.errors import ValidationError
+
+    out = tmp_path / "r.json"
+    with pytest.raises(ValidationError, match="JSON cannot carry"):
+        emit("x", {"auc": float("inf")}, json_out=True, output=out)
+    assert not out.exists()

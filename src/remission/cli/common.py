@@ -145,7 +145,14 @@ def _default(o: Any) -> Any:
 
 
 def to_json(obj: Any) -> str:
-    return json.dumps(obj, default=_default, indent=2, allow_nan=False)
+    """JSON text of ``obj``; a non-finite number (not JSON) is a one-line ``ValidationError``."""
+    try:
+        return json.dumps(obj, default=_default, indent=2, allow_nan=False)
+    except ValueError as exc:
+        from remission.errors import ValidationError
+
+        raise ValidationError(f"the result holds a number that JSON cannot carry ({exc}); "
+                              "nothing was written") from None
 
 
 def emit(
