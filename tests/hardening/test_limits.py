@@ -144,3 +144,24 @@ def test_non_finite_result_is_a_one_line_error_before_output(tmp_path: Path) -> 
     with pytest.raises(ValidationError, match="JSON cannot carry"):
         emit("x", {"auc": float("inf")}, json_out=True, output=out)
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("item", "message"), [
+    ("noequals", "must be STEP.NAME=VALUE"),
+    ("ngs_mrd=1", "must be STEP.NAME=VALUE"),
+    ("bogus.x=1", "unknown step 'bogus'; steps: ngs_mrd, risk"),
+    ("ngs_mrd.nope=1", "unknown parameter 'nope' of step ngs_mrd"),
+    ("ngs_mrd.index_min_fraction=[1", "not a valid YAML value"),
+])
+def test_step_overrides_refuse_bad_items(item: str, message: str) -> None:
+    import typer
+
+    from remission.cli.common import parse_step_overrides
+
+    steps = {"ngs_mrd": {"index_min_fraction"}, "risk": None}
+    with pytest.raises(typer.BadParameter, match=message.replace("[", r"\[")):
+        parse_step_overrides([item], steps)
+    # a good item: the value is parsed as YAML; a step without a name list is not checked
+    assert parse_step_overrides(["ngs_mrd.index_min_fraction=0.03", "risk.anything=[1, 2]"],
+                                steps) == {"ngs_mrd": {"index_min_fraction": 0.03},
+                                           "risk": {"anything": [1, 2]}}
