@@ -213,6 +213,14 @@ def _line_index(text: str | Any) -> dict[tuple[Any, ...], int]:
     return index
 
 
+def _got(value: Any) -> str:
+    """The offending value for a message: a bounded excerpt of text, a bounded repr otherwise."""
+    if isinstance(value, str):
+        return excerpt(value)
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:80]}… ({len(text)} characters)"
+
+
 def _describe(err: Mapping[str, Any]) -> str:
     typ = err["type"]
     ctx = err.get("ctx") or {}
@@ -220,18 +228,18 @@ def _describe(err: Mapping[str, Any]) -> str:
     if typ == "literal_error":
         expected = ctx.get("expected", "")
         choices = [c.strip().strip("'") for c in expected.replace(" or ", ", ").split(",")]
-        return f"expected one of {', '.join(choices)}, got {got!r}"
+        return f"expected one of {', '.join(choices)}, got {_got(got)}"
     if typ == "extra_forbidden":
         return "unknown field (not part of the case schema; see `remission schema case`)"
     if typ == "missing":
         return "required field is missing"
     if typ.startswith("date"):
-        return f"expected an ISO date (YYYY-MM-DD), got {got!r}"
+        return f"expected an ISO date (YYYY-MM-DD), got {_got(got)}"
     msg = str(err.get("msg", "invalid value"))
     msg = msg.removeprefix("Value error, ")
     if typ in ("value_error", "assertion_error"):
         return msg
-    return f"{msg[0].lower()}{msg[1:]}, got {got!r}" if got is not None else msg
+    return f"{msg[0].lower()}{msg[1:]}, got {_got(got)}" if got is not None else msg
 
 
 def parse_case(data: Any, *, source: str | Path = "case", text: str | Any = None) -> Case:

@@ -80,7 +80,7 @@ def _index(raw: bytes, path: Path, first_record: int) -> FastqChunk:
     if bad.size:
         i = int(bad[0])
         raise FastqFormatError(f"expected a header line starting with '@', got "
-                               f"{bytes(a[head[i]:head[i] + 20]).decode(errors='replace')!r}",
+                               f"{excerpt(bytes(a[head[i]:head[i] + 20]))}",
                                path=path, record=first_record + i + 1,
                                line=4 * (first_record + i) + 1)
     bad = np.flatnonzero(a[starts[2::4]] != _PLUS)
