@@ -169,6 +169,13 @@ def _check_fields(block: bytes, ncol: int, first_line: int, path: Path) -> int:
         i = int(np.searchsorted(nl, nul[0]))
         raise _bad("NUL byte; expected text (is the file binary or truncated?)", path,
                    first_line + i)
+    cr = np.flatnonzero(a == 13)
+    if cr.size:
+        lone = cr[a[np.minimum(cr + 1, a.size - 1)] != 10]
+        if lone.size:
+            i = int(np.searchsorted(nl, lone[0]))
+            raise _bad("carriage return inside a line (only CRLF line endings are allowed)", path,
+                       first_line + i)
     tabs = np.flatnonzero(a == 9)
     per_line = np.diff(np.searchsorted(tabs, nl), prepend=0)
     bad = np.flatnonzero(per_line != ncol - 1)
