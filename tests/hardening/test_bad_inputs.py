@@ -201,3 +201,29 @@ def test_bad_db_is_detected_before_any_work(env: dict[str, Path],
         err = [x for x in capfd.readouterr().err.splitlines() if x.strip()]
         assert rc == 1 and len(err) == 1 and err[0].startswith("error: store"), err
         assert not (env["tmp"] / "out").exists(), "the option is checked before the analysis runs"
+
+
+def test_unusable_assay_file_inside_a_case_fails_analyze(env: dict[str, Path],
+                                                        capfd: pytest.CaptureFixture[str]) -> None:
+    # issue 12 item 1: an empty FASTQ inside a case was stored as "negative, LoD 1.0"; now the
+    # reader refuses it ("no reads") and analyze exits 1 without saving or writing a report
+    from _seeds import CASE_YAML
+
+    case = env["tmp"] / "case"
+    (case / "ngs").mkdir(parents=True)
+    (case / "ngs" / "dx.tsv").write_bytes(AIRR)
+    (case / "ngs" / "fu.fastq").write_bytes((BAD / "empty.fastq").read_bytes())
+    samples = (b"samples:\n"
+               b"  - {id: DX, date: 2019-03-11, material: bone_marrow, assay: ngs_mrd, role: diagnosis,"
+               b" files: [ngs/dx.tsv], parameters: {dna_ng: 700}}\n"
+               b"  - {id: FU, date: 2019-04-15, material: bone_marrow, assay: ngs_mrd, role: follow_up,"
+               b" files: [ngs/fu.fastq], parameters: {dna_ng: 700}}\n")
+    (case / "case.yaml").write_bytes(CASE_YAML + samples)
+    before = _sha(env["db"])
+    capfd.readouterr()
+    rc = main(["analyze", str(case / "case.yaml"), "-o", str(env["tmp"] / "out")])
+    err = [x for x in capfd.readouterr().err.splitlines() if x.strip()]
+    assert rc == 1, err
+    assert len(err) == 1 and "'fu.fastq'" in err[0] and "no reads" in err[0], err
+    assert _sha(env["db"]) == before
+    assert not (env["tmp"] / "out").exists()
