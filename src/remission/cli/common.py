@@ -50,32 +50,34 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 def check_db_url(url: str | None) -> str:
     """Check a store URL without opening it; return it (``db_url`` applied).
 
-    Refuses, with a one-line :class:`~remission.errors.StoreError` (exit 1), a string that is not a
-    database URL, a backend other than SQLite/PostgreSQL or one whose driver is not installed, a
-    SQLite file in a folder that does not exist, and an existing SQLite path that is a folder or
-    a file that is not a SQLite database. Cheap (no connection), so commands run it before work.
+    Refuses, with one line (exit 1), a string that is not a SQLite/PostgreSQL URL
+    (:class:`~remission.errors.ValidationError`), and a SQLite file in a folder that does not
+    exist, an existing SQLite path that is a folder, or a file that is not a SQLite database
+    (:class:`~remission.errors.StoreError`). Cheap (no connection), so it runs while the options
+    are parsed, before any work.
     """
     import sqlalchemy as sa
 
-    from remission.errors import StoreError, excerpt
+    from remission.errors import StoreError, ValidationError, excerpt
 
     full = db_url(url)
     try:
         parsed = sa.make_url(full)
-    except Exception:
-        raise StoreError(f"store URL {excerpt(full)} is not a database URL (expected "
-                         "sqlite:///PATH or postgresql://USER@HOST/DB)") from None
-    backend = parsed.get_backend_name()
+        backend = parsed.get_backend_name()
+    except Exception as exc:  # sqlalchemy raises ArgumentError and others for bad URLs
+        raise ValidationError(f"--db must be a sqlite:/// or postgresql:// URL, but was "
+                              f"{excerpt(full)} ({type(exc).__name__})") from None
     if backend not in ("sqlite", "postgresql"):
-        raise StoreError(f"store URL {excerpt(parsed.render_as_string(hide_password=True))}: "
-                         f"unsupported database {backend!r}; expected sqlite or postgresql")
+        raise ValidationError(f"--db must be a sqlite:/// or postgresql:// URL, but was "
+                              f"{excerpt(parsed.render_as_string(hide_password=True))} "
+                              f"(unsupported database {backend!r})")
     if backend == "sqlite":
         db = parsed.database
         if db and db != ":memory:" and not db.startswith("file:"):
             path = Path(db).expanduser()
             if not path.resolve().parent.is_dir():
-                raise StoreError(f"store {excerpt(full)}: folder {excerpt(str(path.resolve().parent), 200)} "
-                                 "does not exist")
+                raise StoreError(f"store {excerpt(full)}: folder "
+                                 f"{excerpt(str(path.resolve().parent), 200)} does not exist")
             if path.is_dir():
                 raise StoreError(f"store {excerpt(full)}: {excerpt(db, 200)} is a folder; expected a "
                                  "SQLite database file")

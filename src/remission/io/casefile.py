@@ -11,7 +11,7 @@ The text loader is bounded and strict, because a case file may come from an uplo
   refused while it is read, in time linear in the text);
 - a key repeated in one mapping (YAML or JSON) is an error, not "the last one wins";
 - an impossible date (``2011-02-31``) and a non-finite number (``.inf``, ``.nan``, ``1e999``)
-  are errors naming their line;
+  are errors naming their line (and the field, for numbers);
 - every sample file resolves inside the case folder (see :func:`resolve_sample_path`).
 """
 
@@ -107,17 +107,9 @@ class _CaseLoader(yaml.SafeLoader):
                 None, None, f"impossible date {excerpt(node.value)} ({exc})",
                 node.start_mark) from None
 
-    def construct_yaml_float(self, node: Any) -> Any:
-        value = super().construct_yaml_float(node)
-        if not math.isfinite(value):
-            raise yaml.constructor.ConstructorError(
-                None, None, f"expected a finite number, got {excerpt(node.value)}",
-                node.start_mark)
-        return value
 
 
 _CaseLoader.add_constructor("tag:yaml.org,2002:timestamp", _CaseLoader.construct_yaml_timestamp)
-_CaseLoader.add_constructor("tag:yaml.org,2002:float", _CaseLoader.construct_yaml_float)
 
 
 def _compose(text: str) -> Any:
@@ -149,15 +141,22 @@ def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _json_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"expected a finite number, got {excerpt(text)}")
-    return value
+def _non_finite(data: Any) -> tuple[tuple[Any, ...], float] | None:
+    """The path and value of the first non-finite number (``.inf``, ``NaN``, ``1e999``), if any.
 
-
-def _json_constant(text: str) -> float:
-    raise ValueError(f"expected a finite number, got {text}")
+    Checked on the parsed data, so the error names the field wherever it is (schema fields and
+    free-form ``parameters`` alike); iterative, so deep data cannot exhaust the stack.
+    """
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack:
+        obj, path = stack.pop()
+        if isinstance(obj, float) and not math.isfinite(obj):
+            return path, obj
+        if isinstance(obj, dict):
+            stack.extend((v, (*path, k)) for k, v in reversed(list(obj.items())))
+        elif isinstance(obj, list):
+            stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(obj))))
+    return None
 
 
 def _json_depth(data: Any) -> int:
@@ -355,8 +354,7 @@ def load_case(path: str | Path, *, check_files: bool = True,
     node: Any = None
     try:
         if is_json:
-            data = json.loads(text, object_pairs_hook=_json_pairs, parse_float=_json_float,
-                              parse_constant=_json_constant)
+            data = json.loads(text, object_pairs_hook=_json_pairs)
             if _json_depth(data) > MAX_DEPTH:
                 raise CaseFileError(f"malformed JSON: nested more than {MAX_DEPTH} levels deep",
                                     path=p)
@@ -373,10 +371,15 @@ def load_case(path: str | Path, *, check_files: bool = True,
     except RecursionError:
         raise CaseFileError(f"malformed {'JSON' if is_json else 'YAML'}: nested too deeply",
                             path=p) from None
-    except ValueError as exc:  # JSON hooks: duplicate key, non-finite number
+    except ValueError as exc:  # the JSON hook: a duplicate key
         raise CaseFileError(f"malformed JSON: {exc}", path=p) from None
-    case = parse_case(data, source=p, text=node)
     index = _line_index(node) if node is not None else {}
+    bad = _non_finite(data)
+    if bad is not None:
+        where, value = bad
+        raise CaseFileError(f"expected a finite number, got {value!r}", path=p,
+                            field=_loc_to_path(where) or None, line=index.get(where))
+    case = parse_case(data, source=p, text=node)
     for i, sample in enumerate(case.samples):
         for j, name in enumerate(sample.files):
             loc: tuple[str | int, ...] = ("samples", i, "files", j)
