@@ -63,9 +63,10 @@ EXCERPT_LIMIT = 80
 def excerpt(text: str | bytes | object, limit: int = EXCERPT_LIMIT) -> str:
     r"""A bounded, escaped, one-line quotation of input text for error messages and warnings.
 
-    Bytes are decoded leniently; control characters (newlines, NUL, escape sequences) and
-    non-ASCII are shown as Python escapes (``repr`` style) and the result is cut to ``limit``
-    characters with ``…`` and the full length appended, so a 2 GB line costs 80 characters::
+    Bytes are decoded leniently (undecodable bytes become U+FFFD); control and formatting
+    characters (newlines, NUL, terminal escape sequences, bidirectional overrides) are shown as
+    Python escapes (``repr``), and the result is cut to ``limit`` characters with ``…`` and the
+    full length appended, so a 2 GB line costs 80 characters::
 
         >>> excerpt("a\tb")
         "'a\\tb'"
@@ -80,9 +81,10 @@ def excerpt(text: str | bytes | object, limit: int = EXCERPT_LIMIT) -> str:
         s = str(text)
         full = len(s)
         s = s[: limit * 4 + 4]
-    shown = ascii(s[:limit])
+    shown = repr(s[:limit])
     if full > limit:
-        return f"{shown}… ({full} characters)"
+        unit = "bytes" if isinstance(text, (bytes, bytearray, memoryview)) else "characters"
+        return f"{shown}… ({full} {unit})"
     return shown
 
 

@@ -20,7 +20,9 @@ def test_excerpt_is_bounded_escaped_and_one_line() -> None:
     long = excerpt("x" * 10_000_000)
     # 80 characters quoted, then the full length: 80 + 2 quotes + "… (10000000 characters)"
     assert long == "'" + "x" * 80 + "'… (10000000 characters)"
-    assert excerpt(b"\xff\xfeA" * 5, limit=4).startswith("'\\ufffd\\ufffdA\\ufffd'…")
+    # undecodable bytes become U+FFFD; the length is counted in bytes
+    assert excerpt(b"\xff\xfeA" * 5, limit=4) == "'\ufffd\ufffdA\ufffd'… (15 bytes)"
+    assert excerpt("Müller \u202e") == "'Müller \\u202e'"  # a bidi override is escaped
 
 
 def test_line_limits(tmp_path: Path) -> None:
