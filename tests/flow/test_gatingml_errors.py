@@ -8,6 +8,7 @@ import pytest
 
 from remission.errors import GatingMLError
 from remission.io.gatingml import parse_gatingml
+from remission.mrd.gating import evaluate_gates
 
 HEAD = ('<gating:Gating-ML xmlns:gating="http://www.isac-net.org/std/Gating-ML/v2.0/gating" '
         'xmlns:transforms="http://www.isac-net.org/std/Gating-ML/v2.0/transformations" '
@@ -30,7 +31,7 @@ def test_gate_on_missing_channel(tmp_path: Path, data1) -> None:
     doc = parse_gatingml(_write(tmp_path, _rect("cd99", "CD99-PE")))
     with pytest.raises(GatingMLError, match=r"'g.xml', field gate cd99: channel 'CD99-PE' is not in "
                                             r"FCS file 'data1.fcs'; channels: FSC-H"):
-        doc.evaluate(data1)
+        evaluate_gates(doc, data1)
 
 
 def test_unknown_parent(tmp_path: Path) -> None:
@@ -41,7 +42,7 @@ def test_unknown_parent(tmp_path: Path) -> None:
 def test_unknown_compensation_ref(tmp_path: Path, data1) -> None:
     doc = parse_gatingml(_write(tmp_path, _rect("a", "FSC-H", comp="Spill9")))
     with pytest.raises(GatingMLError, match="compensation-ref 'Spill9' names no spectrumMatrix"):
-        doc.evaluate(data1)
+        evaluate_gates(doc, data1)
 
 
 def test_malformed_xml(tmp_path: Path) -> None:
@@ -71,4 +72,4 @@ def test_boolean_cycle(tmp_path: Path, data1) -> None:
             '<gating:gateReference gating:ref="a"/></gating:not></gating:BooleanGate>')
     doc = parse_gatingml(_write(tmp_path, body))
     with pytest.raises(GatingMLError, match="cycle: a -> b -> a"):
-        doc.evaluate(data1, ["a"])
+        evaluate_gates(doc, data1, ["a"])

@@ -1,4 +1,4 @@
-"""FCS 2.0/3.0/3.1 reading, spillover compensation and the Gating-ML scale transforms.
+"""FCS 2.0/3.0/3.1 reading and writing (events, channel names, keywords, spillover matrix).
 
 ``read_fcs(path)`` parses the file with :mod:`flowio` (TEXT and DATA segments) and turns the
 DATA segment into a ``(events, channels)`` NumPy array without per-event Python
@@ -18,11 +18,8 @@ error that one of them would cure says so:
 A corrupt or truncated file raises :class:`~remission.errors.FcsFormatError` naming the file
 and the problem.
 
-Transforms (:func:`logicle`, :func:`hyperlog`, :func:`arcsinh`, :func:`flin`, :func:`flog`)
-use the parametrisations of Gating-ML 2.0 (Spidlen et al., Cytometry A 2015;87:683) and the
-``flowutils`` C implementations; for large arrays logicle/hyperlog are evaluated by monotone
-interpolation on a 2^16-point grid of the exact inverse (error < 1e-9 scale units), which is
-~10x faster than per-value root finding.
+Compensation and the scale transforms are cytometry maths, not format knowledge: they live in
+:mod:`remission.mrd.cytometry`.
 """
 
 from __future__ import annotations
@@ -30,7 +27,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,21 +38,12 @@ from remission.errors import FcsFormatError, ValidationError
 __all__ = [
     "FcsData",
     "Spillover",
-    "arcsinh",
-    "compensate",
-    "compensate_columns",
-    "flin",
-    "flog",
-    "hyperlog",
-    "logicle",
     "parse_spillover",
     "read_fcs",
     "write_fcs",
 ]
 
 _SPILL_KEYS = ("spill", "spillover", "comp")  # flowio lower-cases and strips '$'
-_INTERP_MIN = 200_000  # below this many values the exact (root-finding) transform is used
-_GRID = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -132,43 +120,6 @@ class FcsData:
 
     def column(self, name: str) -> np.ndarray:
         return self.events[:, self.index(name)]
-
-    def compensate(self, spill: Spillover | None = None) -> FcsData:
-        """Return a copy with fluorescence channels compensated (``true = observed @ inv(S)``).
-
-        Uses the file's $SPILL/$SPILLOVER unless ``spill`` is given; asking for compensation
-        of a file without a spillover matrix is an error.
-        """
-        s = spill if spill is not None else self.spill
-        if s is None:
-            raise FcsFormatError(
-                "compensation was asked for but the file has no spillover matrix "
-                "($SPILL/$SPILLOVER/$COMP); pass one explicitly or do not compensate",
-                path=self.path, field="$SPILL")
-        idx = [self.index(c) for c in s.channels]
-        ev = np.array(self.events, copy=True)
-        ev[:, idx] = compensate(self.events[:, idx], s.matrix)
-        return replace(self, events=ev, compensated=s.source)
-
-    def transform(self, kind: str = "logicle", channels: Sequence[str] | None = None,
-                  **params: float) -> FcsData:
-        """Return a copy with ``channels`` (default: the spillover channels, i.e. the
-        fluorescence detectors) on a ``logicle``/``asinh``/``hyperlog``/``linear``/``log`` scale."""
-        if channels is None:
-            if self.spill is None:
-                raise ValidationError(
-                    "channels must be given when the file has no spillover matrix, but was None")
-            channels = self.spill.channels
-        fn = TRANSFORMS.get(kind)
-        if fn is None:
-            raise ValidationError(f"kind must be one of {sorted(TRANSFORMS)}, but was {kind!r}")
-        ev = np.array(self.events, copy=True)
-        done = dict(self.transformed)
-        for c in channels:
-            i = self.index(c)
-            ev[:, i] = fn(ev[:, i], **params)
-            done[self.channels[i]] = kind
-        return replace(self, events=ev, transformed=done)
 
 
 # --------------------------------------------------------------------------------- reading
@@ -356,124 +307,3 @@ def write_fcs(path: str | Path, events: np.ndarray, channels: Sequence[str],
                           opt_channel_names=list(markers) if markers is not None else None,
                           metadata_dict=meta)
     return p
-
-
-# ---------------------------------------------------------------------------- numerics
-
-
-def compensate(observed: np.ndarray, spill: np.ndarray) -> np.ndarray:
-    """``true = observed @ inv(spill)``: float64 by ``solve`` (as flowutils), float32 by
-    :func:`compensate_columns` (chunked single-threaded matrix products)."""
-    s = np.asarray(spill, dtype=np.float64)
-    if observed.dtype == np.float32:
-        return compensate_columns(observed, list(range(observed.shape[1])), s)
-    return np.linalg.solve(s.T, np.asarray(observed, dtype=np.float64).T).T
-
-
-def compensate_columns(events: np.ndarray, columns: Sequence[int], spill: np.ndarray,
-                       chunk: int = 2048) -> np.ndarray:
-    """Compensated values of ``columns`` (the spillover's channels, in its order) of a float32
-    ``(events, channels)`` array, without gathering the columns first: ``events @ W`` where W
-    holds ``inv(spill)`` in the rows of ``columns``. Done in blocks of ``chunk`` rows, which keeps
-    OpenBLAS single-threaded and cache-resident (much steadier on a busy 2-core machine)."""
-    inv = np.linalg.inv(np.asarray(spill, dtype=np.float64))
-    w = np.zeros((events.shape[1], len(columns)), dtype=np.float64)
-    w[list(columns), :] = inv
-    w = w.astype(events.dtype if events.dtype.kind == "f" else np.float64)
-    out = np.empty((events.shape[0], len(columns)), dtype=w.dtype)
-    for s0 in range(0, events.shape[0], chunk):
-        np.matmul(events[s0:s0 + chunk], w, out=out[s0:s0 + chunk])
-    return out
-
-
-def _exact(fn_name: str, x: np.ndarray, t: float, m: float, w: float, a: float) -> np.ndarray:
-    import flowutils.transforms as ft
-
-    x64 = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
-    out = getattr(ft, fn_name)(x64, None, t=t, m=m, w=w, a=a)
-    return np.asarray(out).reshape(np.shape(x))
-
-
-def _biex(fn_name: str, x: np.ndarray, t: float, m: float, w: float, a: float) -> np.ndarray:
-    """logicle/hyperlog: exact (flowutils root finding) for small arrays; for large ones a
-    table on a uniform grid in ``u = asinh(x / c)`` (which straightens both the linear and the
-    log region), evaluated exactly at 2^16 + 1 nodes and interpolated linearly in O(1) per value
-    (no binary search)."""
-    _check_params(t=t, m=m, w=w, a=a)
-    x = np.asarray(x)
-    out_dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-    if x.size < _INTERP_MIN:
-        return _exact(fn_name, x, t, m, w, a).astype(out_dtype)
-    finite = np.isfinite(x)
-    if not finite.all():
-        out = np.full(x.shape, np.nan, dtype=out_dtype)
-        out[finite] = _biex(fn_name, x[finite], t, m, w, a)
-        return out
-    c = t * 10.0 ** (-(m - w))  # ~ the width of the linear region
-    lo, hi = float(x.min()), float(x.max())
-    u0, u1 = float(np.arcsinh(lo / c)), float(np.arcsinh(hi / c))
-    if u1 <= u0:
-        return _exact(fn_name, x, t, m, w, a).astype(out_dtype)
-    ugrid = np.linspace(u0, u1, _GRID + 1)
-    xgrid = c * np.sinh(ugrid)
-    xgrid[0], xgrid[-1] = lo, hi
-    table = _exact(fn_name, xgrid, t, m, w, a)
-    ft = out_dtype if out_dtype == np.float32 else np.dtype(np.float64)
-    inv_du = _GRID / (u1 - u0)
-    pos = np.arcsinh(x * ft.type(1.0 / c))
-    pos -= ft.type(u0)
-    pos *= ft.type(inv_du)
-    np.clip(pos, 0, _GRID, out=pos)
-    i = pos.astype(np.int32)
-    np.minimum(i, _GRID - 1, out=i)
-    pos -= i
-    tab = table.astype(ft)
-    dtab = np.diff(tab)
-    out = tab[i]
-    out += pos * dtab[i]
-    return out.astype(out_dtype, copy=False)
-
-
-def _check_params(**kw: float) -> None:
-    for k, v in kw.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v):
-            raise ValidationError(f"{k.upper()} must be a finite number, but was {v!r}")
-    if kw["t"] <= 0:
-        raise ValidationError(f"T must be > 0, but was {kw['t']!r}")
-
-
-def logicle(x: np.ndarray, T: float = 262144.0, W: float = 0.5, M: float = 4.5, A: float = 0.0) -> np.ndarray:
-    """Gating-ML 2.0 logicle (Moore & Parks, Cytometry A 2012;81A:273)."""
-    return _biex("logicle", x, T, M, W, A)
-
-
-def hyperlog(x: np.ndarray, T: float = 262144.0, W: float = 0.5, M: float = 4.5, A: float = 0.0) -> np.ndarray:
-    """Gating-ML 2.0 hyperlog (Bagwell, Cytometry A 2005;64A:34)."""
-    return _biex("hyperlog", x, T, M, W, A)
-
-
-def arcsinh(x: np.ndarray, T: float = 262144.0, M: float = 4.5, A: float = 0.0) -> np.ndarray:
-    """Gating-ML 2.0 ``fasinh``: (asinh(x·sinh(M·ln10)/T) + A·ln10) / ((M+A)·ln10)."""
-    _check_params(t=T, m=M, w=0.0, a=A)
-    ln10 = np.log(10.0)
-    x = np.asarray(x)
-    return (np.arcsinh(x * (np.sinh(M * ln10) / T)) + A * ln10) / ((M + A) * ln10)
-
-
-def flin(x: np.ndarray, T: float = 262144.0, A: float = 0.0) -> np.ndarray:
-    """Gating-ML 2.0 ``flin``: (x + A) / (T + A)."""
-    return (np.asarray(x) + A) / (T + A)
-
-
-def flog(x: np.ndarray, T: float = 262144.0, M: float = 4.5) -> np.ndarray:
-    """Gating-ML 2.0 ``flog``: log10(x/T)/M + 1 (NaN where x <= 0: such events are in no gate)."""
-    x = np.asarray(x, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.log10(np.where(x > 0, x, np.nan) / T) / M + 1.0
-    return out
-
-
-TRANSFORMS: dict[str, Any] = {
-    "logicle": logicle, "hyperlog": hyperlog, "asinh": arcsinh, "arcsinh": arcsinh,
-    "linear": flin, "log": flog,
-}

@@ -3,7 +3,7 @@
 Two ways to find the leukaemic events of a tube:
 
 - **gating** (:func:`mrd_from_gates`): a leukaemic gate and a denominator gate evaluated by the
-  Gating-ML engine (:mod:`remission.io.gatingml`);
+  Gating-ML evaluator (:mod:`remission.mrd.gating`);
 - **automated "different from normal"** (:class:`DifferentFromNormal`): a Gaussian-mixture
   model of *normal* B-cell-precursor maturation is learned from normal/regenerating reference
   tubes (or, when none is given, from the seeded synthetic normal-marrow model, with a warning);
@@ -237,7 +237,7 @@ def prepare_tube(sample: Any, *, compensate: bool | None = None,
     ``compensate=None`` compensates when the file has a spillover matrix; ``True`` requires one
     (``FcsFormatError`` otherwise); ``False`` never compensates.
     """
-    from remission.io.fcs import compensate_columns, logicle
+    from remission.mrd.cytometry import compensate_columns, compensate_sample, logicle
 
     r = rules or FLOW_RULES
     ev = sample.events
@@ -271,7 +271,7 @@ def prepare_tube(sample: Any, *, compensate: bool | None = None,
     done = False
     if compensate or (compensate is None and sample.spill is not None):
         if sample.spill is None:
-            sample.compensate()  # raises FcsFormatError naming the file
+            compensate_sample(sample)  # raises FcsFormatError naming the file
         idx = [sample.index(c) for c in sample.spill.channels]
         ev[:, idx] = compensate_columns(ev, idx, sample.spill.matrix)
         done = True

@@ -76,6 +76,7 @@ def analyse_file(
     from remission.io.fcs import read_fcs
     from remission.io.gatingml import parse_gatingml
     from remission.mrd.flow import DifferentFromNormal, mrd_from_gates, prepare_tube
+    from remission.mrd.gating import evaluate_gates
 
     ro = dict(read_options or {})
     sample = read_fcs(fcs, dtype=np.float32, **ro)
@@ -93,7 +94,7 @@ def analyse_file(
             if g not in doc.gates:
                 raise ValidationError(f"gate must be one of {doc.gate_ids} (from {Path(gates).name}), "
                                       f"but was {g!r}")
-        members = doc.evaluate(sample, [leukemic_gate, denominator_gate])
+        members = evaluate_gates(doc, sample, [leukemic_gate, denominator_gate])
         gating = mrd_from_gates(members, leukemic_gate, denominator_gate, truth=truth, rules=rules)
     auto_res = None
     tube = None
