@@ -60,8 +60,20 @@ def tube_as_fcsdata(tube, *, truth: bool = True):
     if truth:
         ev = np.hstack([ev, tube.truth[:, None].astype(np.float32)])
         ch, mk = (*ch, "TRUTH"), (*mk, "truth label (1 = leukemic)")
-    return FcsData(path=None, version="FCS3.1", events=ev, channels=ch, markers=mk, metadata={},
-                   spill=Spillover(tube.spill_channels, tube.spill))
+    from remission.synth.flow import SYNTHETIC_CYTOMETER
+
+    return FcsData(path=None, version="FCS3.1", events=ev, channels=ch, markers=mk,
+                   metadata={"cyt": SYNTHETIC_CYTOMETER}, spill=Spillover(tube.spill_channels, tube.spill))
+
+
+@pytest.fixture(scope="session")
+def normal_ref():
+    """A (non-demo) reference model from two seeded synthetic normal tubes of the default panel."""
+    from remission.mrd.flow import build_reference
+    from remission.synth.flow import simulate_tube
+
+    tubes = [tube_as_fcsdata(simulate_tube(200_000, fraction=0.0, seed=s), truth=False) for s in (7001, 7002)]
+    return build_reference(tubes, sources=[{"file": f"normal-{s}.fcs", "sha256": None} for s in (7001, 7002)])
 
 
 @pytest.fixture(scope="session")

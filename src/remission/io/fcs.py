@@ -24,7 +24,9 @@ Compensation and the scale transforms are cytometry maths, not format knowledge:
 
 from __future__ import annotations
 
+import io
 import os
+import struct
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -176,6 +178,32 @@ def parse_spillover(value: str, *, source: str = "$SPILL") -> Spillover:
     return Spillover(names, mat, source)
 
 
+def _check_keywords(text: dict[str, str], path: Path) -> None:
+    """Refuse layouts this reader does not decode, each with its own message (before DATA)."""
+    dt_ = str(text.get("datatype", "")).strip().upper()
+    if dt_ not in ("I", "F", "D"):
+        raise FcsFormatError(f"has unsupported $DATATYPE {dt_!r} (I, F and D are read; ASCII 'A' is not)",
+                             path=path, field="$DATATYPE")
+    bo = str(text.get("byteord", "")).strip()
+    try:
+        order = [int(x) for x in bo.split(",")]
+    except ValueError:
+        order = []
+    asc = list(range(1, len(order) + 1))
+    if not order or (order != asc and order != asc[::-1]):
+        raise FcsFormatError(f"has unsupported $BYTEORD {bo[:40]!r} (little-endian 1,2,...,n or big-endian "
+                             "n,...,2,1 are read)", path=path, field="$BYTEORD")
+
+
+def _check_finite(ev: np.ndarray, channels: Sequence[str], path: Path) -> None:
+    """NaN or infinite event values are corrupt data, never events to count."""
+    if ev.dtype.kind != "f" or np.isfinite(ev).all():
+        return
+    row, col = (int(v[0]) for v in np.nonzero(~np.isfinite(ev)))
+    raise FcsFormatError(f"value {float(ev[row, col])!r} is not a finite number (FCS event values must be "
+                         "finite)", path=path, record=f"event {row + 1}", field=channels[col])
+
+
 def _events_array(fd: Any, path: Path, dtype: Any) -> np.ndarray:
     n_ch = int(fd.channel_count)
     raw = fd.events
@@ -205,6 +233,23 @@ def _preprocess(ev: np.ndarray, fd: Any) -> None:
         gain = ch["png"]
         if gain not in (0, 1.0):
             ev[:, i] /= gain
+
+
+class _Handle(io.BufferedReader):
+    """A read handle whose ``close()`` is left to its ``with`` block (flowio closes what it is
+    given on some paths and not on others)."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            super().__init__(io.FileIO(path, "rb"))
+        except OSError as exc:
+            raise FcsFormatError(f"cannot be read: {exc.strerror or exc}", path=path) from exc
+
+    def close(self) -> None:  # flowio's close: ignored
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        self.raw.close()
 
 
 def read_fcs(
@@ -239,17 +284,22 @@ def read_fcs(
     version = _header(p)
     kw = dict(ignore_offset_error=ignore_offset_error, ignore_offset_discrepancy=ignore_offset_discrepancy,
               use_header_offsets=use_header_offsets)
-    with warnings.catch_warnings(record=True) as caught:
+    # flowio gets a handle we own (it closes handles only on some paths), so a refused file is
+    # closed all the same
+    with warnings.catch_warnings(record=True) as caught, _Handle(p) as fh:
         warnings.simplefilter("always")
         try:
             if dataset is None:
-                fd = flowio.FlowData(str(p), **kw)
+                _check_keywords(flowio.FlowData(fh, only_text=True, **kw).text, p)
+                fh.seek(0)
+                fd = flowio.FlowData(fh, **kw)
             else:
-                sets = flowio.read_multiple_data_sets(str(p), **kw)
+                sets = flowio.read_multiple_data_sets(fh, **kw)
                 if not 0 <= dataset < len(sets):
                     raise FcsFormatError(f"has {len(sets)} data set(s); dataset must be in "
                                          f"0..{len(sets) - 1}, but was {dataset!r}", path=p)
                 fd = sets[dataset]
+                _check_keywords(fd.text, p)
         except MultipleDataSetsError as exc:
             raise FcsFormatError("holds more than one data set; choose one with dataset=<index> "
                                  "(CLI: --dataset N)", path=p, field="$NEXTDATA") from exc
@@ -266,18 +316,25 @@ def read_fcs(
         except (EOFError, OSError) as exc:
             raise FcsFormatError(f"is truncated: the DATA segment ends beyond the end of the file ({exc})",
                                  path=p, field="DATA") from exc
-        except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError, NotImplementedError) as exc:
-            raise FcsFormatError(f"is corrupt: {type(exc).__name__}: {exc}", path=p) from exc
+        except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError, NotImplementedError,
+                struct.error, OverflowError, MemoryError) as exc:
+            raise FcsFormatError(f"is corrupt: {type(exc).__name__}: {str(exc)[:200]}", path=p) from exc
+        try:
+            n = int(fd.channel_count)
+            chans = tuple(str(fd.channels[i + 1]["pnn"]) for i in range(n))
+            marks = tuple(str(fd.channels[i + 1].get("pns", "") or "") for i in range(n))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise FcsFormatError(f"has inconsistent parameter keywords ($PAR/$PnN): {type(exc).__name__}: "
+                                 f"{str(exc)[:100]}", path=p, field="$PAR") from exc
         ev = _events_array(fd, p, dtype)
         if preprocess:
             try:
-                _preprocess(ev, fd)
-            except (ValueError, KeyError, ZeroDivisionError) as exc:
-                raise FcsFormatError(f"has invalid scaling keywords ($PnE/$PnG/$TIMESTEP): {exc}",
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    _preprocess(ev, fd)
+            except (ValueError, KeyError, ZeroDivisionError, TypeError, OverflowError) as exc:
+                raise FcsFormatError(f"has invalid scaling keywords ($PnE/$PnG/$TIMESTEP): {str(exc)[:100]}",
                                      path=p) from exc
-    n = int(fd.channel_count)
-    chans = tuple(fd.channels[i + 1]["pnn"] for i in range(n))
-    marks = tuple(fd.channels[i + 1].get("pns", "") or "" for i in range(n))
+    _check_finite(ev, chans, p)
     text = {str(k): str(v) for k, v in fd.text.items()}
     data = FcsData(path=str(p), version=version, events=ev, channels=chans, markers=marks, metadata=text,
                    spill=_parse_spill(text, str(p)), warnings=tuple(str(w.message) for w in caught))
