@@ -69,6 +69,9 @@ def test_reference_build_is_versioned(ref_file: Path) -> None:
     assert set(data["models"]) == {"cd19", "cd19_independent"}
 
 
+# Dask's LocalCluster teardown can leave a listening socket to the garbage collector on a busy
+# machine; that is Dask's, not ours, and is not what this test checks
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_auto_with_reference_and_folder_batch(small_tube_file, ref_file: Path, tmp_path: Path, capsys) -> None:
     fcs, _ = small_tube_file
     code, env, _ = _run(capsys, str(fcs), "--auto", "--reference", str(ref_file), "--json", "--validation")

@@ -241,7 +241,7 @@ def test_scatter_gate_comes_from_the_tube(normal_ref) -> None:
     # lineage cut-offs come from CD19/CD22/CD24 density valleys, not the fixed fallback
     assert all("density valley" in x for x in g.rules_shown[1:])
     # a marker with one population only (no CD19 valley, as in B-cell aplasia): the named fallback
-    pt.events[:, pt.columns["CD19"]] = np.random.default_rng(2).normal(0.15, 0.05, pt.n_events)
+    pt.set_col("CD19", np.random.default_rng(2).normal(0.15, 0.05, pt.n_events))
     g2 = derive_gates(pt, "cd19")
     assert g2.rules_shown[1] == ("CD19 >= 0.30: no CD19-/CD19+ valley in the scatter gate; fixed fallback "
                                  "(rule positive_threshold)")

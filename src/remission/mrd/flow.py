@@ -301,49 +301,118 @@ def choose_strategy(requested: Strategy, sample_date: dt.date | None,
 # --------------------------------------------------------------------- tube preparation
 
 
-@dataclass
 class PreparedTube:
-    """Compensated, logicle-transformed events with markers resolved to canonical names.
+    """A tube with markers resolved to canonical names, compensated and logicle-transformed on
+    demand, column by column and only for the events asked for.
 
-    ``truth`` is read from a ``TRUTH`` channel only when the tube was prepared in validation
-    mode; a truth channel is never a feature. ``instrument`` is the file's ``$CYT``.
+    ``col(name)`` gives a whole column (scatter linear, fluorescence compensated with the file's
+    spillover and on the logicle scale), cached; ``col_at(name, rows)`` the same values for some
+    events only, which is how the B-lineage features of a 5-million-event tube are computed for
+    the few per cent of events inside the B-lineage gate. ``truth`` is read from a ``TRUTH``
+    channel only in validation mode; a truth channel is never a feature. ``instrument`` is the
+    file's ``$CYT``; ``top`` the channel range (``$PnR``) of FSC/SSC.
     """
 
-    events: np.ndarray  # fluorescence on logicle scale, scatter linear
-    columns: dict[str, int]  # canonical marker / 'FSC' / 'SSC' -> column
-    truth: np.ndarray | None
-    compensated: bool
-    path: str | None = None
-    instrument: str | None = None
-    top: dict[str, float] = field(default_factory=dict)  # channel range ($PnR) of FSC/SSC
+    def __init__(self, raw: np.ndarray, columns: dict[str, int], *, fluor: Sequence[int] = (),
+                 spill_columns: Sequence[int] = (), unmix: np.ndarray | None = None,
+                 logicle: tuple[float, float, float] = (262144.0, 0.5, 4.5), truth: np.ndarray | None = None,
+                 path: str | None = None, instrument: str | None = None,
+                 top: Mapping[str, float] | None = None) -> None:
+        self.raw = raw
+        self.columns = dict(columns)
+        self.fluor = frozenset(fluor)
+        self.spill_columns = list(spill_columns)
+        self.unmix = unmix  # inv(spill): compensated[:, j] = raw[:, spill_columns] @ unmix[:, j]
+        self.logicle_params = logicle
+        self.truth = truth
+        self.path = path
+        self.instrument = instrument
+        self.top = dict(top or {})
+        self._cache: dict[str, np.ndarray] = {}
 
-    def col(self, name: str) -> np.ndarray:
-        return self.events[:, self.columns[name]]
+    @property
+    def compensated(self) -> bool:
+        return self.unmix is not None
 
     @property
     def n_events(self) -> int:
-        return int(self.events.shape[0])
+        return int(self.raw.shape[0])
 
     @property
     def panel(self) -> tuple[str, ...]:
         """Canonical B-lineage/maturation markers and nucleic-acid dye of the tube, sorted."""
         return tuple(sorted(m for m in self.columns if m in FEATURE_MARKERS or m in DYE_MARKERS))
 
+    def _values(self, name: str, rows: np.ndarray | slice) -> np.ndarray:
+        from remission.mrd.cytometry import logicle
+
+        i = self.columns[name]
+        if self.unmix is not None and i in self.spill_columns:
+            # compensated column j = raw @ wj, wj holding inv(spill)[:, j] in the spillover channels' rows
+            wj = np.zeros((self.raw.shape[1], 1), dtype=self.raw.dtype)
+            wj[self.spill_columns, 0] = self.unmix[:, self.spill_columns.index(i)]
+            v = _rows_matmul(self.raw[rows], wj)[:, 0]
+        else:
+            v = np.array(self.raw[rows, i], dtype=np.float32)
+        if i in self.fluor:
+            t, w, m = self.logicle_params
+            v = logicle(v, T=t, W=w, M=m, A=0.0)
+        return v
+
+    def col(self, name: str) -> np.ndarray:
+        """Whole column (cached)."""
+        if name not in self._cache:
+            self._cache[name] = self._values(name, slice(None))
+        return self._cache[name]
+
+    def col_at(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """Values of a column at ``rows`` (integer indices) without computing the whole column."""
+        if name in self._cache:
+            return self._cache[name][rows]
+        return self._values(name, np.asarray(rows))
+
+    def cols_at(self, names: Sequence[str], rows: np.ndarray) -> np.ndarray:
+        """``(len(rows), len(names))`` values at ``rows``: the rows are gathered once and all the
+        compensated columns come from one blocked matrix product."""
+        rows = np.asarray(rows)
+        out = np.empty((rows.size, len(names)), dtype=np.float32)
+        comp = [k for k, nm in enumerate(names) if nm not in self._cache and self.unmix is not None
+                and self.columns[nm] in self.spill_columns]
+        if comp and self.unmix is not None:
+            w = np.zeros((self.raw.shape[1], len(comp)), dtype=self.raw.dtype)
+            for c, k in enumerate(comp):
+                w[self.spill_columns, c] = self.unmix[:, self.spill_columns.index(self.columns[names[k]])]
+            block = _rows_matmul(self.raw[rows], w)
+            t, wl, m = self.logicle_params
+            from remission.mrd.cytometry import logicle
+
+            for c, k in enumerate(comp):
+                v = block[:, c]
+                out[:, k] = logicle(v, T=t, W=wl, M=m, A=0.0) if self.columns[names[k]] in self.fluor else v
+        for k, nm in enumerate(names):
+            if k not in comp:
+                out[:, k] = self.col_at(nm, rows)
+        return out
+
+    def set_col(self, name: str, values: np.ndarray) -> None:
+        """Replace a column's values (what-if analyses and tests)."""
+        self._cache[name] = np.asarray(values, dtype=np.float32)
+
 
 def prepare_tube(sample: Any, *, compensate: bool | None = None, validation: bool = False,
                  rules: Mapping[str, Rule] | None = None) -> PreparedTube:
-    """Compensate (the file's spillover) and logicle-transform the fluorescence channels of an
-    :class:`~remission.io.fcs.FcsData`, in one pass over the fluorescence block.
+    """Resolve the channels of an :class:`~remission.io.fcs.FcsData` to canonical markers and
+    set up compensation (the file's spillover) and the logicle scale for its fluorescence
+    channels; values are computed on demand (:class:`PreparedTube`).
 
     ``compensate=None`` compensates when the file has a spillover matrix; ``True`` requires one
     (``FcsFormatError`` otherwise); ``False`` never compensates. ``validation=True`` reads the
     synthetic ``TRUTH`` channel (validation of the method only; never in a clinical report).
     """
-    from remission.mrd.cytometry import compensate_columns, compensate_sample, logicle
+    from remission.mrd.cytometry import compensate_sample
 
     r = rules or FLOW_RULES
     ev = sample.events
-    ev = ev.astype(np.float32) if ev.dtype != np.float32 else ev.copy()
     truth = None
     columns: dict[str, int] = {}
     fluor: list[int] = []
@@ -351,7 +420,7 @@ def prepare_tube(sample: Any, *, compensate: bool | None = None, validation: boo
         cu, mu = c.upper(), (m or "").upper()
         if cu == "TRUTH" or mu.startswith("TRUTH"):
             if validation:
-                truth = sample.events[:, i] > 0.5
+                truth = ev[:, i] > 0.5
             continue
         if cu.startswith("FSC") and cu.endswith(("-A", "A")) and "FSC" not in columns:
             columns["FSC"] = i
@@ -373,16 +442,13 @@ def prepare_tube(sample: Any, *, compensate: bool | None = None, validation: boo
                     break
     if validation and truth is None:
         raise ValidationError("validation mode needs a TRUTH channel (synthetic tubes), but the file has none")
-    done = False
+    spill_cols: list[int] = []
+    unmix = None
     if compensate or (compensate is None and sample.spill is not None):
         if sample.spill is None:
             compensate_sample(sample)  # raises FcsFormatError naming the file
-        idx = [sample.index(c) for c in sample.spill.channels]
-        ev[:, idx] = compensate_columns(ev, idx, sample.spill.matrix)
-        done = True
-    t, w, m = r["logicle_T"].value, r["logicle_W"].value, r["logicle_M"].value
-    for i in fluor:
-        ev[:, i] = logicle(ev[:, i], T=t, W=w, M=m, A=0.0)
+        spill_cols = [sample.index(c) for c in sample.spill.channels]
+        unmix = np.linalg.inv(np.asarray(sample.spill.matrix, dtype=np.float64))
     meta = getattr(sample, "metadata", {}) or {}
     top: dict[str, float] = {}
     for sc in ("FSC", "SSC"):
@@ -391,7 +457,10 @@ def prepare_tube(sample: Any, *, compensate: bool | None = None, validation: boo
             if rng.replace(".", "", 1).isdigit():
                 top[sc] = float(rng)
     cyt = meta.get("cyt")
-    return PreparedTube(events=ev, columns=columns, truth=truth, compensated=done, path=sample.path,
+    raw = ev if ev.dtype == np.float32 else ev.astype(np.float32)
+    return PreparedTube(raw, columns, fluor=fluor, spill_columns=spill_cols, unmix=unmix,
+                        logicle=(r["logicle_T"].value, r["logicle_W"].value, r["logicle_M"].value),
+                        truth=truth, path=sample.path,
                         instrument=cyt.strip() if isinstance(cyt, str) and cyt.strip() else None, top=top)
 
 
@@ -458,12 +527,12 @@ def _scatter_gate(tube: PreparedTube, den: np.ndarray, r: Mapping[str, Rule]) ->
     return ssc <= cut, why
 
 
-def _positive_cut(tube: PreparedTube, marker: str, region: np.ndarray, r: Mapping[str, Rule]) -> tuple[float, str]:
+def _positive_cut(values: np.ndarray, marker: str, r: Mapping[str, Rule]) -> tuple[float, str]:
     """Positivity cut of a lineage marker: the valley between its negative and positive
     populations within the scatter region, else the fixed fallback ``positive_threshold``."""
     from remission.mrd.cytometry import density_modes, valley
 
-    v = _stride(tube.col(marker)[region]).astype(np.float64)
+    v = _stride(values).astype(np.float64)
     centres, dens, peaks = density_modes(v, min_height=r["density_peak_min"].value)
     if len(peaks) >= 2:
         i = valley(dens, peaks[0], peaks[-1])
@@ -520,12 +589,14 @@ def derive_gates(tube: PreparedTube, strategy: Strategy, rules: Mapping[str, Rul
                 "lymphoid/blast scatter)")
         strategy = "cd19_independent"
     lin = np.zeros(n, dtype=bool)
-    if region.any():
-        for m in alt:
-            cut, why = _positive_cut(tube, m, region, r)
-            lin |= tube.col(m) >= cut
+    rows = np.flatnonzero(region)
+    if rows.size:
+        vals = tube.cols_at(alt, rows)
+        for k, m in enumerate(alt):
+            cut, why = _positive_cut(vals[:, k], m, r)
+            lin[rows] |= vals[:, k] >= cut
             shown.append(why)
-    return TubeGates(den, den_name, region & lin, f"{strategy}: {desc}", tuple(shown))
+    return TubeGates(den, den_name, lin, f"{strategy}: {desc}", tuple(shown))
 
 
 # ---------------------------------------------------------------------- gaussian mixture
@@ -854,7 +925,8 @@ def build_reference(tubes: Sequence[Any], *, sources: Sequence[Mapping[str, Any]
         parts = []
         for t in prepared:
             b = derive_gates(t, strat, r).b_lineage
-            parts.append(np.column_stack([t.col(f)[b] for f in features]))
+            rows = np.flatnonzero(b)
+            parts.append(t.cols_at(features, rows))
         X = np.vstack(parts).astype(np.float64)
         if X.shape[0] < 500:
             raise ValidationError(f"normal B-lineage reference events ({strat}) must be >= 500, but were "
@@ -931,7 +1003,7 @@ class DifferentFromNormal:
         pheno: dict[str, float] = {}
         cd19neg = None
         if idx.size:
-            X = np.column_stack([tube.col(f)[idx] for f in features]).astype(np.float64)
+            X = tube.cols_at(features, idx).astype(np.float64)
             logpn = model.gmm.logpdf(X)
             score = -logpn
             cand = score > model.seed_score
@@ -967,36 +1039,42 @@ class DifferentFromNormal:
 
         Started robustly from the densest half of the candidates (median/MAD), and events
         farther than the 99.9 % chi-square radius of the leukaemic Gaussian are never assigned to
-        it, so scattered normal outliers cannot inflate it.
+        it, so scattered normal outliers cannot inflate it. Only ``eligible`` events (normal
+        score beyond ``refine_quantile``) can be leukaemic, so the EM runs on those rows alone;
+        the mixing proportion still counts every event of the gate.
         """
-        from scipy.stats import chi2
+        from scipy.special import chdtri
 
-        d = X.shape[1]
-        radius = chi2.ppf(0.999, d)
-        ci = np.flatnonzero(cand)
-        xc = X[ci]
+        n_all, d = X.shape
+        radius = float(chdtri(d, 0.001))  # chi-square 0.999 quantile with d degrees of freedom
+        rows = np.flatnonzero(eligible | cand)
+        Xe, lpe, ce, ee = X[rows], logpn[rows], cand[rows], eligible[rows]
+        ci = np.flatnonzero(ce)
+        xc = Xe[ci]
         med = np.median(xc, axis=0)
         mad = 1.4826 * np.median(np.abs(xc - med), axis=0) + 1e-3
         dd = (((xc - med) / mad) ** 2).sum(1)
-        w = np.zeros(X.shape[0])
+        w = np.zeros(rows.size)
         w[ci[dd <= np.median(dd)]] = 1.0
         post = w
         for _ in range(n_iter):
             sw = w.sum()
             if sw < d + 1:
-                return np.zeros(X.shape[0])
-            mu = _gram(w[:, None], X)[0] / sw
-            diff = X - mu
-            cov = _gram(diff * np.sqrt(w)[:, None]) / sw + 1e-4 * np.eye(d)
+                return np.zeros(n_all)
+            mu = (w @ Xe) / sw
+            diff = Xe - mu
+            cov = (diff * w[:, None]).T @ diff / sw + 1e-4 * np.eye(d)
             L = np.linalg.cholesky(cov)
-            z = _rows_matmul(diff, np.linalg.inv(L).T)
+            z = diff @ np.linalg.inv(L).T
             m2 = np.einsum("ij,ij->i", z, z)
             logpl = -0.5 * m2 - np.log(np.diag(L)).sum() - 0.5 * d * np.log(2 * np.pi)
-            pi = min(max(sw / X.shape[0], 1e-7), 0.5)
+            pi = min(max(sw / n_all, 1e-7), 0.5)
             a = np.log(pi) + logpl
-            b = np.log1p(-pi) + logpn
-            post = np.where(eligible & (m2 <= radius), 1.0 / (1.0 + np.exp(np.clip(b - a, -50, 50))), 0.0)
+            b = np.log1p(-pi) + lpe
+            post = np.where(ee & (m2 <= radius), 1.0 / (1.0 + np.exp(np.clip(b - a, -50, 50))), 0.0)
             if np.allclose(post, w, atol=1e-4):
                 break
             w = post
-        return post
+        out = np.zeros(n_all)
+        out[rows] = post
+        return out

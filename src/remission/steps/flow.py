@@ -66,7 +66,7 @@ def plot_events(tube: Any, leukemic: np.ndarray, *, n: int = 4000, seed: int = 0
     out: dict[str, Any] = {"leukemic": leukemic[idx].astype(int).tolist()}
     for m in _PLOT_MARKERS:
         if m in tube.columns:
-            v = tube.col(m)[idx].astype(np.float64)
+            v = tube.col_at(m, idx).astype(np.float64)
             out[m] = np.round(v, 0 if m == "SSC" else 4).tolist()
     return out
 
