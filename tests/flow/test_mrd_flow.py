@@ -171,20 +171,25 @@ def test_reference_tubes_must_share_panel() -> None:
 def test_cd19_strategy_switch_is_an_engine_rule() -> None:
     import datetime as dt
 
+    from remission.domain import Case
     from remission.mrd.flow import choose_strategy
+    from remission.synth.examples import BASE_CASES
 
-    cart = [(dt.date(2022, 7, 5), "CD19 CAR-T (tisagenlecleucel)")]
-    # sample after the infusion: 'auto' becomes cd19_independent, and the reason names the rule
-    s, why = choose_strategy("auto", dt.date(2022, 8, 2), cart)
-    assert s == "cd19_independent" and "rule cd19_independent_after_cd19_therapy" in why and "2022-07-05" in why
-    # sample before the infusion, or an explicit choice: unchanged
-    assert choose_strategy("auto", dt.date(2022, 6, 1), cart) == ("auto", None)
-    assert choose_strategy("cd19", dt.date(2022, 8, 2), cart) == ("cd19", None)
+    # the ph-like-very-early example: tisagenlecleucel (CD19 CAR-T) infused before the day-28 tube
+    case = Case.model_validate(BASE_CASES["ph-like-very-early"])
+    infusion = case.cart_infusions[0].date
+    after = case.cd19_directed_before(infusion + dt.timedelta(days=28))
+    s, why = choose_strategy("auto", after)
+    assert s == "cd19_independent" and "rule cd19_independent_after_cd19_therapy" in why
+    assert str(infusion) in why
+    # sample at diagnosis (before any CD19-directed therapy), or an explicit choice: unchanged
+    assert choose_strategy("auto", case.cd19_directed_before(case.diagnosis.date)) == ("auto", None)
+    assert choose_strategy("cd19", after) == ("cd19", None)
     # the rule can be switched off (overridable parameter)
     from remission.domain import resolve
 
     off = resolve(FLOW_RULES, {"cd19_independent_after_cd19_therapy": False})
-    assert choose_strategy("auto", dt.date(2022, 8, 2), cart, off) == ("auto", None)
+    assert choose_strategy("auto", after, off) == ("auto", None)
     assert FLOW_RULES["cd19_independent_after_cd19_therapy"].tag == "R"
     assert "Cherian" in FLOW_RULES["cd19_independent_after_cd19_therapy"].source
 

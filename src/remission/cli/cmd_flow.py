@@ -198,7 +198,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         checked before anything is written: one corrupt tube fails the whole build."""
         import numpy as np
 
-        from remission.domain.analysis import sha256_file
+        from remission.io.checksums import sha256_file
         from remission.io.fcs import read_fcs
         from remission.io.flowref import write_flow_reference
         from remission.mrd.flow import build_reference

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["MrdMethod", "MrdResult", "MrdStatus", "format_mrd"]
+__all__ = ["MrdMethod", "MrdResult", "MrdStatus", "compare_to_threshold", "format_mrd"]
 
 MrdStatus = Literal["negative", "positive_not_quantifiable", "positive", "not_evaluable"]
 MrdMethod = Literal["ngs", "flow", "pcr"]
@@ -55,6 +55,29 @@ class MrdResult(BaseModel):
     def display(self) -> str:
         """Human text; values below the LoQ are never shown as plain numbers."""
         return format_mrd(self.status, self.value, self.lod, self.loq)
+
+
+def compare_to_threshold(m: MrdResult, threshold: float) -> bool | None:
+    """Is MRD at or above ``threshold``? ``True``/``False``, or ``None`` when the result cannot
+    tell (a negative or not-quantifiable result whose sensitivity does not reach the threshold,
+    or a not-evaluable sample). The one comparison every clinical rule uses.
+    """
+    if m.status == "not_evaluable":
+        return None
+    if m.status == "positive":
+        assert m.value is not None
+        return m.value >= threshold
+    if m.status == "positive_not_quantifiable":
+        # the true value is below the LoQ: below the threshold only if LoQ <= threshold
+        if m.loq is not None and m.loq <= threshold:
+            return False
+        if m.value is not None and m.loq is None:
+            return m.value >= threshold
+        return None
+    # negative: below the threshold only if the assay could have seen it
+    if m.lod is None:
+        return False
+    return False if m.lod <= threshold else None
 
 
 def _pct(x: float) -> str:

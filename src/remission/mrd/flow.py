@@ -38,7 +38,6 @@ asked (default 1e-4).
 
 from __future__ import annotations
 
-import datetime as dt
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -275,26 +274,22 @@ def mrd_from_gates(memberships: Mapping[str, np.ndarray], leukemic_gate: str, de
                            reason=reason if not np.asarray(memberships[denominator_gate]).any() else None)
 
 
-def choose_strategy(requested: Strategy, sample_date: dt.date | None,
-                    cd19_directed: Sequence[tuple[dt.date, str]] = (),
+def choose_strategy(requested: Strategy, cd19_directed_before: Sequence[str] = (),
                     rules: Mapping[str, Rule] | None = None) -> tuple[Strategy, str | None]:
     """The B-lineage strategy for a sample, and why it was switched (or ``None``).
 
-    ``cd19_directed``: ``(date, description)`` of each CD19-directed therapy of the patient (CD19
-    CAR-T infusion, blinatumomab start), facts the caller takes from the case. Rule
-    ``cd19_independent_after_cd19_therapy``: when ``requested`` is ``auto`` and such therapy
-    precedes (or falls on) the sample date, the strategy is ``cd19_independent``.
+    ``cd19_directed_before``: the CD19-directed therapies (CD19 CAR-T infusion, blinatumomab,
+    ...) the patient had on or before the sample date, described with their dates - facts the
+    caller takes from the case (:meth:`remission.domain.Case.cd19_directed_before`). Rule
+    ``cd19_independent_after_cd19_therapy``: when ``requested`` is ``auto`` and there is such
+    therapy, the strategy is ``cd19_independent``.
     """
     r = rules or FLOW_RULES
     if requested not in ("auto", "cd19", "cd19_independent"):
         raise ValidationError(f"strategy must be 'auto', 'cd19' or 'cd19_independent', but was {requested!r}")
-    if requested != "auto" or sample_date is None or not r["cd19_independent_after_cd19_therapy"].value:
+    if requested != "auto" or not cd19_directed_before or not r["cd19_independent_after_cd19_therapy"].value:
         return requested, None
-    before = sorted((d, what) for d, what in cd19_directed if d <= sample_date)
-    if not before:
-        return requested, None
-    d, what = before[0]
-    return "cd19_independent", (f"CD19-independent B-lineage strategy because of {what} on {d.isoformat()} "
+    return "cd19_independent", (f"CD19-independent B-lineage strategy because of {'; '.join(cd19_directed_before)} "
                                 "(rule cd19_independent_after_cd19_therapy)")
 
 

@@ -7,8 +7,8 @@ model ``.json``; ``parameters``):
   ``auto`` (different-from-normal; default when no XML is given); ``also_auto: true`` adds the
   automated result beside a gating result;
 - ``strategy``: ``auto`` | ``cd19`` | ``cd19_independent``; the engine's rule
-  ``cd19_independent_after_cd19_therapy`` decides the switch from the case's CD19-directed
-  therapies, which this step passes in as facts;
+  ``cd19_independent_after_cd19_therapy`` decides the switch from the CD19-directed therapies
+  before the sample (``Case.cd19_directed_before``), which this step passes in as facts;
 - the normal reference: the sample's ``.json`` reference model (``remission mrd flow reference
   build``), else one built from the case's samples with ``assay: flow_mrd`` and
   ``role: normal_reference``; without either the automated method is an error (gating alone
@@ -25,7 +25,6 @@ User overrides: ``parameters["flow_mrd"]`` maps rule names of ``FLOW_RULES`` to 
 
 from __future__ import annotations
 
-import datetime as dt
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,9 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from remission.domain import Case, EngineSection, rests_on
+from remission.domain import EngineSection, FlowResult, rests_on
 from remission.errors import LowSensitivityWarning, ValidationError
-from remission.pipeline import StepContext, step
+from remission.steps._base import MRD, StepContext, step
 
 __all__ = ["analyse_file", "load_reference", "plot_events"]
 
@@ -146,16 +145,9 @@ def analyse_file(
     return {"result": main, "auto": auto_res if gating is not None else None, "plot": plot}
 
 
-def cd19_directed_therapies(case: Case) -> list[tuple[dt.date, str]]:
-    """Facts for the engine's strategy rule: ``(date, what)`` of each CD19-directed therapy."""
-    out = [(c.date, f"CD19 CAR-T ({c.product})") for c in case.cart_infusions if "CD19" in (c.target or "").upper()]
-    out += [(t.start, "blinatumomab") for t in case.therapies if "blinatumomab" in t.name.lower()]
-    return sorted(out)
-
-
 def _case_reference(ctx: StepContext, refs: list[Any], rules: Mapping[str, Any]) -> Any:
     """Reference model built from the case's normal_reference tubes (None when it has none)."""
-    from remission.domain.analysis import sha256_file
+    from remission.io.checksums import sha256_file
     from remission.io.fcs import read_fcs
     from remission.mrd.flow import build_reference
 
@@ -166,7 +158,7 @@ def _case_reference(ctx: StepContext, refs: list[Any], rules: Mapping[str, Any])
     return build_reference(tubes, sources=[{"file": p.name, "sha256": sha256_file(p)} for p in files], rules=rules)
 
 
-@step("flow_mrd", title="Flow-cytometric MRD", order=20,
+@step("flow_mrd", title="Flow-cytometric MRD", provides=(MRD,),
       applies=lambda case: any(s.role != "normal_reference" for s in case.samples_of("flow_mrd")))
 def run(ctx: StepContext) -> EngineSection:
     from remission.domain import resolve
@@ -186,7 +178,6 @@ def run(ctx: StepContext) -> EngineSection:
             cache["ref"] = _case_reference(ctx, [s for s in samples if s.role == "normal_reference"], overrides)
         return cache["ref"]
 
-    therapies = cd19_directed_therapies(ctx.case)
     out: list[dict[str, Any]] = []
     notes: list[str] = []
     used_rules: dict[str, Any] = {}
@@ -204,7 +195,7 @@ def run(ctx: StepContext) -> EngineSection:
         p = dict(s.parameters)
         method = p.get("method", "gating" if xml else "auto")
         want_auto = method == "auto" or bool(p.get("also_auto"))
-        strategy, why = choose_strategy(p.get("strategy", "auto"), s.date, therapies, rules)
+        strategy, why = choose_strategy(p.get("strategy", "auto"), ctx.case.cd19_directed_before(s.date), rules)
         if why:
             notes.append(f"{s.id}: {why}")
             used_rules["cd19_independent_after_cd19_therapy"] = rules["cd19_independent_after_cd19_therapy"]
@@ -237,5 +228,5 @@ def run(ctx: StepContext) -> EngineSection:
             "result": main.as_dict(), "auto": res["auto"].as_dict() if res["auto"] is not None else None,
             "plot": res["plot"],
         })
-    return EngineSection(name="flow_mrd", title="Flow-cytometric MRD", result={"samples": out},
+    return EngineSection(name="flow_mrd", title="Flow-cytometric MRD", result=FlowResult.model_validate({"samples": out}),
                          warnings=tuple(dict.fromkeys(notes)), rests_on=tuple(rests_on(used_rules.values())))

@@ -45,7 +45,7 @@ def _method(r: dict[str, Any], label: str) -> str:
 
 
 def render(section: Any, analysis: Any) -> str:
-    samples = section.result.get("samples", [])
+    samples = section.data().get("samples", [])
     if not samples:
         return "<p>No flow-cytometric MRD samples.</p>"
     rows = []
