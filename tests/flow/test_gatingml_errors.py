@@ -138,3 +138,33 @@ def _data1(read_fcs):
     if not _DATA1:
         _DATA1.append(read_fcs(GML_DIR / "data1.fcs"))
     return _DATA1[0]
+
+
+_VALUES = ["nan", "inf", "-inf", "", "0", "-7", "1e400", "abc", "-0", "262144", "0.5"]
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(_VALUES)), min_size=1, max_size=4))
+def test_any_attribute_value_parses_or_raises_gatingml_error(edits: list[tuple[int, str]]) -> None:
+    """Property: replacing numeric attribute values of the compliance document (bounds, transform
+    parameters, coordinates) with odd values gives a document that evaluates, or GatingMLError /
+    ValidationError naming the problem - never NaN gates or another exception."""
+    import re
+
+    from remission.io.fcs import read_fcs
+
+    from .conftest import GML_DIR
+
+    text = (GML_DIR / "gml" / "gml_all_gates.xml").read_text(encoding="utf-8")
+    spans = [m.span(1) for m in re.finditer(r'="(-?[0-9][0-9.eE+-]*)"', text)]
+    chosen = {pos % len(spans): val for pos, val in edits}  # one value per attribute
+    for k in sorted(chosen, reverse=True):  # from the end, so earlier spans keep their offsets
+        a, b = spans[k]
+        text = text[:a] + chosen[k] + text[b:]
+    try:
+        doc = parse_gatingml(text.encode("utf-8"))
+        out = evaluate_gates(doc, _data1(read_fcs))
+    except (GatingMLError, ValidationError) as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert all(v.dtype == bool for v in out.values())
