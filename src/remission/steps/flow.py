@@ -100,6 +100,7 @@ def analyse_file(
     ro = dict(read_options or {})
     if isinstance(reference, (str, Path)):
         reference = load_reference(reference)
+    doc = parse_gatingml(gates) if gates is not None else None  # a bad gate file fails before any reading
     sample = read_fcs(fcs, dtype=np.float32, **ro)
     truth = None
     if validation:
@@ -109,11 +110,10 @@ def analyse_file(
         truth = sample.events[:, ti] > 0.5
     gating = None
     members: dict[str, np.ndarray] = {}
-    if gates is not None:
+    if gates is not None and doc is not None:
         if not leukemic_gate or not denominator_gate:
             raise ValidationError("leukemic and denominator gate ids must both be given with a Gating-ML "
                                   f"file, but were {leukemic_gate!r} and {denominator_gate!r}")
-        doc = parse_gatingml(gates)
         for g in (leukemic_gate, denominator_gate):
             if g not in doc.gates:
                 raise ValidationError(f"gate must be one of {doc.gate_ids} (from {Path(gates).name}), "
