@@ -71,13 +71,13 @@ _ICCS = "ICCS rare-event guidance (cytometry.org Q&A 258): LOD 20 clustered even
 FLOW_RULES = rule_set(
     Rule("lod_events", 20, "R", _ICCS, "leukaemic events needed to call flow MRD detectable (LoD)"),
     Rule("loq_events", 50, "R", _ICCS, "leukaemic events needed to quantify flow MRD (LLOQ)"),
-    Rule("target_sensitivity", 1e-4, "R", "MRD terminology consensus (HemaSphere 2022;6:e676: minimum "
+    Rule("target_sensitivity", 1e-4, "R", "MRD terminology consensus (HemaSphere 2022, PMC8824253: minimum "
          "sensitivity 0.01 %)",
          "MRD sensitivity asked for; fewer denominator events than lod_events/target_sensitivity "
          "raise LowSensitivityWarning"),
     Rule("cd19_independent_after_cd19_therapy", True, "R",
          "Cherian et al., Cytometry B 2018;94:112 (flow MRD after anti-CD19 therapy); EuroFlow "
-         "CD19-independent BCP-ALL MRD panels, HemaSphere 2025;9:e70125",
+         "CD19-independent BCP-ALL MRD panels, HemaSphere 2025, doi 10.1002/hem3.70125",
          "after CD19-directed therapy (CD19 CAR-T, blinatumomab) before the sample, the B-lineage "
          "gate must not rest on CD19 alone (strategy 'auto' becomes 'cd19_independent')"),
     Rule("logicle_T", 262144.0, "U", "remission default (18-bit instruments)", "logicle top of scale"),
