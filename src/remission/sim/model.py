@@ -1,0 +1,346 @@
+"""The virtual-patient model: leukaemic clones by antigen class under treatment, in daily steps.
+
+State (patients on axis 0; one array per state variable):
+
+* ``cells``: leukaemic cells, shape ``(n, 4)``, one column per antigen class
+  (:data:`CLONES`: CD19+/CD22-high, CD19+/CD22-low, CD19−/CD22-high, CD19−/CD22-low). The
+  CD19− columns hold the minor diagnostic subclone that seeds antigen-negative relapse
+  (from the clonal engine when known, else ``cd19_negative_fraction0``). The leukaemic
+  fraction (MRD) is ``cells.sum(1) / marrow_cells``.
+* CAR-T transgene level (copies/µg) per patient, from the Stein 2019 closed form (Stein AM et
+  al., CPT Pharmacometrics Syst Pharmacol 2019;8:285): exponential expansion to Tmax, then
+  biexponential contraction; evaluated in log space. Antigen-driven expansion scales Cmax by
+  ``(1 + gain·a/(a + a50)) / (1 + gain)`` with ``a`` the CD19+ leukaemic fraction at infusion
+  and ``gain`` the 74 % higher Cmax of responders (Mueller KT et al., Clin Cancer Res
+  2018;24:6175). CAR-T cells kill CD19+ cells only, at ``kmax·C^h/(C^h + C50^h)`` per day while
+  ``C >= cart_functional_copies``; below it they have lost function (loss of persistence) and
+  B cells recover: **B-cell aplasia** is the read-out of functional CAR-T. With probability
+  ``cart_dysfunction_probability`` a product does not kill at all (primary non-response with
+  weak or dysfunctional effectors; Finney OC et al., JCI 2019;129:2123).
+* Treatments act on the clones: chemotherapy blocks as a log10 kill of every clone;
+  blinatumomab as a daily kill of CD19+ cells with an Emax effect of its steady-state
+  concentration (Css = rate / CL, Clements 2020; EC50 = EC90/9 from the EC90 470 pg/mL)
+  divided by ``1 + burden/b50`` (lower effector:target ratio at high burden); inotuzumab as a
+  log10 kill per cycle by CD22 class; allogeneic HSCT (given only in remission) as a
+  conditioning log10 kill, then a graft-versus-leukaemia kill rate, with transplant-related
+  death with probability ``hsct_trm_probability`` at a uniform day within the first year.
+* Growth is exponential at the patient's rate; CD19+ cells give CD19− daughters at
+  ``cd19_loss_per_division`` per division (escape term of cart_models §2.2).
+* Below ``stochastic_below_cells`` a clone takes Poisson branching steps (Kimmel GJ et al.,
+  Proc R Soc B 2021;288:20210229): cure is the extinction of every clone, relapse from small
+  numbers is a chance event.
+
+Haematological relapse is the first day the leukaemic fraction reaches
+``relapse_blast_fraction`` after a remission (below it); the relapse is CD19-negative when
+CD19− cells are the majority then. All randomness comes from the ``numpy.random.Generator``
+passed in; the loop is over days, never over patients.
+
+See Also
+--------
+remission.sim.strategies : treatment schedules of strategies; remission.sim.measure : MRD assays.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from remission.domain.parameters import Rule
+from remission.errors import ValidationError
+from remission.sim.parameters import blina_css_pg_ml, resolve_sim, value
+
+__all__ = [
+    "CLONES",
+    "STEIN_KEYS",
+    "Schedule",
+    "SimResult",
+    "VirtualPatients",
+    "cart_log_level",
+    "simulate",
+]
+
+CLONES = ("cd19pos_cd22high", "cd19pos_cd22low", "cd19neg_cd22high", "cd19neg_cd22low")
+_POS = np.array([True, True, False, False])
+_CD22H = np.array([True, False, True, False])
+STEIN_KEYS = ("cmax", "tmax", "foldx", "alpha", "fb", "beta")
+
+
+def _arr(x: Any, n: int, name: str) -> np.ndarray:
+    a = np.broadcast_to(np.asarray(x, dtype=float), (n,)).copy()
+    if not np.all(np.isfinite(a)):
+        raise ValidationError(f"{name} must be finite, but was not for every patient")
+    return a
+
+
+@dataclass(frozen=True)
+class VirtualPatients:
+    """Patient-level parameters, one array of length ``n`` each."""
+
+    burden0: np.ndarray            # leukaemic fraction at day 0
+    growth_per_day: np.ndarray     # net growth rate (ln units per day)
+    cd19neg_fraction0: np.ndarray  # CD19-negative share of leukaemic cells at day 0
+    cd22low_fraction0: np.ndarray  # CD22-low share of leukaemic cells at day 0
+    stein: dict[str, np.ndarray] = field(default_factory=dict)  # Stein 2019 individual parameters
+
+    @property
+    def n(self) -> int:
+        return int(self.burden0.shape[0])
+
+    @classmethod
+    def sample(cls, n: int, rng: np.random.Generator, rules: Mapping[str, Rule] | None = None, *,
+               burden0: Any = None, log10_burden0_range: tuple[float, float] | None = None,
+               doubling_time_days: Any = None, cd19neg_fraction0: Any = None,
+               cd22low_fraction0: Any = None) -> VirtualPatients:
+        """Draw ``n`` patients: doubling time log-normal (prior of the rules), Stein 2019 IIV.
+
+        ``burden0`` fixed (scalar or array) or log-uniform over ``log10_burden0_range``.
+        """
+        from remission.cart.kinetics import sample_stein_population
+
+        r = resolve_sim() if rules is None else rules
+        if n < 1:
+            raise ValidationError(f"n must be >= 1, but was {n!r}")
+        if burden0 is None:
+            lo, hi = log10_burden0_range or (-2.0, -0.05)
+            b0 = 10.0 ** rng.uniform(lo, hi, n)
+        else:
+            b0 = _arr(burden0, n, "burden0")
+        if doubling_time_days is None:
+            td = value(r, "doubling_time_median_days") * np.exp(
+                rng.normal(0.0, value(r, "doubling_time_sdlog"), n))
+        else:
+            td = _arr(doubling_time_days, n, "doubling_time_days")
+        stein = sample_stein_population(n, rng, r)
+        neg = value(r, "cd19_negative_fraction0") if cd19neg_fraction0 is None else cd19neg_fraction0
+        low = value(r, "cd22_low_fraction0") if cd22low_fraction0 is None else cd22low_fraction0
+        return cls(b0, math.log(2.0) / td, _arr(neg, n, "cd19neg_fraction0"),
+                   _arr(low, n, "cd22low_fraction0"), stein)
+
+    def take(self, idx: np.ndarray) -> VirtualPatients:
+        return VirtualPatients(self.burden0[idx], self.growth_per_day[idx], self.cd19neg_fraction0[idx],
+                               self.cd22low_fraction0[idx], {k: v[idx] for k, v in self.stein.items()})
+
+
+def _nan(n: int, k: int = 0) -> np.ndarray:
+    return np.full((n, k) if k else (n,), np.nan)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Treatment days per patient (NaN = not given). Day 0 is the start of the simulation."""
+
+    chemo_days: np.ndarray   # (n, k) start day of each chemotherapy block
+    blina_days: np.ndarray   # (n, k) start day of each blinatumomab cycle
+    ino_days: np.ndarray     # (n, k) day of each inotuzumab cycle
+    cart_day: np.ndarray     # (n,) CAR-T infusion day
+    hsct_day: np.ndarray     # (n,) planned HSCT day (given only in remission)
+
+    @classmethod
+    def empty(cls, n: int) -> Schedule:
+        return cls(_nan(n, 1), _nan(n, 1), _nan(n, 1), _nan(n), _nan(n))
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """Per-patient outcomes (arrays of length ``n``); days since the start; NaN = did not happen."""
+
+    remission_day: np.ndarray
+    relapse_day: np.ndarray
+    relapse_cd19neg: np.ndarray      # bool
+    death_day: np.ndarray            # transplant-related death
+    cured: np.ndarray                # bool: every clone extinct at the end
+    cart_given: np.ndarray           # bool
+    hsct_given: np.ndarray           # bool
+    bca_at_relapse: np.ndarray       # bool: CAR-T functional (B-cell aplasia) when relapsing
+    bca_loss_day: np.ndarray         # first day CAR-T stops functioning after infusion
+    assessment_days: tuple[int, ...]
+    burden_at: np.ndarray            # (n, len(assessment_days)) true leukaemic fraction
+    cd19neg_share_at: np.ndarray     # (n, len(assessment_days))
+    horizon_days: int
+    trajectory: np.ndarray | None = None  # (n, T) leukaemic fraction per day when recorded
+
+    @property
+    def n(self) -> int:
+        return int(self.relapse_day.shape[0])
+
+    def event_free(self, day: float) -> np.ndarray:
+        """No refractoriness (no remission by day 90 or by ``day``), relapse or death by ``day``."""
+        resp = self.remission_day <= min(day, 90.0)
+        relapsed = self.relapse_day <= day
+        dead = self.death_day <= day
+        return resp & ~relapsed & ~dead
+
+
+def cart_log_level(tau: np.ndarray, stein: Mapping[str, np.ndarray]) -> np.ndarray:
+    """log C at ``tau`` days after infusion (Stein 2019 closed form, vectorised, log space)."""
+    lc = np.log(stein["cmax"])
+    tmax, foldx, alpha, beta = stein["tmax"], stein["foldx"], stein["alpha"], stein["beta"]
+    fb = np.clip(stein["fb"], 1e-300, 1.0 - 1e-12)
+    up = lc + np.log(foldx) * (tau / tmax - 1.0)
+    s = np.maximum(tau - tmax, 0.0)
+    down = lc + np.logaddexp(np.log1p(-fb) - alpha * s, np.log(fb) - beta * s)
+    return np.where(tau < tmax, up, down)
+
+
+def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Generator, *,
+             horizon_days: int = 730, rules: Mapping[str, Rule] | None = None,
+             assessment_days: Sequence[int] | None = None, record: bool = False) -> SimResult:
+    """Run the model for ``horizon_days`` daily steps; see the module docstring for the equations."""
+    r = resolve_sim() if rules is None else rules
+    n = patients.n
+    if horizon_days < 1:
+        raise ValidationError(f"horizon_days must be >= 1, but was {horizon_days!r}")
+    assess = tuple(int(d) for d in (assessment_days if assessment_days is not None
+                                    else value(r, "assessment_days")))
+    m_cells = value(r, "marrow_cells")
+    thr = value(r, "relapse_blast_fraction")
+    small = value(r, "stochastic_below_cells")
+    mu = value(r, "cd19_loss_per_division")
+    # blinatumomab
+    css = blina_css_pg_ml(r)
+    ec50 = value(r, "blina_ec90_pg_ml") / 9.0
+    k_blina = value(r, "blina_kill_max_per_day") * css / (ec50 + css)
+    b50 = value(r, "blina_burden_half_effect")
+    blina_len = value(r, "blina_cycle_days")
+    chemo_kill = 10.0 ** -value(r, "chemo_block_log10_kill")
+    ino_kill = np.where(_CD22H, 10.0 ** -value(r, "ino_log10_kill_cd22_high"),
+                        10.0 ** -value(r, "ino_log10_kill_cd22_low"))
+    k_car = value(r, "cart_kill_max_per_day")
+    c50 = value(r, "cart_kill_half_copies")
+    hill = value(r, "cart_kill_hill")
+    log_cfun = math.log(value(r, "cart_functional_copies"))
+    gain = value(r, "cart_antigen_expansion_gain")
+    a50 = value(r, "cart_antigen_half_fraction")
+    cond_kill = 10.0 ** -value(r, "hsct_conditioning_log10_kill")
+    gvl = value(r, "hsct_gvl_kill_per_day")
+    p_trm = value(r, "hsct_trm_probability")
+    p_dys = value(r, "cart_dysfunction_probability")
+
+    g = patients.growth_per_day
+    neg0 = np.clip(patients.cd19neg_fraction0, 0.0, 1.0)
+    low0 = np.clip(patients.cd22low_fraction0, 0.0, 1.0)
+    share = np.stack([(1 - neg0) * (1 - low0), (1 - neg0) * low0, neg0 * (1 - low0), neg0 * low0], axis=1)
+    cells = patients.burden0[:, None] * m_cells * share
+    # draw the transplant-related deaths up front (same stream whatever happens later)
+    trm_u = rng.random(n)
+    trm_offset = rng.uniform(0.0, 365.0, n)
+    car_works = rng.random(n) >= p_dys
+
+    remission_day = np.where(patients.burden0 < thr, 0.0, np.nan)
+    relapse_day = _nan(n)
+    relapse_neg = np.zeros(n, bool)
+    death_day = _nan(n)
+    bca_at_relapse = np.zeros(n, bool)
+    bca_loss_day = _nan(n)
+    cart_given = np.zeros(n, bool)
+    hsct_given = np.zeros(n, bool)
+    gvl_on = np.zeros(n, bool)
+    alive = np.ones(n, bool)
+    stein = dict(patients.stein)
+    cmax_eff = stein["cmax"].copy() if stein else np.ones(n)
+    burden_at = np.zeros((n, len(assess)))
+    neg_at = np.zeros((n, len(assess)))
+    traj = np.zeros((n, horizon_days + 1)) if record else None
+    assess_idx = {d: i for i, d in enumerate(assess)}
+    div_per_day = np.maximum(g, 0.0) / math.log(2.0)
+
+    cart_day = schedule.cart_day
+    has_cart = np.isfinite(cart_day)
+    hsct_day = schedule.hsct_day
+    chemo_set = _day_sets(schedule.chemo_days)
+    ino_set = _day_sets(schedule.ino_days)
+    blina = schedule.blina_days
+
+    for d in range(horizon_days + 1):
+        total = cells.sum(axis=1) / m_cells
+        if d in assess_idx:
+            i = assess_idx[d]
+            burden_at[:, i] = total
+            with np.errstate(invalid="ignore", divide="ignore"):
+                neg_at[:, i] = np.where(total > 0, cells[:, 2:].sum(axis=1) / (total * m_cells), 0.0)
+        if traj is not None:
+            traj[:, d] = total
+        # remission and relapse bookkeeping
+        in_rem = total < thr
+        new_rem = np.isnan(remission_day) & in_rem & alive
+        remission_day[new_rem] = d
+        rel = ~np.isnan(remission_day) & np.isnan(relapse_day) & ~in_rem & alive
+        if rel.any():
+            relapse_day[rel] = d
+            relapse_neg[rel] = cells[rel, 2:].sum(axis=1) > cells[rel, :2].sum(axis=1)
+        if d == horizon_days:
+            break
+        # -- pulses at the start of day d
+        if d in chemo_set:
+            cells[chemo_set[d]] *= chemo_kill
+        if d in ino_set:
+            cells[ino_set[d]] *= ino_kill
+        hs = (hsct_day == d) & alive & in_rem & np.isnan(relapse_day)
+        if hs.any():
+            cells[hs] *= cond_kill
+            hsct_given |= hs
+            gvl_on |= hs
+            die = hs & (trm_u < p_trm)
+            death_day[die] = d + trm_offset[die]
+        inf = has_cart & (cart_day == d) & alive
+        if inf.any() and stein:
+            a = cells[inf][:, _POS].sum(axis=1) / m_cells
+            cmax_eff[inf] = stein["cmax"][inf] * (1.0 + gain * a / (a + a50)) / (1.0 + gain)
+            cart_given |= inf
+        # -- rates over day d
+        rate_pos = g.copy()
+        rate_neg = g.copy()
+        if cart_given.any():
+            tau = np.where(cart_given, d - np.nan_to_num(cart_day), 0.0)
+            lc = cart_log_level(tau + 0.5, {**stein, "cmax": cmax_eff})
+            functional = cart_given & car_works & (lc >= log_cfun)
+            lost = cart_given & ~functional & np.isnan(bca_loss_day) & ((tau >= stein["tmax"]) | ~car_works)
+            bca_loss_day[lost] = d
+            ch = np.exp(hill * (lc - math.log(c50)))
+            rate_pos -= np.where(functional, k_car * ch / (1.0 + ch), 0.0)
+            if rel.any():
+                bca_at_relapse[rel] = functional[rel]
+        if blina.size:
+            on = np.any((blina <= d) & (d < blina + blina_len), axis=1)
+            if on.any():
+                rate_pos -= np.where(on, k_blina / (1.0 + total / b50), 0.0)
+        if gvl_on.any():
+            rate_pos -= np.where(gvl_on, gvl, 0.0)
+            rate_neg -= np.where(gvl_on, gvl, 0.0)
+        # -- CD19 loss (per division) then growth/kill
+        moved = cells[:, :2] * (mu * div_per_day)[:, None]
+        cells[:, :2] -= moved
+        cells[:, 2:] += moved
+        cells *= np.exp(np.stack([rate_pos, rate_pos, rate_neg, rate_neg], axis=1))
+        sm = (cells < small) & (cells > 0)
+        if sm.any():
+            idx = np.nonzero(sm)
+            cells[idx] = rng.poisson(cells[idx]).astype(float)
+        over = cells.sum(axis=1) > m_cells
+        if over.any():
+            cells[over] /= (cells[over].sum(axis=1) / m_cells)[:, None]
+        dead_now = death_day <= d + 1
+        if dead_now.any():
+            alive &= ~dead_now
+            cells[dead_now] = 0.0
+
+    # relapses after death do not count (bookkeeping stops at death)
+    cured = (cells.sum(axis=1) == 0) & np.isnan(relapse_day) & alive
+    return SimResult(remission_day, relapse_day, relapse_neg, death_day, cured, cart_given, hsct_given,
+                     bca_at_relapse, bca_loss_day, assess, burden_at, neg_at, horizon_days, traj)
+
+
+def _day_sets(days: np.ndarray) -> dict[int, np.ndarray]:
+    """day -> boolean mask of patients with a pulse that day (from an (n, k) NaN-padded array)."""
+    out: dict[int, np.ndarray] = {}
+    if days.size == 0:
+        return out
+    n = days.shape[0]
+    finite = np.isfinite(days)
+    for dd in np.unique(days[finite]).astype(int):
+        out[int(dd)] = np.zeros(n, bool) | np.any(days == dd, axis=1)
+    return out
