@@ -16,7 +16,14 @@ named, cited, overridable rule (:data:`SIM_RULES`).
 from remission.sim.cohort import COHORT_COLUMNS, POPULATIONS, run_cohort, simulate_chunk
 from remission.sim.fit import MrdObservations, SimFit, TreatmentHistory, fit_patient, recovery_study
 from remission.sim.measure import MeasuredMrd, assay_limits, measure_mrd
-from remission.sim.model import CLONES, Schedule, SimResult, VirtualPatients, cart_log_level, simulate
+from remission.sim.model import (
+    CLONES,
+    Schedule,
+    SimResult,
+    VirtualPatients,
+    cart_log_level,
+    simulate,
+)
 from remission.sim.parameters import SIM_RULES, resolve_sim
 from remission.sim.strategies import STRATEGIES, Strategy, compare
 from remission.sim.timeline import PatientState, PriorTherapy, bridge_options, strategy_timeline

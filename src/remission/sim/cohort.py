@@ -96,7 +96,7 @@ def _chunk_sizes(n_chunks: int, chunk_size: int, n: int) -> list[int]:
 def summarise(table: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """Counts of events by cause plus the table digest (for comparing runs)."""
     causes, counts = np.unique(np.asarray(table["cause"], dtype=str), return_counts=True)
-    return {"n": int(len(table["id"])), "events": int(np.sum(table["event"])),
+    return {"n": len(table["id"]), "events": int(np.sum(table["event"])),
             "causes": {str(c): int(k) for c, k in zip(causes, counts, strict=True)},
             "digest": cohort_digest(table)}
 

@@ -187,7 +187,7 @@ def fit_patient(obs: MrdObservations, *, seed: int, history: TreatmentHistory | 
     if n_proposals < 100 or n_draws < 10:
         raise ValidationError(f"n_proposals must be >= 100 and n_draws >= 10, but were {n_proposals!r}, {n_draws!r}")
     hist = history or TreatmentHistory()
-    last = int(math.ceil(obs.days.max()))
+    last = math.ceil(obs.days.max())
     now = last if now_day is None else int(now_day)
     horizon = max(last, now)
     ss = np.random.SeedSequence(seed)
@@ -306,7 +306,10 @@ def recovery_study(n_patients: int, *, seed: int, sample_days: Sequence[int] = (
     hit_td, hit_rel, widths = [], [], []
     seeds = rng_fit.integers(0, 2**63 - 1, n)
     for i in range(n):  # one fit per simulated patient (each fit is vectorised over its draws)
-        kinds, y, lo, hi = [], [], [], []
+        kinds: list[str] = []
+        y: list[float | None] = []
+        lo: list[float | None] = []
+        hi: list[float | None] = []
         for j in range(len(days)):
             st = meas.status[i, j]
             if st == STATUS_NEGATIVE:
