@@ -212,7 +212,7 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
     k_car = value(r, "cart_kill_max_per_day")
     c50 = value(r, "cart_kill_half_copies")
     hill = value(r, "cart_kill_hill")
-    log_cfun = math.log(value(r, "cart_functional_copies"))
+    cfun = value(r, "cart_functional_copies")
     gain = value(r, "cart_antigen_expansion_gain")
     a50 = value(r, "cart_antigen_half_fraction")
     cond_kill = 10.0 ** -value(r, "hsct_conditioning_log10_kill")
@@ -223,9 +223,11 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
     g = patients.growth_per_day
     neg0 = np.clip(patients.cd19neg_fraction0, 0.0, 1.0)
     low0 = np.clip(patients.cd22low_fraction0, 0.0, 1.0)
-    share = np.stack([(1 - neg0) * (1 - low0), (1 - neg0) * low0, neg0 * (1 - low0), neg0 * low0], axis=1)
-    cells = patients.burden0[:, None] * m_cells * share
-    # draw the transplant-related deaths up front (same stream whatever happens later)
+    # cells: (4, n), one row per antigen class (rows are contiguous: sums over classes are fast)
+    c = (patients.burden0 * m_cells)[None, :] * np.stack(
+        [(1 - neg0) * (1 - low0), (1 - neg0) * low0, neg0 * (1 - low0), neg0 * low0])
+    # draw the transplant-related deaths and product dysfunction up front (same stream whatever
+    # happens later)
     trm_u = rng.random(n)
     trm_offset = rng.uniform(0.0, 365.0, n)
     car_works = rng.random(n) >= p_dys
@@ -241,95 +243,145 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
     gvl_on = np.zeros(n, bool)
     alive = np.ones(n, bool)
     stein = dict(patients.stein)
-    cmax_eff = stein["cmax"].copy() if stein else np.ones(n)
     burden_at = np.zeros((n, len(assess)))
     neg_at = np.zeros((n, len(assess)))
     traj = np.zeros((n, horizon_days + 1)) if record else None
     assess_idx = {d: i for i, d in enumerate(assess)}
-    div_per_day = np.maximum(g, 0.0) / math.log(2.0)
+    loss_rate = mu * np.maximum(g, 0.0) / math.log(2.0)  # CD19 loss per day (per division x divisions)
+    exp_g = np.exp(g)
+    # CAR-T transgene level, evaluated at mid-day tau + 0.5, by daily recurrences of the Stein
+    # closed form: C = E + M; expansion E *= exp(rho); after Tmax E *= exp(-alpha), M *= exp(-beta)
+    car_e = np.zeros(n)
+    car_m = np.zeros(n)
+    f_e = np.ones(n)
+    f_m = np.ones(n)
+    cross_day = np.full(n, -1.0)
+    cmax_eff = np.ones(n)
 
     cart_day = schedule.cart_day
-    has_cart = np.isfinite(cart_day)
+    has_cart = np.isfinite(cart_day) & bool(stein)
+    cart_days = {int(dd): cart_day == dd for dd in np.unique(cart_day[has_cart])}
     hsct_day = schedule.hsct_day
+    hsct_days = set(np.unique(hsct_day[np.isfinite(hsct_day)]).astype(int).tolist())
     chemo_set = _day_sets(schedule.chemo_days)
     ino_set = _day_sets(schedule.ino_days)
     blina = schedule.blina_days
+    blina_any = bool(np.isfinite(blina).any())
+    any_death = False
 
     for d in range(horizon_days + 1):
-        total = cells.sum(axis=1) / m_cells
+        total = c.sum(axis=0) / m_cells
+        over = total > 1.0
+        if over.any():
+            c[:, over] /= total[over]
+            total[over] = 1.0
         if d in assess_idx:
             i = assess_idx[d]
             burden_at[:, i] = total
             with np.errstate(invalid="ignore", divide="ignore"):
-                neg_at[:, i] = np.where(total > 0, cells[:, 2:].sum(axis=1) / (total * m_cells), 0.0)
+                neg_at[:, i] = np.where(total > 0, (c[2] + c[3]) / (total * m_cells), 0.0)
         if traj is not None:
             traj[:, d] = total
         # remission and relapse bookkeeping
         in_rem = total < thr
-        new_rem = np.isnan(remission_day) & in_rem & alive
-        remission_day[new_rem] = d
-        rel = ~np.isnan(remission_day) & np.isnan(relapse_day) & ~in_rem & alive
-        if rel.any():
+        new_rem = in_rem & np.isnan(remission_day) & alive
+        if new_rem.any():
+            remission_day[new_rem] = d
+        rel = ~in_rem & np.isnan(relapse_day) & ~np.isnan(remission_day) & alive
+        any_rel = bool(rel.any())
+        if any_rel:
             relapse_day[rel] = d
-            relapse_neg[rel] = cells[rel, 2:].sum(axis=1) > cells[rel, :2].sum(axis=1)
+            relapse_neg[rel] = (c[2, rel] + c[3, rel]) > (c[0, rel] + c[1, rel])
         if d == horizon_days:
             break
         # -- pulses at the start of day d
         if d in chemo_set:
-            cells[chemo_set[d]] *= chemo_kill
+            c[:, chemo_set[d]] *= chemo_kill
         if d in ino_set:
-            cells[ino_set[d]] *= ino_kill
-        hs = (hsct_day == d) & alive & in_rem & np.isnan(relapse_day)
-        if hs.any():
-            cells[hs] *= cond_kill
+            c[:, ino_set[d]] *= ino_kill[:, None]
+        if d in hsct_days:
+            hs = (hsct_day == d) & alive & in_rem & np.isnan(relapse_day)
+            c[:, hs] *= cond_kill
             hsct_given |= hs
             gvl_on |= hs
             die = hs & (trm_u < p_trm)
             death_day[die] = d + trm_offset[die]
-        inf = has_cart & (cart_day == d) & alive
-        if inf.any() and stein:
-            a = cells[inf][:, _POS].sum(axis=1) / m_cells
-            cmax_eff[inf] = stein["cmax"][inf] * (1.0 + gain * a / (a + a50)) / (1.0 + gain)
+            any_death = any_death or bool(die.any())
+        if d in cart_days:
+            inf = cart_days[d] & alive
+            a = (c[0, inf] + c[1, inf]) / m_cells
+            cm = stein["cmax"][inf] * (1.0 + gain * a / (a + a50)) / (1.0 + gain)
+            cmax_eff[inf] = cm
+            tmax, foldx = stein["tmax"][inf], stein["foldx"][inf]
+            rho = np.log(foldx) / tmax
+            car_e[inf] = cm / foldx * np.exp(rho * 0.5)
+            car_m[inf] = 0.0
+            f_e[inf] = np.exp(rho)
+            f_m[inf] = 1.0
+            cross_day[inf] = np.ceil(d + tmax - 0.5)
             cart_given |= inf
         # -- rates over day d
-        rate_pos = g.copy()
-        rate_neg = g.copy()
+        kill = None
         if cart_given.any():
-            tau = np.where(cart_given, d - np.nan_to_num(cart_day), 0.0)
-            lc = cart_log_level(tau + 0.5, {**stein, "cmax": cmax_eff})
-            functional = cart_given & car_works & (lc >= log_cfun)
-            lost = cart_given & ~functional & np.isnan(bca_loss_day) & ((tau >= stein["tmax"]) | ~car_works)
-            bca_loss_day[lost] = d
-            ch = np.exp(hill * (lc - math.log(c50)))
-            rate_pos -= np.where(functional, k_car * ch / (1.0 + ch), 0.0)
-            if rel.any():
+            cross = cross_day == d
+            if cross.any():  # first mid-day at or after Tmax: exact closed form, then decay
+                s_ = d + 0.5 - cart_day[cross] - stein["tmax"][cross]
+                fb = np.clip(stein["fb"][cross], 0.0, 1.0)
+                car_e[cross] = (1.0 - fb) * cmax_eff[cross] * np.exp(-stein["alpha"][cross] * s_)
+                car_m[cross] = fb * cmax_eff[cross] * np.exp(-stein["beta"][cross] * s_)
+                f_e[cross] = np.exp(-stein["alpha"][cross])
+                f_m[cross] = np.exp(-stein["beta"][cross])
+            level = car_e + car_m
+            functional = car_works & (level >= cfun)
+            pending = cart_given & np.isnan(bca_loss_day) & ~functional
+            if pending.any():
+                lost = pending & ((cross_day <= d) | ~car_works)
+                bca_loss_day[lost] = d
+            if hill == 1.0:
+                kill = np.where(functional, k_car * level / (level + c50), 0.0)
+            else:
+                ch = (level / c50) ** hill
+                kill = np.where(functional, k_car * ch / (1.0 + ch), 0.0)
+            if any_rel:
                 bca_at_relapse[rel] = functional[rel]
-        if blina.size:
+            car_e *= f_e
+            car_m *= f_m
+        if blina_any:
             on = np.any((blina <= d) & (d < blina + blina_len), axis=1)
             if on.any():
-                rate_pos -= np.where(on, k_blina / (1.0 + total / b50), 0.0)
+                kb = np.where(on, k_blina / (1.0 + total / b50), 0.0)
+                kill = kb if kill is None else kill + kb
         if gvl_on.any():
-            rate_pos -= np.where(gvl_on, gvl, 0.0)
-            rate_neg -= np.where(gvl_on, gvl, 0.0)
-        # -- CD19 loss (per division) then growth/kill
-        moved = cells[:, :2] * (mu * div_per_day)[:, None]
-        cells[:, :2] -= moved
-        cells[:, 2:] += moved
-        cells *= np.exp(np.stack([rate_pos, rate_pos, rate_neg, rate_neg], axis=1))
-        sm = (cells < small) & (cells > 0)
+            kg = np.where(gvl_on, gvl, 0.0)
+            kill = kg if kill is None else kill + kg
+            f_neg = exp_g * np.exp(-kg)
+        else:
+            f_neg = exp_g
+        f_pos = exp_g if kill is None else exp_g * np.exp(-kill)
+        # -- CD19 loss (per division), then growth/kill over the day
+        if mu > 0:
+            m0 = c[0] * loss_rate
+            m1 = c[1] * loss_rate
+            c[0] -= m0
+            c[1] -= m1
+            c[2] += m0
+            c[3] += m1
+        c[0] *= f_pos
+        c[1] *= f_pos
+        c[2] *= f_neg
+        c[3] *= f_neg
+        sm = (c < small) & (c > 0)
         if sm.any():
             idx = np.nonzero(sm)
-            cells[idx] = rng.poisson(cells[idx]).astype(float)
-        over = cells.sum(axis=1) > m_cells
-        if over.any():
-            cells[over] /= (cells[over].sum(axis=1) / m_cells)[:, None]
-        dead_now = death_day <= d + 1
-        if dead_now.any():
-            alive &= ~dead_now
-            cells[dead_now] = 0.0
+            c[idx] = rng.poisson(c[idx]).astype(float)
+        if any_death:
+            dead_now = alive & (death_day <= d + 1)
+            if dead_now.any():
+                alive &= ~dead_now
+                c[:, dead_now] = 0.0
 
     # relapses after death do not count (bookkeeping stops at death)
-    cured = (cells.sum(axis=1) == 0) & np.isnan(relapse_day) & alive
+    cured = (c.sum(axis=0) == 0) & np.isnan(relapse_day) & alive
     return SimResult(remission_day, relapse_day, relapse_neg, death_day, cured, cart_given, hsct_given,
                      bca_at_relapse, bca_loss_day, assess, burden_at, neg_at, horizon_days, traj)
 
@@ -339,8 +391,7 @@ def _day_sets(days: np.ndarray) -> dict[int, np.ndarray]:
     out: dict[int, np.ndarray] = {}
     if days.size == 0:
         return out
-    n = days.shape[0]
     finite = np.isfinite(days)
     for dd in np.unique(days[finite]).astype(int):
-        out[int(dd)] = np.zeros(n, bool) | np.any(days == dd, axis=1)
+        out[int(dd)] = np.any(days == dd, axis=1)
     return out
