@@ -220,54 +220,64 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
     p_trm = value(r, "hsct_trm_probability")
     p_dys = value(r, "cart_dysfunction_probability")
 
-    g = patients.growth_per_day
     neg0 = np.clip(patients.cd19neg_fraction0, 0.0, 1.0)
     low0 = np.clip(patients.cd22low_fraction0, 0.0, 1.0)
-    # cells: (4, n), one row per antigen class (rows are contiguous: sums over classes are fast)
-    c = (patients.burden0 * m_cells)[None, :] * np.stack(
-        [(1 - neg0) * (1 - low0), (1 - neg0) * low0, neg0 * (1 - low0), neg0 * low0])
-    # draw the transplant-related deaths and product dysfunction up front (same stream whatever
-    # happens later)
-    trm_u = rng.random(n)
-    trm_offset = rng.uniform(0.0, 365.0, n)
-    car_works = rng.random(n) >= p_dys
-
+    stein = dict(patients.stein)
+    has_stein = bool(stein)
+    # -- global outputs (indexed by patient)
     remission_day = np.where(patients.burden0 < thr, 0.0, np.nan)
     relapse_day = _nan(n)
     relapse_neg = np.zeros(n, bool)
     death_day = _nan(n)
     bca_at_relapse = np.zeros(n, bool)
     bca_loss_day = _nan(n)
-    cart_given = np.zeros(n, bool)
+    cart_given_out = np.zeros(n, bool)
     hsct_given = np.zeros(n, bool)
-    gvl_on = np.zeros(n, bool)
-    alive = np.ones(n, bool)
-    stein = dict(patients.stein)
+    extinct_out = np.zeros(n, bool)
     burden_at = np.zeros((n, len(assess)))
     neg_at = np.zeros((n, len(assess)))
     traj = np.zeros((n, horizon_days + 1)) if record else None
     assess_idx = {d: i for i, d in enumerate(assess)}
+    # draw the transplant-related deaths and product dysfunction up front (same stream whatever
+    # happens later)
+    trm_u = rng.random(n)
+    trm_offset = rng.uniform(0.0, 365.0, n)
+
+    # -- active-set state (compacted as patients finish; ``act`` maps back to patient indices)
+    act = np.arange(n)
+    g = patients.growth_per_day.copy()
+    # cells: (4, m), one row per antigen class (rows contiguous: sums over classes are fast)
+    c = (patients.burden0 * m_cells)[None, :] * np.stack(
+        [(1 - neg0) * (1 - low0), (1 - neg0) * low0, neg0 * (1 - low0), neg0 * low0])
+    car_works = rng.random(n) >= p_dys
     loss_rate = mu * np.maximum(g, 0.0) / math.log(2.0)  # CD19 loss per day (per division x divisions)
     exp_g = np.exp(g)
-    # CAR-T transgene level, evaluated at mid-day tau + 0.5, by daily recurrences of the Stein
-    # closed form: C = E + M; expansion E *= exp(rho); after Tmax E *= exp(-alpha), M *= exp(-beta)
+    # CAR-T transgene level, at mid-day tau + 0.5, by daily recurrences of the Stein closed form:
+    # C = E + M; expansion E *= exp(rho); after Tmax E *= exp(-alpha), M *= exp(-beta)
     car_e = np.zeros(n)
     car_m = np.zeros(n)
     f_e = np.ones(n)
     f_m = np.ones(n)
     cross_day = np.full(n, -1.0)
     cmax_eff = np.ones(n)
-
-    cart_day = schedule.cart_day
-    has_cart = np.isfinite(cart_day) & bool(stein)
-    cart_days = {int(dd): cart_day == dd for dd in np.unique(cart_day[has_cart])}
-    hsct_day = schedule.hsct_day
-    hsct_days = set(np.unique(hsct_day[np.isfinite(hsct_day)]).astype(int).tolist())
-    chemo_set = _day_sets(schedule.chemo_days)
-    ino_set = _day_sets(schedule.ino_days)
-    blina = schedule.blina_days
-    blina_any = bool(np.isfinite(blina).any())
+    cart_given = np.zeros(n, bool)
+    gvl_on = np.zeros(n, bool)
+    alive = np.ones(n, bool)
+    no_rem = np.isnan(remission_day)
+    no_rel = np.ones(n, bool)
+    cart_day = schedule.cart_day.copy() if has_stein else _nan(n)
+    hsct_day = schedule.hsct_day.copy()
+    chemo = schedule.chemo_days.copy()
+    ino = schedule.ino_days.copy()
+    blina = schedule.blina_days.copy()
+    trm_u_a, trm_off_a = trm_u, trm_offset
+    cart_set = set(np.unique(cart_day[np.isfinite(cart_day)]).astype(int).tolist())
+    hsct_set = set(np.unique(hsct_day[np.isfinite(hsct_day)]).astype(int).tolist())
+    chemo_set = set(np.unique(chemo[np.isfinite(chemo)]).astype(int).tolist())
+    ino_set = set(np.unique(ino[np.isfinite(ino)]).astype(int).tolist())
+    blina_days = _cycle_days(blina, blina_len)
     any_death = False
+    compact_every = 0 if record else 8
 
     for d in range(horizon_days + 1):
         total = c.sum(axis=0) / m_cells
@@ -277,38 +287,40 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
             total[over] = 1.0
         if d in assess_idx:
             i = assess_idx[d]
-            burden_at[:, i] = total
+            burden_at[act, i] = total
             with np.errstate(invalid="ignore", divide="ignore"):
-                neg_at[:, i] = np.where(total > 0, (c[2] + c[3]) / (total * m_cells), 0.0)
+                neg_at[act, i] = np.where(total > 0, (c[2] + c[3]) / (total * m_cells), 0.0)
         if traj is not None:
-            traj[:, d] = total
+            traj[act, d] = total
         # remission and relapse bookkeeping
         in_rem = total < thr
-        new_rem = in_rem & np.isnan(remission_day) & alive
+        new_rem = in_rem & no_rem & alive
         if new_rem.any():
-            remission_day[new_rem] = d
-        rel = ~in_rem & np.isnan(relapse_day) & ~np.isnan(remission_day) & alive
+            remission_day[act[new_rem]] = d
+            no_rem &= ~new_rem
+        rel = ~in_rem & no_rel & ~no_rem & alive
         any_rel = bool(rel.any())
         if any_rel:
-            relapse_day[rel] = d
-            relapse_neg[rel] = (c[2, rel] + c[3, rel]) > (c[0, rel] + c[1, rel])
+            relapse_day[act[rel]] = d
+            relapse_neg[act[rel]] = (c[2, rel] + c[3, rel]) > (c[0, rel] + c[1, rel])
+            no_rel &= ~rel
         if d == horizon_days:
             break
         # -- pulses at the start of day d
         if d in chemo_set:
-            c[:, chemo_set[d]] *= chemo_kill
+            c[:, np.any(chemo == d, axis=1)] *= chemo_kill
         if d in ino_set:
-            c[:, ino_set[d]] *= ino_kill[:, None]
-        if d in hsct_days:
-            hs = (hsct_day == d) & alive & in_rem & np.isnan(relapse_day)
+            c[:, np.any(ino == d, axis=1)] *= ino_kill[:, None]
+        if d in hsct_set:
+            hs = (hsct_day == d) & alive & in_rem & no_rel
             c[:, hs] *= cond_kill
-            hsct_given |= hs
+            hsct_given[act[hs]] = True
             gvl_on |= hs
-            die = hs & (trm_u < p_trm)
-            death_day[die] = d + trm_offset[die]
+            die = hs & (trm_u_a < p_trm)
+            death_day[act[die]] = d + trm_off_a[die]
             any_death = any_death or bool(die.any())
-        if d in cart_days:
-            inf = cart_days[d] & alive
+        if d in cart_set:
+            inf = (cart_day == d) & alive
             a = (c[0, inf] + c[1, inf]) / m_cells
             cm = stein["cmax"][inf] * (1.0 + gain * a / (a + a50)) / (1.0 + gain)
             cmax_eff[inf] = cm
@@ -320,6 +332,7 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
             f_m[inf] = 1.0
             cross_day[inf] = np.ceil(d + tmax - 0.5)
             cart_given |= inf
+            cart_given_out[act[inf]] = True
         # -- rates over day d
         kill = None
         if cart_given.any():
@@ -333,24 +346,25 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
                 f_m[cross] = np.exp(-stein["beta"][cross])
             level = car_e + car_m
             functional = car_works & (level >= cfun)
-            pending = cart_given & np.isnan(bca_loss_day) & ~functional
+            pending = cart_given & ~functional
             if pending.any():
                 lost = pending & ((cross_day <= d) | ~car_works)
-                bca_loss_day[lost] = d
+                lost_idx = act[lost]
+                first = np.isnan(bca_loss_day[lost_idx])
+                bca_loss_day[lost_idx[first]] = d
             if hill == 1.0:
                 kill = np.where(functional, k_car * level / (level + c50), 0.0)
             else:
                 ch = (level / c50) ** hill
                 kill = np.where(functional, k_car * ch / (1.0 + ch), 0.0)
             if any_rel:
-                bca_at_relapse[rel] = functional[rel]
+                bca_at_relapse[act[rel]] = functional[rel]
             car_e *= f_e
             car_m *= f_m
-        if blina_any:
+        if blina_days.get(d) is not None:
             on = np.any((blina <= d) & (d < blina + blina_len), axis=1)
-            if on.any():
-                kb = np.where(on, k_blina / (1.0 + total / b50), 0.0)
-                kill = kb if kill is None else kill + kb
+            kb = np.where(on, k_blina / (1.0 + total / b50), 0.0)
+            kill = kb if kill is None else kill + kb
         if gvl_on.any():
             kg = np.where(gvl_on, gvl, 0.0)
             kill = kg if kill is None else kill + kg
@@ -375,15 +389,87 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
             idx = np.nonzero(sm)
             c[idx] = rng.poisson(c[idx]).astype(float)
         if any_death:
-            dead_now = alive & (death_day <= d + 1)
+            dead_now = alive & (death_day[act] <= d + 1)
             if dead_now.any():
                 alive &= ~dead_now
                 c[:, dead_now] = 0.0
+        # -- drop finished patients: relapsed, dead, or extinct with no treatment still to come
+        if compact_every and d % compact_every == compact_every - 1:
+            ext = c.sum(axis=0) == 0
+            future = ((cart_day > d) | (hsct_day > d))
+            # never in remission, at relapse level, nothing left that kills: stays refractory
+            acting = (cart_given & car_works & ((car_e + car_m >= cfun) | (cross_day >= d))) | gvl_on
+            later = future | np.any(chemo > d, axis=1) | np.any(ino > d, axis=1) | np.any(blina + blina_len > d, axis=1)
+            stuck = no_rem & (total >= thr) & (g > 0) & ~acting & ~later
+            done = ~no_rel | ~alive | (ext & ~future) | stuck
+            if done.sum() > 0.2 * done.size:
+                gone = act[done]
+                extinct_out[gone] = ext[done] & alive[done]
+                last = total[done]
+                for j, day in enumerate(assess):
+                    if day > d:
+                        burden_at[gone, j] = np.where(ext[done], 0.0, last)
+                        neg_at[gone, j] = 0.0
+                loss_pending = done & cart_given & car_works & np.isnan(bca_loss_day[act])
+                if loss_pending.any():
+                    bca_loss_day[act[loss_pending]] = _loss_day(
+                        car_e[loss_pending], car_m[loss_pending], f_e[loss_pending], f_m[loss_pending],
+                        cross_day[loss_pending], cfun, d + 1, horizon_days)
+                keep = ~done
+                act = act[keep]
+                c = c[:, keep]
+                g, exp_g, loss_rate = g[keep], exp_g[keep], loss_rate[keep]
+                car_e, car_m, f_e, f_m = car_e[keep], car_m[keep], f_e[keep], f_m[keep]
+                cross_day, cmax_eff, cart_given, gvl_on = cross_day[keep], cmax_eff[keep], cart_given[keep], gvl_on[keep]
+                alive, no_rem, no_rel, car_works = alive[keep], no_rem[keep], no_rel[keep], car_works[keep]
+                cart_day, hsct_day = cart_day[keep], hsct_day[keep]
+                chemo, ino, blina = chemo[keep], ino[keep], blina[keep]
+                trm_u_a, trm_off_a = trm_u_a[keep], trm_off_a[keep]
+                stein = {k: v[keep] for k, v in stein.items()}
+                if act.size == 0:
+                    break
 
     # relapses after death do not count (bookkeeping stops at death)
-    cured = (c.sum(axis=0) == 0) & np.isnan(relapse_day) & alive
-    return SimResult(remission_day, relapse_day, relapse_neg, death_day, cured, cart_given, hsct_given,
+    extinct_out[act] = c.sum(axis=0) == 0
+    alive_end = ~(death_day <= horizon_days)
+    cured = extinct_out & np.isnan(relapse_day) & alive_end
+    return SimResult(remission_day, relapse_day, relapse_neg, death_day, cured, cart_given_out, hsct_given,
                      bca_at_relapse, bca_loss_day, assess, burden_at, neg_at, horizon_days, traj)
+
+
+def _cycle_days(starts: np.ndarray, length: float) -> dict[int, bool]:
+    """Days on which at least one patient is within a cycle of ``length`` days."""
+    out: dict[int, bool] = {}
+    for s0 in np.unique(starts[np.isfinite(starts)]).astype(int):
+        for dd in range(int(s0), int(s0 + length)):
+            out[dd] = True
+    return out
+
+
+def _loss_day(e: np.ndarray, m: np.ndarray, fe: np.ndarray, fm: np.ndarray, cross: np.ndarray, cfun: float,
+              start: int, horizon: int) -> np.ndarray:
+    """First day >= ``start`` on which E·fe^k + M·fm^k (k days on) falls below ``cfun`` (NaN if none).
+
+    Used for patients that leave the active set with functional CAR-T: after Tmax the level only
+    falls, so a bisection over k finds the day.
+    """
+    out = np.full(e.shape, np.nan)
+    post = cross < start  # still expanding: left undetermined (rare; the patient left early)
+    e, m, fe, fm = e[post], m[post], fe[post], fm[post]
+    k_lo = np.zeros(e.shape)
+    k_hi = np.full(e.shape, float(horizon - start + 1))
+
+    def level(k: np.ndarray) -> np.ndarray:
+        return e * fe ** k + m * fm ** k
+
+    never = level(k_hi) >= cfun
+    for _ in range(12):
+        mid = np.floor((k_lo + k_hi) / 2.0)
+        below = level(mid) < cfun
+        k_hi = np.where(below, mid, k_hi)
+        k_lo = np.where(below, k_lo, mid + 1)
+    out[post] = np.where(never, np.nan, start + k_hi)
+    return out
 
 
 def _day_sets(days: np.ndarray) -> dict[int, np.ndarray]:
