@@ -335,7 +335,7 @@ def recovery_study(n_patients: int, *, seed: int, sample_days: Sequence[int] = (
                         horizon_days=730 - f.now_day, rules=r)
         rel = proj.relapse_day + f.now_day
         rel = np.where(np.isnan(rel), np.inf, rel)
-        lo_r, hi_r = np.quantile(rel, [a, 1 - a])
+        lo_r, hi_r = np.quantile(rel, [a, 1 - a], method="inverted_cdf")
         true_rel = res.relapse_day[i] if np.isfinite(res.relapse_day[i]) else np.inf
         hit_rel.append(lo_r <= true_rel <= hi_r)
         widths.append(float(hi_r - lo_r) if np.isfinite(hi_r) else float("inf"))

@@ -1,0 +1,68 @@
+"""Virtual trials against published anchors; cohorts in seeded chunks (locally and on Dask)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from remission.errors import ValidationError
+from remission.sim import run_cohort, virtual_trial_eliana
+from remission.sim.cohort import summarise
+from remission.sim.validation import wilson
+
+
+@pytest.fixture(scope="module")
+def eliana() -> dict:
+    return virtual_trial_eliana(3000, seed=20180201)
+
+
+def test_held_out_anchors_lie_within_the_published_intervals(eliana: dict) -> None:
+    a = eliana["anchors"]
+    # Laetsch 2023: 3-year EFS 44 % (95 % CI 31-57) — held out
+    assert a["efs_36m"]["role"] == "held out"
+    assert 0.31 <= a["efs_36m"]["model"] <= 0.57
+    # Pulsipher 2022: 23/25 relapses with persistent B-cell aplasia CD19-negative; exact CI 0.74-0.99
+    assert a["cd19neg_share_relapses_with_bca"]["role"] == "held out"
+    assert 0.74 <= a["cd19neg_share_relapses_with_bca"]["model"] <= 0.99
+
+
+def test_calibration_anchors_are_met(eliana: dict) -> None:
+    a = eliana["anchors"]
+    assert a["orr_3m"]["model"] == pytest.approx(0.81, abs=0.03)  # Maude 2018: 61/75 = 81 %
+    assert 0.35 <= a["efs_12m"]["model"] <= 0.64  # Maude 2018: 12-month EFS 50 % (35-64)
+
+
+def test_wilson_interval_hand_value() -> None:
+    # Wilson 95 % for 23/25 by hand: p = 0.92, z² = 3.8416, den = 1 + z²/25 = 1.153664;
+    # centre = (0.92 + 0.076832)/den = 0.86406; half = 1.96·√(0.002944 + 0.00153664)/den = 0.11372
+    lo, hi = wilson(23, 25)
+    assert (round(lo, 4), round(hi, 4)) == (0.7503, 0.9778)
+
+
+def test_cohort_table_shape_and_determinism() -> None:
+    a = run_cohort(900, "cart", seed=7, chunk_size=400, horizon_days=365)
+    b = run_cohort(900, "cart", seed=7, chunk_size=400, horizon_days=365, summary_only=True)
+    t = a["table"]
+    assert t["id"].tolist() == list(range(900)) and a["n_chunks"] == 3
+    assert set(np.unique(t["cause"].astype(str))) <= {"censored", "no_remission", "relapse_cd19neg",
+                                                      "relapse_cd19pos", "death_after_hsct"}
+    assert np.all((t["time"] >= 0) & (t["time"] <= 365))
+    assert np.array_equal(t["event"] == 0, t["cause"] == "censored")
+    # the same seed and chunking give the same chunks whether gathered or summarised
+    parts = [summarise({k: v[i * 400:(i + 1) * 400] for k, v in t.items()}) for i in range(3)]
+    assert [p["digest"] for p in parts] == [c["digest"] for c in b["chunks"]]
+
+
+def test_cohort_refuses_bad_arguments() -> None:
+    with pytest.raises(ValidationError, match="n and chunk_size must be >= 1"):
+        run_cohort(0, "cart", seed=1)
+    with pytest.raises(ValidationError, match="population must be one of"):
+        run_cohort(10, "cart", seed=1, population="adults")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_the_single_machine_result() -> None:
+    local = run_cohort(1200, "blina_then_cart", seed=3, chunk_size=300, horizon_days=200, summary_only=True)
+    dist = run_cohort(1200, "blina_then_cart", seed=3, chunk_size=300, horizon_days=200, summary_only=True,
+                      scheduler="local", n_workers=2)
+    assert [c["digest"] for c in local["chunks"]] == [c["digest"] for c in dist["chunks"]]
