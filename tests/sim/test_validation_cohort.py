@@ -66,3 +66,31 @@ def test_dask_local_cluster_gives_the_single_machine_result() -> None:
     dist = run_cohort(1200, "blina_then_cart", seed=3, chunk_size=300, horizon_days=200, summary_only=True,
                       scheduler="local", n_workers=2)
     assert [c["digest"] for c in local["chunks"]] == [c["digest"] for c in dist["chunks"]]
+
+
+@pytest.fixture(scope="module")
+def blina() -> dict:
+    from remission.sim.validation import virtual_trial_blinatumomab
+
+    return virtual_trial_blinatumomab(3000)
+
+
+def test_blinatumomab_calibration_anchor(blina: dict) -> None:
+    # Brown 2021 (AALL1331): MRD-negative after cycle 1, 75 % (blinatumomab) vs 32 % (chemotherapy)
+    assert blina["model"]["blinatumomab"] == pytest.approx(0.75, abs=0.03)
+    assert blina["model"]["chemotherapy"] == pytest.approx(0.32, abs=0.03)
+
+
+def test_locatelli_difference_held_out_within_its_interval(blina: dict) -> None:
+    a = blina["anchors"]["locatelli_mrd_remission_difference"]
+    # Newcombe by hand from the Wilson limits of 44/49 (0.7824-0.9556) and 26/48 (0.4029-0.6742):
+    # 0.3563 ∓ √(0.1155² + 0.1326²), ± √(0.0577² + 0.1388²) -> 0.180 to 0.507
+    assert (round(a["published_ci"][0], 3), round(a["published_ci"][1], 3)) == (0.180, 0.507)
+    assert a["role"] == "held out" and a["within_published_ci"] is True
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: the virtual population (MRD 1e-5..1e-2) is not "
+                   "Locatelli's high-risk population after two blocks; absolute levels not reproduced")
+def test_locatelli_absolute_levels(blina: dict) -> None:
+    a = blina["anchors"]["locatelli_mrd_remission"]
+    assert a["blinatumomab"]["within_published_ci"] and a["chemotherapy"]["within_published_ci"]

@@ -283,12 +283,13 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         json_out: bool = JSON_OPTION,
         output: Path | None = OUTPUT_OPTION,
     ) -> None:
-        """ELIANA virtual trial: calibration anchors and held-out anchors beside the model."""
+        """Virtual trials (ELIANA; blinatumomab vs chemotherapy): calibration and held-out anchors."""
         from remission.sim.parameters import resolve_sim
-        from remission.sim.validation import virtual_trial_eliana
+        from remission.sim.validation import virtual_trial_blinatumomab, virtual_trial_eliana
 
         rules = resolve_sim(parse_rule_overrides(param))
         res = virtual_trial_eliana(n, seed=seed, rules=rules)
+        res["blinatumomab_vs_chemotherapy"] = virtual_trial_blinatumomab(n, seed=seed, rules=rules)
         res["rests_on"] = _rests_on(rules)
 
         def human(console: Any) -> None:
@@ -304,6 +305,18 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 t.add_row(k, a["role"], pub, f"{a['model']:.1%} ({a['model_ci'][0]:.1%}-{a['model_ci'][1]:.1%})",
                           "-" if a["within_published_ci"] is None else str(a["within_published_ci"]))
             console.print(t)
+            bl = res["blinatumomab_vs_chemotherapy"]
+            console.print(f"blinatumomab vs chemotherapy ({bl['population']}): MRD-negative "
+                          f"{bl['model']['blinatumomab']:.1%} vs {bl['model']['chemotherapy']:.1%}")
+            for k, a in bl["anchors"].items():
+                if "model" in a:
+                    console.print(f"  {k} ({a['role']}): published {a['published']:.0%} "
+                                  f"({a['published_ci'][0]:.0%}-{a['published_ci'][1]:.0%}), model {a['model']:.0%}, "
+                                  f"within: {a['within_published_ci']}")
+                else:
+                    console.print(f"  {k} ({a['role']}): blinatumomab published {a['blinatumomab']['published']:.0%} "
+                                  f"model {a['blinatumomab']['model']:.0%}; chemotherapy published "
+                                  f"{a['chemotherapy']['published']:.0%} model {a['chemotherapy']['model']:.0%}")
             console.print(f"[dim]{notice_line()}[/dim]")
 
         emit("sim_validate", res, json_out=json_out, output=output, parameters=_params(rules, n=n, seed=seed),

@@ -72,8 +72,9 @@ SIM_RULES: dict[str, Rule] = rule_set(
     Rule("cd22_low_fraction0", 0.1, "U", "not in the specs",
          "fraction of leukaemic cells with low CD22 density when CD22 % is not given"),
     # ---- chemotherapy -------------------------------------------------------------------------
-    Rule("chemo_block_log10_kill", 1.5, "U",
-         f"{_CAL}: to {_AALL1331}: MRD-negative after the 2nd block in 32 % (chemotherapy arm)",
+    Rule("chemo_block_log10_kill", 1.35, "U",
+         f"{_CAL}: to {_AALL1331}: MRD-negative after the randomised cycle 1 in 32 % (chemotherapy "
+         "arm), virtual population of remission.sim.validation.virtual_trial_blinatumomab",
          "log10 kill of every leukaemic clone by one intensive chemotherapy block"),
     Rule("chemo_block_days", 28, "U", "not in the specs (one block of a relapse protocol)",
          "length of one chemotherapy block"),
@@ -83,8 +84,9 @@ SIM_RULES: dict[str, Rule] = rule_set(
     Rule("blina_cl_l_per_h", 2.22, "C", _BLINA_PK, "clearance (one compartment, linear)"),
     Rule("blina_ec90_pg_ml", 470.0, "C", "blinatumomab NCA, JCO 2013 suppl 3048 (in-vitro EC90)",
          "EC90; with an Emax model (Hill 1) EC50 = EC90/9"),
-    Rule("blina_kill_max_per_day", 0.45, "U",
-         f"{_CAL}: to {_AALL1331}: MRD-negative after cycle 1 in 75 % (blinatumomab arm)",
+    Rule("blina_kill_max_per_day", 0.25, "U",
+         f"{_CAL}: to {_AALL1331}: MRD-negative after cycle 1 in 75 % (blinatumomab arm), virtual "
+         "population of remission.sim.validation.virtual_trial_blinatumomab",
          "maximal daily kill rate of CD19+ leukaemic cells under blinatumomab"),
     Rule("blina_burden_half_effect", 0.05, "U",
          "not in the specs (lower response at high burden, Park 2018 low-burden contrast)",
