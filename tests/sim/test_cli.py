@@ -52,6 +52,9 @@ def test_timeline_svg_and_human_output(late_case: Path, tmp_path: Path, capsys: 
     out = tmp_path / "timeline.svg"
     assert main(["sim", "timeline", str(late_case), "--draws", "200", "-o", str(out)]) == 0
     assert out.read_text().startswith("<svg") and "model projection" in out.read_text()
+    page = tmp_path / "timeline.html"
+    assert main(["sim", "timeline", str(late_case), "--draws", "200", "-o", str(page)]) == 0
+    assert "relapse comes first" in page.read_text() and "not a medical device" in page.read_text()
     html = tmp_path / "fit.html"
     assert main(["sim", "fit", str(late_case), "--proposals", "500", "--draws", "100", "-o", str(html)]) == 0
     text = html.read_text()

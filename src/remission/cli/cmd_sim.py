@@ -198,7 +198,13 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             inputs.t_ref.toordinal() + fit.now_day)), rests_on=_rests_on(rules))
         if _is_figure(output):
             assert output is not None
-            _write_figure(output, _timeline_svg(res), f"Strategy timeline: {analysis.case_id}")
+            title = f"Strategy timeline: {analysis.case_id}"
+            if output.suffix.lower() == ".svg":
+                _write_figure(output, _timeline_svg(res), title)
+            else:
+                from remission.report.sections.sim import render_result
+
+                _write_figure(output, render_result({**res, "svg": _timeline_svg(res)}), title)
             return
 
         def human(console: Any) -> None:
