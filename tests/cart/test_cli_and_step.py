@@ -77,7 +77,7 @@ def test_pipeline_step_and_report(cart_case: Path) -> None:
 
     st = next(x for x in registered_steps() if x.name == "cart")
     case = load_case(cart_case)
-    assert st.order == 50 and st.applies(case)
+    assert st.needs == () and st.applies(case)
     s = st.run(StepContext(case=case, case_dir=cart_case.parent, parameters={}))
     assert s is not None and s.error is None
     r = s.result

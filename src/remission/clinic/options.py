@@ -30,8 +30,9 @@ from typing import Any
 
 from remission.clinic.kb import Condition, KnowledgeBase, OptionEntry
 from remission.clinic.lesions import NormalisedLesion, UnknownLesionError, Vocabulary
+from remission.domain.case import CD19_DIRECTED_AGENTS as _CD19_DIRECTED
 from remission.domain.case import Case
-from remission.domain.mrd import MrdResult
+from remission.domain.mrd import MrdResult, compare_to_threshold
 from remission.domain.parameters import Rule, resolve, rests_on, rule_set
 
 __all__ = [
@@ -63,7 +64,6 @@ OPTIONS_RULES: dict[str, Rule] = rule_set(
          "best_response values of the latest therapy after relapse read as refractory disease"),
 )
 
-_CD19_DIRECTED = ("blinatumomab", "tisagenlecleucel", "obecabtagene", "brexucabtagene", "cd19")
 _CATEGORY_ORDER = {"transplant": 0, "immunotherapy": 1, "cellular_therapy": 2, "targeted": 3,
                    "chemotherapy": 4}
 
@@ -383,13 +383,12 @@ def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
         else:
             add(p.mrd_positive == cond.mrd_positive, f"latest MRD {p.mrd_latest}")
     if cond.mrd_at_least is not None:
-        from remission.clinic.risk import _compare
 
         m = p.mrd_latest_result
         if m is None:
             add(None, "no MRD after the latest relapse")
         else:
-            side = _compare(m, cond.mrd_at_least)
+            side = compare_to_threshold(m, cond.mrd_at_least)
             add(side, f"latest MRD {p.mrd_latest} "
                       + {True: ">=", False: "<", None: "not comparable with"}[side]
                       + f" {cond.mrd_at_least:g}")

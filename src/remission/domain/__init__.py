@@ -7,7 +7,6 @@ from remission.domain.analysis import (
     InputFile,
     Provenance,
     TimelineEvent,
-    sha256_file,
 )
 from remission.domain.case import (
     Antigen,
@@ -58,5 +57,4 @@ __all__ = [
     "rests_on",
     "rule_set",
     "rule_values",
-    "sha256_file",
 ]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,7 +17,6 @@ __all__ = [
     "InputFile",
     "Provenance",
     "TimelineEvent",
-    "sha256_file",
 ]
 
 NOT_A_MEDICAL_DEVICE = (
@@ -27,15 +24,6 @@ NOT_A_MEDICAL_DEVICE = (
     "shows its reasons; it never decides. Every result must be checked by a qualified clinician "
     "against the source data."
 )
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file, read in chunks (constant memory)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 class _Model(BaseModel):

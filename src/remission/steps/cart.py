@@ -22,7 +22,7 @@ from typing import Any
 from remission.domain import Case, EngineSection, Sample
 from remission.domain.case import CarTInfusion
 from remission.errors import ValidationError
-from remission.pipeline import StepContext, step
+from remission.steps._base import StepContext, step
 
 _ASSAYS = ("observations", "cart_kinetics", "b_cells")
 
@@ -75,7 +75,7 @@ def _band_days(last_day: float) -> list[float]:
         if end > 28.0 else np.linspace(0.0, 28.0, 57).tolist()
 
 
-@step("cart", title="CAR-T monitoring", order=50, applies=_applies)
+@step("cart", title="CAR-T monitoring", applies=_applies)
 def run(ctx: StepContext) -> EngineSection:
     from remission.cart.bcells import antigen_course, b_cell_aplasia
     from remission.cart.kinetics import analyze_kinetics, population_band

@@ -9,7 +9,7 @@ from typing import Any
 from remission.domain import EngineSection
 from remission.domain.parameters import rests_on
 from remission.errors import InputError, ValidationError
-from remission.pipeline import StepContext, step
+from remission.steps._base import StepContext, step
 
 TITLE = "Clonal architecture"
 _ENGINE_KEYS = {"seed", "max_clusters", "restarts", "criterion", "precision"}
@@ -48,7 +48,7 @@ def read_clonotypes(paths: list[Path]) -> list[dict[str, Any]] | None:
     return out
 
 
-@step("clonal", title=TITLE, order=55, applies=_applies)
+@step("clonal", title=TITLE, applies=_applies)
 def run(ctx: StepContext) -> EngineSection:
     from remission.clonal import analyse_clonal, annotate_case_lesions, clonotype_evolution
     from remission.clonal.analysis import rules_rested_on

@@ -6,7 +6,7 @@ import datetime as dt
 
 from remission.domain import Case, EngineSection
 from remission.mrd.course import Baseline, CourseEvent
-from remission.pipeline import StepContext, step
+from remission.steps._base import MRD, StepContext, step
 
 TITLE = "MRD course"
 
@@ -40,7 +40,7 @@ def course_inputs(case: Case, first_mrd_date: dt.date | None = None
     return baseline, events
 
 
-@step("mrd_course", title=TITLE, order=40, applies=_has_mrd)
+@step("mrd_course", title=TITLE, needs=(MRD,), applies=_has_mrd)
 def run(ctx: StepContext) -> EngineSection:
     from remission.domain.parameters import resolve, rests_on
     from remission.mrd.course import COURSE_RULES, analyze_course

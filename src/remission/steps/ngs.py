@@ -16,7 +16,7 @@ from typing import Any
 from remission.domain import EngineSection, Sample
 from remission.domain.parameters import rests_on, rule_values
 from remission.errors import ValidationError
-from remission.pipeline import StepContext, step
+from remission.steps._base import MRD, StepContext, step
 
 STEP = "ngs_mrd"
 _FASTQ_SUFFIXES = (".fastq", ".fq", ".fastq.gz", ".fq.gz")
@@ -79,7 +79,7 @@ def _num(sample: Sample, name: str) -> float | None:
     return float(v)
 
 
-@step(STEP, title="NGS-MRD", order=10, applies=lambda case: bool(case.samples_of("ngs_mrd")))
+@step(STEP, title="NGS-MRD", provides=(MRD,), applies=lambda case: bool(case.samples_of("ngs_mrd")))
 def run(ctx: StepContext) -> EngineSection:
     from remission.domain.parameters import resolve
     from remission.io.airr import iter_airr_chunks

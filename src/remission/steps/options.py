@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from remission.domain import EngineSection
-from remission.pipeline import StepContext, step
+from remission.steps._base import MRD, StepContext, step
 
 TITLE = "Therapy options"
 
@@ -39,7 +39,7 @@ def cart_facts(cart: Mapping[str, Any] | None) -> dict[str, bool | None]:
     return out
 
 
-@step("options", title=TITLE, order=90, applies=lambda case: True)
+@step("options", title=TITLE, needs=(MRD, "risk", "cart"))
 def run(ctx: StepContext) -> EngineSection:
     from remission.clinic.kb import load_knowledge_base
     from remission.clinic.options import patient_profile, propose_options

@@ -7,12 +7,12 @@ from typing import Any
 from remission.domain import EngineSection
 from remission.domain.parameters import resolve, rests_on
 from remission.errors import InputError, ValidationError
-from remission.pipeline import StepContext, step
+from remission.steps._base import MRD, StepContext, step
 
 TITLE = "RQ-PCR MRD"
 
 
-@step("pcr_mrd", title=TITLE, order=30, applies=lambda case: bool(case.samples_of("pcr_mrd")))
+@step("pcr_mrd", title=TITLE, provides=(MRD,), applies=lambda case: bool(case.samples_of("pcr_mrd")))
 def run(ctx: StepContext) -> EngineSection:
     from remission.io.qpcr import read_plate
     from remission.mrd.pcr import PCR_RULES, analyze_plate

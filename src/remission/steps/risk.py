@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from remission.domain import EngineSection
-from remission.pipeline import StepContext, step
+from remission.steps._base import MRD, StepContext, step
 
 TITLE = "Relapse risk stratification"
 
 
-@step("risk", title=TITLE, order=60, applies=lambda case: bool(case.relapses))
+@step("risk", title=TITLE, needs=(MRD,), applies=lambda case: bool(case.relapses))
 def run(ctx: StepContext) -> EngineSection:
     from remission.clinic.risk import stratify
 
