@@ -16,14 +16,14 @@ _LABEL = "MODEL PROJECTION (virtual patients; not a prediction, not a recommenda
 
 def _fit_case(case: Path, seed: int, proposals: int, draws: int, overrides: dict[str, Any]) -> tuple[Any, ...]:
     """Analyse the case (MRD and CAR-T engines) and calibrate the simulator to it."""
-    from remission.pipeline import analyze, registered_steps
+    from remission.pipeline import analyze
     from remission.sim.case import case_inputs
     from remission.sim.fit import fit_patient
     from remission.sim.parameters import resolve_sim
 
     rules = resolve_sim(overrides)
-    order = max(st.order for st in registered_steps() if st.name in ("mrd_course", "cart"))
-    analysis = analyze(case, until_order=order)
+    # only the MRD engines, the course and CAR-T monitoring: nothing else is read here
+    analysis = analyze(case, targets=("mrd_course", "cart"))
     cart = analysis.section("cart")
     inputs = case_inputs(analysis.case, analysis.mrd, dict(cart.result) if cart and not cart.error else None)
     fit = fit_patient(inputs.observations, seed=seed, history=inputs.history, stein=inputs.stein,

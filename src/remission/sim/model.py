@@ -228,6 +228,7 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
     remission_day = np.where(patients.burden0 < thr, 0.0, np.nan)
     relapse_day = _nan(n)
     relapse_neg = np.zeros(n, bool)
+    relapse_burden = np.zeros(n)
     death_day = _nan(n)
     bca_at_relapse = np.zeros(n, bool)
     bca_loss_day = _nan(n)
@@ -285,9 +286,9 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
         if over.any():
             c[:, over] /= total[over]
             total[over] = 1.0
-        if d in assess_idx:
+        if d in assess_idx:  # after a haematological relapse the patient's course ends (frozen)
             i = assess_idx[d]
-            burden_at[act, i] = total
+            burden_at[act, i] = np.where(no_rel, total, relapse_burden[act])
             with np.errstate(invalid="ignore", divide="ignore"):
                 neg_at[act, i] = np.where(total > 0, (c[2] + c[3]) / (total * m_cells), 0.0)
         if traj is not None:
@@ -302,6 +303,7 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
         any_rel = bool(rel.any())
         if any_rel:
             relapse_day[act[rel]] = d
+            relapse_burden[act[rel]] = total[rel]
             relapse_neg[act[rel]] = (c[2, rel] + c[3, rel]) > (c[0, rel] + c[1, rel])
             no_rel &= ~rel
         if d == horizon_days:
@@ -405,10 +407,14 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
             if done.sum() > 0.2 * done.size:
                 gone = act[done]
                 extinct_out[gone] = ext[done] & alive[done]
-                last = total[done]
+                # later assessments: relapsed -> frozen at relapse; extinct or dead -> 0; refractory
+                # without treatment -> untreated growth to the cap (what the daily steps would give)
+                cur = c[:, done].sum(axis=0) / m_cells
                 for j, day in enumerate(assess):
                     if day > d:
-                        burden_at[gone, j] = np.where(ext[done], 0.0, last)
+                        grown = np.minimum(1.0, cur * np.exp(g[done] * (day - d - 1)))
+                        burden_at[gone, j] = np.where(~no_rel[done], relapse_burden[gone],
+                                                      np.where(ext[done] | ~alive[done], 0.0, grown))
                         neg_at[gone, j] = 0.0
                 loss_pending = done & cart_given & car_works & np.isnan(bca_loss_day[act])
                 if loss_pending.any():
