@@ -85,6 +85,17 @@ def test_bridges_follow_antigens_and_prior_response() -> None:
     assert b["chemotherapy"]["fits"] is True
 
 
+def test_cd19_car_t_note_after_blinatumomab() -> None:
+    from remission.sim.timeline import cd19_car_t_note
+
+    st = PatientState(cd19_percent=3.0, prior=(PriorTherapy("Blinatumomab cycle 1", "bispecific", "CR"),))
+    note = cd19_car_t_note(st)
+    assert note["fits"] is False
+    assert any("earlier CD19-directed therapy: Blinatumomab cycle 1" in r for r in note["reasons"])
+    b = {x["bridge"]: x for x in bridge_options(st)}
+    assert any("CD19-negative escape is more likely" in r for r in b["blinatumomab"]["reasons"])
+
+
 @pytest.mark.slow
 def test_recovery_study_covers_true_parameters() -> None:
     res = recovery_study(12, seed=20260101, n_proposals=1500, n_draws=400)

@@ -223,6 +223,8 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             for b in res["bridges"]:
                 console.print(f"  bridge {b['bridge']}: {'fits' if b['fits'] else 'does not fit'} — "
                               + "; ".join(b["reasons"]))
+            car = res["cd19_car_t"]
+            console.print(f"  CD19 CAR-T: {'fits' if car['fits'] else 'does not fit'} — " + "; ".join(car["reasons"]))
             console.print(res["note"])
             console.print(f"[dim]{notice_line()}[/dim]")
 

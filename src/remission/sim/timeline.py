@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from remission.domain.case import CD19_DIRECTED_AGENTS
 from remission.domain.parameters import Rule
 from remission.sim.model import Schedule, VirtualPatients, simulate
 from remission.sim.parameters import resolve_sim, value
 from remission.sim.strategies import cart_infusion_days, donor_found_days
 
-__all__ = ["PatientState", "PriorTherapy", "bridge_options", "strategy_timeline"]
+__all__ = ["PatientState", "PriorTherapy", "bridge_options", "cd19_car_t_note", "strategy_timeline"]
 
 _NON_RESPONSE = ("NR", "PD", "SD")
 
@@ -84,6 +85,10 @@ def bridge_options(state: PatientState, rules: Mapping[str, Rule] | None = None)
         fits = False
         reasons += ref
     reasons.append("selects CD19-negative cells like CD19 CAR-T (shared escape path)")
+    earlier = _cd19_directed(state)
+    if earlier:
+        reasons.append(f"earlier CD19-directed therapy ({', '.join(earlier)}): CD19-negative escape is more "
+                       "likely; check CD19 on the current blasts")
     out.append({"bridge": "blinatumomab", "fits": fits, "reasons": reasons})
     # inotuzumab
     reasons, fits = [], True
@@ -106,6 +111,28 @@ def bridge_options(state: PatientState, rules: Mapping[str, Rule] | None = None)
     reasons += ref
     out.append({"bridge": "chemotherapy", "fits": fits, "reasons": reasons})
     return out
+
+
+def _cd19_directed(state: PatientState) -> list[str]:
+    return [p.name for p in state.prior if any(a in p.name.lower() for a in CD19_DIRECTED_AGENTS)]
+
+
+def cd19_car_t_note(state: PatientState, rules: Mapping[str, Rule] | None = None) -> dict[str, Any]:
+    """Whether CD19 CAR-T (the option the bridge leads to) fits the antigen state, with reasons."""
+    r = resolve_sim() if rules is None else rules
+    pos_min = value(r, "antigen_positive_min_percent")
+    reasons, fits = [], True
+    if state.cd19_percent is None:
+        reasons.append("CD19 expression not given: check before CD19 CAR-T")
+    elif state.cd19_percent < pos_min:
+        fits = False
+        reasons.append(f"CD19 on {state.cd19_percent:g} % of blasts (< {pos_min:g} %)")
+    else:
+        reasons.append(f"CD19 on {state.cd19_percent:g} % of blasts")
+    earlier = _cd19_directed(state)
+    if earlier:
+        reasons.append(f"earlier CD19-directed therapy: {', '.join(earlier)}")
+    return {"option": "CD19 CAR-T", "fits": fits, "reasons": reasons}
 
 
 def strategy_timeline(patients_now: VirtualPatients, *, seed: int, state: PatientState | None = None,
@@ -158,6 +185,7 @@ def strategy_timeline(patients_now: VirtualPatients, *, seed: int, state: Patien
             f"{p_cart_first:.0%} of projections (among those infused); that is the share in which a "
             "bridge would be needed to reach CAR-T"),
         "bridges": bridge_options(state or PatientState(), r),
+        "cd19_car_t": cd19_car_t_note(state or PatientState(), r),
         "note": "decision support showing its assumptions; it does not recommend a strategy",
     }
 

@@ -42,6 +42,10 @@ def render_result(r: dict[str, Any]) -> str:
         out.append(f"<tr><td>{escape(b['bridge'])}</td><td>{'yes' if b['fits'] else 'no'}</td>"
                    f"<td>{'; '.join(escape(x) for x in b['reasons'])}</td></tr>")
     out.append("</tbody></table>")
+    car = r.get("cd19_car_t")
+    if car:
+        out.append(f"<p>CD19 CAR-T {'fits' if car['fits'] else 'does not fit'} the antigen state: "
+                   f"{'; '.join(escape(x) for x in car['reasons'])}.</p>")
     cmp_ = r.get("compare")
     if cmp_:
         out.append("<table class='compact'><thead><tr><th>strategy</th><th>months</th><th>P(haem. relapse)</th>"
