@@ -260,13 +260,13 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         summary = {"label": "model projection (virtual cohort)", "strategy": strategy, "population": population,
                    **summarise(table), "rests_on": _rests_on(rules)}
         if output is not None and output.suffix.lower() == ".csv":
+            # plain CSV (no comment lines, which survival readers reject); every row carries the label
             with open(output, "w", newline="", encoding="utf-8") as fh:
-                fh.write(f"# {_LABEL}; strategy={strategy}; population={population}; seed={seed}\n")
                 w = csv.writer(fh)
-                w.writerow(COHORT_COLUMNS)
+                w.writerow([*COHORT_COLUMNS, "label", "seed"])
                 cols = [table[c] for c in COHORT_COLUMNS]
                 for row in zip(*cols, strict=True):
-                    w.writerow([_cell(v) for v in row])
+                    w.writerow([*(_cell(v) for v in row), "model projection", seed])
             output = None
             if not json_out:
                 return
