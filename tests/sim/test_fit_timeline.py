@@ -102,3 +102,20 @@ def test_recovery_study_covers_true_parameters() -> None:
     # nominal 90 % intervals; with 12 patients a coverage of 9/12 or more is consistent (binomial)
     assert res["coverage_doubling_time"] >= 0.75
     assert res["coverage_relapse_day"] >= 0.75
+
+
+def test_fit_replays_car_t_and_uses_b_cell_aplasia() -> None:
+    from remission.sim import TreatmentHistory
+
+    # relapse with 30 % blasts (exact), CAR-T on day 2, flow-MRD negative (LoD 1e-4) on days 30 and 90,
+    # B-cell aplasia seen on day 60
+    obs = MrdObservations.from_lists([0, 30, 90], ["exact", "left", "left"], [math.log10(0.3), None, None],
+                                     [None, None, None], [None, -4.0, -4.0])
+    stein = {"cmax": 24000.0, "tmax": 9.3, "foldx": 3900.0, "alpha": 0.16, "fb": 0.0079, "beta": 0.0032}
+    f = fit_patient(obs, seed=4, history=TreatmentHistory(cart_day=2.0), stein=stein, bca=((60.0, True),),
+                    n_proposals=1500, n_draws=300)
+    s = f.summary()
+    # the posterior must explain two negatives after CAR-T: leukaemia below the LoD on day 90
+    assert s["log10_mrd_now"]["q95"] < -4.0
+    assert abs(s["log10_mrd_at_first_result"]["q50"] - math.log10(0.3)) < 0.5
+    assert s["cart_stein_parameters"] == stein

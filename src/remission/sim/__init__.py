@@ -10,7 +10,8 @@ named, cited, overridable rule (:data:`SIM_RULES`).
 * :func:`fit_patient`, :func:`recovery_study` — calibration to one patient, with uncertainty;
 * :func:`strategy_timeline`, :func:`bridge_options` — time to relapse beside time options need;
 * :func:`run_cohort` — virtual cohorts as cohort tables, locally or on Dask;
-* :func:`virtual_trial_eliana` — the ELIANA virtual trial used for calibration and validation.
+* :func:`virtual_trial_eliana`, :func:`virtual_trial_blinatumomab` — virtual trials against
+  published anchors (which calibrate, which are held out: ``docs/sim_validation.md``).
 """
 
 from remission.sim.cohort import COHORT_COLUMNS, POPULATIONS, run_cohort, simulate_chunk
@@ -26,8 +27,14 @@ from remission.sim.model import (
 )
 from remission.sim.parameters import SIM_RULES, resolve_sim
 from remission.sim.strategies import STRATEGIES, Strategy, compare
-from remission.sim.timeline import PatientState, PriorTherapy, bridge_options, strategy_timeline
-from remission.sim.validation import virtual_trial_eliana
+from remission.sim.timeline import (
+    PatientState,
+    PriorTherapy,
+    bridge_options,
+    cd19_car_t_note,
+    strategy_timeline,
+)
+from remission.sim.validation import virtual_trial_blinatumomab, virtual_trial_eliana
 
 __all__ = [
     "CLONES",
@@ -48,6 +55,7 @@ __all__ = [
     "assay_limits",
     "bridge_options",
     "cart_log_level",
+    "cd19_car_t_note",
     "compare",
     "fit_patient",
     "measure_mrd",
@@ -57,5 +65,6 @@ __all__ = [
     "simulate",
     "simulate_chunk",
     "strategy_timeline",
+    "virtual_trial_blinatumomab",
     "virtual_trial_eliana",
 ]
