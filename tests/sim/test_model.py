@@ -141,3 +141,14 @@ def test_horizon_must_be_positive(bad: int) -> None:
 def test_patient_parameters_must_be_finite(bad: float) -> None:
     with pytest.raises(ValidationError, match="burden0 must be finite"):
         VirtualPatients.sample(2, np.random.default_rng(0), burden0=bad)
+
+
+def test_loss_of_car_t_function_on_the_hand_calculated_day() -> None:
+    # typical Stein patient, no antigen gain: the slow phase FB·Cmax = 0.0079 × 24000 = 189.6 copies/µg
+    # falls below the functional level 100 when s = ln(1.896)/0.0032 = 199.92 d after Tmax (the fast
+    # phase is 23810·e^(-32) ≈ 0 by then); mid-day s = D + 0.5 - 9.3, so the first such day is D = 209
+    r = resolve_sim({"cart_antigen_expansion_gain": 0.0, "cart_dysfunction_probability": 0.0,
+                     "cart_functional_copies": 100.0})
+    res = simulate(_patients(1, 0.3, 10.0), _with(Schedule.empty(1), cart_day=np.zeros(1)),
+                   np.random.default_rng(0), horizon_days=400, rules=r)
+    assert res.bca_loss_day[0] == 209.0

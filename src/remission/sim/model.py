@@ -333,6 +333,12 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
             f_e[inf] = np.exp(rho)
             f_m[inf] = 1.0
             cross_day[inf] = np.ceil(d + tmax - 0.5)
+            # loss of function (B-cell recovery): the first day, from the peak on, that the level is
+            # below the functional level (closed form, found once); at once for a dysfunctional product
+            gone_idx = act[inf]
+            bca_loss_day[gone_idx] = np.where(
+                car_works[inf], _loss_day(cm, stein["fb"][inf], stein["alpha"][inf], stein["beta"][inf], tmax,
+                                          float(d), cross_day[inf], cfun, horizon_days), float(d))
             cart_given |= inf
             cart_given_out[act[inf]] = True
         # -- rates over day d
@@ -348,12 +354,6 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
                 f_m[cross] = np.exp(-stein["beta"][cross])
             level = car_e + car_m
             functional = car_works & (level >= cfun)
-            pending = cart_given & ~functional
-            if pending.any():
-                lost = pending & ((cross_day <= d) | ~car_works)
-                lost_idx = act[lost]
-                first = np.isnan(bca_loss_day[lost_idx])
-                bca_loss_day[lost_idx[first]] = d
             if hill == 1.0:
                 kill = np.where(functional, k_car * level / (level + c50), 0.0)
             else:
@@ -416,11 +416,6 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
                         burden_at[gone, j] = np.where(~no_rel[done], relapse_burden[gone],
                                                       np.where(ext[done] | ~alive[done], 0.0, grown))
                         neg_at[gone, j] = 0.0
-                loss_pending = done & cart_given & car_works & np.isnan(bca_loss_day[act])
-                if loss_pending.any():
-                    bca_loss_day[act[loss_pending]] = _loss_day(
-                        car_e[loss_pending], car_m[loss_pending], f_e[loss_pending], f_m[loss_pending],
-                        cross_day[loss_pending], cfun, d + 1, horizon_days)
                 keep = ~done
                 act = act[keep]
                 c = c[:, keep]
@@ -452,30 +447,28 @@ def _cycle_days(starts: np.ndarray, length: float) -> dict[int, bool]:
     return out
 
 
-def _loss_day(e: np.ndarray, m: np.ndarray, fe: np.ndarray, fm: np.ndarray, cross: np.ndarray, cfun: float,
-              start: int, horizon: int) -> np.ndarray:
-    """First day >= ``start`` on which E·fe^k + M·fm^k (k days on) falls below ``cfun`` (NaN if none).
+def _loss_day(cmax: np.ndarray, fb: np.ndarray, alpha: np.ndarray, beta: np.ndarray, tmax: np.ndarray,
+              infusion_day: float, cross_day: np.ndarray, cfun: float, horizon: int) -> np.ndarray:
+    """First day >= the peak day whose mid-day CAR-T level is below ``cfun`` (NaN: not within horizon).
 
-    Used for patients that leave the active set with functional CAR-T: after Tmax the level only
-    falls, so a bisection over k finds the day.
+    After Tmax the Stein level ``(1-FB)·Cmax·e^(-α s) + FB·Cmax·e^(-β s)`` only falls, so a
+    bisection over whole days finds it.
     """
-    out = np.full(e.shape, np.nan)
-    post = cross < start  # still expanding: left undetermined (rare; the patient left early)
-    e, m, fe, fm = e[post], m[post], fe[post], fm[post]
-    k_lo = np.zeros(e.shape)
-    k_hi = np.full(e.shape, float(horizon - start + 1))
+    fb = np.clip(fb, 0.0, 1.0)
 
-    def level(k: np.ndarray) -> np.ndarray:
-        return e * fe ** k + m * fm ** k
+    def level(day: np.ndarray) -> np.ndarray:
+        s_ = day + 0.5 - infusion_day - tmax
+        return cmax * ((1.0 - fb) * np.exp(-alpha * s_) + fb * np.exp(-beta * s_))
 
-    never = level(k_hi) >= cfun
-    for _ in range(12):
-        mid = np.floor((k_lo + k_hi) / 2.0)
+    lo = cross_day.astype(float)
+    hi = np.full(lo.shape, float(horizon))
+    never = level(hi) >= cfun
+    for _ in range(12):  # 2^12 > any horizon in days
+        mid = np.floor((lo + hi) / 2.0)
         below = level(mid) < cfun
-        k_hi = np.where(below, mid, k_hi)
-        k_lo = np.where(below, k_lo, mid + 1)
-    out[post] = np.where(never, np.nan, start + k_hi)
-    return out
+        hi = np.where(below, mid, hi)
+        lo = np.where(below, lo, mid + 1)
+    return np.where(never, np.nan, np.where(level(lo) < cfun, lo, hi))
 
 
 def _day_sets(days: np.ndarray) -> dict[int, np.ndarray]:
