@@ -355,10 +355,13 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
             level = car_e + car_m
             functional = car_works & (level >= cfun)
             if hill == 1.0:
-                kill = np.where(functional, k_car * level / (level + c50), 0.0)
+                kill = level + c50
+                np.divide(level, kill, out=kill)
             else:
                 ch = (level / c50) ** hill
-                kill = np.where(functional, k_car * ch / (1.0 + ch), 0.0)
+                kill = ch / (1.0 + ch)
+            kill *= k_car
+            kill[~functional] = 0.0
             if any_rel:
                 bca_at_relapse[act[rel]] = functional[rel]
             car_e *= f_e
@@ -373,20 +376,21 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
             f_neg = exp_g * np.exp(-kg)
         else:
             f_neg = exp_g
-        f_pos = exp_g if kill is None else exp_g * np.exp(-kill)
+        if kill is None:
+            f_pos = exp_g
+        else:
+            f_pos = np.negative(kill, out=kill)
+            np.exp(f_pos, out=f_pos)
+            f_pos *= exp_g
         # -- CD19 loss (per division), then growth/kill over the day
         if mu > 0:
-            m0 = c[0] * loss_rate
-            m1 = c[1] * loss_rate
-            c[0] -= m0
-            c[1] -= m1
-            c[2] += m0
-            c[3] += m1
-        c[0] *= f_pos
-        c[1] *= f_pos
-        c[2] *= f_neg
-        c[3] *= f_neg
-        sm = (c < small) & (c > 0)
+            moved = c[:2] * loss_rate
+            c[:2] -= moved
+            c[2:] += moved
+        c[:2] *= f_pos
+        c[2:] *= f_neg
+        sm = c < small
+        sm &= c > 0
         if sm.any():
             idx = np.nonzero(sm)
             c[idx] = rng.poisson(c[idx]).astype(float)
