@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -97,6 +98,15 @@ def _inner(script: str, n: int) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def _cpu(script: str, n: int) -> float:
+    """User + system CPU seconds of one child (the single-core cost whatever else runs on the machine)."""
+    proc = subprocess.Popen([sys.executable, "-c", script, str(n)], stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError("benchmark child failed")
+    return usage.ru_utime + usage.ru_stime
+
+
 def _dask_once(n: int, workers: str) -> dict:
     out = subprocess.run([sys.executable, "-c", DASK, str(n), workers], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -118,6 +128,8 @@ def main(argv: list[str]) -> int:
     ours_c = statistics.median(_inner(OURS, a.n) for _ in range(a.runs))
     loop_c = statistics.median(_inner(LOOP, a.loop_n) for _ in range(a.runs))
     loop_scaled = loop_c * a.n / a.loop_n
+    ours_cpu = statistics.median(_cpu(OURS, a.n) for _ in range(a.runs))
+    loop_cpu = statistics.median(_cpu(LOOP, a.loop_n) for _ in range(a.runs))
     print("| what | size | median s (min-max) | peak RSS MB | runs |")
     print("|---|---|---|---|---|")
     print(f"| vectorised cohort (`run_cohort`, cart, 730 d) | {a.n:,} patients | {ours['median_s']:.2f} "
@@ -127,6 +139,8 @@ def main(argv: list[str]) -> int:
     print(f"\ncompute only (imports excluded), median of {a.runs}: vectorised {ours_c:.2f} s for {a.n:,}; "
           f"loop {loop_c:.2f} s for {a.loop_n:,} -> {loop_scaled:.1f} s scaled to {a.n:,}")
     print(f"speed-up vectorised / per-patient loop: {loop_scaled / ours_c:.1f}x")
+    print(f"CPU seconds (user+sys, whole child incl. imports), median of {a.runs}: vectorised {ours_cpu:.2f} "
+          f"for {a.n:,}; loop {loop_cpu:.2f} for {a.loop_n:,}")
     if a.no_dask:
         return 0
     rows = {}
