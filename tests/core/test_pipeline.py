@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from remission.domain import Case, EngineSection, MrdResult
+from remission.domain import Case, EngineSection, MrdResult, OptionsResult
 from remission.errors import AirrFormatError, InputError
 from remission.pipeline import (
     StepContext,
@@ -53,18 +53,20 @@ def test_registered_step_runs(clean_registry: None, tmp_path: Path) -> None:
     @step("t_probe", title="Probe")
     def run(ctx: StepContext) -> EngineSection:
         seen.append(ctx.case.id)
-        return EngineSection(name="t_probe", title="Probe", result={"relapses": len(ctx.case.relapses)})
+        return EngineSection(name="t_probe", title="Probe",
+                             result=OptionsResult(notes=[f"relapses={len(ctx.case.relapses)}"]))
 
     analysis = analyze_case(_case(), tmp_path)
     assert seen == ["T1"]
     sec = analysis.section("t_probe")
-    assert sec is not None and sec.result == {"relapses": 1} and sec.error is None
+    assert sec is not None and sec.error is None
+    assert sec.result == OptionsResult(notes=["relapses=1"])
 
 
 def test_failing_step_becomes_error_section_and_others_run(clean_registry: None, tmp_path: Path) -> None:
     @step("t_first", title="First")
     def first(ctx: StepContext) -> EngineSection:
-        return EngineSection(name="t_first", title="First", result={"ok": True})
+        return EngineSection(name="t_first", title="First", result=OptionsResult(notes=["ok"]))
 
     @step("t_bad", title="Bad input", needs=("t_first",))
     def bad(ctx: StepContext) -> EngineSection:
@@ -74,15 +76,16 @@ def test_failing_step_becomes_error_section_and_others_run(clean_registry: None,
     def after(ctx: StepContext) -> EngineSection:
         # later steps see earlier sections, including failed ones
         return EngineSection(name="t_after", title="After",
-                             result={"saw": sorted(ctx.sections), "bad_failed": ctx.sections["t_bad"].error is not None})
+                             warnings=(f"saw={sorted(ctx.sections)}",
+                                       f"bad_failed={ctx.sections['t_bad'].error is not None}"))
 
     analysis = analyze_case(_case(), tmp_path)
     assert [s.name for s in analysis.sections] == ["t_first", "t_bad", "t_after"]
     bad_sec = analysis.section("t_bad")
     assert bad_sec is not None
     assert bad_sec.error == "AIRR file 'dx.tsv', line 12, field duplicate_count: expected an integer, got 'n/a'"
-    assert bad_sec.result == {}
-    assert analysis.section("t_after").result == {"saw": ["t_bad", "t_first"], "bad_failed": True}  # type: ignore[union-attr]
+    assert bad_sec.result is None
+    assert analysis.section("t_after").warnings == ("saw=['t_bad', 't_first']", "bad_failed=True")  # type: ignore[union-attr]
     assert any(w.startswith("Bad input: AIRR file 'dx.tsv'") for w in analysis.warnings)
 
 

@@ -137,15 +137,16 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from remission.clinic.kb import load_knowledge_base
         from remission.clinic.options import patient_profile, propose_options
         from remission.clinic.risk import stratify
-        from remission.steps.options import cart_facts
+        from remission.domain import CartResult, RiskResult
 
         overrides = _parse(param)
         kb = load_knowledge_base(knowledge)
         c, mrd, sections, inputs = _context(case, reported_mrd_only)
-        risk = stratify(c, mrd).to_json() if c.relapses else None
-        cart = sections.get("cart")
+        risk = RiskResult.model_validate(stratify(c, mrd).to_json()) if c.relapses else None
+        cart_sec = sections.get("cart")
+        cart = cart_sec.result if cart_sec is not None and not cart_sec.error else None
         profile = patient_profile(c, vocabulary=kb.vocabulary, mrd=mrd, risk=risk,
-                                  cart=cart_facts(cart.result if cart and not cart.error else None),
+                                  cart=cart if isinstance(cart, CartResult) else None,
                                   allow_unknown_lesions=allow_unknown_lesions, rules=overrides)
         res = propose_options(profile, kb, rules=overrides)
         params: dict[str, Any] = dict(overrides)

@@ -138,7 +138,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             raise ValidationError(f"case {case.name} has no MRD result (no MRD samples or reports)")
         if sec.error:
             raise ValidationError(f"MRD course failed: {sec.error}")
-        res = dict(sec.result)
+        res = sec.data()
         res["case_id"] = analysis.case_id
         res["engine_warnings"] = [w.splitlines()[0] for w in analysis.warnings]
         emit("mrd_course", res, json_out=json_out, output=output,

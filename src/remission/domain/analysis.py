@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from remission.domain.case import Case
 from remission.domain.mrd import MrdResult
+from remission.domain.results import EngineResult, RuleRecord
 
 __all__ = [
     "NOT_A_MEDICAL_DEVICE",
@@ -57,19 +58,24 @@ class EngineSection(_Model):
 
     name: str = Field(description="engine name; the report section template has the same name")
     title: str
-    result: dict[str, Any] = Field(default_factory=dict, description="JSON-ready engine result")
+    result: EngineResult | None = Field(
+        None, description="the engine's typed result (remission.domain.results); null on error")
     warnings: tuple[str, ...] = ()
-    rests_on: tuple[dict[str, Any], ...] = Field(
+    rests_on: tuple[RuleRecord, ...] = Field(
         (), description="rules tagged [R]/[U] or overridden by the user that this result uses"
     )
     error: str | None = Field(None, description="set when the engine failed on this case's data")
+
+    def data(self) -> dict[str, Any]:
+        """The result as JSON-ready data (what the report and web templates render)."""
+        return {} if self.result is None else self.result.model_dump(mode="json")
 
 
 class CaseAnalysis(_Model):
     """Everything ``remission`` knows about one patient after one analysis run."""
 
-    schema_: Literal["remission.case_analysis/1"] = Field(
-        "remission.case_analysis/1", alias="schema"
+    schema_: Literal["remission.case_analysis/2"] = Field(
+        "remission.case_analysis/2", alias="schema"
     )
     case_id: str
     case: Case
@@ -79,6 +85,10 @@ class CaseAnalysis(_Model):
     mrd: tuple[MrdResult, ...] = ()
     sections: tuple[EngineSection, ...] = ()
     warnings: tuple[str, ...] = ()
+    failures: tuple[str, ...] = Field(
+        (), description="engines or samples whose data could not be used, one line each")
+    partial: bool = Field(False, description="failures is not empty: the analysis is incomplete; "
+                          "it is saved only when the user allows a partial analysis")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

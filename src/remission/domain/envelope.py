@@ -8,9 +8,12 @@ from typing import Any
 
 from remission.domain.analysis import NOT_A_MEDICAL_DEVICE, InputFile
 
-__all__ = ["SCHEMA_MAJOR", "envelope"]
+__all__ = ["SCHEMA_MAJOR", "SCHEMA_MAJORS", "envelope"]
 
+#: the major version of every ``remission.<kind>`` schema unless listed in SCHEMA_MAJORS
 SCHEMA_MAJOR = 1
+#: kinds whose schema had a breaking change (see CHANGELOG.md)
+SCHEMA_MAJORS: dict[str, int] = {"case_analysis": 2}
 
 
 def envelope(
@@ -29,7 +32,7 @@ def envelope(
 
     ins = [i.model_dump() if isinstance(i, InputFile) else dict(i) for i in inputs]
     env: dict[str, Any] = {
-        "schema": f"remission.{kind}/{SCHEMA_MAJOR}",
+        "schema": f"remission.{kind}/{SCHEMA_MAJORS.get(kind, SCHEMA_MAJOR)}",
         "remission_version": __version__,
         "inputs": ins,
         "parameters": dict(parameters or {}),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from remission.domain import Case, EngineSection, Sample
+from remission.domain import CartResult, Case, EngineSection, Sample
 from remission.domain.case import CarTInfusion
 from remission.errors import ValidationError
 from remission.steps._base import StepContext, step
@@ -158,5 +158,5 @@ def run(ctx: StepContext) -> EngineSection:
         result["cd19_negative"] = ac.cd19_negative
         result["signals"] += list(ac.signals)
         rules.update({r["name"]: r for r in ac.rests_on})
-    return EngineSection(name="cart", title="CAR-T monitoring", result=result, warnings=tuple(warnings),
+    return EngineSection(name="cart", title="CAR-T monitoring", result=CartResult.model_validate(result), warnings=tuple(warnings),
                          rests_on=tuple(rules.values()))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from remission.domain import EngineSection
+from remission.domain import ClonalResult, EngineSection
 from remission.domain.parameters import rests_on
 from remission.errors import InputError, ValidationError
 from remission.steps._base import StepContext, step
@@ -77,6 +77,7 @@ def run(ctx: StepContext) -> EngineSection:
                                  roles=sample.parameters.get("roles"), parameters=params, **engine)
         except (InputError, ValidationError) as exc:
             entry["error"] = str(exc)
+            ctx.sample_failed(TITLE, sample.id, exc)
             warnings.append(f"{sample.id}: {exc}")
             result["variant_samples"].append(entry)
             continue
@@ -100,6 +101,7 @@ def run(ctx: StepContext) -> EngineSection:
                 result["clonotypes"] = {"diagnosis_sample": dx.id, "relapse_sample": rel.id} | evo.as_dict()
                 rested.extend(rests_on(evo.rules.values()))
         except (InputError, ValidationError) as exc:
+            ctx.sample_failed(TITLE, f"{dx.id}/{rel.id} (clonotype evolution)", exc)
             warnings.append(f"clonotype evolution: {exc}")
     seen: set[str] = set()
     unique = []
@@ -107,5 +109,5 @@ def run(ctx: StepContext) -> EngineSection:
         if r["name"] not in seen:
             seen.add(r["name"])
             unique.append(r)
-    return EngineSection(name="clonal", title=TITLE, result=result, warnings=tuple(warnings),
+    return EngineSection(name="clonal", title=TITLE, result=ClonalResult.model_validate(result), warnings=tuple(warnings),
                          rests_on=tuple(unique))

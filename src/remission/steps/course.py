@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from remission.domain import Case, EngineSection
+from remission.domain import Case, CourseResult, EngineSection
 from remission.mrd.course import Baseline, CourseEvent
 from remission.steps._base import MRD, StepContext, step
 
@@ -57,5 +57,5 @@ def run(ctx: StepContext) -> EngineSection:
         warnings.append(f"molecular relapse ({mr.get('method')}, {mr.get('date')}; rule: >= "
                         f"{mr['threshold']:g}, confirmation {'required' if mr['require_confirmation'] else 'not required'})")
     rules = resolve(COURSE_RULES, params)
-    return EngineSection(name="mrd_course", title=TITLE, result=result, warnings=tuple(warnings),
+    return EngineSection(name="mrd_course", title=TITLE, result=CourseResult.model_validate(result), warnings=tuple(warnings),
                          rests_on=tuple(rests_on(rules.values())))

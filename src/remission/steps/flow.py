@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from remission.domain import Case, EngineSection, rests_on
+from remission.domain import Case, EngineSection, FlowResult, rests_on
 from remission.errors import LowSensitivityWarning, ValidationError
 from remission.steps._base import MRD, StepContext, step
 
@@ -186,5 +186,5 @@ def run(ctx: StepContext) -> EngineSection:
             "result": main.as_dict(), "auto": res["auto"].as_dict() if res["auto"] is not None else None,
             "plot": res["plot"],
         })
-    return EngineSection(name="flow_mrd", title="Flow-cytometric MRD", result={"samples": out},
+    return EngineSection(name="flow_mrd", title="Flow-cytometric MRD", result=FlowResult.model_validate({"samples": out}),
                          warnings=tuple(dict.fromkeys(notes)), rests_on=tuple(rests_on(used_rules.values())))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from remission.domain import EngineSection, Sample
+from remission.domain import EngineSection, NgsResult, Sample
 from remission.domain.parameters import rests_on, rule_values
 from remission.errors import ValidationError
 from remission.steps._base import MRD, StepContext, step
@@ -93,7 +93,7 @@ def run(ctx: StepContext) -> EngineSection:
     warnings: list[str] = []
     if not baselines:
         return EngineSection(name=STEP, title="NGS-MRD",
-                             result={"status": "no_diagnosis", "index": [], "samples": []},
+                             result=NgsResult(status="no_diagnosis"),
                              warnings=("no diagnosis/relapse NGS sample: no index clonotypes to track",),
                              rests_on=tuple(rests_on(rules.values())))
     indexes: dict[str, Any] = {}
@@ -127,5 +127,5 @@ def run(ctx: StepContext) -> EngineSection:
         "samples": results,
         "parameters": rule_values(rules),
     }
-    return EngineSection(name=STEP, title="NGS-MRD", result=result, warnings=tuple(dict.fromkeys(warnings)),
+    return EngineSection(name=STEP, title="NGS-MRD", result=NgsResult.model_validate(result), warnings=tuple(dict.fromkeys(warnings)),
                          rests_on=tuple(rests_on(rules.values())))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from remission.domain import EngineSection
+from remission.domain import EngineSection, PcrResult
 from remission.domain.parameters import resolve, rests_on
 from remission.errors import InputError, ValidationError
 from remission.steps._base import MRD, StepContext, step
@@ -36,6 +36,7 @@ def run(ctx: StepContext) -> EngineSection:
                     "set parameters.plate_sample to the one this sample is")
         except (InputError, ValidationError) as exc:
             entry["error"] = str(exc)
+            ctx.sample_failed(TITLE, sample.id, exc)
             warnings.append(f"{sample.id}: {exc}")
             samples.append(entry)
             continue
@@ -58,5 +59,6 @@ def run(ctx: StepContext) -> EngineSection:
                       "mrd": None if mrd is None else mrd.model_dump(mode="json")})
         samples.append(entry)
     return EngineSection(name="pcr_mrd", title=TITLE,
-                         result={"samples": samples, "rules": [r.as_dict() for r in rules.values()]},
+                         result=PcrResult.model_validate(
+                             {"samples": samples, "rules": [r.as_dict() for r in rules.values()]}),
                          warnings=tuple(warnings), rests_on=tuple(rests_on(rules.values())))

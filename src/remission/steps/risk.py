@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from remission.domain import EngineSection
+from remission.domain import EngineSection, RiskResult
 from remission.steps._base import MRD, StepContext, step
 
 TITLE = "Relapse risk stratification"
@@ -15,5 +15,5 @@ def run(ctx: StepContext) -> EngineSection:
     res = stratify(ctx.case, ctx.mrd, rules=ctx.params_for("risk"))
     warnings = list(res.warnings)
     warnings += [f.message for f in res.flags]
-    return EngineSection(name="risk", title=TITLE, result=res.to_json(), warnings=tuple(warnings),
+    return EngineSection(name="risk", title=TITLE, result=RiskResult.model_validate(res.to_json()), warnings=tuple(warnings),
                          rests_on=tuple(res.rules))
