@@ -25,7 +25,8 @@ def _fit_case(case: Path, seed: int, proposals: int, draws: int, overrides: dict
     # only the MRD engines, the course and CAR-T monitoring: nothing else is read here
     analysis = analyze(case, targets=("mrd_course", "cart"))
     cart = analysis.section("cart")
-    inputs = case_inputs(analysis.case, analysis.mrd, dict(cart.result) if cart and not cart.error else None)
+    cart_data = cart.data() if cart is not None and cart.result is not None else None
+    inputs = case_inputs(analysis.case, analysis.mrd, cart_data)
     fit = fit_patient(inputs.observations, seed=seed, history=inputs.history, stein=inputs.stein,
                       bca=inputs.bca, n_proposals=proposals, n_draws=draws, rules=rules)
     ins = [case.parent / i.path for i in analysis.provenance.inputs]

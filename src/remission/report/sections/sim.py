@@ -72,4 +72,4 @@ def render_result(r: dict[str, Any]) -> str:
 
 
 def render(section: EngineSection, analysis: CaseAnalysis) -> str:
-    return render_result(dict(section.result))
+    return render_result(section.data())
