@@ -4,9 +4,11 @@ Unknowns: the leukaemic fraction at the first MRD result (log10, uniform prior o
 ``fit_log10_burden_range``) and the leukaemia doubling time (log-normal prior of the rules).
 The patient's own treatments (chemotherapy, blinatumomab, inotuzumab, CAR-T, HSCT dates) are
 replayed by the simulator. CAR-T kinetics enter through the Stein 2019 individual parameters: the
-censored MAP fit of :func:`remission.cart.kinetics.fit_stein` when transgene data exist, else
-draws from the Stein population; B-cell observations (aplastic or not) enter the likelihood
-with a misclassification probability ``fit_bca_misclassification``.
+censored MAP fit of :func:`remission.cart.kinetics.fit_stein` when transgene data exist (held
+fixed: the uncertainty of the kinetic parameters is not propagated), else draws from the Stein
+population; B-cell observations (aplastic or not) enter the likelihood with a misclassification
+probability ``fit_bca_misclassification``, and so weight the draws' CAR-T persistence and
+product function.
 
 Likelihood of MRD: censored normal on log10 MRD (Beal M3 / Tobit; Ahn et al., J Pharmacokinet
 Pharmacodyn 2008;35:401): a quantified result contributes the density, a negative result the
