@@ -7,8 +7,8 @@ replayed by the simulator. CAR-T kinetics enter through the Stein 2019 individua
 censored MAP fit of :func:`remission.cart.kinetics.fit_stein` when transgene data exist (held
 fixed: the uncertainty of the kinetic parameters is not propagated), else draws from the Stein
 population; B-cell observations (aplastic or not) enter the likelihood with a misclassification
-probability ``fit_bca_misclassification``, and so weight the draws' CAR-T persistence and
-product function.
+probability ``fit_bca_misclassification`` and weight the draws' CAR-T persistence (with population
+draws; with a fixed Stein fit they carry no extra information).
 
 Likelihood of MRD: censored normal on log10 MRD (Beal M3 / Tobit; Ahn et al., J Pharmacokinet
 Pharmacodyn 2008;35:401): a quantified result contributes the density, a negative result the
