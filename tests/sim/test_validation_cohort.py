@@ -94,3 +94,10 @@ def test_locatelli_difference_held_out_within_its_interval(blina: dict) -> None:
 def test_locatelli_absolute_levels(blina: dict) -> None:
     a = blina["anchors"]["locatelli_mrd_remission"]
     assert a["blinatumomab"]["within_published_ci"] and a["chemotherapy"]["within_published_ci"]
+
+
+def test_pulsipher_hazard_ordering_held_out(eliana: dict) -> None:
+    # Pulsipher 2022: month-3 NGS-MRD (HR 12) > day-28 NGS-MRD (HR 4.87) > B-cell recovery (3.33-4.5)
+    p = eliana["pulsipher_ordering"]
+    assert p["order_reproduced"] is True
+    assert p["ngs_mrd_positive_month3"]["relative_risk"] > p["ngs_mrd_positive_day28"]["relative_risk"] > 1.0

@@ -13,6 +13,8 @@ infused patients), Stein 2019 kinetics, doubling time from the prior, no consoli
   relapses with persistent B-cell aplasia, 23/25 = 88 % (Pulsipher 2022; exact 95 % CI
   0.74-0.99 for 23/25). Also reported, without a published CI: 12-month relapse-free share of
   responders 59 % (Laetsch 2023 abstract).
+* Held out, qualitative: Pulsipher 2022's hazard ordering (NGS-MRD at month 3 > at day 28 >
+  B-cell recovery), as relative risks among patients in remission at each landmark.
 * Not reproduced: overall survival (the model has no death after relapse).
 
 **Blinatumomab vs chemotherapy** (:func:`virtual_trial_blinatumomab`): calibrated to AALL1331
@@ -45,6 +47,39 @@ ANCHORS: dict[str, tuple[float, float | None, float | None, str, str]] = {
                                         "held out"),
     "rfs_12m_responders": (0.59, None, None, "Laetsch 2023 abstract", "reported (no CI)"),
 }
+
+
+def _pulsipher_ordering(res: Any, rng: np.random.Generator, r: Mapping[str, Rule]) -> dict[str, Any]:
+    """Relative risk of relapse (by the end of the trial) among patients in remission at each landmark.
+
+    Pulsipher 2022 (held out, qualitative): hazard of relapse higher with NGS-MRD > 0 at month 3
+    (HR 12) than at day 28 (HR 4.87), and than with B-cell recovery (HR 3.33 at day 28 / 4.5 within
+    the first year). Relative risks of the virtual trial are compared by their order only.
+    """
+    from remission.sim.measure import measure_mrd
+
+    days = list(res.assessment_days)
+    rel_end = np.isfinite(res.relapse_day)
+    out: dict[str, Any] = {}
+    for name, day in (("ngs_mrd_positive_day28", 28), ("ngs_mrd_positive_month3", 90)):
+        at = (res.remission_day <= day) & ~(res.relapse_day <= day)
+        pos = ~measure_mrd(res.burden_at[:, days.index(day)], "ngs", rng, r).negative
+        out[name] = _rr(rel_end, at & pos, at & ~pos)
+    at = (res.remission_day <= 90) & ~(res.relapse_day <= 90)
+    recovered = res.bca_loss_day <= 365
+    out["b_cell_recovery_first_year"] = _rr(rel_end, at & recovered, at & ~recovered)
+    rr = [out[k]["relative_risk"] for k in ("ngs_mrd_positive_month3", "ngs_mrd_positive_day28",
+                                             "b_cell_recovery_first_year")]
+    out["published_order"] = "month-3 MRD (HR 12) > day-28 MRD (HR 4.87) > B-cell recovery (HR 3.33-4.5)"
+    out["order_reproduced"] = bool(all(v is not None for v in rr) and rr[0] > rr[1] > rr[2])
+    return out
+
+
+def _rr(event: np.ndarray, exposed: np.ndarray, unexposed: np.ndarray) -> dict[str, Any]:
+    a, b = int((event & exposed).sum()), int(exposed.sum())
+    c, d = int((event & unexposed).sum()), int(unexposed.sum())
+    rr = (a / b) / (c / d) if b and d and c else None
+    return {"relapsed_exposed": a, "n_exposed": b, "relapsed_unexposed": c, "n_unexposed": d, "relative_risk": rr}
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -80,7 +115,7 @@ def virtual_trial_eliana(n: int = 4000, *, seed: int = 20180201,
     }
     out: dict[str, Any] = {"label": "model projection (virtual trial)", "n": n, "seed": seed,
                            "population": "morphological relapse, blasts 5-95 % log-uniform, all infused on day 0",
-                           "anchors": {}}
+                           "anchors": {}, "pulsipher_ordering": _pulsipher_ordering(res, rng_s, r)}
     for name, (k, m) in counts.items():
         val, lo, hi, src, role = ANCHORS[name]
         p = k / m if m else float("nan")
