@@ -314,6 +314,12 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 t.add_row(k, a["role"], pub, f"{a['model']:.1%} ({a['model_ci'][0]:.1%}-{a['model_ci'][1]:.1%})",
                           "-" if a["within_published_ci"] is None else str(a["within_published_ci"]))
             console.print(t)
+            po = res["pulsipher_ordering"]
+            rrs = ", ".join(f"{k} RR {po[k]['relative_risk']:.2f}" for k in
+                            ("ngs_mrd_positive_month3", "ngs_mrd_positive_day28", "b_cell_recovery_first_year")
+                            if po[k]["relative_risk"] is not None)
+            console.print(f"Pulsipher 2022 ordering ({po['published_order']}): {rrs}; "
+                          f"reproduced: {po['order_reproduced']}")
             bl = res["blinatumomab_vs_chemotherapy"]
             console.print(f"blinatumomab vs chemotherapy ({bl['population']}): MRD-negative "
                           f"{bl['model']['blinatumomab']:.1%} vs {bl['model']['chemotherapy']:.1%}")
