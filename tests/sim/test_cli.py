@@ -97,3 +97,8 @@ def test_cohort_table_is_read_by_a_survival_tool(tmp_path: Path) -> None:
     # the Kaplan-Meier estimate at the horizon equals the censored share when all censoring is at
     # the horizon (every non-event row has time = 365): a hand check of the table's construction
     assert float(km.survival_function_.iloc[-1, 0]) == pytest.approx((df["event"] == 0).mean())
+
+
+def test_strategies_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    env = _json(capsys, ["sim", "strategies", "--json"])
+    assert {"watch", "blina_then_cart", "cart_then_hsct", "ino_then_hsct"} <= set(env["result"]["strategies"])

@@ -284,6 +284,22 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
              parameters=_params(rules, n=n, strategy=strategy, seed=seed, population=population,
                                 horizon_days=horizon_days, chunk_size=chunk_size), human=human)
 
+    @sim.command("strategies")
+    def strategies_cmd(
+        json_out: bool = JSON_OPTION,
+        output: Path | None = OUTPUT_OPTION,
+    ) -> None:
+        """List the strategies the simulator knows (names for --strategy)."""
+        from remission.sim.strategies import STRATEGIES
+
+        res = {"label": "model projection", "strategies": {k: v.description for k, v in STRATEGIES.items()}}
+
+        def human(console: Any) -> None:
+            for k, v in res["strategies"].items():
+                console.print(f"{k:18s} {v}")
+
+        emit("sim_strategies", res, json_out=json_out, output=output, human=human)
+
     @sim.command("validate")
     def validate_cmd(
         n: int = typer.Option(4000, "--n", help="Virtual patients."),
