@@ -292,10 +292,11 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         """List the strategies the simulator knows (names for --strategy)."""
         from remission.sim.strategies import STRATEGIES
 
-        res = {"label": "model projection", "strategies": {k: v.description for k, v in STRATEGIES.items()}}
+        names = {k: v.description for k, v in STRATEGIES.items()}
+        res = {"label": "model projection", "strategies": names}
 
         def human(console: Any) -> None:
-            for k, v in res["strategies"].items():
+            for k, v in names.items():
                 console.print(f"{k:18s} {v}")
 
         emit("sim_strategies", res, json_out=json_out, output=output, human=human)
