@@ -102,3 +102,17 @@ def test_cohort_table_is_read_by_a_survival_tool(tmp_path: Path) -> None:
 def test_strategies_listed(capsys: pytest.CaptureFixture[str]) -> None:
     env = _json(capsys, ["sim", "strategies", "--json"])
     assert {"watch", "blina_then_cart", "cart_then_hsct", "ino_then_hsct"} <= set(env["result"]["strategies"])
+
+
+def test_fit_finds_cd19_negative_escape_after_car_t(tmp_path_factory: pytest.TempPathFactory,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The bundled Ph-like example relapses after tisagenlecleucel with CD19 on 2 % of blasts
+    (antigen measurement of 2022-08-16) while B-cell aplasia persists: the fit must explain the
+    rising MRD by CD19-negative cells."""
+    from remission.synth.examples import write_examples
+
+    (case,) = write_examples(tmp_path_factory.mktemp("phl"), only=["ph-like-very-early"])
+    env = _json(capsys, ["sim", "fit", str(case), "--proposals", "2000", "--draws", "400", "--json"])
+    r = env["result"]
+    assert r["cart_stein_parameters"] is not None  # the case's own Stein fit is used
+    assert r["cd19neg_share_now"]["q50"] > 0.5

@@ -1,14 +1,18 @@
 """Calibrate a virtual patient to one patient's MRD course, CAR-T kinetics and B-cell aplasia.
 
 Unknowns: the leukaemic fraction at the first MRD result (log10, uniform prior over
-``fit_log10_burden_range``) and the leukaemia doubling time (log-normal prior of the rules).
+``fit_log10_burden_range``), the leukaemia doubling time (log-normal prior of the rules) and,
+when CD19-directed therapy (CAR-T, blinatumomab) falls in the fitted window, the CD19-negative
+share at the first result (log10, uniform over ``fit_log10_cd19neg_range``): MRD that keeps
+rising under functional CAR-T is then explained by CD19-negative cells, as in antigen escape.
 The patient's own treatments (chemotherapy, blinatumomab, inotuzumab, CAR-T, HSCT dates) are
 replayed by the simulator. CAR-T kinetics enter through the Stein 2019 individual parameters: the
 censored MAP fit of :func:`remission.cart.kinetics.fit_stein` when transgene data exist (held
 fixed: the uncertainty of the kinetic parameters is not propagated), else draws from the Stein
 population; B-cell observations (aplastic or not) enter the likelihood with a misclassification
-probability ``fit_bca_misclassification`` and weight the draws' CAR-T persistence (with population
-draws; with a fixed Stein fit they carry no extra information).
+probability ``fit_bca_misclassification`` and weight the draws' CAR-T function: a product that
+does not work leaves B cells, so observed aplasia speaks against it (and, with population draws,
+for a persistence long enough).
 
 Likelihood of MRD: censored normal on log10 MRD (Beal M3 / Tobit; Ahn et al., J Pharmacokinet
 Pharmacodyn 2008;35:401): a quantified result contributes the density, a negative result the
@@ -201,14 +205,29 @@ def fit_patient(obs: MrdObservations, *, seed: int, history: TreatmentHistory | 
     eps = value(r, "fit_bca_misclassification")
     obs_idx = np.round(obs.days).astype(int)
 
+    # with CD19-directed therapy in the window the CD19-negative share is identifiable: fit it
+    neg_dim = hist.cart_day is not None or bool(hist.blina_days)
+    lo_n, hi_n = (float(x) for x in value(r, "fit_log10_cd19neg_range"))
+
+    def draw_prior(k: int, rng: np.random.Generator) -> np.ndarray:
+        cols = [rng.uniform(lo_b, hi_b, k), td_med + td_sd * rng.normal(size=k)]
+        if neg_dim:
+            cols.append(rng.uniform(lo_n, hi_n, k))
+        return np.column_stack(cols)
+
     def log_prior(x: np.ndarray) -> np.ndarray:
         inside = (x[:, 0] >= lo_b) & (x[:, 0] <= hi_b)
         z = (x[:, 1] - td_med) / td_sd
-        return np.where(inside, -math.log(hi_b - lo_b), -np.inf) - 0.5 * z * z - math.log(td_sd) - _HALF_LOG_2PI
+        lp = np.where(inside, -math.log(hi_b - lo_b), -np.inf) - 0.5 * z * z - math.log(td_sd) - _HALF_LOG_2PI
+        if neg_dim:
+            lp = lp + np.where((x[:, 2] >= lo_n) & (x[:, 2] <= hi_n), -math.log(hi_n - lo_n), -np.inf)
+        return lp
 
     def run(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Any, VirtualPatients]:
         m = x.shape[0]
-        pts = VirtualPatients.sample(m, rng, r, burden0=10.0 ** x[:, 0], doubling_time_days=np.exp(x[:, 1]))
+        neg = 10.0 ** np.minimum(x[:, 2], 0.0) if neg_dim else None
+        pts = VirtualPatients.sample(m, rng, r, burden0=10.0 ** x[:, 0], doubling_time_days=np.exp(x[:, 1]),
+                                     cd19neg_fraction0=neg)
         if stein is not None:
             pts = VirtualPatients(pts.burden0, pts.growth_per_day, pts.cd19neg_fraction0, pts.cd22low_fraction0,
                                   {k: np.full(m, float(stein[k])) for k in STEIN_KEYS})
@@ -219,23 +238,23 @@ def fit_patient(obs: MrdObservations, *, seed: int, history: TreatmentHistory | 
             lf = np.log10(res.trajectory[:, obs_idx])
         ll = _loglik(lf, obs, sigma)
         if bca and hist.cart_day is not None:
+            works = res.cart_product_works if res.cart_product_works is not None else np.ones(m, bool)
             for day, aplastic in bca:
                 tau = np.full(m, float(day) - hist.cart_day)
-                func = cart_log_level(tau, pts.stein) >= math.log(value(r, "cart_functional_copies"))
+                func = works & (cart_log_level(tau, pts.stein) >= math.log(value(r, "cart_functional_copies")))
                 ll += np.where(func == bool(aplastic), math.log1p(-eps), math.log(eps))
         return ll, res, pts
 
     # round 1: prior
-    x1 = np.column_stack([rngs[0].uniform(lo_b, hi_b, n_proposals), td_med + td_sd * rngs[0].normal(size=n_proposals)])
+    x1 = draw_prior(n_proposals, rngs[0])
     ll1, _, _ = run(x1, rngs[1])
     w1 = _normalise(ll1)
     # round 2: defensive mixture of a Gaussian fitted to round 1 and the prior
     mean = w1 @ x1
-    cov = 2.0 * np.cov(x1.T, aweights=w1 + 1e-300) + np.diag([1e-4, 1e-4])
+    cov = 2.0 * np.cov(x1.T, aweights=w1 + 1e-300) + np.diag(np.full(x1.shape[1], 1e-4))
     n_g = int(0.8 * n_proposals)
     xg = rngs[2].multivariate_normal(mean, cov, size=n_g)
-    xp = np.column_stack([rngs[2].uniform(lo_b, hi_b, n_proposals - n_g),
-                          td_med + td_sd * rngs[2].normal(size=n_proposals - n_g)])
+    xp = draw_prior(n_proposals - n_g, rngs[2])
     x2 = np.vstack([xg, xp])
     ll2, res2, pts2 = run(x2, rngs[3])
     log_q = np.logaddexp(math.log(0.8) + _mvn_logpdf(x2, mean, cov),
@@ -257,9 +276,17 @@ def fit_patient(obs: MrdObservations, *, seed: int, history: TreatmentHistory | 
     warnings = []
     if ess < 50:
         warnings.append(f"effective sample size {ess:.0f} is small: the posterior may be poorly resolved")
+    extra: dict[str, Any] = {}
+    if neg_dim:
+        ln = x2[idx, 2]
+        extra["log10_cd19neg_fraction_at_first_result"] = {
+            "q05": float(np.quantile(ln, 0.05)), "q50": float(np.median(ln)), "q95": float(np.quantile(ln, 0.95))}
+        extra["cd19neg_share_now"] = {"q05": float(np.quantile(now_pts.cd19neg_fraction0, 0.05)),
+                                      "q50": float(np.median(now_pts.cd19neg_fraction0)),
+                                      "q95": float(np.quantile(now_pts.cd19neg_fraction0, 0.95))}
     return SimFit(x2[idx, 0], np.exp(x2[idx, 1]), now, now_pts, ess, n_proposals, band_days, band, obs,
                   "adaptive importance sampling (2 rounds) + resampling; censored log10-normal MRD likelihood",
-                  tuple(warnings), dict(stein) if stein is not None else None)
+                  tuple(warnings), dict(stein) if stein is not None else None, extra)
 
 
 def _normalise(lw: np.ndarray) -> np.ndarray:

@@ -162,6 +162,7 @@ class SimResult:
     cd19neg_share_at: np.ndarray     # (n, len(assessment_days))
     horizon_days: int
     trajectory: np.ndarray | None = None  # (n, T) leukaemic fraction per day when recorded
+    cart_product_works: np.ndarray | None = None  # bool: the product would kill (not dysfunctional)
 
     @property
     def n(self) -> int:
@@ -251,6 +252,7 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
     c = (patients.burden0 * m_cells)[None, :] * np.stack(
         [(1 - neg0) * (1 - low0), (1 - neg0) * low0, neg0 * (1 - low0), neg0 * low0])
     car_works = rng.random(n) >= p_dys
+    car_works_all = car_works.copy()
     loss_rate = mu * np.maximum(g, 0.0) / math.log(2.0)  # CD19 loss per day (per division x divisions)
     exp_g = np.exp(g)
     # CAR-T transgene level, at mid-day tau + 0.5, by daily recurrences of the Stein closed form:
@@ -439,7 +441,7 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
     alive_end = ~(death_day <= horizon_days)
     cured = extinct_out & np.isnan(relapse_day) & alive_end
     return SimResult(remission_day, relapse_day, relapse_neg, death_day, cured, cart_given_out, hsct_given,
-                     bca_at_relapse, bca_loss_day, assess, burden_at, neg_at, horizon_days, traj)
+                     bca_at_relapse, bca_loss_day, assess, burden_at, neg_at, horizon_days, traj, car_works_all)
 
 
 def _cycle_days(starts: np.ndarray, length: float) -> dict[int, bool]:

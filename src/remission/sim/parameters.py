@@ -168,6 +168,9 @@ SIM_RULES: dict[str, Rule] = rule_set(
     Rule("fit_log10_burden_range", [-10.0, 0.0], "U",
          "not in the specs (about 10 leukaemic cells, far below the NGS LoD of 1e-6, to full marrow)",
          "uniform prior range of log10 leukaemic fraction at the first MRD result"),
+    Rule("fit_log10_cd19neg_range", [-10.0, 0.0], "U", "not in the specs",
+         "uniform prior range of log10 CD19-negative share of leukaemic cells at the first MRD result "
+         "(fitted only when CD19-directed therapy is in the window)"),
     Rule("fit_bca_misclassification", 0.05, "U", "not in the specs",
          "probability that an observed B-cell aplasia status disagrees with functional CAR-T"),
     Rule("assessment_days", [28, 90, 182, 365], "C",
