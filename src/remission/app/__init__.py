@@ -1,0 +1,1 @@
+"""Application layer: the use cases shared by the command line and the web application."""
