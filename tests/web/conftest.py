@@ -148,3 +148,8 @@ def client_for(app: Any, totp: Callable[[str], str]) -> Callable[..., Any]:
 @pytest.fixture
 def today() -> dt.date:
     return dt.date.today()
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
