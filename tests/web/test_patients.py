@@ -1,0 +1,49 @@
+"""Patient list (search, filters, state, latest MRD and trend) and the patient page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def test_list_rows_state_and_trend(client_for: Any) -> None:
+    rows = {p["case_id"]: p for p in client_for("viewer").get("/api/v1/patients").json()["patients"]}
+    # PAT-A: PCR 2e-3 then negative -> latest negative, falling (2e-3 -> 0)
+    assert rows["PAT-A"]["state"] == "mrd_negative" and rows["PAT-A"]["trend"] == "falling"
+    # PAT-B: flow 1e-3 then 5e-3 (LoQ 1e-4) -> positive, rising
+    assert rows["PAT-B"]["latest_mrd"]["value"] == 0.005 and rows["PAT-B"]["trend"] == "rising"
+    # PAT-C: no MRD value at all
+    assert rows["PAT-C"]["state"] == "no_mrd" and rows["PAT-C"]["latest_mrd"] is None
+
+
+def test_search_and_filters(client_for: Any) -> None:
+    c = client_for("viewer")
+    assert [p["case_id"] for p in c.get("/api/v1/patients", params={"q": "T-B"}).json()["patients"]] == ["PAT-B"]
+    assert c.get("/api/v1/patients", params={"q": "%"}).json()["total"] == 0  # LIKE wildcards are literal
+    neg = c.get("/api/v1/patients", params={"state": "mrd_negative"}).json()["patients"]
+    assert [p["case_id"] for p in neg] == ["PAT-A"]
+    html = c.get("/patients", params={"q": "PAT-C"}).text
+    assert "PAT-C" in html and "PAT-A" not in html
+    assert c.get("/api/v1/patients", params={"limit": 2}).json()["total"] == 3
+
+
+def test_next_board_date_in_list(client_for: Any) -> None:
+    clin = client_for("clin")
+    r = clin.post("/board", data={"date": "2099-01-01", "title": "future", "attendees": ""})
+    clin.post(r.url.path + "/patients", data={"case_id": "PAT-B"})
+    rows = {p["case_id"]: p for p in clin.get("/api/v1/patients").json()["patients"]}
+    assert rows["PAT-B"]["next_board"] == "2099-01-01" and rows["PAT-A"]["next_board"] is None
+
+
+def test_patient_page_summary_first_then_report_sections(client_for: Any) -> None:
+    html = client_for("viewer").get("/patients/PAT-B").text
+    assert html.index('id="summary"') < html.index('id="timeline"') < html.index('id="mrd"') < html.index('id="provenance"')
+    assert "<svg" in html  # the report's timeline plot, server-side SVG
+    assert "0.5 %" in html  # 5e-3 as the report formats it
+    for sid in ("section-mrd_course", "section-risk"):
+        assert sid in html
+
+
+def test_unknown_patient_is_404_for_page_and_api(client_for: Any) -> None:
+    c = client_for("viewer")
+    assert c.get("/patients/NOBODY").status_code == 404
+    assert c.get("/api/v1/patients/NOBODY").json() == {"detail": "no patient 'NOBODY'"}
