@@ -39,7 +39,7 @@ def test_session_cookie_attributes(app: Any, password: str) -> None:
 
 
 def test_login_issues_a_new_session_and_ends_the_old(app: Any, password: str) -> None:
-    c, r1 = _login(app, "viewer", password)
+    c, _r1 = _login(app, "viewer", password)
     old = c.cookies.get(COOKIE)
     csrf = c.get("/api/v1/me").json()["csrf_token"]  # logged in, a post needs the token
     r2 = c.post("/login", data={"username": "viewer", "password": password}, headers={"X-CSRF-Token": csrf})
@@ -245,7 +245,7 @@ def test_throttling_per_account(app: Any, password: str) -> None:
     # AuthPolicy.max_failures_per_account = 5: the 6th attempt is refused even with the right password
     for _ in range(5):
         assert _login(app, "clin", "wrong password")[1].status_code == 401
-    c, r = _login(app, "clin", password)
+    _c, r = _login(app, "clin", password)
     assert r.status_code == 401 and "too many failed logins" in r.text
     assert _login(app, "lab", password)[1].status_code == 303  # other accounts are unaffected
 

@@ -85,10 +85,10 @@ def append(conn: Connection, *, actor: str, action: str, target: str = "", outco
     seq, prev = (1, GENESIS) if last is None else (int(last[0]) + 1, str(last[1]))
     at = _utc(now or dt.datetime.now(dt.UTC))
     detail_text = json.dumps(detail or {}, sort_keys=True, separators=(",", ":"), default=str)
-    row = {"seq": seq, "at": at, "actor": actor[:80], "action": action[:60], "target": target[:400],
-           "outcome": outcome[:20], "address": address[:100], "detail": detail_text}
-    h = _digest(prev, seq, at, row["actor"], row["action"], row["target"], row["outcome"],
-                row["address"], detail_text)
+    actor, action, target, outcome, address = actor[:80], action[:60], target[:400], outcome[:20], address[:100]
+    row = {"seq": seq, "at": at, "actor": actor, "action": action, "target": target,
+           "outcome": outcome, "address": address, "detail": detail_text}
+    h = _digest(prev, seq, at, actor, action, target, outcome, address, detail_text)
     conn.execute(T.audit_log.insert().values(**row, prev_hash=prev, hash=h))
     return seq
 

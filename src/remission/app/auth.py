@@ -24,6 +24,7 @@ documented here as ASVS 7.1.1 asks; every value is overridable through :class:`A
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import secrets
@@ -161,10 +162,11 @@ def create_user(store: Store, username: str, role: str, password: str, *, totp: 
             raise ValidationError(f"user {name!r} already exists")
         uid = conn.execute(T.users.insert().values(
             username=name, role=role, password_hash=pw_hash, totp_secret=secret, disabled=False,
-            created_at=_now())).inserted_primary_key[0]
+            created_at=_now())).inserted_primary_key
+        assert uid is not None
         audit.append(conn, actor=actor, action="user.create", target=f"user:{name}", address=address,
                      detail={"role": role, "totp": secret is not None})
-        return User(user_id=int(uid), username=name, role=role, disabled=False,  # type: ignore[arg-type]
+        return User(user_id=int(uid[0]), username=name, role=role, disabled=False,
                     has_totp=secret is not None)
 
     return store.write(tx), secret
@@ -225,10 +227,8 @@ def authenticate(store: Store, username: str, password: str, *, totp_code: str =
     ph = policy.password_hasher()
     if row is None:
         # spend the same work as a real check so response time does not reveal unknown names
-        try:
+        with contextlib.suppress(VerificationError):
             ph.verify(ph.hash("not-a-password"), password + "x")
-        except VerificationError:
-            pass
         raise fail("unknown user")
     try:
         ph.verify(row.password_hash, password)

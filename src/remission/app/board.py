@@ -92,7 +92,7 @@ def _decision(r: Any, superseded_by: str | None = None) -> Decision:
     return Decision(decision_id=r.decision_id, meeting_id=r.meeting_id, case_id=r.case_id, version=r.version,
                     supersedes=r.supersedes, options=json.loads(r.options_json), free_text=r.free_text,
                     rationale=r.rationale, dissent=r.dissent, follow_up=r.follow_up, status=r.status,
-                    author=r.author, created_at=_utc(r.created_at),  # type: ignore[arg-type]
+                    author=r.author, created_at=_utc(r.created_at),
                     signed_by=r.signed_by, signed_at=_utc(r.signed_at), superseded_by=superseded_by)
 
 
@@ -140,7 +140,7 @@ def list_meetings(store: Store) -> list[Meeting]:
 
 
 def get_meeting(store: Store, meeting_id: str) -> Meeting:
-    def run(conn: Connection) -> tuple[Any, list[str], list[Any]]:
+    def run(conn: Connection) -> tuple[Any, list[str], Any]:
         r = conn.execute(sa.select(T.board_meetings).where(T.board_meetings.c.meeting_id == meeting_id)).first()
         cases = [c for (c,) in conn.execute(sa.select(T.board_cases.c.case_id)
                                             .where(T.board_cases.c.meeting_id == meeting_id)

@@ -32,8 +32,8 @@ from remission.store import tables as T
 __all__ = [
     "STATES",
     "NotFound",
-    "case_lock",
     "PatientRow",
+    "case_lock",
     "latest_analysis",
     "latest_with_id",
     "list_patients",
@@ -153,7 +153,7 @@ def list_patients(store: Store, *, q: str = "", state: str | None = None, alert:
            .where(bm.date >= today).group_by(bc.case_id).subquery())
     base = sa.select(T.patient_index, nxt.c.next_board).outerjoin(nxt, nxt.c.case_id == pi.case_id).where(*cond)
 
-    def run(conn: Connection) -> tuple[list[Any], int]:
+    def run(conn: Connection) -> tuple[Any, int]:
         total = conn.execute(sa.select(sa.func.count()).select_from(T.patient_index).where(*cond)).scalar_one()
         rows = conn.execute(base.order_by(pi.case_id).limit(limit).offset(offset)).all()
         return rows, int(total)

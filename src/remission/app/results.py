@@ -83,7 +83,7 @@ def _utc(v: dt.datetime | None) -> dt.datetime | None:
 def _row(r: Any) -> AssayResult:
     return AssayResult(result_id=r.result_id, case_id=r.case_id, kind=r.kind, filename=r.filename,
                        sha256=r.sha256, payload=json.loads(r.payload_json), status=r.status,
-                       uploaded_by=r.uploaded_by, uploaded_at=_utc(r.uploaded_at),  # type: ignore[arg-type]
+                       uploaded_by=r.uploaded_by, uploaded_at=_utc(r.uploaded_at),
                        signed_by=r.signed_by, signed_at=_utc(r.signed_at), analysis_id=r.analysis_id)
 
 
@@ -192,7 +192,7 @@ def upload_reported_mrd(store: Store, case_id: str, fields: dict[str, Any], *, a
         try:
             report = MrdReport.model_validate(clean)
         except Exception as exc:
-            errs = getattr(exc, "errors", lambda: [])()
+            errs: list[Any] = getattr(exc, "errors", lambda: [])()
             if errs:
                 e = errs[0]
                 where = ".".join(str(x) for x in e.get("loc", ())) or "value"
@@ -246,7 +246,7 @@ def _merge(store: Store, case: Case, files_dir: Path) -> Case:
             if not path.exists():
                 path.write_bytes(r.content)
             samples.append(Sample(id=f"lab-{r.result_id}", date=payload["date"], material=payload["material"],
-                                  assay=FILE_KINDS[r.kind][1], files=(str(path.resolve()),)))  # type: ignore[arg-type]
+                                  assay=FILE_KINDS[r.kind][1], files=(str(path.resolve()),)))
     return case.model_copy(update={"mrd_reports": tuple(reports), "samples": tuple(samples)})
 
 

@@ -87,8 +87,11 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         with Store(db_url(db)) as st:
             rows = [u.model_dump() for u in list_users(st)]
-        emit("users", {"users": rows}, json_out=json_out, human=lambda con: [
-            con.print(f"{r['username']}\t{r['role']}\t{'disabled' if r['disabled'] else 'active'}") for r in rows])
+        def human(con: object) -> None:
+            for r in rows:
+                con.print(f"{r['username']}\t{r['role']}\t{'disabled' if r['disabled'] else 'active'}")  # type: ignore[attr-defined]
+
+        emit("users", {"users": rows}, json_out=json_out, human=human)
 
     @audit_g.command("verify")
     def audit_verify(db: str | None = DB_OPTION, json_out: bool = JSON_OPTION) -> None:
