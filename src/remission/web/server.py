@@ -2,8 +2,8 @@
 
 Security headers on every response (OWASP ASVS 5.0 V3.4): a Content-Security-Policy that allows
 scripts only from this server (no inline script; htmx is served from the package), with
-``object-src 'none'``, ``base-uri 'none'`` and ``frame-ancestors 'none'``; ``nosniff``; no
-referrer; ``no-store`` caching (the back button after logout shows nothing); HSTS over TLS.
+``object-src 'none'``, ``base-uri 'none'`` and ``frame-ancestors 'none'``; ``nosniff``; a
+referrer only within this origin; ``no-store`` caching (the back button after logout shows nothing); HSTS over TLS.
 Styles may be inline because the report's SVG plots carry ``<style>`` elements.
 
 Application logs (logger ``remission.web``) hold the method, the route *template*, the status and
@@ -93,7 +93,9 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         h = response.headers
         h["Content-Security-Policy"] = CSP
         h["X-Content-Type-Options"] = "nosniff"
-        h["Referrer-Policy"] = "no-referrer"
+        # same-origin, not no-referrer: with no-referrer Chromium sends "Origin: null" on form
+        # posts, which the CSRF origin check must refuse
+        h["Referrer-Policy"] = "same-origin"
         h["Cross-Origin-Opener-Policy"] = "same-origin"
         h.setdefault("Cache-Control", "no-store")
         if request.url.scheme == "https":
