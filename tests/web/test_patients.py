@@ -47,3 +47,22 @@ def test_unknown_patient_is_404_for_page_and_api(client_for: Any) -> None:
     c = client_for("viewer")
     assert c.get("/patients/NOBODY").status_code == 404
     assert c.get("/api/v1/patients/NOBODY").json() == {"detail": "no patient 'NOBODY'"}
+
+
+def test_patient_page_is_rendered_once_per_analysis(app: Any, client_for: Any, monkeypatch: Any) -> None:
+    import sqlalchemy as sa
+
+    import remission.report.timeline as timeline
+    from remission.app import patients
+    from remission.store import tables as T
+
+    patients._pages.clear()  # the in-memory copy is per process (ids are content hashes)
+    c = client_for("viewer")
+    first = c.get("/patients/PAT-B").text
+    n = app.state.store.read(lambda conn: conn.execute(
+        sa.select(sa.func.count()).select_from(T.rendered_pages)).scalar_one())
+    assert n == 1
+    # from now on the stored rendering is used: drawing again would fail
+    patients._pages.clear()
+    monkeypatch.setattr(timeline, "timeline_svg", lambda *a: (_ for _ in ()).throw(AssertionError("redrawn")))
+    assert c.get("/patients/PAT-B").text == first

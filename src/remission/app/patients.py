@@ -13,9 +13,11 @@ so that it can be pointed at the application layer's single "run a case" use cas
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ __all__ = [
     "locate_case_dir",
     "reanalyse",
     "refresh_index",
+    "rendered_page",
     "summarise",
 ]
 
@@ -223,4 +226,51 @@ def reanalyse(store: Store, case: Case, case_dir: Path) -> str:
         analysis = analyze_case(case, case_dir)
         saved = store.save_analysis(analysis)
     refresh_index(store)
+    rendered_page(store, saved.analysis_id, analysis)  # the next view of the patient is fast
     return saved.analysis_id
+
+
+#: sections shown right after the summary on the patient page (risk groups, options in setting)
+FIRST_SECTIONS = ("risk", "options")
+_pages: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_pages_lock = threading.Lock()
+_PAGES_IN_MEMORY = 256
+
+
+def rendered_page(store: Store, analysis_id: str, analysis: CaseAnalysis) -> dict[str, Any]:
+    """The report's renderings of one stored analysis for the patient page: clinical facts, the
+    timeline SVG and every section's HTML (``first``: risk and options; ``rest``), as plain
+    strings. A stored analysis never changes, so each is rendered once and kept in the
+    ``rendered_pages`` table (and the newest few in memory); the plots cost ~1 s each to draw."""
+    with _pages_lock:
+        if analysis_id in _pages:
+            _pages.move_to_end(analysis_id)
+            return _pages[analysis_id]
+    rp = T.rendered_pages.c
+    row = store.read(lambda conn: conn.execute(sa.select(rp.html_json).where(rp.analysis_id == analysis_id)).first())
+    if row is not None:
+        out: dict[str, Any] = json.loads(row[0])
+    else:
+        from remission.report.html import clinical_facts, render_section
+        from remission.report.timeline import timeline_svg
+
+        sections = [{"name": s.name, "title": s.title, "html": str(render_section(s, analysis)),
+                     "warnings": list(s.warnings), "rests_on": list(s.rests_on)} for s in analysis.sections]
+        out = {"facts": clinical_facts(analysis.case), "timeline_svg": timeline_svg(analysis),
+               "first": [s for s in sections if s["name"] in FIRST_SECTIONS],
+               "rest": [s for s in sections if s["name"] not in FIRST_SECTIONS]}
+        text = json.dumps(out, default=str)
+
+        def tx(conn: Connection) -> None:
+            if conn.execute(sa.select(rp.analysis_id).where(rp.analysis_id == analysis_id)).first() is None:
+                conn.execute(T.rendered_pages.insert().values(analysis_id=analysis_id, html_json=text,
+                                                              rendered_at=dt.datetime.now(dt.UTC)))
+
+        with contextlib.suppress(RemissionError):  # a concurrent viewer stored it first
+            store.write(tx)
+        out = json.loads(text)
+    with _pages_lock:
+        _pages[analysis_id] = out
+        while len(_pages) > _PAGES_IN_MEMORY:
+            _pages.popitem(last=False)
+    return out

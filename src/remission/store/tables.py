@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 __all__ = [
     "analyses", "assay_results", "audit_log", "board_cases", "board_decisions", "board_meetings",
-    "cases", "inputs", "login_failures", "metadata", "mrd_results", "patient_index", "samples",
+    "cases", "inputs", "login_failures", "metadata", "mrd_results", "patient_index", "rendered_pages", "samples",
     "sessions", "users",
 ]
 
@@ -185,6 +185,14 @@ board_decisions = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("signed_by", sa.String(80), nullable=True),
     sa.Column("signed_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+rendered_pages = sa.Table(
+    "rendered_pages", metadata,
+    sa.Column("analysis_id", sa.String(64), sa.ForeignKey("analyses.analysis_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("html_json", sa.Text, nullable=False),
+    sa.Column("rendered_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 patient_index = sa.Table(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,41 +12,20 @@ from starlette.responses import Response
 from remission.app import audit
 from remission.app import patients as svc
 from remission.app.auth import SessionInfo
-from remission.domain import CaseAnalysis
 from remission.web.deps import allow, client_address, public, store_of
 from remission.web.render import page
 
 router = APIRouter(include_in_schema=False)
 READ = allow("admin", "clinician", "lab", "viewer")
-#: sections shown right after the summary (risk groups and options in the current setting)
-FIRST = ("risk", "options")
-
-_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
-_cache_lock = threading.Lock()
-_CACHE_SIZE = 64
-
-
-def rendered(analysis: CaseAnalysis, analysis_id: str) -> dict[str, Any]:
-    """The report's renderings of one stored analysis (cached: a stored analysis never changes)."""
-    with _cache_lock:
-        if analysis_id in _cache:
-            _cache.move_to_end(analysis_id)
-            return _cache[analysis_id]
+def _markup(page: dict[str, Any]) -> dict[str, Any]:
+    """The stored renderings are HTML built by the report's escaping renderers: mark them safe."""
     from markupsafe import Markup
 
-    from remission.report.html import clinical_facts, render_section
-    from remission.report.timeline import timeline_svg
+    def sec(s: dict[str, Any]) -> dict[str, Any]:
+        return {**s, "html": Markup(s["html"])}
 
-    sections = [{"name": s.name, "title": s.title, "html": render_section(s, analysis), "warnings": s.warnings,
-                 "rests_on": s.rests_on} for s in analysis.sections]
-    out = {"facts": clinical_facts(analysis.case), "timeline_svg": Markup(timeline_svg(analysis)),
-           "first": [s for s in sections if s["name"] in FIRST],
-           "rest": [s for s in sections if s["name"] not in FIRST]}
-    with _cache_lock:
-        _cache[analysis_id] = out
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return out
+    return {"facts": page["facts"], "timeline_svg": Markup(page["timeline_svg"]),
+            "first": [sec(s) for s in page["first"]], "rest": [sec(s) for s in page["rest"]]}
 
 
 @router.get("/assets/report.css", dependencies=[Depends(public)])
@@ -79,4 +56,5 @@ def patient_page(request: Request, case_id: str, session: Annotated[SessionInfo,
     audit.record(st, actor=session.user.username, action="patient.view", target=f"patient:{case_id}",
                  address=client_address(request))
     summary = svc.summarise(analysis)
-    return page(request, "patient.html", {"a": analysis, "summary": summary, **rendered(analysis, analysis_id)})
+    return page(request, "patient.html", {"a": analysis, "summary": summary,
+                                          **_markup(svc.rendered_page(st, analysis_id, analysis))})

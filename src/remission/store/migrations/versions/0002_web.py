@@ -1,5 +1,5 @@
 """web application: users, sessions, login failures, audit log, assay results, tumour board,
-patient index
+rendered patient pages, patient index
 
 Revision ID: 0002
 Revises: 0001
@@ -121,6 +121,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_board_decisions_meeting_id", "board_decisions", ["meeting_id"])
     op.create_table(
+        "rendered_pages",
+        sa.Column("analysis_id", sa.String(64),
+                  sa.ForeignKey("analyses.analysis_id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("html_json", sa.Text, nullable=False),
+        sa.Column("rendered_at", _TZ, nullable=False),
+    )
+    op.create_table(
         "patient_index",
         sa.Column("case_id", sa.String(200), primary_key=True),
         sa.Column("analysis_id", sa.String(64), nullable=False),
@@ -133,6 +140,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("patient_index", "board_decisions", "board_cases", "board_meetings",
+    for name in ("patient_index", "rendered_pages", "board_decisions", "board_cases", "board_meetings",
                  "assay_results", "audit_log", "login_failures", "sessions", "users"):
         op.drop_table(name)
