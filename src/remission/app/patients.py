@@ -235,6 +235,7 @@ FIRST_SECTIONS = ("risk", "options")
 _pages: OrderedDict[str, dict[str, Any]] = OrderedDict()
 _pages_lock = threading.Lock()
 _PAGES_IN_MEMORY = 256
+_draw_lock = threading.Lock()
 
 
 def rendered_page(store: Store, analysis_id: str, analysis: CaseAnalysis) -> dict[str, Any]:
@@ -254,9 +255,12 @@ def rendered_page(store: Store, analysis_id: str, analysis: CaseAnalysis) -> dic
         from remission.report.html import clinical_facts, render_section
         from remission.report.timeline import timeline_svg
 
-        sections = [{"name": s.name, "title": s.title, "html": str(render_section(s, analysis)),
-                     "warnings": list(s.warnings), "rests_on": list(s.rests_on)} for s in analysis.sections]
-        out = {"facts": clinical_facts(analysis.case), "timeline_svg": timeline_svg(analysis),
+        # matplotlib's pyplot keeps global state: one drawing at a time in this process
+        with _draw_lock:
+            sections = [{"name": s.name, "title": s.title, "html": str(render_section(s, analysis)),
+                         "warnings": list(s.warnings), "rests_on": list(s.rests_on)} for s in analysis.sections]
+            svg = timeline_svg(analysis)
+        out = {"facts": clinical_facts(analysis.case), "timeline_svg": svg,
                "first": [s for s in sections if s["name"] in FIRST_SECTIONS],
                "rest": [s for s in sections if s["name"] not in FIRST_SECTIONS]}
         text = json.dumps(out, default=str)
