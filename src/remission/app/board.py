@@ -25,12 +25,29 @@ from sqlalchemy.engine import Connection
 
 from remission.app import audit
 from remission.app.patients import NotFound
+from remission.domain import CaseAnalysis
+from remission.domain.results import OptionsResult
 from remission.errors import RemissionError, ValidationError
 from remission.store import Store
 from remission.store import tables as T
 
-__all__ = ["BoardError", "Decision", "DecisionInput", "Meeting", "add_case", "amend", "create_meeting",
-           "export_html", "export_pdf", "get_decision", "get_meeting", "list_meetings", "record_decision", "sign"]
+__all__ = [
+    "BoardError",
+    "Decision",
+    "DecisionInput",
+    "Meeting",
+    "add_case",
+    "amend",
+    "create_meeting",
+    "export_html",
+    "export_pdf",
+    "get_decision",
+    "get_meeting",
+    "list_meetings",
+    "options_of",
+    "record_decision",
+    "sign",
+]
 
 _MAX_TEXT = 10_000
 
@@ -94,6 +111,13 @@ def _decision(r: Any, superseded_by: str | None = None) -> Decision:
                     rationale=r.rationale, dissent=r.dissent, follow_up=r.follow_up, status=r.status,
                     author=r.author, created_at=_utc(r.created_at),
                     signed_by=r.signed_by, signed_at=_utc(r.signed_at), superseded_by=superseded_by)
+
+
+def options_of(analysis: CaseAnalysis) -> list[str]:
+    """The names of the options the options engine proposed for this analysis (the choices a
+    structured decision offers)."""
+    res = next((s.result for s in analysis.sections if isinstance(s.result, OptionsResult)), None)
+    return [o.name for o in res.options] if res else []
 
 
 def create_meeting(store: Store, *, date: dt.date, title: str, attendees: list[str], actor: str,

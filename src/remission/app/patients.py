@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Connection
 
 from remission.domain import Case, CaseAnalysis, MrdResult
+from remission.domain.results import CourseResult
 from remission.errors import RemissionError
 from remission.store import Store
 from remission.store import tables as T
@@ -45,6 +48,8 @@ __all__ = [
     "rendered_page",
     "summarise",
 ]
+
+log = logging.getLogger("remission.app")
 
 #: the states the list can be filtered by (see :func:`summarise`)
 STATES = ("molecular_relapse", "mrd_positive", "mrd_positive_not_quantifiable", "mrd_negative", "no_mrd")
@@ -87,8 +92,8 @@ def summarise(analysis: CaseAnalysis) -> dict[str, Any]:
     alerts = [w.splitlines()[0] for s in analysis.sections for w in s.warnings
               if s.name == "mrd_course" and w.startswith("molecular relapse")]
     alerts += [f"{s.title}: engine error" for s in analysis.sections if s.error]
-    course = next((s for s in analysis.sections if s.name == "mrd_course" and not s.error), None)
-    relapse = bool(course and course.result.get("molecular_relapse", {}).get("detected"))
+    course = next((s.result for s in analysis.sections if isinstance(s.result, CourseResult)), None)
+    relapse = bool(course and course.molecular_relapse.detected)
     if relapse:
         state = "molecular_relapse"
     elif latest is None:
@@ -226,7 +231,10 @@ def reanalyse(store: Store, case: Case, case_dir: Path) -> str:
         analysis = analyze_case(case, case_dir)
         saved = store.save_analysis(analysis)
     refresh_index(store)
-    rendered_page(store, saved.analysis_id, analysis)  # the next view of the patient is fast
+    try:  # draw the page now, so that the next view of the patient is fast (best effort)
+        rendered_page(store, saved.analysis_id, analysis)
+    except Exception as exc:
+        log.warning("patient page not pre-rendered: %s", type(exc).__name__)
     return saved.analysis_id
 
 
@@ -255,8 +263,10 @@ def rendered_page(store: Store, analysis_id: str, analysis: CaseAnalysis) -> dic
         from remission.report.html import clinical_facts, render_section
         from remission.report.timeline import timeline_svg
 
-        # matplotlib's pyplot keeps global state: one drawing at a time in this process
-        with _draw_lock:
+        # matplotlib's pyplot keeps global state: one drawing at a time in this process; its
+        # cosmetic warnings (e.g. an empty legend) must not turn a page into an error
+        with _draw_lock, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module="matplotlib")
             sections = [{"name": s.name, "title": s.title, "html": str(render_section(s, analysis)),
                          "warnings": list(s.warnings), "rests_on": list(s.rests_on)} for s in analysis.sections]
             svg = timeline_svg(analysis)

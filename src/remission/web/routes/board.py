@@ -4,7 +4,7 @@ signing, amendments, export."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -22,11 +22,6 @@ READ = allow("admin", "clinician", "lab", "viewer")
 CLINICIAN = allow("clinician")
 
 
-def _options_of(analysis: Any) -> list[str]:
-    s = next((s for s in analysis.sections if s.name == "options" and not s.error), None)
-    return [str(o["name"]) for o in (s.result.get("options", []) if s else [])]
-
-
 def meeting_view(request: Request, meeting_id: str, *, error: str = "", status_code: int = 200) -> Response:
     st = store_of(request)
     m = svc.get_meeting(st, meeting_id)
@@ -34,7 +29,7 @@ def meeting_view(request: Request, meeting_id: str, *, error: str = "", status_c
     for case_id in m.cases:
         try:
             a = patients_svc.latest_analysis(st, case_id)
-            summary, options = patients_svc.summarise(a), _options_of(a)
+            summary, options = patients_svc.summarise(a), svc.options_of(a)
         except patients_svc.NotFound:
             summary, options = None, []
         cases.append({"case_id": case_id, "summary": summary, "options": options,
