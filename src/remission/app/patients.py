@@ -117,9 +117,19 @@ def _latest_ids(conn: Connection) -> dict[str, str]:
     return {r.case_id: r.analysis_id for r in rows}  # the last per case wins
 
 
+_index_marks: dict[str, tuple[int, Any]] = {}
+
+
 def refresh_index(store: Store) -> int:
     """Bring ``patient_index`` up to date with the newest analysis of every case; returns the
-    number of rows rebuilt."""
+    number of rows rebuilt. Skipped when no analysis was stored since the last refresh in this
+    process (the number of analyses and the newest ``stored_at`` are unchanged)."""
+    a = T.analyses.c
+    mark = store.read(lambda conn: tuple(conn.execute(
+        sa.select(sa.func.count(), sa.func.max(a.stored_at))).one()))
+    if _index_marks.get(store.url) == mark:
+        return 0
+
     def stale(conn: Connection) -> dict[str, str]:
         latest = _latest_ids(conn)
         have = dict(conn.execute(sa.select(T.patient_index.c.case_id, T.patient_index.c.analysis_id)).all())
@@ -137,6 +147,7 @@ def refresh_index(store: Store) -> int:
                 conn.execute(pi.insert().values(case_id=case_id, **row))
 
         store.write(tx)
+    _index_marks[store.url] = mark
     return len(todo)
 
 
