@@ -71,7 +71,7 @@ def build_store(url: str, n: int, users: int, tmp: Path) -> list[str]:
 
 
 async def browse(base: str, user: str, ids: list[str], budget: list[int], deadline: float,
-                 lat: dict[str, list[float]], errors: list[str], rng: random.Random) -> None:
+                 lat: dict[str, list[float]], errors: list[str], rng: random.Random, seen: set[str]) -> None:
     import httpx
 
     async with httpx.AsyncClient(base_url=base, timeout=60) as c:
@@ -82,9 +82,14 @@ async def browse(base: str, user: str, ids: list[str], budget: list[int], deadli
         c.cookies.set("__Host-remission_session", r.cookies["__Host-remission_session"])
         while budget[0] > 0 and time.monotonic() < deadline:
             budget[0] -= 2
+            pid = rng.choice(ids)
+            # a patient page is "cold" the first time its analysis is shown (the plots are drawn),
+            # "warm" afterwards (the stored rendering is used)
+            pkind = "patient (warm)" if pid in seen else "patient (cold)"
+            seen.add(pid)
             for kind, path in (("list", f"/patients?offset={rng.randrange(0, len(ids), 50)}"
                                         + rng.choice(["", "&state=mrd_negative", "&q=BENCH-00"])),
-                               ("patient", f"/patients/{rng.choice(ids)}")):
+                               (pkind, f"/patients/{pid}")):
                 t0 = time.perf_counter()
                 try:
                     resp = await c.get(path)
@@ -107,12 +112,29 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--max-seconds", type=float, default=120)
     ap.add_argument("--db", default=None, help="store URL (default: a new SQLite file)")
+    ap.add_argument("--prerender", action="store_true",
+                    help="draw the browsed patients' pages before measuring (as a sign-off does), "
+                         "and report the drawing time per page")
+    ap.add_argument("--working-set", type=int, default=0,
+                    help="patients browsed (the first N; default all): repeat views show warm pages")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmpd:
         tmp = Path(tmpd)
         url = args.db or f"sqlite:///{(tmp / 'bench.db').as_posix()}"
         t0 = time.perf_counter()
         ids = build_store(url, args.patients, args.users, tmp)
+        browsed = ids[: args.working_set] if args.working_set else ids
+        draw_ms: list[float] = []
+        if args.prerender:
+            from remission.app.patients import latest_with_id, rendered_page
+            from remission.store import Store
+
+            with Store(url) as st:
+                for pid in browsed:
+                    aid, analysis = latest_with_id(st, pid)
+                    t = time.perf_counter()
+                    rendered_page(st, aid, analysis)
+                    draw_ms.append((time.perf_counter() - t) * 1000)
         setup_s = time.perf_counter() - t0
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -129,7 +151,8 @@ def main(argv: list[str]) -> int:
                     break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            lat: dict[str, list[float]] = {"list": [], "patient": []}
+            lat: dict[str, list[float]] = {"list": [], "patient (cold)": [], "patient (warm)": []}
+            seen: set[str] = set(browsed) if args.prerender else set()
             errors: list[str] = []
             budget = [args.requests]
             rng = random.Random(20261202)
@@ -137,8 +160,8 @@ def main(argv: list[str]) -> int:
             deadline = time.monotonic() + args.max_seconds
 
             async def run() -> None:
-                await asyncio.gather(*(browse(base, f"user{u}", ids, budget, deadline, lat, errors,
-                                              random.Random(rng.random())) for u in range(args.users)))
+                await asyncio.gather(*(browse(base, f"user{u}", browsed, budget, deadline, lat, errors,
+                                              random.Random(rng.random()), seen) for u in range(args.users)))
 
             asyncio.run(run())
             wall = time.perf_counter() - t1
@@ -146,11 +169,17 @@ def main(argv: list[str]) -> int:
             proc.terminate()
             proc.wait(timeout=30)
     backend = url.split(":", 1)[0]
-    print(f"store {backend}: {args.patients} patients, {args.users} concurrent users, set-up {setup_s:.0f} s, "
+    print(f"store {backend}: {args.patients} patients ({len(browsed)} browsed), {args.users} concurrent users, "
+          f"set-up {setup_s:.0f} s, "
           f"{sum(map(len, lat.values()))} requests in {wall:.1f} s, errors {len(errors)}")
     print("\n| page | requests | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|")
     for kind, xs in lat.items():
+        if not xs:
+            continue
         print(f"| {kind} | {len(xs)} | {pct(xs, 50):.0f} | {pct(xs, 95):.0f} | {pct(xs, 99):.0f} |")
+    if draw_ms:
+        print(f"\ndrawing one patient page (timeline + plots, done once per analysis): median "
+              f"{statistics.median(draw_ms):.0f} ms over {len(draw_ms)} pages")
     if errors:
         print("errors (first 5):", errors[:5])
     return 1 if errors else 0
