@@ -111,3 +111,18 @@ def test_cli_user_add_reads_the_password_and_never_defaults(settings: Any, monke
     monkeypatch.setattr("sys.stdin", io.StringIO("a long enough pass\n"))
     assert main(["user", "add", "root", "--role", "superuser", "--db", settings.db_url]) == 1
     assert main(["user", "disable", "eve", "--db", settings.db_url]) == 0
+
+
+def test_cli_serve_starts_uvicorn_on_loopback_without_access_log(settings: Any, monkeypatch: Any) -> None:
+    import uvicorn
+
+    from remission.cli import main
+
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    assert main(["serve", "--db", settings.db_url]) == 0
+    app, kw = calls[0]
+    # request lines name patients, so uvicorn's access log stays off; loopback:8000 by default
+    assert (kw["host"], kw["port"], kw["access_log"]) == ("127.0.0.1", 8000, False)
+    assert app.state.settings.db_url == settings.db_url
+    app.state.store.close()

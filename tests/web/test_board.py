@@ -67,3 +67,13 @@ def test_export_pdf(client_for: Any) -> None:
     mid = _meeting(clin, "PAT-A")
     r = clin.get(f"/board/{mid}/export.pdf")
     assert r.status_code == 200 and r.content.startswith(b"%PDF-")
+
+
+def test_export_is_audited(app: Any, client_for: Any) -> None:
+    from remission.app import audit
+
+    clin = client_for("clin")
+    mid = _meeting(clin, "PAT-A")
+    client_for("viewer").get(f"/board/{mid}/export.html")
+    e = audit.entries(app.state.store, action="board.export")[0]
+    assert (e.actor, e.target, e.detail) == ("viewer", f"meeting:{mid}", {"format": "html", "patients": 1})

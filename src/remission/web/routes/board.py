@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
+from remission.app import audit
 from remission.app import board as svc
 from remission.app import patients as patients_svc
 from remission.app.auth import SessionInfo
@@ -122,15 +123,23 @@ def amend(request: Request, decision_id: str, session: Annotated[SessionInfo, De
     return _go(meeting_id)
 
 
+def _exported(request: Request, meeting_id: str, session: SessionInfo, fmt: str) -> svc.Meeting:
+    st = store_of(request)
+    m = svc.get_meeting(st, meeting_id)
+    audit.record(st, actor=session.user.username, action="board.export", target=f"meeting:{meeting_id}",
+                 address=client_address(request), detail={"format": fmt, "patients": len(m.cases)})
+    return m
+
+
 @router.get("/board/{meeting_id}/export.html")
 def export_html(request: Request, meeting_id: str, session: Annotated[SessionInfo, Depends(READ)]) -> Response:
-    m = svc.get_meeting(store_of(request), meeting_id)
+    m = _exported(request, meeting_id, session, "html")
     return HTMLResponse(svc.export_html(m), headers={
         "Content-Disposition": f'attachment; filename="board-{m.date}.html"'})
 
 
 @router.get("/board/{meeting_id}/export.pdf")
 def export_pdf(request: Request, meeting_id: str, session: Annotated[SessionInfo, Depends(READ)]) -> Response:
-    m = svc.get_meeting(store_of(request), meeting_id)
+    m = _exported(request, meeting_id, session, "pdf")
     return Response(svc.export_pdf(m), media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="board-{m.date}.pdf"'})
