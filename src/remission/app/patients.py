@@ -236,10 +236,14 @@ def case_lock(case_id: str) -> threading.RLock:
 def reanalyse(store: Store, case: Case, case_dir: Path) -> str:
     """Analyse ``case`` (every engine that has data), save it and refresh the patient index;
     returns the analysis id. Re-analyses of one case run one at a time in this process."""
+    from remission.app.cases import check_serialisable
     from remission.pipeline import analyze_case
 
     with case_lock(case.id):
         analysis = analyze_case(case, case_dir)
+        check_serialisable(analysis)  # no NaN/infinity reaches the store
+        # a partial analysis (an engine failed on its data) is kept: the signed result is in
+        # it, and the page shows the failed section and the "partial" mark
         saved = store.save_analysis(analysis)
     refresh_index(store)
     try:  # draw the page now, so that the next view of the patient is fast (best effort)
