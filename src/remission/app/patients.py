@@ -20,7 +20,7 @@ import logging
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -233,14 +233,15 @@ def case_lock(case_id: str) -> threading.RLock:
         return _reanalysis_locks.setdefault(case_id, threading.RLock())
 
 
-def reanalyse(store: Store, case: Case, case_dir: Path) -> str:
+def reanalyse(store: Store, case: Case, case_dir: Path, *,
+              progress: Callable[[str], None] | None = None) -> str:
     """Analyse ``case`` (every engine that has data), save it and refresh the patient index;
     returns the analysis id. Re-analyses of one case run one at a time in this process."""
     from remission.app.cases import check_serialisable
     from remission.pipeline import analyze_case
 
     with case_lock(case.id):
-        analysis = analyze_case(case, case_dir)
+        analysis = analyze_case(case, case_dir, progress=progress)
         check_serialisable(analysis)  # no NaN/infinity reaches the store
         # a partial analysis (an engine failed on its data) is kept: the signed result is in
         # it, and the page shows the failed section and the "partial" mark

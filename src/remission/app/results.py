@@ -34,8 +34,19 @@ from remission.errors import RemissionError, ValidationError
 from remission.store import Store
 from remission.store import tables as T
 
-__all__ = ["FILE_KINDS", "AssayResult", "SignOffError", "get_result", "list_results", "sign_off",
-           "upload_file", "upload_reported_mrd"]
+__all__ = [
+    "FILE_KINDS",
+    "PROGRESS",
+    "AssayResult",
+    "SignOffError",
+    "get_result",
+    "list_results",
+    "reanalyse_after_sign_off",
+    "sign",
+    "sign_off",
+    "upload_file",
+    "upload_reported_mrd",
+]
 
 #: file kinds the laboratory can upload: kind -> (label, sample assay, reader)
 FILE_KINDS: dict[str, tuple[str, str]] = {
@@ -250,12 +261,25 @@ def _merge(store: Store, case: Case, files_dir: Path) -> Case:
     return case.model_copy(update={"mrd_reports": tuple(reports), "samples": tuple(samples)})
 
 
+#: re-analyses in progress in this process: result id -> the step running now, "done" or
+#: "failed: ..." (the results page polls it while a re-analysis runs in the background)
+PROGRESS: dict[str, str] = {}
+
+
 def sign_off(store: Store, result_id: str, *, actor: str, address: str, files_dir: Path,
              case_roots: tuple[Path, ...] = ()) -> AssayResult:
-    """Sign a draft as a second laboratory user, then re-analyse the patient.
+    """Sign a draft as a second laboratory user, then re-analyse the patient (both here).
 
     Raises :class:`SignOffError` when ``actor`` uploaded the result or it is not a draft.
     """
+    case_id = sign(store, result_id, actor=actor, address=address)
+    reanalyse_after_sign_off(store, result_id, case_id, files_dir=files_dir, case_roots=case_roots)
+    return get_result(store, result_id)
+
+
+def sign(store: Store, result_id: str, *, actor: str, address: str) -> str:
+    """The four-eyes signature alone (one transaction); returns the patient's case id. The
+    re-analysis follows with :func:`reanalyse_after_sign_off` (the web runs it in the background)."""
     now = dt.datetime.now(dt.UTC)
     c = T.assay_results.c
 
@@ -279,13 +303,27 @@ def sign_off(store: Store, result_id: str, *, actor: str, address: str, files_di
         audit.record(store, actor=actor, action="result.signoff", target=f"result:{result_id}",
                      outcome="denied", address=address, detail={"reason": str(exc)})
         raise
-    case_dir = locate_case_dir(case_id, case_roots) or (files_dir / case_id)
-    case_dir.mkdir(parents=True, exist_ok=True)
-    # read-merge-analyse under the case's lock: a concurrent sign-off of another result of this
-    # patient sees this one in the stored case, so no signed result is left out
-    with case_lock(case_id):
-        case = _merge(store, latest_analysis(store, case_id).case, files_dir)
-        analysis_id = reanalyse(store, case, case_dir)
-    store.write(lambda conn: conn.execute(T.assay_results.update().where(c.result_id == result_id)
-                                          .values(analysis_id=analysis_id)))
-    return get_result(store, result_id)
+    PROGRESS[result_id] = "waiting"
+    return str(case_id)
+
+
+def reanalyse_after_sign_off(store: Store, result_id: str, case_id: str, *, files_dir: Path,
+                             case_roots: tuple[Path, ...] = ()) -> None:
+    """Re-analyse the patient with every signed result and link the result to the analysis;
+    :data:`PROGRESS` follows the engine steps."""
+    c = T.assay_results.c
+    try:
+        case_dir = locate_case_dir(case_id, case_roots) or (files_dir / case_id)
+        case_dir.mkdir(parents=True, exist_ok=True)
+        # read-merge-analyse under the case's lock: a concurrent sign-off of another result of
+        # this patient sees this one in the stored case, so no signed result is left out
+        with case_lock(case_id):
+            case = _merge(store, latest_analysis(store, case_id).case, files_dir)
+            analysis_id = reanalyse(store, case, case_dir,
+                                    progress=lambda step: PROGRESS.__setitem__(result_id, step))
+        store.write(lambda conn: conn.execute(T.assay_results.update().where(c.result_id == result_id)
+                                              .values(analysis_id=analysis_id)))
+        PROGRESS[result_id] = "done"
+    except Exception as exc:
+        PROGRESS[result_id] = f"failed: {type(exc).__name__}"
+        raise

@@ -4,10 +4,11 @@ four-eyes sign-off."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+import logging
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -19,6 +20,7 @@ from remission.web.deps import allow, client_address, store_of
 from remission.web.render import page
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("remission.web")
 READ = allow("admin", "clinician", "lab", "viewer")
 LAB = allow("lab")
 
@@ -27,7 +29,10 @@ def _results_page(request: Request, case_id: str, *, error: str = "", message: s
                   status_code: int = 200) -> Response:
     st = store_of(request)
     patients_svc.latest_analysis(st, case_id)  # 404 for an unknown patient
-    return page(request, "results.html", {"case_id": case_id, "results": svc.list_results(st, case_id),
+    results = svc.list_results(st, case_id)
+    running = {r.result_id: svc.PROGRESS.get(r.result_id, "") for r in results
+               if r.status == "signed" and r.analysis_id is None}
+    return page(request, "results.html", {"case_id": case_id, "results": results, "running": running,
                                           "kinds": svc.FILE_KINDS, "error": error, "message": message},
                 status_code=status_code)
 
@@ -68,9 +73,19 @@ def upload_mrd(request: Request, case_id: str, session: Annotated[SessionInfo, D
     return _results_page(request, case_id, message="MRD value stored as a draft; a second laboratory user signs it off.")
 
 
+def _reanalyse(st: Any, result_id: str, case_id: str, files_dir: Any, case_roots: Any) -> None:
+    try:
+        svc.reanalyse_after_sign_off(st, result_id, case_id, files_dir=files_dir, case_roots=case_roots)
+    except Exception as exc:  # shown on the results page (PROGRESS); the log names no patient
+        log.error("re-analysis after sign-off failed (%s)", type(exc).__name__)
+
+
 @router.post("/results/{result_id}/signoff")
-def signoff(request: Request, result_id: str, session: Annotated[SessionInfo, Depends(LAB)]) -> Response:
+def signoff(request: Request, result_id: str, session: Annotated[SessionInfo, Depends(LAB)],
+            background: BackgroundTasks) -> Response:
+    """Sign now; the re-analysis runs after the response (the results page shows its progress)."""
     settings = request.app.state.settings
-    r = svc.sign_off(store_of(request), result_id, actor=session.user.username, address=client_address(request),
-                     files_dir=settings.files_dir, case_roots=settings.case_roots)
-    return RedirectResponse(f"/patients/{quote(r.case_id, safe='')}/results", status_code=303)
+    st = store_of(request)
+    case_id = svc.sign(st, result_id, actor=session.user.username, address=client_address(request))
+    background.add_task(_reanalyse, st, result_id, case_id, settings.files_dir, settings.case_roots)
+    return RedirectResponse(f"/patients/{quote(case_id, safe='')}/results", status_code=303)
