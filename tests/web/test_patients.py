@@ -66,3 +66,31 @@ def test_patient_page_is_rendered_once_per_analysis(app: Any, client_for: Any, m
     patients._pages.clear()
     monkeypatch.setattr(timeline, "timeline_svg", lambda *a: (_ for _ in ()).throw(AssertionError("redrawn")))
     assert c.get("/patients/PAT-B").text == first
+
+
+def test_newest_analysis_wins_within_the_same_second(app: Any) -> None:
+    """analysed_at has whole seconds; of two analyses in one second the later stored is newest."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from remission.app.patients import latest_with_id, list_patients
+    from remission.store import content_key
+    from remission.store import tables as T
+
+    st = app.state.store
+    first_id, first = latest_with_id(st, "PAT-C")
+    extra = latest_with_id(st, "PAT-B")[1].mrd
+    # a newer analysis whose id sorts *before* the older one's (ids are content hashes: try a few)
+    newer = next(n for n in (first.model_copy(update={"case_sha256": f"{i:064x}", "mrd": (*first.mrd, *extra)})
+                             for i in range(1, 200))
+                 if content_key(n)[:16] < first_id)
+    saved = st.save_analysis(newer)
+    a = T.analyses.c
+    # the same analysed_at second as the older one
+    st.write(lambda conn: conn.execute(T.analyses.update().where(a.analysis_id == saved.analysis_id)
+                                       .values(analysed_at=first.provenance.analysed_at)))
+    assert latest_with_id(st, "PAT-C")[0] == saved.analysis_id
+    row = next(r for r in list_patients(st, q="PAT-C")[0])
+    assert row.analysis_id == saved.analysis_id and row.latest_mrd is not None
+    assert dt.date.fromisoformat(row.latest_mrd["date"]) == dt.date(2023, 4, 1)  # PAT-B's newest value

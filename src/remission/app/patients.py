@@ -112,8 +112,10 @@ def summarise(analysis: CaseAnalysis) -> dict[str, Any]:
 
 def _latest_ids(conn: Connection) -> dict[str, str]:
     a = T.analyses.c
-    rows = conn.execute(sa.select(a.case_id, a.analysis_id, a.analysed_at)
-                        .order_by(a.case_id, a.analysed_at, a.analysis_id)).all()
+    # analysed_at has whole seconds: two analyses of one case in the same second are ordered by
+    # when they were stored (microseconds)
+    rows = conn.execute(sa.select(a.case_id, a.analysis_id)
+                        .order_by(a.case_id, a.analysed_at, a.stored_at, a.analysis_id)).all()
     return {r.case_id: r.analysis_id for r in rows}  # the last per case wins
 
 
@@ -193,7 +195,7 @@ def latest_with_id(store: Store, case_id: str) -> tuple[str, CaseAnalysis]:
     a = T.analyses.c
     row = store.read(lambda conn: conn.execute(
         sa.select(a.analysis_id, a.analysis_json).where(a.case_id == case_id)
-        .order_by(a.analysed_at.desc(), a.analysis_id.desc()).limit(1)).first())
+        .order_by(a.analysed_at.desc(), a.stored_at.desc(), a.analysis_id.desc()).limit(1)).first())
     if row is None:
         raise NotFound(f"no patient {case_id!r}")
     return str(row[0]), CaseAnalysis.model_validate_json(row[1])
