@@ -72,8 +72,6 @@ def test_newest_analysis_wins_within_the_same_second(app: Any) -> None:
     """analysed_at has whole seconds; of two analyses in one second the later stored is newest."""
     import datetime as dt
 
-    import sqlalchemy as sa
-
     from remission.app.patients import latest_with_id, list_patients
     from remission.store import content_key
     from remission.store import tables as T
