@@ -11,7 +11,8 @@ Every error that ``remission`` raises on purpose derives from :class:`RemissionE
     │   ├── GatingMLError                Gating-ML 2.0 XML
     │   ├── QpcrFormatError              RQ-PCR plate export CSV
     │   ├── VariantFormatError           VCF / MAF / copy-number / purity inputs
-    │   └── ObservationFormatError       CAR-T observation, kinetics and B-cell CSV files
+    │   ├── ObservationFormatError       CAR-T observation, kinetics and B-cell CSV files
+    │   └── CohortDataError              survival/cohort tables (times, events, intervals)
     ├── ValidationError (ValueError)     parameters or data that are well-formed but inconsistent
     ├── StoreError                       the database refused or failed; nothing was written
     └── KnowledgeBaseError               a knowledge-base file failed its schema or references
@@ -30,6 +31,7 @@ from pathlib import Path
 __all__ = [
     "AirrFormatError",
     "CaseFileError",
+    "CohortDataError",
     "FastqFormatError",
     "FcsFormatError",
     "GatingMLError",
@@ -134,6 +136,17 @@ class VariantFormatError(InputError):
 
 class ObservationFormatError(InputError):
     kind = "observation file"
+
+
+class CohortDataError(InputError):
+    """A cohort (survival) table has an impossible row: a negative or missing time, stop <= start,
+    overlapping (start, stop] intervals of one patient, or an event after the patient's censoring.
+
+    ``record`` is the 1-based data row and ``field`` the column, so the message reads
+    ``cohort table 'c.csv', record 12, field stop: stop must be > start (30), but was 30``.
+    """
+
+    kind = "cohort table"
 
 
 class ValidationError(RemissionError, ValueError):
