@@ -6,8 +6,10 @@
 #   $REMISSION_PG_DIR (default /tmp/remission-test-pg) and write its URL to
 #   tests/_artifacts/pg_url, which tests/store/conftest.py reads.
 # - browser tier (marker `browser`): needs /usr/bin/chromium (Debian's `chromium` package).
+# - r tier (marker `r`): needs Rscript with survival, cmprsk and KMsurv (Debian's r-base-core,
+#   r-cran-survival, r-cran-cmprsk, r-cran-kmsurv; CRAN is not used).
 #
-# Run as root, missing packages are installed with apt-get (postgresql, chromium). Not root
+# Run as root, missing packages are installed with apt-get (postgresql, chromium, R). Not root
 # and missing, the tier is skipped with a visible message; pytest then skips its tests, unless
 # REMISSION_REQUIRE_TIERS=1 (CI), where those tests fail instead.
 #
@@ -38,10 +40,17 @@ pg_bindir() {
 
 have_chromium() { [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; }
 
+R_PACKAGES=(r-base-core r-cran-survival r-cran-cmprsk r-cran-kmsurv)
+have_r() {
+    command -v Rscript >/dev/null 2>&1 \
+        && Rscript -e 'suppressMessages({library(survival); library(cmprsk); library(KMsurv)})' >/dev/null 2>&1
+}
+
 # ---- install what is missing (root only) ------------------------------------------------------
 missing=()
 pg_bindir >/dev/null || [ -n "${REMISSION_TEST_PG_URL:-}" ] || missing+=(postgresql)
 have_chromium || missing+=(chromium)
+have_r || missing+=("${R_PACKAGES[@]}")
 if [ "${#missing[@]}" -gt 0 ]; then
     if is_root && command -v apt-get >/dev/null 2>&1; then
         say "installing ${missing[*]} with apt-get (quiet)"
@@ -103,6 +112,13 @@ if have_chromium; then
     say "browser tier: $(command -v chromium || echo /usr/bin/chromium)"
 else
     say "skipping browser tier: chromium is not installed (run as root to install it with apt-get)"
+    [ "${REMISSION_REQUIRE_TIERS:-0}" = 1 ] && status=1
+fi
+# ---- R (survival, cmprsk, KMsurv) ----------------------------------------------------------------
+if have_r; then
+    say "r tier: $(command -v Rscript)"
+else
+    say "skipping r tier: Rscript with survival/cmprsk/KMsurv is not installed (run as root to install ${R_PACKAGES[*]} with apt-get)"
     [ "${REMISSION_REQUIRE_TIERS:-0}" = 1 ] && status=1
 fi
 if [ -z "${REMISSION_TEST_PG_URL:-}" ] && [ ! -s "$ART/pg_url" ] && [ "${REMISSION_REQUIRE_TIERS:-0}" = 1 ]; then

@@ -36,8 +36,8 @@ _EXPORTS: dict[str, str] = {
     "FineGray": "finegray",
     "FineGrayResult": "finegray",
     "fine_gray": "finegray",
-    "LandmarkTable": "landmark",
-    "landmark": "landmark",
+    "LandmarkTable": "landmarking",
+    "landmark": "landmarking",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -21,6 +21,11 @@ FloatArray = NDArray[Any]
 IntArray = NDArray[Any]
 
 
+def _py(v: Any) -> Any:
+    """A numpy scalar as the Python value, so messages read ``-2.0``, not ``np.float64(-2.0)``."""
+    return v.item() if hasattr(v, "item") else v
+
+
 def _first_bad(mask: NDArray[np.bool_]) -> int:
     return int(np.flatnonzero(mask)[0])
 
@@ -37,13 +42,13 @@ def as_times(values: ArrayLike, column: str = "time", *, allow_zero: bool = True
     bad = ~np.isfinite(arr)
     if bad.any():
         i = _first_bad(bad)
-        raise CohortDataError(f"{column} must be a finite number, but was missing or {arr[i]!r}",
+        raise CohortDataError(f"{column} must be a finite number, but was missing or {_py(arr[i])!r}",
                               record=i + 1, field=column)
     bad = arr < 0 if allow_zero else arr <= 0
     if bad.any():
         i = _first_bad(bad)
         op = ">= 0" if allow_zero else "> 0"
-        raise CohortDataError(f"{column} must be {op}, but was {arr[i]!r}", record=i + 1,
+        raise CohortDataError(f"{column} must be {op}, but was {_py(arr[i])!r}", record=i + 1,
                               field=column)
     return arr
 
@@ -62,13 +67,13 @@ def as_status(values: ArrayLike, n: int, column: str = "event", *,
     if bad.any():
         i = _first_bad(bad)
         raise CohortDataError(f"{column} must be 0 (censored) or a positive integer event code, "
-                              f"but was {raw[i]!r}", record=i + 1, field=column)
+                              f"but was {_py(raw[i])!r}", record=i + 1, field=column)
     out = raw.astype(np.int64)
     if codes is not None:
         bad = ~np.isin(out, np.asarray(codes))
         if bad.any():
             i = _first_bad(bad)
-            raise CohortDataError(f"{column} must be one of {sorted(codes)}, but was {out[i]}",
+            raise CohortDataError(f"{column} must be one of {sorted(codes)}, but was {_py(out[i])}",
                                   record=i + 1, field=column)
     return out
 
@@ -107,7 +112,7 @@ def as_covariates(x: ArrayLike, n: int, names: Sequence[str] | None = None) -> F
     if bad.any():
         i, j = np.argwhere(bad)[0]
         col = names[j] if names is not None and j < len(names) else f"covariate {j + 1}"
-        raise CohortDataError(f"{col} must be a finite number, but was missing or {arr[i, j]!r}",
+        raise CohortDataError(f"{col} must be a finite number, but was missing or {_py(arr[i, j])!r}",
                               record=int(i) + 1, field=col)
     return arr
 
@@ -124,8 +129,8 @@ def check_intervals(start: FloatArray, stop: FloatArray, event: IntArray,
     bad = stop <= start
     if bad.any():
         i = _first_bad(bad)
-        raise CohortDataError(f"{stop_column} must be > {start_column} ({start[i]!r}), but was "
-                              f"{stop[i]!r}", record=i + 1, field=stop_column)
+        raise CohortDataError(f"{stop_column} must be > {start_column} ({_py(start[i])!r}), but was "
+                              f"{_py(stop[i])!r}", record=i + 1, field=stop_column)
     if ids is None:
         return
     idv = np.asarray(ids)
@@ -140,14 +145,14 @@ def check_intervals(start: FloatArray, stop: FloatArray, event: IntArray,
         k = _first_bad(overlap)
         i, j = int(prev[k]), int(nxt[k])
         raise CohortDataError(
-            f"interval ({start[j]!r}, {stop[j]!r}] of id {idv[j]!r} overlaps row {i + 1} "
-            f"({start[i]!r}, {stop[i]!r}]", record=j + 1, field=start_column)
+            f"interval ({_py(start[j])!r}, {_py(stop[j])!r}] of id {_py(idv[j])!r} overlaps row {i + 1} "
+            f"({_py(start[i])!r}, {_py(stop[i])!r}]", record=j + 1, field=start_column)
     after_event = same & (event[prev] != 0)
     if after_event.any():
         k = _first_bad(after_event)
         i, j = int(prev[k]), int(nxt[k])
         raise CohortDataError(
-            f"id {idv[j]!r} has a row after its event at {stop[i]!r} (row {i + 1}); an event "
+            f"id {_py(idv[j])!r} has a row after its event at {_py(stop[i])!r} (row {i + 1}); an event "
             "ends follow-up", record=j + 1, field=event_column)
 
 
@@ -159,5 +164,5 @@ def check_event_after_censoring(time: FloatArray, event: IntArray, censor_time: 
     if bad.any():
         i = _first_bad(bad)
         raise CohortDataError(
-            f"event at {time[i]!r} is after the censoring (last follow-up) time "
-            f"{censor_time[i]!r} in column {censor_column}", record=i + 1, field=time_column)
+            f"event at {_py(time[i])!r} is after the censoring (last follow-up) time "
+            f"{_py(censor_time[i])!r} in column {censor_column}", record=i + 1, field=time_column)
