@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import stats
+from scipy import sparse, stats
 
 from remission.cohort._data import (
     FloatArray,
@@ -123,6 +123,9 @@ class _Stratum:
     k_dead: IntArray      # their event-time index
     n_dead: FloatArray    # deaths per event time (count)
     w_dead: FloatArray    # summed case weight of the deaths per event time
+    enter_leave: Any = None  # sparse (times x rows): +1 at k_stop, -1 at k_start
+    at_death: Any = None     # sparse (times x deaths): 1 at the death's time
+    all_rows: bool = False   # the only stratum: rows is every row, in order
 
 
 def _prepare(start: FloatArray, stop: FloatArray, event: IntArray,
@@ -136,29 +139,33 @@ def _prepare(start: FloatArray, stop: FloatArray, event: IntArray,
         k_start = np.searchsorted(times, start[rows], side="right") - 1
         k_dead = np.searchsorted(times, stop[ev_rows])
         n_dead = np.bincount(k_dead, minlength=len(times)).astype(float)
-        out.append(_Stratum(rows, k_stop, k_start, len(times), ev_rows, k_dead, n_dead,
-                            np.zeros(len(times))))
-    return out
-
-
-def _revcum_at(k: IntArray, vals: FloatArray, m: int) -> FloatArray:
-    """For j in 0..m-1: sum of vals over rows with k >= j (rows with k < 0 never count)."""
-    ok = k >= 0
-    if vals.ndim == 1:
-        tot = np.bincount(k[ok], weights=vals[ok], minlength=m)
-        return np.cumsum(tot[::-1])[::-1]
-    out = np.empty((m, vals.shape[1]))
-    kk = k[ok]
-    vv = vals[ok]
-    for c in range(vals.shape[1]):
-        tot = np.bincount(kk, weights=vv[:, c], minlength=m)
-        out[:, c] = np.cumsum(tot[::-1])[::-1]
+        m = len(times)
+        cols = np.arange(len(rows))
+        ok1, ok0 = k_stop >= 0, k_start >= 0
+        enter_leave = sparse.csr_matrix(
+            (np.concatenate([np.ones(ok1.sum()), -np.ones(ok0.sum())]),
+             (np.concatenate([k_stop[ok1], k_start[ok0]]), np.concatenate([cols[ok1], cols[ok0]]))),
+            shape=(m, len(rows)))
+        at_death = sparse.csr_matrix((np.ones(len(ev_rows)), (k_dead, np.arange(len(ev_rows)))),
+                                     shape=(m, len(ev_rows)))
+        out.append(_Stratum(rows, k_stop, k_start, m, ev_rows, k_dead, n_dead, np.zeros(m),
+                            enter_leave, at_death, len(rows) == len(stop)))
     return out
 
 
 def _risk_sums(st: _Stratum, vals: FloatArray) -> FloatArray:
-    return (_revcum_at(st.k_stop, vals[st.rows], st.n_times)
-            - _revcum_at(st.k_start, vals[st.rows], st.n_times))
+    """Sums of ``vals`` over the risk set at each event time: rows with start < t <= stop.
+
+    A row is at risk at event-time indices (k_start, k_stop], so the sums are the reverse
+    cumulative sums of (totals by k_stop) - (totals by k_start): one sparse product.
+    """
+    tot = st.enter_leave @ (vals if st.all_rows else vals[st.rows])
+    return np.asarray(np.cumsum(tot[::-1], axis=0)[::-1])
+
+
+def _death_sums(st: _Stratum, vals: FloatArray) -> FloatArray:
+    """Sums of ``vals`` over the deaths at each event time."""
+    return np.asarray(st.at_death @ vals[st.dead])
 
 
 def _tie_terms(st: _Stratum, ties: Ties) -> tuple[IntArray, FloatArray, FloatArray]:
@@ -175,37 +182,34 @@ def _tie_terms(st: _Stratum, ties: Ties) -> tuple[IntArray, FloatArray, FloatArr
 
 
 def _loglik_parts(beta: FloatArray, x: FloatArray, w: FloatArray, strata: list[_Stratum],
-                  ties: Ties, need: int = 2) -> tuple[float, FloatArray, FloatArray]:
-    """Log partial likelihood, score and information at ``beta``."""
+                  ties: Ties, xx: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+    """Log partial likelihood, score and information at ``beta`` (``xx``: rows of x x')."""
     p = x.shape[1]
     eta = x @ beta
     r = w * np.exp(eta)
     ll = 0.0
     u = np.zeros(p)
     imat = np.zeros((p, p))
-    xx = np.einsum("ni,nj->nij", x, x).reshape(len(x), p * p) if need >= 2 else None
+    vals = np.empty((len(r), 1 + p + p * p))
+    vals[:, 0] = r
+    np.multiply(x, r[:, None], out=vals[:, 1:p + 1])
+    np.multiply(xx, r[:, None], out=vals[:, p + 1:])
     for st in strata:
         if st.n_times == 0:
             continue
-        s0 = _risk_sums(st, r)
-        s1 = _risk_sums(st, x * r[:, None])
+        sums = _risk_sums(st, vals)
+        dsum = _death_sums(st, vals)
+        s0, s1, s2 = sums[:, 0], sums[:, 1:p + 1], sums[:, p + 1:]
+        a0, a1, a2 = dsum[:, 0], dsum[:, 1:p + 1], dsum[:, p + 1:]
         dead = st.dead
-        a0 = np.bincount(st.k_dead, weights=r[dead], minlength=st.n_times)
-        a1 = np.stack([np.bincount(st.k_dead, weights=(x[dead, c] * r[dead]),
-                                   minlength=st.n_times) for c in range(p)], axis=1)
         j, frac, mw = _tie_terms(st, ties)
         den = s0[j] - frac * a0[j]
-        num = s1[j] - frac[:, None] * a1[j]
-        xbar = num / den[:, None]
+        xbar = (s1[j] - frac[:, None] * a1[j]) / den[:, None]
         ll += float(np.sum(w[dead] * eta[dead]) - np.sum(mw * np.log(den)))
         u += (w[dead, None] * x[dead]).sum(axis=0) - (mw[:, None] * xbar).sum(axis=0)
-        if need >= 2 and xx is not None:
-            s2 = _risk_sums(st, xx * r[:, None])
-            a2 = np.stack([np.bincount(st.k_dead, weights=(xx[dead, c] * r[dead]),
-                                       minlength=st.n_times) for c in range(p * p)], axis=1)
-            sec = (s2[j] - frac[:, None] * a2[j]) / den[:, None]
-            imat += (mw[:, None] * sec).sum(axis=0).reshape(p, p) - np.einsum(
-                "t,ti,tj->ij", mw, xbar, xbar)
+        sec = (s2[j] - frac[:, None] * a2[j]) / den[:, None]
+        imat += (mw[:, None] * sec).sum(axis=0).reshape(p, p) - np.einsum(
+            "t,ti,tj->ij", mw, xbar, xbar)
     return ll, u, imat
 
 
@@ -219,12 +223,10 @@ def _score_residuals(beta: FloatArray, x: FloatArray, w: FloatArray, strata: lis
     for st in strata:
         if st.n_times == 0:
             continue
-        s0 = _risk_sums(st, r)
-        s1 = _risk_sums(st, x * r[:, None])
+        vals = np.concatenate([r[:, None], x * r[:, None]], axis=1)
+        sums, dsum = _risk_sums(st, vals), _death_sums(st, vals)
+        s0, s1, a0, a1 = sums[:, 0], sums[:, 1:], dsum[:, 0], dsum[:, 1:]
         dead = st.dead
-        a0 = np.bincount(st.k_dead, weights=r[dead], minlength=st.n_times)
-        a1 = np.stack([np.bincount(st.k_dead, weights=(x[dead, c] * r[dead]),
-                                   minlength=st.n_times) for c in range(p)], axis=1)
         j, frac, mw = _tie_terms(st, ties)
         den = s0[j] - frac * a0[j]
         xbar = (s1[j] - frac[:, None] * a1[j]) / den[:, None]
@@ -299,7 +301,8 @@ def cox_ph(x: ArrayLike, stop: ArrayLike, event: ArrayLike, *, start: ArrayLike 
     for st in strat:
         st.w_dead = np.bincount(st.k_dead, weights=w[st.dead], minlength=st.n_times)
     beta = np.zeros(p)
-    ll0, u0, i0 = _loglik_parts(beta, xc, w, strat, ties)
+    xx = np.einsum("ni,nj->nij", xc, xc).reshape(n, p * p)
+    ll0, u0, i0 = _loglik_parts(beta, xc, w, strat, ties, xx)
     try:
         score_test = float(u0 @ np.linalg.solve(i0, u0))
     except np.linalg.LinAlgError:
@@ -313,12 +316,12 @@ def cox_ph(x: ArrayLike, stop: ArrayLike, event: ArrayLike, *, start: ArrayLike 
         except np.linalg.LinAlgError:
             break
         new = beta + step
-        ll_new, u_new, i_new = _loglik_parts(new, xc, w, strat, ties)
+        ll_new, u_new, i_new = _loglik_parts(new, xc, w, strat, ties, xx)
         halvings = 0
         while (not np.isfinite(ll_new) or ll_new < ll - 1e-12 * abs(ll)) and halvings < 30:
             step = step / 2
             new = beta + step
-            ll_new, u_new, i_new = _loglik_parts(new, xc, w, strat, ties)
+            ll_new, u_new, i_new = _loglik_parts(new, xc, w, strat, ties, xx)
             halvings += 1
         done = abs(ll_new - ll) <= EPS * abs(ll_new) and np.max(np.abs(step)) < 1e-9
         beta, ll, u, imat = new, ll_new, u_new, i_new
