@@ -101,3 +101,13 @@ def test_missing_column_and_text_in_numeric_column(tmp_path: Path,
 def test_usage_error_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["cohort", "km"]) == 2
     assert "usage" in capsys.readouterr().err.lower()
+
+
+def test_event_after_last_follow_up_is_exit_1(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "fu.csv"
+    bad.write_text("time,event,last_seen\n5,1,10\n40,1,30\n7,0,7\n")
+    assert main(["cohort", "km", str(bad), "--last-followup", "last_seen"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: cohort table 'fu.csv', line 3, field time: event at 40.0 is after the censoring "
+        "(last follow-up) time 30.0 in column last_seen")

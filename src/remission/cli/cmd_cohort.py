@@ -24,6 +24,8 @@ GROUP_OPT = typer.Option(None, "--group", help="Column whose values define the g
 TIMES_OPT = typer.Option(None, "--times", help="Comma-separated times for the at-risk table "
                          "and the estimates (default: about six round numbers).")
 UNIT_OPT = typer.Option("days", "--unit", help="Unit of the time column (for labels only).")
+FOLLOWUP_OPT = typer.Option(None, "--last-followup", help="Column with each patient's last "
+                            "follow-up time: an event recorded after it is an error.")
 COV_OPT = typer.Option(None, "--covariate", "-x", help="Covariate column (repeatable, or "
                        "comma-separated); text columns become indicators against the first level.")
 
@@ -60,6 +62,19 @@ def _num(df: Any, col: str, table: Path) -> Any:
     from remission.io.cohort import numeric_column
 
     return numeric_column(df, col, table)
+
+
+def _time_event(df: Any, time: str, event: str, last_followup: str | None,
+                table: Path) -> tuple[Any, Any]:
+    """Time and event columns; with ``last_followup``, no event may lie after it."""
+    from remission.cohort._data import check_event_after_censoring
+
+    t, e = _num(df, time, table), _num(df, event, table)
+    if last_followup:
+        with _located(table):
+            check_event_after_censoring(t, e, _num(df, last_followup, table), time_column=time,
+                                        censor_column=last_followup)
+    return t, e
 
 
 def _labels(df: Any, col: str | None) -> Any:
@@ -206,6 +221,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         conf_type: str = typer.Option("log", "--conf-type", help="Band scale: log (R default), log-log or plain."),
         times: str | None = TIMES_OPT,
         unit: str = UNIT_OPT,
+        last_followup: str | None = FOLLOWUP_OPT,
         json_out: bool = JSON_OPTION,
         output: Path | None = OUTPUT_OPTION,
     ) -> None:
@@ -215,8 +231,8 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         if conf_type not in ("log", "log-log", "plain"):
             raise ValidationError(f"--conf-type must be log, log-log or plain, but was {conf_type!r}")
-        df = _load(table, [time, event, group, strata])
-        t, e = _num(df, time, table), _num(df, event, table)
+        df = _load(table, [time, event, group, strata, last_followup])
+        t, e = _time_event(df, time, event, last_followup, table)
         with _located(table):
             res = kaplan_meier_groups(t, e, _labels(df, group), conf_type=conf_type)
             lr = logrank_test(t, e, _labels(df, group), strata=_labels(df, strata)) \
@@ -265,14 +281,15 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         rho: float = typer.Option(0.0, "--rho", help="Gray's test weight power (1 - F)^rho; 0 = cmprsk default."),
         times: str | None = TIMES_OPT,
         unit: str = UNIT_OPT,
+        last_followup: str | None = FOLLOWUP_OPT,
         json_out: bool = JSON_OPTION,
         output: Path | None = OUTPUT_OPTION,
     ) -> None:
         """Cumulative incidence of each cause (Aalen–Johansen, exact on ties) and Gray's test."""
         from remission.cohort import cumulative_incidence_groups, gray_test
 
-        df = _load(table, [time, event, group, strata])
-        t, e = _num(df, time, table), _num(df, event, table)
+        df = _load(table, [time, event, group, strata, last_followup])
+        t, e = _time_event(df, time, event, last_followup, table)
         with _located(table):
             res = cumulative_incidence_groups(t, e, _labels(df, group))
             causes = next(iter(res.values())).causes
@@ -414,14 +431,15 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         horizon: float | None = typer.Option(None, "--horizon", help="Censor this long after the landmark."),
         times: str | None = TIMES_OPT,
         unit: str = UNIT_OPT,
+        last_followup: str | None = FOLLOWUP_OPT,
         json_out: bool = JSON_OPTION,
         output: Path | None = OUTPUT_OPTION,
     ) -> None:
         """Landmark analysis: patients event-free at --at, clock restarted, KM and log-rank."""
         from remission.cohort import kaplan_meier_groups, landmark, logrank_test
 
-        df = _load(table, [time, event, group])
-        t, e = _num(df, time, table), _num(df, event, table)
+        df = _load(table, [time, event, group, last_followup])
+        t, e = _time_event(df, time, event, last_followup, table)
         with _located(table):
             lm = landmark(t, e, at, horizon=horizon, unit=unit)
             labels = _labels(df, group)
