@@ -2,7 +2,7 @@
 vs lifelines and R (Rscript) in the same run.
 
     python benchmarks/bench_cohort.py [--patients N] [--visits K] [--runs R] [--peer-runs R]
-                                      [--subset-patients M]
+                                      [--subset-patients M] [--tasks survival,cox,cox-subset]
 
 Inputs (seeded, written under benchmarks/_data/ as CSV): ``remission.synth.cohort``:
 ``simulate_cohort(N, seed=1)`` (time, event 0/1/2, group S1..S4) and
@@ -170,8 +170,10 @@ def _measure(cmd: list[str], runs: int) -> dict[str, object]:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patients", type=int, default=100_000)
-    ap.add_argument("--visits", type=int, default=26)
+    ap.add_argument("--visits", type=int, default=30)  # 1,025,283 intervals at 100k
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--tasks", default="survival,cox,cox-subset",
+                    help="comma-separated subset of survival, cox, cox-subset")
     ap.add_argument("--peer-runs", type=int, default=3)
     ap.add_argument("--subset-patients", type=int, default=5_000,
                     help="lifelines' CoxTimeVaryingFitter is too slow for 1 M rows (about 6 s "
@@ -205,6 +207,8 @@ def main(argv: list[str]) -> int:
     if rscript:
         tasks.append(("cox-subset", "R survival", [rscript, "-e", R_COX, str(sub)],
                       args.peer_runs))
+    wanted = set(args.tasks.split(","))
+    tasks = [t for t in tasks if t[0] in wanted]
     results = []
     for task, tool, cmd, runs in tasks:
         r = _measure(cmd, runs)
