@@ -8,6 +8,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# One deterministic Hypothesis profile for the whole suite (CI and local runs alike): the same
+# examples on every run (derandomize), no per-example deadline and no health check that depends on
+# machine speed, so a busy 2-core machine never turns a slow example into a failure. Tests may
+# still set max_examples with @settings; these settings are inherited for everything else.
+settings.register_profile(
+    "remission-ci",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.filter_too_much, HealthCheck.large_base_example],
+)
+settings.load_profile("remission-ci")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -22,11 +22,13 @@ from remission.clinic import (
 from remission.clinic.kb import bundled_knowledge_dir
 from remission.clinic.lesions import UnknownLesionError
 from remission.clinic.risk import add_months
+from remission.domain import CartResult, RiskResult
 
 
 def _run(case, kb, mrd_values=(), cart=None, **kw):
-    risk = stratify(case, mrd_values).to_json() if case.relapses else None
-    prof = patient_profile(case, vocabulary=kb.vocabulary, mrd=mrd_values, risk=risk, cart=cart, **kw)
+    risk = RiskResult.model_validate(stratify(case, mrd_values).to_json()) if case.relapses else None
+    cart_res = CartResult.model_validate(cart) if cart is not None else None
+    prof = patient_profile(case, vocabulary=kb.vocabulary, mrd=mrd_values, risk=risk, cart=cart_res, **kw)
     return propose_options(prof, kb)
 
 
@@ -158,7 +160,8 @@ def test_ras_and_bcl2(kb):
 
 def test_relapse_after_cart_with_b_cell_recovery(kb):
     c = make_case(extra={"cart_infusions": [{"product": "tisagenlecleucel", "date": "2019-04-01"}]})
-    r = _run(c, kb, cart={"b_cell_aplasia": {"ongoing": False}, "persistence": False})
+    r = _run(c, kb, cart={"b_cell_aplasia": {"ongoing": False},
+                                  "persistence": {"last_sample_day": 90, "present": False}})
     assert any("B-cell recovery" in w for w in _opt(r, "allogeneic-hsct")["why"])
 
 
@@ -186,7 +189,7 @@ def test_rule_override_changes_result_and_is_listed(kb):
     c = make_case(blasts=30, extra={"antigen_expression": [{"date": "2019-01-10", "CD19_percent": 95}]})
     base = _opt(_run(c, kb), "blinatumomab")
     assert not any("high marrow burden" in x for x in base["cautions"])
-    risk = stratify(c).to_json()
+    risk = RiskResult.model_validate(stratify(c).to_json())
     prof = patient_profile(c, vocabulary=kb.vocabulary, risk=risk)
     r = propose_options(prof, kb, rules={"high_marrow_burden_percent": 25})
     assert any("high marrow burden" in x for x in _opt(r, "blinatumomab")["cautions"])
@@ -289,8 +292,8 @@ def test_pipeline_steps_and_report(example_loaded):
     a = analyze_case(case, bundled_knowledge_dir())
     risk, opts = a.section("risk"), a.section("options")
     assert risk is not None and risk.error is None and opts is not None and opts.error is None
-    assert risk.result["bfm"]["group"] == "S4"
-    assert {r["name"] for r in risk.rests_on} >= {"bfm_matrix_cells"}
+    assert risk.result.bfm.group == "S4"  # type: ignore[union-attr]
+    assert {r.name for r in risk.rests_on} >= {"bfm_matrix_cells"}
     html = render_html(a)
     assert "Transplant rule" in html and "ALL-REZ BFM table" in html
     assert "Not proposed" in html and "never decides" in html
@@ -362,7 +365,7 @@ def test_refractory_reading_is_an_overridable_rule(kb):
         "antigen_expression": [{"date": "2019-01-10", "CD19_percent": 95}],
         "therapies": [{"name": "reinduction", "kind": "chemotherapy", "start": "2019-01-15",
                        "end": "2019-02-12", "best_response": "MRD_positive"}]})
-    risk = stratify(c).to_json()
+    risk = RiskResult.model_validate(stratify(c).to_json())
     base = propose_options(patient_profile(c, vocabulary=kb.vocabulary, risk=risk), kb)
     # late S2 first relapse in remission (MRD-positive): not a CAR-T label situation
     assert _exc(base, "tisagenlecleucel")["reasons"][0].startswith("not relevant")

@@ -36,7 +36,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from remission.domain.case import Case, Relapse
-from remission.domain.mrd import MrdResult
+from remission.domain.mrd import MrdResult, compare_to_threshold
 from remission.domain.parameters import Rule, resolve, rests_on, rule_set
 from remission.errors import ValidationError
 
@@ -456,7 +456,7 @@ def cog_group(
                            rule_path=(*base, f"late relapse: LR if EOB1 MRD < {thr:g}, IR if >= {thr:g}; "
                                              "EOB1 MRD not available"),
                            sources=("S-HungerRaetz", "S-Brown"), rests_on=rests)
-    side = _compare(eob1_mrd, thr)
+    side = compare_to_threshold(eob1_mrd, thr)
     if side is None:
         return SchemeGroup(scheme="COG AALL1331", group=None, candidates=("LR", "IR"),
                            pending="end-of-block-1 MRD with sufficient sensitivity",
@@ -472,24 +472,6 @@ def cog_group(
 
 
 # -- MRD against a threshold -------------------------------------------------------------------
-
-def _compare(m: MrdResult, threshold: float) -> bool | None:
-    """True if MRD ≥ threshold, False if below, None if the result cannot tell (sensitivity)."""
-    if m.status == "positive":
-        assert m.value is not None
-        return m.value >= threshold
-    if m.status == "positive_not_quantifiable":
-        # the true value is below the LoQ: below the threshold only if LoQ <= threshold
-        if m.loq is not None and m.loq <= threshold:
-            return False
-        if m.value is not None and m.loq is None:
-            return m.value >= threshold
-        return None
-    # negative: below the threshold only if the assay could have seen it
-    if m.lod is None:
-        return False
-    return False if m.lod <= threshold else None
-
 
 def _mrd_used(m: MrdResult) -> MrdUsed:
     return MrdUsed(method=m.method, status=m.status, value=m.value, lod=m.lod, loq=m.loq,
@@ -583,7 +565,7 @@ def _transplant(backbone: str, bfm: SchemeGroup | None, allr3: SchemeGroup | Non
                               rule_path=(*path0, f"no marrow MRD labelled {', '.join(labels)} "
                                                  "after this relapse"),
                               sources=srcs)
-    side = _compare(m, thr)
+    side = compare_to_threshold(m, thr)
     if side is None:
         return TransplantRule(backbone=name, rule=rule_text, mrd_threshold=thr, mrd_value=m.value, mrd=_mrd_used(m),
                               decision="pending_mrd",

@@ -632,7 +632,7 @@ def analyze_course(
     undated = [r for r in mrd if r.date is None]
     if undated:
         warnings.append(f"{len(undated)} MRD result(s) without a date left out of the course")
-    series = sorted((r for r in mrd if r.date is not None),
+    series = sorted((r for r in mrd if r.date is not None and r.status != "not_evaluable"),
                     key=lambda r: (r.date, r.method, r.sample_id or ""))
     points = [_point(r) for r in series]
     for p, r in zip(points, series, strict=True):
