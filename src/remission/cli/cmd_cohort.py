@@ -157,10 +157,11 @@ def _finish(kind: str, title: str, result: dict[str, Any], *, table: Path, json_
     result = _clean(result)
     if output is not None and output.suffix.lower() in (".html", ".htm"):
         from remission import __version__
-        from remission.domain.envelope import inputs_of
+        from remission.io.checksums import input_files
         from remission.report.cohort import render_cohort_html
 
-        html = render_cohort_html(title, sections(), inputs=inputs_of([table]),
+        html = render_cohort_html(title, sections(),
+                                  inputs=[f.model_dump() for f in input_files([table])],
                                   parameters=parameters, version=__version__)
         output.write_text(html, encoding="utf-8")
         if json_out:

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from remission.domain.analysis import CaseAnalysis
+from remission.domain.results import CartResult, RiskResult
 from remission.errors import ValidationError
 
 __all__ = ["build_table", "rows_from_analyses"]
@@ -112,21 +113,20 @@ def _mrd_series(a: CaseAnalysis) -> list[tuple[dt.date, float, str]]:
 
 def _risk_groups(a: CaseAnalysis) -> dict[str, str | None]:
     sec = a.section("risk")
-    res = sec.result if sec is not None and not sec.error else {}
+    res = sec.result if sec is not None else None
     out: dict[str, str | None] = {}
     for scheme in ("bfm", "intreall", "allr3"):
-        g = res.get(scheme) if isinstance(res, dict) else None
-        out[f"risk_{scheme}"] = g.get("group") if isinstance(g, dict) else None
+        g = getattr(res, scheme, None) if isinstance(res, RiskResult) else None
+        out[f"risk_{scheme}"] = g.group if g is not None else None
     return out
 
 
 def _persistence(a: CaseAnalysis) -> tuple[bool | None, float | None]:
     sec = a.section("cart")
-    res = sec.result if sec is not None and not sec.error else {}
-    per = res.get("persistence") if isinstance(res, dict) else None
-    if not isinstance(per, dict):
+    res = sec.result if sec is not None else None
+    if not isinstance(res, CartResult) or res.persistence is None:
         return None, None
-    return per.get("present"), res.get("persistence_day")
+    return res.persistence.present, res.persistence_day
 
 
 def rows_from_analyses(analyses: Iterable[CaseAnalysis], *, origin: str = "relapse",
