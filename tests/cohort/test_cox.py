@@ -38,12 +38,17 @@ def _cases(ref: RefSet) -> dict[str, dict]:
                        stop=td.tstop, event=td.dfs, ids=td.id),
         "lung_strata": dict(x=lung[["age", "ph.ecog"]], stop=lung.time,
                             event=lung.status - 1, strata=lung.sex),
+        # R: weights w = 0.5 + (row %% 4) / 4; non-integer weights make R report the robust
+        # (per-row sandwich) variance, with the naive one in naive.var
+        "lung_weighted": dict(x=lung[["age", "sex", "ph.ecog"]], stop=lung.time,
+                              event=lung.status - 1, robust=True,
+                              weights=0.5 + (np.arange(1, len(lung) + 1) % 4) / 4),
     }
 
 
 @pytest.mark.parametrize("ties", ["efron", "breslow"])
 @pytest.mark.parametrize("case", ["test1", "test2", "lung", "heart", "heart_robust", "bmt_td",
-                                  "lung_strata"])
+                                  "lung_strata", "lung_weighted"])
 def test_cox_matches_coxph(ref: RefSet, case: str, ties: str) -> None:
     fit = cox_ph(ties=ties, **_cases(ref)[case])
     e = ref[f"cox_{case}_{ties}"]
@@ -67,6 +72,13 @@ def test_vignette_closed_forms() -> None:
     bres = CoxPH(ties="breslow").fit(np.array(x)[:, None], time, status).result_
     assert bres.coef[0] == pytest.approx(math.log((3 + math.sqrt(33)) / 2), rel=1e-9)
     efr = cox_ph(np.array(x)[:, None], time, status, ties="efron")
+    # test data 2 ((start, stop] rows), Breslow: beta = -0.084526 (closed form in the vignette)
+    s2 = [1, 2, 5, 2, 1, 7, 3, 4, 8, 8]
+    e2 = [2, 3, 6, 7, 8, 9, 9, 9, 14, 17]
+    d2 = [1, 1, 1, 1, 1, 1, 1, 0, 0, 0]
+    x2 = np.array([1, 0, 0, 1, 0, 1, 1, 1, 0, 0])[:, None]
+    assert cox_ph(x2, e2, d2, start=s2, ties="breslow").coef[0] == pytest.approx(-0.084526,
+                                                                                abs=5e-7)
     assert efr.coef[0] == pytest.approx(1.676857, abs=5e-7)
     assert efr.loglik_null == pytest.approx(-4.276666, abs=5e-7)
     assert efr.score_test == pytest.approx((52 / 48) ** 2 / (83 / 144), rel=1e-9)

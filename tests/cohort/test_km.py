@@ -28,14 +28,14 @@ def _check_curves(res: dict, expected: dict, what: str) -> None:
                  f"{what} {label} median (estimate, lower, upper)")
 
 
-@pytest.mark.parametrize("conf", [("log", "log"), ("log-log", "loglog")])
+@pytest.mark.parametrize("conf", [("log", "log"), ("log-log", "loglog"), ("plain", "plain")])
 def test_km_aml_by_group(ref: RefSet, conf: tuple[str, str]) -> None:
     aml = ref.csv("aml")
     res = kaplan_meier_groups(aml.time, aml.status, aml.x, conf_type=conf[0])
     _check_curves(res, ref[f"km_aml_{conf[1]}"], f"aml {conf[0]}")
 
 
-@pytest.mark.parametrize("conf", [("log", "log"), ("log-log", "loglog")])
+@pytest.mark.parametrize("conf", [("log", "log"), ("log-log", "loglog"), ("plain", "plain")])
 def test_km_lung_overall_and_by_sex(ref: RefSet, conf: tuple[str, str]) -> None:
     lung = ref.csv("lung")
     _check_curves({"all": kaplan_meier(lung.time, lung.status - 1, conf_type=conf[0])},

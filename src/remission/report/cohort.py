@@ -94,6 +94,11 @@ def forest_svg(rows: Sequence[Mapping[str, Any]], *, xlabel: str, title: str) ->
         ax.plot([r["estimate"]], [y], "s", color="#1f77b4", ms=6)
     ax.axvline(1.0, color="#999999", lw=0.8, ls="--")
     ax.set_xscale("log")
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
+
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(range(k))
     ax.set_yticklabels([str(r["name"]) for r in reversed(rows)])
     ax.set_xlabel(xlabel)

@@ -76,7 +76,7 @@ kmjs <- function(f, times = NULL) {
   }
   res
 }
-for (ct in c("log", "log-log")) {
+for (ct in c("log", "log-log", "plain")) {
   key <- gsub("-", "", ct)
   ref[[paste0("km_aml_", key)]] <- kmjs(survfit(Surv(time, status) ~ x, data = aml, conf.type = ct))
   ref[[paste0("km_lung_", key)]] <- kmjs(survfit(Surv(time, status) ~ 1, data = lung, conf.type = ct))
@@ -136,6 +136,10 @@ for (ties in c("efron", "breslow")) {
   ref[[paste0("cox_bmt_td_", ties)]] <- coxjs(coxph(Surv(tstart, tstop, dfs) ~ factor(group) + plt + agvhd + cgvhd,
                                                   data = td, ties = ties))
   ref[[paste0("cox_lung_strata_", ties)]] <- coxjs(coxph(Surv(time, status) ~ age + ph.ecog + strata(sex), data = lung, ties = ties))
+  # case weights (non-integer: R then reports the robust variance, with the naive one beside it)
+  lw <- lung[!is.na(lung$ph.ecog), ]; lw$w <- 0.5 + (seq_len(nrow(lw)) %% 4) / 4
+  ref[[paste0("cox_lung_weighted_", ties)]] <- coxjs(coxph(Surv(time, status) ~ age + sex + ph.ecog, data = lw,
+                                                       weights = w, ties = ties))
 }
 ref$cox_test1_data <- test1
 ref$cox_test2_data <- test2
