@@ -62,5 +62,26 @@ def test_is_an_input_error_and_value_error() -> None:
 def test_landmark_rejects_negative_landmark() -> None:
     from remission.errors import ValidationError
 
-    with pytest.raises(ValidationError, match="landmark_time must be >= 0"):
+    with pytest.raises(ValidationError, match="landmark_time must be a finite number >= 0, but was -1"):
         landmark([1, 2], [1, 0], -1)
+
+
+BAD = [None, -1, float("nan"), float("inf")]
+
+
+@pytest.mark.parametrize("value", BAD)
+def test_parameter_checks_use_the_uniform_message(value: object) -> None:
+    from remission.cohort import fine_gray, gray_test
+    from remission.errors import ValidationError
+
+    with pytest.raises(ValidationError, match=r"conf_level must be a number in \(0, 1\), but was"):
+        kaplan_meier([1, 2], [1, 0], conf_level=value)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"landmark_time must be a finite number >= 0, but was"):
+        landmark([1, 2], [1, 0], value)  # type: ignore[arg-type]
+    if value is not None:  # horizon=None means "no horizon"
+        with pytest.raises(ValidationError, match=r"horizon must be a finite number > 0, but was"):
+            landmark([1, 2], [1, 0], 1, horizon=value)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"rho must be a finite number >= 0, but was"):
+        gray_test([1, 2, 3, 4], [1, 2, 1, 0], [0, 0, 1, 1], rho=value)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"gtol must be a finite number > 0, but was"):
+        fine_gray([[0], [1], [0]], [1, 2, 3], [1, 2, 1], gtol=value)  # type: ignore[arg-type]

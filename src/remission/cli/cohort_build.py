@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from remission.domain.analysis import CaseAnalysis
+from remission.domain.checks import check_nonnegative
 from remission.domain.results import CartResult, RiskResult
 from remission.errors import ValidationError
 
@@ -135,8 +136,7 @@ def rows_from_analyses(analyses: Iterable[CaseAnalysis], *, origin: str = "relap
     """Table rows (dicts) and notes; one row per patient, or per interval with ``intervals``."""
     if origin not in ORIGINS:
         raise ValidationError(f"origin must be one of {', '.join(ORIGINS)}, but was {origin!r}")
-    if not window_days >= 0:
-        raise ValidationError(f"window_days must be >= 0, but was {window_days!r}")
+    check_nonnegative("window_days", window_days)
     rows: list[dict[str, Any]] = []
     skipped: list[str] = []
     for a in analyses:

@@ -26,6 +26,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from remission.cohort._data import FloatArray, IntArray, as_labels, as_status, as_times
+from remission.domain.checks import check_nonnegative
 
 __all__ = [
     "AalenJohansen",
@@ -281,6 +282,7 @@ def gray_test(time: ArrayLike, status: ArrayLike, group: ArrayLike, *, cause: in
     s = as_status(status, len(t), "status")
     g, levels = as_labels(group, len(t), "group")
     st, _ = as_labels(strata, len(t), "strata")
+    rho = check_nonnegative("rho", rho)
     ng = len(levels)
     m = np.where(s == 0, 0, np.where(s == cause, 1, 2)).astype(np.int64)
     score = np.zeros(ng)

@@ -28,6 +28,7 @@ from scipy import stats
 
 from remission.cohort._data import FloatArray, as_covariates, as_status, as_times
 from remission.cohort.cox import MAX_ITER, ConvergenceWarning
+from remission.domain.checks import check_positive
 from remission.errors import ValidationError
 
 __all__ = ["FineGray", "FineGrayResult", "fine_gray"]
@@ -221,6 +222,7 @@ def fine_gray(x: ArrayLike, time: ArrayLike, status: ArrayLike, *, cause: int = 
     names = list(names) if names is not None else [f"x{i + 1}" for i in range(p)]
     if len(names) != p:
         raise ValidationError(f"names must have {p} entries, but was {names!r}")
+    check_positive("gtol", gtol)
     if not np.any(s == cause):
         raise ValidationError(f"cause must occur in status, but {cause!r} has no events")
     pp = _prepare(t, s, cause)

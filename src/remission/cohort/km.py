@@ -105,8 +105,10 @@ def _jsonable(v: float) -> float | None:
 
 
 def _zval(conf_level: float) -> float:
-    if not 0 < conf_level < 1:
-        raise ValidationError(f"conf_level must be in (0, 1), but was {conf_level!r}")
+    ok = isinstance(conf_level, (int, float)) and not isinstance(conf_level, bool) \
+        and 0 < conf_level < 1
+    if not ok:
+        raise ValidationError(f"conf_level must be a number in (0, 1), but was {conf_level!r}")
     return float(stats.norm.ppf(1 - (1 - conf_level) / 2))
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from remission.cohort._data import FloatArray, IntArray, as_status, as_times
+from remission.domain.checks import check_nonnegative, check_positive
 from remission.errors import ValidationError
 
 __all__ = ["LandmarkTable", "landmark"]
@@ -74,11 +75,11 @@ def landmark(time: ArrayLike, event: ArrayLike, landmark_time: float, *,
     """
     t = as_times(time, "time")
     e = as_status(event, len(t), "event")
-    lm = float(landmark_time)
-    if not np.isfinite(lm) or lm < 0:
-        raise ValidationError(f"landmark_time must be >= 0, but was {landmark_time!r}")
-    if horizon is not None and not horizon > 0:
-        raise ValidationError(f"horizon must be > 0, but was {horizon!r}")
+    lm = check_nonnegative("landmark_time", landmark_time)
+    if horizon is not None:
+        check_positive("horizon", horizon)
+    if window is not None:
+        check_nonnegative("window", window)
     n = len(t)
     if covariate is not None and measurements is not None:
         raise ValidationError("give either covariate or measurements, not both")
