@@ -63,7 +63,8 @@ def test_published_aml_values() -> None:
 
 def test_median_midpoint_on_flat_at_one_half() -> None:
     # Hand calculation: 4 patients, deaths at 1 and 2 -> S = 0.75, 0.5; S stays 0.5 until the
-    # death at 5 -> R's rule takes the midpoint of the flat: (2 + 5) / 2 = 3.5.
+    # death at 5 -> R's rule takes the midpoint of the flat: (2 + 5) / 2 = 3.5 (R 4.2.2 prints
+    # 3.5 for quantile(survfit(Surv(c(1, 2, 5, 6), c(1, 1, 1, 0)) ~ 1), 0.5)).
     km = kaplan_meier([1, 2, 5, 6], [1, 1, 1, 0])
     assert km.survival.tolist() == [0.75, 0.5, 0.25, 0.25]
     assert km.median == 3.5
@@ -102,3 +103,21 @@ def test_stratified_logrank_matches_survdiff(ref: RefSet) -> None:
     # R keeps observed/expected per stratum (groups x strata, column-major); we sum them
     assert_r(res.expected, np.asarray(e["exp"]).reshape(-1, 2).sum(axis=0), "expected")
     assert res.stratified and any("stratified" in r for r in res.rules)
+
+
+def test_no_events_gives_flat_curve_and_no_median() -> None:
+    # Hand case: everyone censored -> S = 1 throughout, the median is not reached (NaN, R's NA)
+    km = kaplan_meier([3, 5, 9], [0, 0, 0])
+    assert km.survival.tolist() == [1.0, 1.0, 1.0]
+    assert np.isnan(km.median) and np.isnan(km.median_upper)
+    # log band: se 0 while S = 1; R summary(survfit(...), censored=TRUE)$lower is 1 1 1
+    assert km.lower.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_all_deaths_curve_reaches_zero_with_undefined_band() -> None:
+    # Hand case: deaths at 1, 2 -> S = 1/2, 0; at S = 0 the band is undefined (R's NA)
+    km = kaplan_meier([1, 2], [1, 1])
+    assert km.survival.tolist() == [0.5, 0.0]
+    assert np.isnan(km.lower[1]) and np.isnan(km.upper[1])
+    # S = 0.5 exactly on [1, 2): the midpoint; R 4.2.2 survival 3.5-3 quantile() prints 1.5
+    assert km.median == 1.5

@@ -18,6 +18,7 @@ Studies. Wiley, ch. 10.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from scipy import stats
 
 from remission.cohort._data import FloatArray, IntArray, as_labels, as_status, as_times
 from remission.domain.checks import check_nonnegative
+from remission.errors import RemissionWarning
 
 __all__ = [
     "AalenJohansen",
@@ -297,8 +299,14 @@ def gray_test(time: ArrayLike, status: ArrayLike, group: ArrayLike, *, cause: in
         stat, p = float("nan"), float("nan")
     else:
         u = score[:df]
-        stat = float(u @ np.linalg.solve(var[:df, :df], u))
-        p = float(stats.chi2.sf(stat, df))
+        try:
+            stat = float(u @ np.linalg.solve(var[:df, :df], u))
+            p = float(stats.chi2.sf(stat, df))
+        except np.linalg.LinAlgError:
+            warnings.warn(RemissionWarning(
+                f"Gray's test for cause {cause}: the covariance is singular (a group without "
+                "anyone at risk at the event times?); no statistic"), stacklevel=2)
+            stat, p = float("nan"), float("nan")
     rules: tuple[str, ...] = (f"Gray (1988) K-sample test, weight (1 - F(t-))^{rho:g}; as cmprsk cuminc",)
     if strata is not None:
         rules += ("stratified: scores and covariances summed over strata",)

@@ -17,6 +17,7 @@ Mantel N (1966). Cancer Chemother Rep 50:163–170; Peto R, Peto J (1972). JRSS 
 from __future__ import annotations
 
 from collections.abc import Mapping
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,7 +26,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from remission.cohort._data import FloatArray, IntArray, as_labels, as_status, as_times
-from remission.errors import ValidationError
+from remission.errors import RemissionWarning, ValidationError
 
 __all__ = [
     "KaplanMeier",
@@ -318,9 +319,14 @@ def logrank_test(time: ArrayLike, event: ArrayLike, group: ArrayLike,
     else:
         keep = use[1:]
         diff = (obs - exp)[keep]
-        chisq = float(diff @ np.linalg.solve(var[np.ix_(keep, keep)], diff))
         df = len(use) - 1
-    p = float(stats.chi2.sf(chisq, df)) if df > 0 else float("nan")
+        try:
+            chisq = float(diff @ np.linalg.solve(var[np.ix_(keep, keep)], diff))
+        except np.linalg.LinAlgError:
+            warnings.warn(RemissionWarning("log-rank: the covariance is singular; no statistic"),
+                          stacklevel=2)
+            chisq = float("nan")
+    p = float(stats.chi2.sf(chisq, df)) if df > 0 and np.isfinite(chisq) else float("nan")
     rules: tuple[str, ...] = ("log-rank (Mantel 1966) with the hypergeometric covariance; as R survdiff rho=0",)
     if strata is not None:
         rules += ("stratified: observed, expected and covariance summed over strata",)
