@@ -16,8 +16,8 @@ Mantel N (1966). Cancer Chemother Rep 50:163–170; Peto R, Peto J (1972). JRSS 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
