@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from remission.app.cohort import rows_from_analyses
 from remission.cli import main
-from remission.cli.cohort_build import rows_from_analyses
 from remission.domain.case import Case
 
 

@@ -489,7 +489,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         json_out: bool = JSON_OPTION,
     ) -> None:
         """Turn stored case analyses into an analysis-ready table (read-only on the store)."""
-        from remission.cli.cohort_build import build_table
+        from remission.app.cohort import build_table
         from remission.cli.common import db_url
         from remission.io.cohort import write_cohort_table
         from remission.store import Store

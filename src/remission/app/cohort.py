@@ -1,6 +1,7 @@
-"""``remission cohort build``: stored case analyses -> one analysis-ready cohort table.
+"""Cohort definition from the store: stored case analyses -> one analysis-ready cohort table.
 
-Read-only on the store. Every row carries a ``derivation`` text saying how its time, event and
+The use case behind ``remission cohort build`` (and any web page that offers it). Read-only on
+the store. Every row carries a ``derivation`` text saying how its time, event and
 covariates were obtained, so that a table can be audited against the stored cases.
 
 What the case record holds decides what can be derived:
@@ -26,7 +27,7 @@ from remission.domain.checks import check_nonnegative
 from remission.domain.results import CartResult, RiskResult
 from remission.errors import ValidationError
 
-__all__ = ["build_table", "rows_from_analyses"]
+__all__ = ["build_cohort_table", "build_table", "rows_from_analyses"]
 
 ORIGINS = ("relapse", "cart", "hsct")
 WHERE_FIELDS = ("case_id", "sex", "lineage", "site", "product")
@@ -212,3 +213,7 @@ def build_table(store: Any, *, where: Sequence[str] = (), origin: str = "relapse
                                      landmarks=landmarks, window_days=window_days,
                                      intervals=intervals)
     return pd.DataFrame(rows), notes
+
+
+#: the public name of :func:`build_table` in :mod:`remission.app`
+build_cohort_table = build_table
