@@ -352,6 +352,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         strata: str | None = typer.Option(None, "--strata", help="Column: separate baseline hazard per value."),
         ties: str = typer.Option("efron", "--ties", help="efron (R default) or breslow."),
         robust: bool = typer.Option(False, "--robust", help="Sandwich variance clustered on --id."),
+        cause: int | None = typer.Option(None, "--cause", help="Cause-specific model: this event code is the event, other codes are censored."),
         json_out: bool = JSON_OPTION,
         output: Path | None = OUTPUT_OPTION,
     ) -> None:
@@ -361,14 +362,20 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         names = _split(covariate)
         df = _load(table, [time, event, start, id_col, strata, *names])
         x, labels = _design(df, names, table)
+        ev = _num(df, event, table)
+        if cause is not None:  # cause-specific hazard: competing events censor
+            ev = (ev == cause).astype(float)
         with _located(table):
-            fit = cox_ph(x, _num(df, time, table), _num(df, event, table), names=labels,
+            fit = cox_ph(x, _num(df, time, table), ev, names=labels,
                          start=_num(df, start, table) if start else None, ties=ties,
                          strata=_labels(df, strata), ids=_labels(df, id_col),
                          cluster=_labels(df, id_col) if robust else None, robust=robust)
         result = fit.to_dict()
         params = {"time": time, "event": event, "start": start, "id": id_col, "strata": strata,
-                  "covariates": names, "ties": ties, "robust": robust}
+                  "covariates": names, "ties": ties, "robust": robust, "cause": cause}
+        if cause is not None:
+            result["rules"].append(f"cause-specific hazard of event code {cause}: other event "
+                                   "codes are censored at their time")
 
         def human(console: Any) -> None:
             _print_model(console, result, "hazard_ratio", f"Cox model: {table.name}")
