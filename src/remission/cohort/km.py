@@ -17,7 +17,6 @@ Mantel N (1966). Cancer Chemother Rep 50:163–170; Peto R, Peto J (1972). JRSS 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -332,16 +331,3 @@ def logrank_test(time: ArrayLike, event: ArrayLike, group: ArrayLike,
         rules += ("stratified: observed, expected and covariance summed over strata",)
     return LogRankResult(groups=levels, observed=obs, expected=exp, variance=var, chisq=chisq,
                          df=df, p_value=p, stratified=strata is not None, rules=rules)
-
-
-def survival_table(results: Mapping[Any, KaplanMeierResult],
-                   times: ArrayLike) -> dict[str, list[Any]]:
-    """At-risk table rows (group, time, n at risk, S(t)) for plots and reports."""
-    t = np.atleast_1d(np.asarray(times, dtype=float))
-    rows: dict[str, list[Any]] = {"group": [], "time": [], "n_risk": [], "survival": []}
-    for lab, res in results.items():
-        rows["group"] += [str(lab)] * len(t)
-        rows["time"] += t.tolist()
-        rows["n_risk"] += res.at_risk(t).tolist()
-        rows["survival"] += res.survival_at(t).tolist()
-    return rows
