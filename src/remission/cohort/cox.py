@@ -272,7 +272,8 @@ def cox_ph(x: ArrayLike, stop: ArrayLike, event: ArrayLike, *, start: ArrayLike 
     ties : ``"efron"`` (R's default) or ``"breslow"``.
     weights : case weights (default 1).
     strata : baseline hazard separate per stratum.
-    cluster : clusters (patients) for the robust sandwich variance; implies ``robust``.
+    cluster : clusters for the robust sandwich variance (a patient, or a group of patients such
+        as a family or centre); implies ``robust``.
     ids : patient of each row, for the interval checks (no overlap, nothing after an event).
 
     Returns
@@ -289,7 +290,7 @@ def cox_ph(x: ArrayLike, stop: ArrayLike, event: ArrayLike, *, start: ArrayLike 
     names = list(names) if names is not None else [f"x{i + 1}" for i in range(p)]
     if len(names) != p:
         raise ValidationError(f"names must have {p} entries, but was {names!r}")
-    check_intervals(t_start, t_stop, ev, ids if ids is not None else cluster)
+    check_intervals(t_start, t_stop, ev, ids)  # a cluster may hold several patients
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w <= 0):
         raise ValidationError("weights must be positive finite numbers, one per row")
