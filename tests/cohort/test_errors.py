@@ -21,7 +21,7 @@ def test_missing_time_names_row() -> None:
 
 
 def test_unknown_event_code_names_row() -> None:
-    with pytest.raises(CohortDataError, match=r"record 4, field event: event must be one of \[0, 1\]"):
+    with pytest.raises(CohortDataError, match=r"record 4, field event: event must be one of \[0, 1\] \(0 = censored, 1 = event\), but was 2"):
         kaplan_meier([1, 2, 3, 4], [1, 0, 1, 2])
 
 

@@ -73,7 +73,9 @@ def as_status(values: ArrayLike, n: int, column: str = "event", *,
         bad = ~np.isin(out, np.asarray(codes))
         if bad.any():
             i = _first_bad(bad)
-            raise CohortDataError(f"{column} must be one of {sorted(codes)}, but was {_py(out[i])}",
+            hint = " (0 = censored, 1 = event)" if sorted(codes) == [0, 1] else ""
+            raise CohortDataError(f"{column} must be one of {sorted(codes)}{hint}, but was "
+                                  f"{_py(out[i])}",
                                   record=i + 1, field=column)
     return out
 
