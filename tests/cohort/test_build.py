@@ -87,3 +87,9 @@ def test_origin_without_event_is_left_out_and_named(analyses: list) -> None:
     assert rows == []
     assert "A (no CAR-T infusion recorded)" in notes[-1]
     assert dt.date(2023, 2, 1)  # the relapse dates above are the origin in the other tests
+
+
+def test_columns_carry_their_units(analyses: list) -> None:
+    rows, _ = rows_from_analyses(analyses, landmarks=[28])
+    assert {"time_days", "mrd_day28", "cart_persistence",
+            "cart_last_detectable_days_since_infusion", "derivation"} <= set(rows[0])

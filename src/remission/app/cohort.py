@@ -12,8 +12,9 @@ What the case record holds decides what can be derived:
 - death and death in remission: the case schema has no death or last-contact field, so these
   events cannot be derived; the command says so in its notes instead of guessing;
 - covariates: risk groups (ALL-REZ BFM, IntReALL, UK ALLR3) from the stored risk section; MRD at
-  each landmark (last value in a window before it); CAR-T persistence from the stored CAR-T
-  section; with ``--intervals``, MRD as a time-varying covariate in (start, stop] rows.
+  each landmark (last value in a window before it, as a fraction; negative = 0); CAR-T
+  persistence (detectable at the last kinetics sample) and the last detectable day since
+  infusion, from the stored CAR-T section; with ``--intervals``, MRD as a time-varying covariate in (start, stop] rows.
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ def rows_from_analyses(analyses: Iterable[CaseAnalysis], *, origin: str = "relap
         base.update(_risk_groups(a))
         present, pday = _persistence(a)
         base["cart_persistence"] = present
-        base["cart_persistence_day"] = pday
+        base["cart_last_detectable_days_since_infusion"] = pday
         series = [(d, v, s) for d, v, s in _mrd_series(a)]
         parts = [why, ev_text, f"time = {time} days", "risk groups from the stored risk section"]
         for lm in landmarks:
