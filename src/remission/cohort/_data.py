@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from remission.errors import CohortDataError
+from remission.errors import CohortDataError, excerpt
 
 #: Float and integer arrays (aliases name the intent; numpy's dtype typing is too narrow for
 #: the arithmetic results mypy would otherwise reject).
@@ -22,8 +22,17 @@ IntArray = NDArray[Any]
 
 
 def _py(v: Any) -> Any:
-    """A numpy scalar as the Python value, so messages read ``-2.0``, not ``np.float64(-2.0)``."""
-    return v.item() if hasattr(v, "item") else v
+    """A numpy scalar as the Python value, so messages read ``-2.0``, not ``np.float64(-2.0)``;
+    text (ids, labels) as a bounded, escaped excerpt."""
+    v = v.item() if hasattr(v, "item") else v
+    return _Quoted(excerpt(v)) if isinstance(v, (str, bytes)) else v
+
+
+class _Quoted(str):
+    """Already-quoted text: its repr is itself (so ``{x!r}`` in a message does not re-quote)."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def _first_bad(mask: NDArray[np.bool_]) -> int:

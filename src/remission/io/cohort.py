@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from remission.errors import CohortDataError
+from remission.errors import CohortDataError, excerpt
 
 __all__ = ["locate", "numeric_column", "read_cohort_table", "write_cohort_table"]
 
@@ -51,8 +51,8 @@ def numeric_column(df: Any, column: str, path: str | Path) -> Any:
     bad = num.isna() & raw.notna()
     if bool(bad.any()):
         i = int(bad.to_numpy().nonzero()[0][0])
-        raise CohortDataError(f"expected a number, got {raw.iloc[i]!r}", path=path, line=i + 2,
-                              field=column)
+        raise CohortDataError(f"expected a number, got {excerpt(raw.iloc[i])}", path=path,
+                              line=i + 2, field=column)
     return num.to_numpy(dtype=float)
 
 
