@@ -93,3 +93,11 @@ def test_columns_carry_their_units(analyses: list) -> None:
     rows, _ = rows_from_analyses(analyses, landmarks=[28])
     assert {"time_days", "mrd_day28", "cart_persistence",
             "cart_last_detectable_days_since_infusion", "derivation"} <= set(rows[0])
+
+
+def test_build_never_creates_a_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "none.db"
+    assert main(["cohort", "build", "--db", f"sqlite:///{missing}", "-o",
+                 str(tmp_path / "c.csv")]) == 1
+    assert "no store at" in capsys.readouterr().err
+    assert not missing.exists()

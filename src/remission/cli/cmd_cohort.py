@@ -496,12 +496,21 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         json_out: bool = JSON_OPTION,
     ) -> None:
         """Turn stored case analyses into an analysis-ready table (read-only on the store)."""
+        import sqlalchemy as sa
+
         from remission.app.cohort import build_table
-        from remission.cli.common import db_url
+        from remission.cli.common import check_db_url
+        from remission.errors import StoreError
         from remission.io.cohort import write_cohort_table
         from remission.store import Store
 
-        with Store(db_url(db)) as store:
+        url = check_db_url(db)
+        u = sa.engine.make_url(url)
+        if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:" \
+                and not Path(u.database).exists():
+            # read-only: never create (and migrate) an empty store just to read nothing from it
+            raise StoreError(f"no store at {u.database!r} (cohort build only reads a store)")
+        with Store(url) as store:
             table, notes = build_table(store, where=_split(where), origin=origin,
                                        landmarks=list(landmark_days or ()), window_days=window_days,
                                        intervals=intervals)
