@@ -269,21 +269,19 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
-def assess_marker(target: str, wells: Iterable[WellLike],
-                  rules: Mapping[str, Rule] | None = None) -> MarkerQc:
-    """Controls, QR, sensitivity and standard curve of one marker (steps 1-3 of the module)."""
-    r = rules or PCR_RULES
-    mine = [w for w in wells if w.target == target]
-    standards = [w for w in mine if w.kind == "standard"]
-    background = [w for w in mine if w.kind == "background"]
-    ntc = [w for w in mine if w.kind == "ntc"]
+def _check_controls(target: str, ntc: Sequence[WellLike], background: Sequence[WellLike],
+                    rules: Mapping[str, Rule]) -> tuple[tuple[str, ...], float | None, list[str], bool]:
+    """Step 1: the no-template control and the background wells of one marker.
+
+    Returns ``(wells where the NTC amplified, lowest background Ct, reasons, accepted)``; an
+    amplifying NTC rejects the marker when the ``ntc_must_be_negative`` rule holds.
+    """
     reasons: list[str] = []
     accepted = True
-
     ntc_amp = tuple(sorted(w.well for w in ntc if w.ct is not None))
     if not ntc:
         reasons.append(f"{target}: no no-template control (ntc) wells; contamination cannot be excluded")
-    if ntc_amp and r["ntc_must_be_negative"].value:
+    if ntc_amp and rules["ntc_must_be_negative"].value:
         ntc_txt = ", ".join(f"{w.well} Ct {_fmt(w.ct)}" for w in ntc if w.ct is not None)
         reasons.append(f"{target}: the no-template control amplified ({ntc_txt}): contamination; "
                        "marker rejected (rule ntc_must_be_negative)")
@@ -295,45 +293,67 @@ def assess_marker(target: str, wells: Iterable[WellLike],
                        "signals cannot be checked")
     elif bg_min is not None:
         reasons.append(f"{target}: background amplified, lowest Ct {_fmt(bg_min)}")
+    return ntc_amp, bg_min, reasons, accepted
 
-    ref_counts = Counter(w.sample for w in standards)
-    reference = ref_counts.most_common(1)[0][0] if ref_counts else None
-    if not standards:
-        reasons.append(f"{target}: no standard dilution wells: no standard curve, no MRD value")
-        return MarkerQc(target=target, reference_sample=None, accepted=False, curve=None,
-                        quantitative_range=None, sensitivity=None, background_min_ct=bg_min,
-                        ntc_amplified=ntc_amp, levels=(), reasons=tuple(reasons))
 
+def _standard_series(target: str, standards: Sequence[WellLike],
+                     rules: Mapping[str, Rule]) -> tuple[dict[float, list[float | None]], list[str]]:
+    """The standard wells' Cts grouped by dilution level, and a reason per expected level missing."""
     by_level: dict[float, list[float | None]] = defaultdict(list)
     for w in standards:
         assert w.level is not None
         by_level[float(w.level)].append(w.ct)
-    missing = [float(lv) for lv in r["standard_levels"].value
+    missing = [float(lv) for lv in rules["standard_levels"].value
                if not any(math.isclose(float(lv), have, rel_tol=1e-6) for have in by_level)]
+    reasons: list[str] = []
     if missing:
         reasons.append(f"{target}: standard series lacks dilution(s) "
                        + ", ".join(f"{lv:.0e}" for lv in missing) + " (rule standard_levels)")
-    spread_max = float(r["qr_max_replicate_spread"].value)
-    qr_gap = float(r["qr_background_gap"].value)
-    sens_gap = float(r["sensitivity_background_gap"].value)
+    return by_level, reasons
+
+
+def _level_problem(cts: Sequence[float | None], bg_min: float | None,
+                   rules: Mapping[str, Rule]) -> tuple[float | None, float | None, str]:
+    """Mean Ct, replicate spread and why one dilution is not reproducible ("" when it is).
+
+    A dilution is reproducible when every replicate amplified, the spread is at most
+    ``qr_max_replicate_spread`` and the mean Ct is ``qr_background_gap`` below background.
+    """
+    spread_max = float(rules["qr_max_replicate_spread"].value)
+    qr_gap = float(rules["qr_background_gap"].value)
+    amp = [c for c in cts if c is not None]
+    mean = float(np.mean(amp)) if amp else None
+    spread = float(max(amp) - min(amp)) if amp else None
+    why = ""
+    if len(amp) < len(cts):
+        why = f"{len(cts) - len(amp)} of {len(cts)} replicates did not amplify"
+    elif spread is not None and spread > spread_max:
+        why = f"replicate spread {_fmt(spread)} Ct > {spread_max}"
+    elif bg_min is not None and mean is not None and mean > bg_min - qr_gap:
+        why = f"mean Ct {_fmt(mean)} is less than {qr_gap} Ct below background {_fmt(bg_min)}"
+    return mean, spread, why
+
+
+def _range_and_sensitivity(
+    target: str, by_level: Mapping[float, Sequence[float | None]], bg_min: float | None,
+    rules: Mapping[str, Rule],
+) -> tuple[float | None, float | None, list[dict[str, Any]], list[str]]:
+    """Step 2: quantitative range and sensitivity, walking down the dilutions from 10⁻¹.
+
+    The QR ends at the first dilution that is not reproducible (:func:`_level_problem`); the
+    sensitivity is the lowest dilution with one replicate ``sensitivity_background_gap`` below
+    background. Returns ``(qr, sensitivity, one row per dilution, reasons)``.
+    """
+    sens_gap = float(rules["sensitivity_background_gap"].value)
+    reasons: list[str] = []
     level_rows: list[dict[str, Any]] = []
     qr: float | None = None
     in_qr = True
     sensitivity: float | None = None
     for level in sorted(by_level, reverse=True):
-        cts = by_level[level]
-        amp = [c for c in cts if c is not None]
-        mean = float(np.mean(amp)) if amp else None
-        spread = float(max(amp) - min(amp)) if amp else None
-        why = ""
-        ok = True
-        if len(amp) < len(cts):
-            ok, why = False, f"{len(cts) - len(amp)} of {len(cts)} replicates did not amplify"
-        elif spread is not None and spread > spread_max:
-            ok, why = False, f"replicate spread {_fmt(spread)} Ct > {spread_max}"
-        elif bg_min is not None and mean is not None and mean > bg_min - qr_gap:
-            ok, why = False, (f"mean Ct {_fmt(mean)} is less than {qr_gap} Ct below background "
-                              f"{_fmt(bg_min)}")
+        cts = list(by_level[level])
+        mean, spread, why = _level_problem(cts, bg_min, rules)
+        ok = not why
         if in_qr and ok:
             qr = level
         elif in_qr:
@@ -343,36 +363,86 @@ def assess_marker(target: str, wells: Iterable[WellLike],
             sensitivity = level if sensitivity is None else min(sensitivity, level)
         level_rows.append({"level": level, "cts": cts, "mean_ct": mean, "spread": spread,
                            "in_quantitative_range": in_qr and ok})
+    return qr, sensitivity, level_rows, reasons
 
+
+def _accepted_curve(
+    target: str, by_level: Mapping[float, Sequence[float | None]], qr: float | None,
+    rules: Mapping[str, Rule],
+) -> tuple[StandardCurve | None, bool, list[str]]:
+    """Step 3: fit the standard curve on the dilutions within the QR and check its acceptance.
+
+    Returns ``(curve or None, accepted, reasons)``: too few reproducible dilutions
+    (``min_standard_levels``), a slope outside ``[slope_min, slope_max]`` or an R² below
+    ``min_r2`` reject the marker.
+    """
+    reasons: list[str] = []
     qr_levels = [lv for lv in by_level if qr is not None and lv >= qr]
-    need = int(r["min_standard_levels"].value)
-    curve: StandardCurve | None = None
+    need = int(rules["min_standard_levels"].value)
     if len(qr_levels) < need:
         reasons.append(f"{target}: only {len(qr_levels)} reproducible standard dilution(s) "
                        f"(need {need}, rule min_standard_levels): no standard curve")
+        return None, False, reasons
+    xs = [lv for lv in qr_levels for c in by_level[lv] if c is not None]
+    ys = [c for lv in qr_levels for c in by_level[lv] if c is not None]
+    curve = fit_standard_curve(xs, ys)
+    accepted = True
+    lo, hi = float(rules["slope_min"].value), float(rules["slope_max"].value)
+    if not lo <= curve.slope <= hi:
+        reasons.append(f"{target}: standard-curve slope {curve.slope:.2f} is outside the accepted "
+                       f"range [{lo}, {hi}] (efficiency {curve.efficiency:.0%}): marker rejected")
         accepted = False
-    else:
-        xs = [lv for lv in qr_levels for c in by_level[lv] if c is not None]
-        ys = [c for lv in qr_levels for c in by_level[lv] if c is not None]
-        curve = fit_standard_curve(xs, ys)
-        lo, hi = float(r["slope_min"].value), float(r["slope_max"].value)
-        if not lo <= curve.slope <= hi:
-            reasons.append(f"{target}: standard-curve slope {curve.slope:.2f} is outside the accepted "
-                           f"range [{lo}, {hi}] (efficiency {curve.efficiency:.0%}): marker rejected")
-            accepted = False
-        if curve.r2 < float(r["min_r2"].value):
-            reasons.append(f"{target}: standard-curve R² {curve.r2:.3f} < {r['min_r2'].value}: "
-                           "marker rejected")
-            accepted = False
-        if accepted:
-            reasons.append(f"{target}: standard curve Ct = {curve.slope:.3f}·log10(f) + "
-                           f"{curve.intercept:.2f}, R² {curve.r2:.4f}, efficiency "
-                           f"{curve.efficiency:.0%}; QR {qr:.0e}, sensitivity {sensitivity:.0e}")
+    if curve.r2 < float(rules["min_r2"].value):
+        reasons.append(f"{target}: standard-curve R² {curve.r2:.3f} < {rules['min_r2'].value}: "
+                       "marker rejected")
+        accepted = False
+    return curve, accepted, reasons
+
+
+def _curve_summary(target: str, curve: StandardCurve, qr: float | None,
+                   sensitivity: float | None) -> str:
+    """The reason line of an accepted marker: its curve, efficiency, QR and sensitivity."""
+    return (f"{target}: standard curve Ct = {curve.slope:.3f}·log10(f) + "
+            f"{curve.intercept:.2f}, R² {curve.r2:.4f}, efficiency "
+            f"{curve.efficiency:.0%}; QR {qr:.0e}, sensitivity {sensitivity:.0e}")
+
+
+def assess_marker(target: str, wells: Iterable[WellLike],
+                  rules: Mapping[str, Rule] | None = None) -> MarkerQc:
+    """Controls, QR, sensitivity and standard curve of one marker (steps 1-3 of the module).
+
+    Each step is its own function: :func:`_check_controls`, :func:`_standard_series`,
+    :func:`_range_and_sensitivity`, :func:`_accepted_curve` and :func:`_curve_summary`; their
+    reasons are kept in the order of the steps.
+    """
+    r = rules or PCR_RULES
+    mine = [w for w in wells if w.target == target]
+    standards = [w for w in mine if w.kind == "standard"]
+    background = [w for w in mine if w.kind == "background"]
+    ntc = [w for w in mine if w.kind == "ntc"]
+
+    ntc_amp, bg_min, reasons, controls_ok = _check_controls(target, ntc, background, r)
+    ref_counts = Counter(w.sample for w in standards)
+    reference = ref_counts.most_common(1)[0][0] if ref_counts else None
+    if not standards:
+        reasons.append(f"{target}: no standard dilution wells: no standard curve, no MRD value")
+        return MarkerQc(target=target, reference_sample=None, accepted=False, curve=None,
+                        quantitative_range=None, sensitivity=None, background_min_ct=bg_min,
+                        ntc_amplified=ntc_amp, levels=(), reasons=tuple(reasons))
+
+    by_level, series_reasons = _standard_series(target, standards, r)
+    qr, sensitivity, level_rows, range_reasons = _range_and_sensitivity(target, by_level, bg_min, r)
+    curve, curve_ok, curve_reasons = _accepted_curve(target, by_level, qr, r)
+    reasons += series_reasons + range_reasons + curve_reasons
+    accepted = controls_ok and curve_ok
+    if accepted and curve is not None:
+        reasons.append(_curve_summary(target, curve, qr, sensitivity))
     if qr is not None and sensitivity is not None and sensitivity > qr:
         sensitivity = qr
-    return MarkerQc(target=target, reference_sample=reference, accepted=accepted, curve=curve,
-                    quantitative_range=qr, sensitivity=sensitivity, background_min_ct=bg_min,
-                    ntc_amplified=ntc_amp, levels=tuple(level_rows), reasons=tuple(reasons))
+    return MarkerQc(target=target, reference_sample=reference, accepted=accepted,
+                    curve=curve, quantitative_range=qr, sensitivity=sensitivity,
+                    background_min_ct=bg_min, ntc_amplified=ntc_amp, levels=tuple(level_rows),
+                    reasons=tuple(reasons))
 
 
 def control_gene_factor(
