@@ -1,10 +1,12 @@
 """RQ-PCR MRD from allele-specific Ig/TR assays, interpreted the EuroMRD way.
 
-Source: van der Velden VHJ et al., *Leukemia* 2007;21:604-611 (ESG-MRD-ALL guidelines for
-interpreting RQ-PCR MRD data) as summarised in ``shared/specs/clinical_rules.md`` §3. The full
-text of that paper was not retrievable when the spec was written, so every number of §3 tagged
-[R]ecalled or [U]ncertain is a named :class:`~remission.domain.Rule` here (:data:`PCR_RULES`);
-results list the rules they rest on, and each decision carries its reasons.
+Sources: van der Velden VHJ et al., *Leukemia* 2007;21:604-611 (ESG-MRD-ALL guidelines for
+interpreting RQ-PCR MRD data); allele-specific Ig/TR RQ-PCR after van der Velden VHJ et al.,
+*Leukemia* 2003;17:1013; result categories as in the MRD terminology of *Hematology Am Soc
+Hematol Educ Program* 2021:718. The full text of the 2007 guideline was not re-read for this
+module, so every number recalled ([R]) or uncertain ([U]) is a named
+:class:`~remission.domain.Rule` here (:data:`PCR_RULES`); results list the rules they rest on,
+and each decision carries its reasons.
 
 Steps (per marker, i.e. per patient-specific Ig/TR target):
 
@@ -23,15 +25,15 @@ Steps (per marker, i.e. per patient-specific Ig/TR target):
    replicates; normalised to the control gene (albumin in EuroMRD):
    ``MRD = MRD_raw · 10^(-(Ct_cg,FU - Ct_cg,ref)/m_cg)`` (= ``MRD_raw · 2^ΔCt`` at 100 %
    efficiency: less DNA in the follow-up, higher control-gene Ct, so the raw value is scaled
-   *up*; the spec's §3.4 formula prints the exponent without the minus sign, which contradicts
+   *up*; a summary of the guideline that prints the exponent without the minus sign contradicts
    its own ``≈ × 2^ΔCt`` and the physics; we follow the latter). The sensitivity and QR of the
-   sample are scaled by the same factor (§3.4 point 5).
-5. **Category** (§3.3): ``positive`` (all replicates specific, spread within the rule, MRD_raw
+   sample are scaled by the same factor (van der Velden 2007, [R]).
+5. **Category**: ``positive`` (all replicates specific, spread within the rule, MRD_raw
    >= QR), ``positive_not_quantifiable`` (specific amplification in >= 1 replicate, otherwise),
    ``negative`` (no specific amplification; reported with the sensitivity reached), or
    ``not_evaluable`` (marker rejected, control gene failed, no wells).
 6. **Several markers**: :func:`combine_markers` reports the highest quantifiable value by
-   default (§3.4 point 4, [R]); the policy is the ``marker_policy`` rule.
+   default (van der Velden 2007, [R]); the policy is the ``marker_policy`` rule.
 
 See Also
 --------
@@ -72,46 +74,59 @@ __all__ = [
     "interpret_follow_up",
 ]
 
-_SPEC = "clinical_rules.md §3 (van der Velden, Leukemia 2007;21:604)"
+_VDV2007 = "van der Velden VHJ et al., Leukemia 2007;21:604-611 (EuroMRD RQ-PCR guidelines)"
+_RECALLED = "recalled, no primary source checked"
+_CONTER = ("Conter V et al., Blood 2010;115:3206 (AIEOP-BFM ALL 2000: MRD by >= 2 markers with "
+           "sensitivity >= 10^-4)")
 
-#: Every [R]/[U] number of clinical_rules.md §3, plus the [C] ones used, as overridable rules.
+#: Every recalled [R] or uncertain [U] number of the EuroMRD interpretation, plus the confirmed
+#: [C] ones used, as overridable rules.
 PCR_RULES: dict[str, Rule] = rule_set(
-    Rule("slope_min", -3.9, "U", f"{_SPEC} §3.1 standard-curve acceptance",
+    Rule("slope_min", -3.9, "U",
+         f"{_VDV2007}: standard-curve acceptance window -3.1 to -3.9 ({_RECALLED})",
          "steepest accepted standard-curve slope (Ct per log10 dilution); -3.9 ≈ 80 % efficiency"),
-    Rule("slope_max", -3.1, "U", f"{_SPEC} §3.1 standard-curve acceptance",
+    Rule("slope_max", -3.1, "U",
+         f"{_VDV2007}: standard-curve acceptance window -3.1 to -3.9 ({_RECALLED})",
          "shallowest accepted slope; -3.1 ≈ 110 % efficiency"),
-    Rule("min_r2", 0.98, "U", f"{_SPEC} §3.1 'correlation coefficient >= 0.98'",
-         "minimum R² of the standard curve (the spec does not confirm whether r or R² is meant; "
+    Rule("min_r2", 0.98, "U", f"{_VDV2007}: 'correlation coefficient >= 0.98' ({_RECALLED})",
+         "minimum R² of the standard curve (whether r or R² is meant is not confirmed; "
          "applied to R², the stricter reading)"),
-    Rule("min_standard_levels", 3, "U", "remission implementation choice (not in the spec)",
+    Rule("min_standard_levels", 3, "U", "remission implementation choice (no published source)",
          "fewest reproducible dilution levels needed to fit and accept a standard curve"),
-    Rule("standard_levels", (1e-1, 1e-2, 1e-3, 1e-4, 1e-5), "R", f"{_SPEC} §3.1 standard curve",
+    Rule("standard_levels", (1e-1, 1e-2, 1e-3, 1e-4, 1e-5), "R",
+         f"{_VDV2007}: dilutions 10^-1 to 10^-5 ({_RECALLED})",
          "dilution points expected in the standard series (a missing one is reported, not fatal)"),
-    Rule("qr_max_replicate_spread", 1.5, "R", f"{_SPEC} §3.2 quantitative range",
+    Rule("qr_max_replicate_spread", 1.5, "R", f"{_VDV2007}: QR replicate spread ({_RECALLED})",
          "largest Ct difference between replicates of a dilution (or follow-up) within the QR"),
-    Rule("qr_background_gap", 3.0, "U", f"{_SPEC} §3.2 (candidates 1.0 vs 3.0 Ct)",
+    Rule("qr_background_gap", 3.0, "U",
+         f"{_VDV2007}: QR gap to background, candidates 1.0 vs 3.0 Ct ({_RECALLED})",
          "mean Ct of a QR dilution must be at least this many cycles below the lowest background Ct"),
-    Rule("sensitivity_background_gap", 1.0, "U", f"{_SPEC} §3.2 sensitivity",
+    Rule("sensitivity_background_gap", 1.0, "U",
+         f"{_VDV2007}: sensitivity gap to background ({_RECALLED})",
          "a dilution counts for sensitivity when >= 1 replicate amplifies this many cycles below "
          "the lowest background Ct"),
-    Rule("positivity_background_gap", 1.0, "U", f"{_SPEC} §3.2 background / §8 item 1",
+    Rule("positivity_background_gap", 1.0, "U",
+         f"{_VDV2007}: positivity gap to background ({_RECALLED})",
          "a follow-up replicate counts as specific only this many cycles below the lowest "
          "background Ct (same gap as for sensitivity)"),
-    Rule("expected_replicates", 3, "R", f"{_SPEC} §3.1 replicates",
+    Rule("expected_replicates", 3, "R", f"{_VDV2007}: triplicates ({_RECALLED})",
          "replicates expected per follow-up sample and dilution (fewer gives a warning)"),
-    Rule("ntc_must_be_negative", True, "R", f"{_SPEC} §3.1 negative controls",
+    Rule("ntc_must_be_negative", True, "R", f"{_VDV2007}: negative controls ({_RECALLED})",
          "any amplification in the no-template control rejects the marker"),
-    Rule("control_gene_slope", -3.32, "R", f"{_SPEC} §3.4 step 3 ('≈ × 2^ΔCt')",
+    Rule("control_gene_slope", -3.32, "R",
+         f"{_VDV2007}: albumin normalisation, '≈ × 2^ΔCt' ({_RECALLED})",
          "slope of the control-gene (albumin) standard curve used for ΔCt normalisation"),
-    Rule("diagnostic_blast_fraction", None, "U", f"{_SPEC} §3.4 last line (lab-dependent)",
+    Rule("diagnostic_blast_fraction", None, "U",
+         f"{_VDV2007}: rescaling by diagnostic blasts is lab-dependent ({_RECALLED})",
          "if set, the undiluted diagnostic DNA is taken to hold this leukaemic fraction and MRD "
          "values are multiplied by it; default: not applied"),
-    Rule("marker_policy", "highest_quantifiable", "R", f"{_SPEC} §3.4 step 4",
+    Rule("marker_policy", "highest_quantifiable", "R",
+         f"{_VDV2007}: report the highest of >= 2 markers ({_RECALLED})",
          "how a case-level MRD is chosen from several markers: highest_quantifiable, "
          "lowest_quantifiable or geometric_mean_quantifiable"),
-    Rule("stratification_min_markers", 2, "C", "clinical_rules.md §3.1 [S-Conter]",
+    Rule("stratification_min_markers", 2, "C", _CONTER,
          "independent markers with QR <= stratification_marker_qr needed for stratification"),
-    Rule("stratification_marker_qr", 1e-4, "C", "clinical_rules.md §3.1 [S-Conter]",
+    Rule("stratification_marker_qr", 1e-4, "C", _CONTER,
          "quantitative range a marker needs to count for stratification"),
 )
 
@@ -550,7 +565,7 @@ def interpret_follow_up(
 
 def combine_markers(sample: str, results: Sequence[PcrSampleResult], qcs: Mapping[str, MarkerQc],
                     rules: Mapping[str, Rule] | None = None) -> PcrCaseLevel:
-    """Case-level MRD of one follow-up sample from its per-marker results (§3.4 step 4)."""
+    """Case-level MRD of one sample from its per-marker results (van der Velden 2007, [R])."""
     r = rules or PCR_RULES
     policy = str(r["marker_policy"].value)
     if policy not in MARKER_POLICIES:
