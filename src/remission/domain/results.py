@@ -28,6 +28,7 @@ __all__ = [
     "ClonalResult",
     "CourseResult",
     "EngineResult",
+    "FlowCall",
     "FlowResult",
     "FlowSampleResult",
     "MolecularRelapse",
@@ -67,6 +68,12 @@ class NgsLatest(_Result):
     status: str
     lod: float | None = None
     loq: float | None = None
+    quantity: Literal["mrd", "read_fraction"] = Field(
+        "mrd", description="'read_fraction' without DNA input or spike-in: never an MRD value")
+    read_fraction: float | None = Field(None, description="index reads / reads of the marker's target")
+    denominator: str | None = Field(None, description="what read fractions are taken over")
+    marker_caveat: str | None = Field(None, description="set when non-index clones are emerging")
+    emerging_alerts: list[str] = Field(default_factory=list)
 
 
 class NgsResult(_Result):
@@ -82,12 +89,41 @@ class NgsResult(_Result):
 
 # -- flow MRD ------------------------------------------------------------------------------------
 
+class FlowCall(_Result):
+    """One flow MRD call (:class:`remission.mrd.flow.FlowMrd`): events, status, limits, how."""
+
+    mrd: float | None = Field(None, description="leukemic / evaluable events; null unless positive")
+    status: Literal["negative", "positive_not_quantifiable", "positive", "not_evaluable"]
+    lod: float | None = None
+    loq: float | None = None
+    events_total: int
+    events_denominator: int
+    events_leukemic: int
+    method: Literal["gating", "auto"]
+    denominator: str = Field(description="the denominator gate or rule (evaluable nucleated events)")
+    leukemic: str
+    strategy: str | None = Field(None, description="B-lineage strategy of the automated method")
+    mrd_estimate: float | None = Field(None, description="point estimate, also below the LoQ")
+    reference: str | None = Field(None, description="the normal reference model the automated call rests on")
+    illustrative: bool = Field(False, description="true when it rests on a demo reference (not clinical)")
+    reason: str | None = Field(None, description="why the tube is not evaluable")
+    gates: list[str] = Field(default_factory=list, description="the rule that chose each data-derived gate")
+    cd19_negative_population: bool | None = None
+    markers_used: list[str] = Field(default_factory=list)
+    phenotype: dict[str, float] = Field(default_factory=dict)
+    f1: float | None = Field(None, description="validation mode only (synthetic truth); never clinical")
+    precision: float | None = None
+    recall: float | None = None
+    warnings: list[str] = Field(default_factory=list)
+    rests_on: list[RuleRecord] = Field(default_factory=list)
+
+
 class FlowSampleResult(_Result):
     sample_id: str
     date: dt.date
     file: str
-    result: JsonObject = Field(description="the MRD call of the main strategy (gating or automated)")
-    auto: JsonObject | None = Field(None, description="automated detection beside a gating result")
+    result: FlowCall = Field(description="the MRD call of the main strategy (gating or automated)")
+    auto: FlowCall | None = Field(None, description="automated detection beside a gating result")
     plot: JsonObject | None = Field(None, description="a subsample of events for the report's plots")
 
 
@@ -125,8 +161,14 @@ class MolecularRelapse(_Result):
     require_confirmation: bool | None = None
     date: dt.date | None = None
     confirmed_on: dt.date | None = None
-    confirmed_by: str | None = None
+    confirmed_by: str | None = Field(None, description="method of the later confirming sample, or "
+                                                       "'clinical relapse'")
     method: str | None = None
+    material: str | None = None
+    value: float | None = None
+    confirmation: str | None = None
+    note: str | None = None
+    rule: str | None = None
 
 
 class CourseResult(_Result):
@@ -144,6 +186,13 @@ class CourseResult(_Result):
     conversions: list[JsonObject] = Field(default_factory=list)
     quantifiable_recurrence: JsonObject | None = None
     molecular_relapse: MolecularRelapse
+    molecular_relapse_by_material: dict[str, MolecularRelapse] = Field(
+        default_factory=dict, description="bone marrow and peripheral blood are separate series")
+    materials: list[str] = Field(default_factory=list)
+    alerts: list[JsonObject] = Field(default_factory=list, description="e.g. emerging non-index clones")
+    cross_material: list[JsonObject] = Field(default_factory=list,
+                                             description="consecutive results in different materials "
+                                                         "(labelled comparison, never a rise or fall)")
     progression: list[JsonObject] = Field(default_factory=list)
     detectable_after_hsct: list[JsonObject] = Field(default_factory=list)
     detectable_after_cart: list[JsonObject] = Field(default_factory=list)
@@ -172,6 +221,8 @@ class CartPersistence(_Result):
 
 
 class BCellAplasia(_Result):
+    status: Literal["ongoing", "lost", "loss_unconfirmed", "never_reached"] | None = Field(
+        None, description="latest evidence; loss needs a confirming sample")
     ongoing: bool | None = None
     recovery_date: dt.date | None = None
     recovery_day: float | None = None
