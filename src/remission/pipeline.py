@@ -174,7 +174,7 @@ def analyze_case(
     ``until_order`` runs only the steps with ``order <= until_order`` (e.g. the MRD engines a
     command needs before its own engine), so commands never compute what they discard.
     """
-    from remission.clinic_version import knowledge_base_version
+    from remission.knowledge.version import knowledge_base_version
 
     params = dict(parameters or {})
     ctx = StepContext(case=case, case_dir=case_dir, parameters=params, mrd=_reported_mrd(case))

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from remission.clinic.kb import EVIDENCE_LEVELS, bundled_knowledge_dir, load_knowledge_base
 from remission.errors import KnowledgeBaseError
+from remission.knowledge import EVIDENCE_LEVELS, bundled_knowledge_dir, load_knowledge_base
 
 GOOD_ENTRY = {
     "id": "test-agent",
@@ -36,7 +36,7 @@ def _kb_dir(tmp_path: Path, entries: list[dict] | None = None, *, copy_bundled: 
 
 
 def test_bundled_loads_and_is_versioned(kb):
-    from remission.clinic_version import knowledge_base_version
+    from remission.knowledge import knowledge_base_version
 
     assert kb.version == (bundled_knowledge_dir() / "VERSION").read_text().strip()
     assert kb.version == knowledge_base_version()

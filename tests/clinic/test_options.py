@@ -14,14 +14,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from remission.clinic import (
-    load_knowledge_base,
     patient_profile,
     propose_options,
     stratify,
 )
-from remission.clinic.kb import bundled_knowledge_dir
-from remission.clinic.lesions import UnknownLesionError
 from remission.clinic.risk import add_months
+from remission.knowledge import UnknownLesionError, bundled_knowledge_dir, load_knowledge_base
 
 
 def _run(case, kb, mrd_values=(), cart=None, **kw):

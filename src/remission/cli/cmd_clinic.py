@@ -135,9 +135,9 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     ) -> None:
         """Evidence-linked therapy options for the case, ranked, with reasons, evidence level and
         citations; excluded options with their reasons. Proposes, never decides."""
-        from remission.clinic.kb import load_knowledge_base
         from remission.clinic.options import patient_profile, propose_options
         from remission.clinic.risk import stratify
+        from remission.knowledge import load_knowledge_base
         from remission.steps.options import cart_facts
 
         overrides = _parse(param)

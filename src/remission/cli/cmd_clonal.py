@@ -79,12 +79,15 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             raise ValidationError(f"--criterion must be one of bic, icl, but was {criterion!r}")
         roles = pairs(role, "--role")
         params = {k: yaml.safe_load(v) for k, v in pairs(param, "--param").items()}
+        from remission.knowledge import default_vocabulary
+
         inputs = read_variant_inputs(files, purity=purity)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RemissionWarning)  # carried in the result's warnings
             res = analyse_clonal(inputs.table, purity=inputs.purity, segments=inputs.segments, roles=roles or None,
                                  parameters=params, seed=seed, max_clusters=max_clusters,
-                                 criterion=criterion)  # type: ignore[arg-type]
+                                 criterion=criterion,  # type: ignore[arg-type]
+                                 relapse_lesions=default_vocabulary().relapse_lesions())
         d = res.as_dict()
         emit("clonal", d, json_out=json_out, output=output, inputs=files,
              parameters={"purity": inputs.purity, "roles": res.roles, "seed": seed, "max_clusters": max_clusters,

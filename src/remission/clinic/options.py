@@ -11,13 +11,13 @@ checks every knowledge-base entry:
 - *cautions* and *label* conditions: listed with the option (outside label → trial/off-label);
 - facts the case does not record are never guessed: they become "not recorded, confirm" cautions.
 
-Included options are ranked by strength of evidence (:func:`~remission.clinic.kb.evidence_strength`),
+Included options are ranked by strength of evidence (:func:`~remission.knowledge.evidence_strength`),
 then lesion-specific match, then fewer cautions. The ranking is a reading order for a tumour board.
 The engine **proposes options and shows its reasons; it never decides**.
 
 See Also
 --------
-remission.clinic.kb.load_knowledge_base : the knowledge base and its schema.
+remission.knowledge.load_knowledge_base : the knowledge base and its schema.
 remission.clinic.risk.stratify : the risk groups and transplant rule this engine reads.
 """
 
@@ -28,11 +28,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from remission.clinic.kb import Condition, KnowledgeBase, OptionEntry
-from remission.clinic.lesions import NormalisedLesion, UnknownLesionError, Vocabulary
+from remission.clinic.risk import compare_mrd
 from remission.domain.case import Case
 from remission.domain.mrd import MrdResult
 from remission.domain.parameters import Rule, resolve, rests_on, rule_set
+from remission.knowledge import (
+    Condition,
+    KnowledgeBase,
+    NormalisedLesion,
+    OptionEntry,
+    UnknownLesionError,
+    Vocabulary,
+)
 
 __all__ = [
     "NOTICE",
@@ -152,7 +159,7 @@ def patient_profile(
     ``risk`` is the JSON result of :func:`remission.clinic.risk.stratify`; ``cart`` the JSON
     result of a CAR-T monitoring section (keys ``persistence`` and ``b_cell_aplasia``, each a
     boolean or a mapping with ``present``/``status``), both optional. Unknown lesion names raise
-    :class:`~remission.clinic.lesions.UnknownLesionError` unless ``allow_unknown_lesions``.
+    :class:`~remission.knowledge.UnknownLesionError` unless ``allow_unknown_lesions``.
     ``rules``: overrides of :data:`OPTIONS_RULES` (``refractory_values`` is used here).
     """
     r = resolve(OPTIONS_RULES, rules)
@@ -383,13 +390,11 @@ def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
         else:
             add(p.mrd_positive == cond.mrd_positive, f"latest MRD {p.mrd_latest}")
     if cond.mrd_at_least is not None:
-        from remission.clinic.risk import _compare
-
         m = p.mrd_latest_result
         if m is None:
             add(None, "no MRD after the latest relapse")
         else:
-            side = _compare(m, cond.mrd_at_least)
+            side = compare_mrd(m, cond.mrd_at_least)
             add(side, f"latest MRD {p.mrd_latest} "
                       + {True: ">=", False: "<", None: "not comparable with"}[side]
                       + f" {cond.mrd_at_least:g}")

@@ -39,6 +39,7 @@ from remission.domain.case import Case, Relapse
 from remission.domain.mrd import MrdResult
 from remission.domain.parameters import Rule, resolve, rests_on, rule_set
 from remission.errors import ValidationError
+from remission.knowledge import UnknownLesionError, Vocabulary, default_vocabulary
 
 __all__ = [
     "RISK_RULES",
@@ -58,7 +59,9 @@ __all__ = [
     "bfm_time_point",
     "cog_group",
     "cog_time_point",
+    "compare_mrd",
     "intreall_group",
+    "is_ph_positive",
     "risk_site",
     "stratify",
 ]
@@ -456,7 +459,7 @@ def cog_group(
                            rule_path=(*base, f"late relapse: LR if EOB1 MRD < {thr:g}, IR if >= {thr:g}; "
                                              "EOB1 MRD not available"),
                            sources=("S-HungerRaetz", "S-Brown"), rests_on=rests)
-    side = _compare(eob1_mrd, thr)
+    side = compare_mrd(eob1_mrd, thr)
     if side is None:
         return SchemeGroup(scheme="COG AALL1331", group=None, candidates=("LR", "IR"),
                            pending="end-of-block-1 MRD with sufficient sensitivity",
@@ -473,7 +476,7 @@ def cog_group(
 
 # -- MRD against a threshold -------------------------------------------------------------------
 
-def _compare(m: MrdResult, threshold: float) -> bool | None:
+def compare_mrd(m: MrdResult, threshold: float) -> bool | None:
     """True if MRD ≥ threshold, False if below, None if the result cannot tell (sensitivity)."""
     if m.status == "positive":
         assert m.value is not None
@@ -583,7 +586,7 @@ def _transplant(backbone: str, bfm: SchemeGroup | None, allr3: SchemeGroup | Non
                               rule_path=(*path0, f"no marrow MRD labelled {', '.join(labels)} "
                                                  "after this relapse"),
                               sources=srcs)
-    side = _compare(m, thr)
+    side = compare_mrd(m, thr)
     if side is None:
         return TransplantRule(backbone=name, rule=rule_text, mrd_threshold=thr, mrd_value=m.value, mrd=_mrd_used(m),
                               decision="pending_mrd",
@@ -600,14 +603,12 @@ def _transplant(backbone: str, bfm: SchemeGroup | None, allr3: SchemeGroup | Non
 
 # -- the case-level entry point ---------------------------------------------------------------
 
-def _is_ph_positive(case: Case) -> bool:
+def is_ph_positive(case: Case, vocabulary: Vocabulary) -> bool:
     """Any diagnosis or relapse lesion in the ``ph_positive`` class (BCR::ABL1 and synonyms)."""
-    from remission.clinic.lesions import UnknownLesionError, normalise_lesion
-
     lesions = [*case.diagnosis.lesions, *(les for r in case.relapses for les in r.lesions)]
     for les in lesions:
         try:
-            if "ph_positive" in normalise_lesion(les.name, kind=les.kind).classes:
+            if "ph_positive" in vocabulary.normalise(les.name, kind=les.kind).classes:
                 return True
         except UnknownLesionError:  # unknown names are reported by the options engine
             continue
@@ -620,6 +621,7 @@ def stratify(
     *,
     rules: Mapping[str, Any] | None = None,
     relapse_number: int | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> RiskAssessment:
     """Risk groups of the case's first relapse and the transplant rule that applies.
 
@@ -632,7 +634,11 @@ def stratify(
     rules : overrides by rule name (see :data:`RISK_RULES`).
     relapse_number : which relapse to classify (default: the first one recorded; the schemes
         are for a first relapse, a later one is flagged).
+    vocabulary : the loaded lesion vocabulary (reads Ph status); default: the bundled one,
+        loaded by :mod:`remission.knowledge`.
     """
+    if vocabulary is None:
+        vocabulary = default_vocabulary()
     r = resolve(RISK_RULES, rules)
     lineage: RiskLineage = "BCP" if case.diagnosis.lineage == "B" else "T"
     used: set[str] = set()
@@ -731,7 +737,7 @@ def stratify(
                           schemes=("ALL-REZ BFM", "IntReALL", "UK ALLR3", "COG AALL1331"),
                           table_lookup=table))
         excluded |= {"bfm", "intreall", "allr3", "cog"}
-    if _is_ph_positive(case):
+    if is_ph_positive(case, vocabulary):
         flags.append(Flag(code="ph_positive",
                           message="BCR::ABL1 (Ph+) ALL: excluded from IntReALL and AALL1331; Ph+ "
                                   "relapse is treated outside these schemes (TKI-based); flagged, "

@@ -41,13 +41,13 @@ def cart_facts(cart: Mapping[str, Any] | None) -> dict[str, bool | None]:
 
 @step("options", title=TITLE, order=90, applies=lambda case: True)
 def run(ctx: StepContext) -> EngineSection:
-    from remission.clinic.kb import load_knowledge_base
-    from remission.clinic.options import patient_profile, propose_options
+    from remission.clinic.options import OPTIONS_RULES, patient_profile, propose_options
+    from remission.knowledge import load_knowledge_base
 
     params = ctx.params_for("options")
     kb_dir = params.pop("knowledge", None)
     allow_unknown = bool(params.pop("allow_unknown_lesions", False))
-    kb = load_knowledge_base(kb_dir)
+    kb = load_knowledge_base(kb_dir, rule_names=OPTIONS_RULES)
     risk = ctx.sections.get("risk")
     cart = ctx.sections.get("cart")
     profile = patient_profile(
