@@ -54,6 +54,7 @@ __all__ = [
     "TimePoint",
     "TransplantRule",
     "add_months",
+    "age_in_range",
     "allr3_group",
     "bfm_group",
     "bfm_time_point",
@@ -244,6 +245,19 @@ def whole_months(start: dt.date, end: dt.date) -> int:
     return n
 
 
+def age_in_range(case: Case, when: dt.date, lo: float, hi: float) -> bool:
+    """``lo <= age < hi`` at ``when``, exact to the day when the date of birth is known.
+
+    With a date of birth, the patient is ``n`` years old from the ``n``-th birthday on (a
+    29 February birthday falls on 28 February in other years); without one, the age is the
+    recorded age at diagnosis plus days / 365.25.
+    """
+    dob = case.patient.date_of_birth
+    if dob is None or float(lo) != int(lo) or float(hi) != int(hi):
+        return lo <= case.age_at(when) < hi
+    return add_months(dob, 12 * int(lo)) <= when < add_months(dob, 12 * int(hi))
+
+
 def _before(start: dt.date, event: dt.date, months: int) -> bool:
     """``event`` is less than ``months`` calendar months after ``start``."""
     return event < add_months(start, months)
@@ -312,12 +326,20 @@ _BFM: dict[tuple[str, str, str], str] = {
     ("T", "iem", "late"): "S1", ("T", "combined", "late"): "S4", ("T", "isolated_bm", "late"): "S4",
 }
 
-_BFM_CONSOLIDATION = {
-    "S1": "chemotherapy (+ local therapy: cranial RT / orchiectomy or testicular RT as applicable)",
-    "S2": "MRD after induction decides: >= 1e-3 -> allogeneic HSCT; < 1e-3 -> continue chemotherapy",
-    "S3": "allogeneic HSCT in CR2",
-    "S4": "allogeneic HSCT in CR2",
-}
+def _frac(x: float) -> str:
+    """An MRD fraction as text: ``0.001 (0.1 %)``."""
+    return f"{x:g} ({x * 100:g} %)"
+
+
+def _bfm_consolidation(group: str, rules: Mapping[str, Rule]) -> str:
+    """Consolidation of a BFM group; the S2 threshold is the (overridable) rule value."""
+    if group == "S2":
+        thr = _frac(float(rules["bfm_mrd_threshold"].value))
+        return (f"MRD after induction decides: >= {thr} -> allogeneic HSCT; < {thr} -> continue "
+                "chemotherapy")
+    return {"S1": "chemotherapy (+ local therapy: cranial RT / orchiectomy or testicular RT as "
+                  "applicable)",
+            "S3": "allogeneic HSCT in CR2", "S4": "allogeneic HSCT in CR2"}[group]
 
 _TP_WORD = {"very_early": "very early", "early": "early", "late": "late"}
 _SITE_WORD = {"iem": "isolated extramedullary", "combined": "combined marrow",
@@ -333,14 +355,16 @@ def _check_key(lineage: str, site: str, time_point: str) -> None:
         raise ValidationError(f"time_point must be one of very_early, early, late, but was {time_point!r}")
 
 
-def bfm_group(lineage: RiskLineage, site: RiskSite, time_point: TimePoint) -> SchemeGroup:
+def bfm_group(lineage: RiskLineage, site: RiskSite, time_point: TimePoint,
+              *, rules: Mapping[str, Rule] | None = None) -> SchemeGroup:
     """ALL-REZ BFM strategic group S1–S4 (§1.3)."""
     _check_key(lineage, site, time_point)
+    r = rules or RISK_RULES
     g = _BFM[(lineage, site, time_point)]
     path = (f"lineage {lineage}", f"site {_SITE_WORD[site]}", f"time point {_TP_WORD[time_point]}",
             f"ALL-REZ BFM table §1.3 ({'T-lineage' if lineage == 'T' else 'BCP'}) -> {g}")
     return SchemeGroup(scheme="ALL-REZ BFM", group=g, rule_path=path,
-                       consolidation=_BFM_CONSOLIDATION[g],
+                       consolidation=_bfm_consolidation(g, r),
                        sources=("S-HungerRaetz", "S-Fuster"), rests_on=("bfm_matrix_cells",))
 
 
@@ -405,8 +429,10 @@ def allr3_group(
         g, why = "HR", "BCP early isolated marrow relapse -> HR"
     else:
         g, why = "IR", f"BCP {_TP_WORD[time_point]} {_SITE_WORD[site]} relapse -> IR"
+    thr = _frac(float(r["allr3_mrd_threshold"].value))
     consolidation = {"SR": "chemotherapy",
-                     "IR": "MRD after induction decides: >= 1e-4 -> allo-SCT; < 1e-4 -> chemotherapy",
+                     "IR": f"MRD after induction decides: >= {thr} -> allo-SCT; < {thr} -> "
+                           "chemotherapy",
                      "HR": "allo-SCT for all"}[g]
     path = (f"lineage {lineage}", f"site {_SITE_WORD[site]}", f"time point {_TP_WORD[time_point]}",
             f"UK ALLR3 §1.5: {why}")
@@ -687,8 +713,7 @@ def stratify(
                           schemes=("ALL-REZ BFM", "IntReALL", "UK ALLR3")))
 
     def lookup(fn: Any) -> SchemeGroup | None:
-        groups = [fn(lineage, site, t, rules=r) if fn is not bfm_group else fn(lineage, site, t)
-                  for t in tps]
+        groups = [fn(lineage, site, t, rules=r) for t in tps]
         if len({g.group for g in groups}) == 1:
             g0 = groups[0]
             if tp is None:
@@ -749,7 +774,7 @@ def stratify(
                                    ("allr3", "allr3_age_years", "UK ALLR3"),
                                    ("cog", "cog_age_years", "COG AALL1331")):
         lo, hi = r[rule_name].value
-        if not lo <= age < hi:
+        if not age_in_range(case, rel.date, lo, hi):
             flags.append(Flag(code="age_outside_scheme",
                               message=f"age {age:g} y at relapse is outside {scheme} "
                                       f"({lo}-{hi - 1} y)",
