@@ -36,7 +36,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from remission.domain.case import Case, Relapse
-from remission.domain.mrd import MrdResult
+from remission.domain.mrd import MrdResult, mrd_at_least
 from remission.domain.parameters import Rule, resolve, rests_on, rule_set
 from remission.errors import ValidationError
 from remission.knowledge import UnknownLesionError, Vocabulary, default_vocabulary
@@ -503,21 +503,8 @@ def cog_group(
 # -- MRD against a threshold -------------------------------------------------------------------
 
 def compare_mrd(m: MrdResult, threshold: float) -> bool | None:
-    """True if MRD ≥ threshold, False if below, None if the result cannot tell (sensitivity)."""
-    if m.status == "positive":
-        assert m.value is not None
-        return m.value >= threshold
-    if m.status == "positive_not_quantifiable":
-        # the true value is below the LoQ: below the threshold only if LoQ <= threshold
-        if m.loq is not None and m.loq <= threshold:
-            return False
-        if m.value is not None and m.loq is None:
-            return m.value >= threshold
-        return None
-    # negative: below the threshold only if the assay could have seen it
-    if m.lod is None:
-        return False
-    return False if m.lod <= threshold else None
+    """MRD against a threshold (:func:`remission.domain.mrd.mrd_at_least`)."""
+    return mrd_at_least(m, threshold)
 
 
 def _mrd_used(m: MrdResult) -> MrdUsed:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["MrdMethod", "MrdResult", "MrdStatus", "format_mrd"]
+__all__ = ["MrdMethod", "MrdResult", "MrdStatus", "format_mrd", "mrd_at_least"]
 
 MrdStatus = Literal["negative", "positive_not_quantifiable", "positive", "not_evaluable"]
 MrdMethod = Literal["ngs", "flow", "pcr"]
@@ -71,3 +71,24 @@ def format_mrd(status: str, value: float | None, lod: float | None, loq: float |
         return f"positive, < LoQ ({_pct(loq)})" if loq else "positive, not quantifiable"
     assert value is not None
     return f"{value:.2e} ({_pct(value)})"
+
+
+def mrd_at_least(m: MrdResult, threshold: float) -> bool | None:
+    """True if the MRD is at or above ``threshold``, False if below, None if the result cannot
+    tell (a negative or below-LoQ result whose sensitivity does not reach the threshold, or a
+    not-evaluable sample). The one MRD-versus-threshold comparison of the package."""
+    if m.status == "positive":
+        return m.value is not None and m.value >= threshold
+    if m.status == "positive_not_quantifiable":
+        # the true value is below the LoQ: below the threshold only if LoQ <= threshold
+        if m.loq is not None and m.loq <= threshold:
+            return False
+        if m.value is not None and m.loq is None:
+            return m.value >= threshold
+        return None
+    if m.status == "not_evaluable":
+        return None
+    # negative: below the threshold only if the assay could have seen it
+    if m.lod is None:
+        return False
+    return False if m.lod <= threshold else None

@@ -12,22 +12,26 @@ Pure data models (pydantic); reading files is :mod:`remission.knowledge.loader`.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "EVIDENCE_LEVELS",
+    "Access",
     "BenignPolymorphism",
     "Citation",
     "Condition",
+    "DiseaseStatus",
     "Evidence",
+    "EvidenceSetting",
     "FusionEntry",
     "FusionPattern",
     "GeneEntry",
     "LesionClass",
     "LesionVocabularyFile",
     "NamedLesion",
+    "Need",
     "OptionEntry",
     "OptionsFile",
     "RelapseFacts",
@@ -35,6 +39,10 @@ __all__ = [
     "Requirement",
     "evidence_strength",
 ]
+
+
+DiseaseStatus = Literal["diagnosis", "haematological_relapse", "refractory", "cr_mrd_unknown",
+                        "cr_mrd_positive", "cr_mrd_negative", "molecular_relapse"]
 
 
 class _Model(BaseModel):
@@ -76,11 +84,21 @@ class Citation(_Model):
     spec: str | None = Field(None, description="spec section / source key, e.g. 'clinical_rules.md §5.2'")
 
 
+class EvidenceSetting(_Model):
+    """The patients the evidence comes from: shown level applies in this setting only."""
+
+    description: str = Field(min_length=3, description="e.g. 'first relapse, HR, no prior HSCT, "
+                                                        "age 28 days-18 y, Ph-negative'")
+    when: Condition = Field(description="the setting as facts about the patient (AND)")
+    clinical: bool = Field(True, description="False: preclinical evidence (never 'in setting')")
+
+
 class Evidence(_Model):
     framework: Literal["oncokb", "civic", "escat", "trial"]
     level: str
     summary: str = Field(min_length=3)
     lesion: str | None = Field(None, description="lesion reference the level is for (OncoKB-style)")
+    setting: EvidenceSetting = Field(description="the setting the evidence comes from (required)")
 
     @model_validator(mode="after")
     def _known_level(self) -> Evidence:
@@ -121,12 +139,55 @@ class Condition(_Model):
     cart_persistence: bool | None = None
     b_cell_aplasia: bool | None = None
     hsct_after_latest_relapse: bool | None = None
+    relapse_site_any: tuple[Literal["isolated_bm", "combined", "isolated_cns", "isolated_testis",
+                                    "other_em"], ...] = ()
+    cns_status_any: tuple[Literal["CNS1", "CNS2", "CNS3"], ...] = ()
+    disease_status_any: tuple[DiseaseStatus, ...] = Field(
+        (), description="current disease state (from the disease-state engine)")
+    in_remission: bool | None = None
+    ph_positive: bool | None = None
+    down_syndrome: bool | None = None
+    bilirubin_above_uln: bool | None = None
+    performance_below_percent: float | None = Field(
+        None, description="Lansky/Karnofsky below this value (e.g. 50: IntReALL exclusion)")
+    donor_available: bool | None = None
     any_of: tuple[Condition, ...] = Field((), description="at least one of these must hold")
 
 
 class Requirement(_Model):
     when: Condition
     reason: str = Field(min_length=3)
+    jurisdiction: Literal["US-FDA", "EU-EMA"] | None = Field(
+        None, description="label conditions: the regulator whose label this is (None: all)")
+
+
+class Access(_Model):
+    """How the option is reached. Required in every entry: nothing defaults to standard of care."""
+
+    route: Literal["standard", "label", "trial", "off_label", "compassionate"]
+    jurisdictions: tuple[Literal["US-FDA", "EU-EMA"], ...] = Field(
+        (), description="regulators whose label covers it (required for route 'label')")
+    note: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        return {"route": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _label_needs_jurisdiction(self) -> Access:
+        if self.route == "label" and not self.jurisdictions:
+            raise ValueError("access route 'label' needs jurisdictions (US-FDA and/or EU-EMA)")
+        return self
+
+
+class Need(_Model):
+    """A tumour-board field the option needs; when the case lacks it, the output says so."""
+
+    field: Literal["donor", "performance_status", "bilirubin", "liver_tests",
+                   "cumulative_anthracycline", "cardiac_function", "down_syndrome",
+                   "germline_predisposition", "time_since_hsct"]
+    why: str = Field(min_length=3)
 
 
 class Relevance(_Model):
@@ -139,10 +200,12 @@ class OptionEntry(_Model):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
     name: str = Field(min_length=2)
-    category: Literal["chemotherapy", "targeted", "immunotherapy", "cellular_therapy", "transplant"]
+    category: Literal["chemotherapy", "targeted", "immunotherapy", "cellular_therapy", "transplant",
+                      "local_therapy"]
     target: str | None = None
     mechanism: str = Field(min_length=3)
-    access: Literal["standard", "label", "trial", "off_label"] = "standard"
+    access: Access = Field(description="standard / label (with jurisdictions) / trial / off_label / "
+                                       "compassionate; required")
     agents: tuple[str, ...] = Field((), description="names matched against prior therapies and "
                                                     "CAR-T products (default: the id)")
     relevant_when: tuple[Relevance, ...] = Field((), description="any of; empty = always relevant")
@@ -150,6 +213,7 @@ class OptionEntry(_Model):
     contraindications: tuple[Requirement, ...] = Field((), description="any holds -> excluded")
     cautions: tuple[Requirement, ...] = ()
     label: tuple[Requirement, ...] = Field((), description="label conditions; unmet -> outside label")
+    needs: tuple[Need, ...] = Field((), description="tumour-board fields this option needs")
     context: str = Field(min_length=3)
     advantages: tuple[str, ...] = ()
     limitations: tuple[str, ...] = ()
@@ -169,6 +233,10 @@ class OptionsFile(_Model):
 
 
 Condition.model_rebuild()
+EvidenceSetting.model_rebuild()
+Evidence.model_rebuild()
+OptionEntry.model_rebuild()
+OptionsFile.model_rebuild()
 
 
 # -- the lesion vocabulary file ---------------------------------------------------------------

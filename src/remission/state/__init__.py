@@ -8,7 +8,7 @@ definition it applies (cited) and the recorded facts it rests on. Pure: no files
 >>> from remission.state import disease_state
 """
 
-from remission.state.engine import as_mapping, disease_state, line_label, mrd_vs
+from remission.state.engine import as_mapping, disease_state, line_label
 from remission.state.models import (
     NOT_IN_REMISSION,
     STATUS_LABELS,
@@ -41,5 +41,4 @@ __all__ = [
     "as_mapping",
     "disease_state",
     "line_label",
-    "mrd_vs",
 ]

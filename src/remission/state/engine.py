@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from remission.domain.case import Case, Relapse
-from remission.domain.mrd import MrdResult
+from remission.domain.mrd import MrdResult, mrd_at_least
 from remission.domain.parameters import Rule, resolve, rests_on
 from remission.state.models import (
     NOT_IN_REMISSION,
@@ -50,7 +50,7 @@ from remission.state.models import (
 )
 from remission.state.rules import DEFINITIONS, STATE_RULES
 
-__all__ = ["as_mapping", "disease_state", "line_label", "mrd_vs"]
+__all__ = ["as_mapping", "disease_state", "line_label"]
 
 _SITE_WORDS = {"isolated_bm": "isolated marrow", "combined": "combined marrow and extramedullary",
                "isolated_cns": "isolated CNS", "isolated_testis": "isolated testicular",
@@ -73,21 +73,6 @@ def as_mapping(value: Any) -> Mapping[str, Any] | None:
     if hasattr(value, "model_dump"):
         return dict(value.model_dump(mode="json"))
     return value if isinstance(value, Mapping) else None
-
-
-def mrd_vs(m: MrdResult, threshold: float) -> bool | None:
-    """True if MRD ≥ threshold, False if below, None if the result cannot tell (sensitivity)."""
-    if m.status == "positive":
-        return m.value is not None and m.value >= threshold
-    if m.status == "positive_not_quantifiable":
-        if m.loq is not None and m.loq <= threshold:
-            return False
-        if m.value is not None and m.loq is None:
-            return m.value >= threshold
-        return None
-    if m.lod is None:
-        return False
-    return False if m.lod <= threshold else None
 
 
 def line_label(relapse_number: int, after_hsct: bool, after_cart: bool) -> str:
@@ -242,7 +227,7 @@ class _Machine:
         ev = [StateEvidence(date=when, kind="mrd", text=_mrd_text(m))]
         cr_lim = float(self.r["cr_marrow_blast_fraction"].value)
         thr = float(self.r["molecular_relapse_threshold"].value)
-        high = mrd_vs(m, cr_lim)
+        high = mrd_at_least(m, cr_lim)
         if high:
             if self.status in ("haematological_relapse", "refractory"):
                 self.enter("refractory", when, f"refractory: marrow MRD {m.display()} (M1 limit "
@@ -271,7 +256,7 @@ class _Machine:
                            ev)
             return
         # detectable, below the M1 limit
-        above = mrd_vs(m, thr)
+        above = mrd_at_least(m, thr)
         prev = self.prev_q.get(key)
         if m.status == "positive":
             self.prev_q[key] = m
@@ -328,11 +313,13 @@ class _Machine:
 
     def transplant(self, when: dt.date, donor: str) -> None:
         self.after_hsct = True
+        self.therapy_started = self.therapy_started or self.relapse_number > 0
         self.restart_line(when, StateEvidence(date=when, kind="transplant",
                                               text=f"allogeneic HSCT ({donor.replace('_', ' ')} donor)"))
 
     def cart(self, when: dt.date, product: str) -> None:
         self.after_cart = True
+        self.therapy_started = self.therapy_started or self.relapse_number > 0
         self.restart_line(when, StateEvidence(date=when, kind="cart", text=f"CAR-T infusion ({product})"))
 
 
@@ -346,7 +333,8 @@ def _events(case: Case, mrd: Sequence[MrdResult]) -> list[tuple[dt.date, int, st
             ev.append((t.end or t.start, 3, "response", t))
     by_day: dict[dt.date, list[MrdResult]] = {}
     for m in mrd:
-        if m.date is not None and (m.material or "bone_marrow") == "bone_marrow":
+        if m.date is not None and (m.material or "bone_marrow") == "bone_marrow" \
+                and m.status != "not_evaluable":
             by_day.setdefault(m.date, []).append(m)
     for day, items in by_day.items():
         ev.append((day, 2, "mrd", _pick_of_day(items)))

@@ -42,9 +42,9 @@ STATUS_LABELS: dict[str, str] = {
     "molecular_relapse": "molecular relapse (MRD recurrence or progression)",
 }
 
-#: Statuses in which the patient is not in remission (options read this).
-NOT_IN_REMISSION: frozenset[str] = frozenset(
-    {"diagnosis", "haematological_relapse", "refractory", "molecular_relapse"})
+#: Statuses in which the patient is not in (haematological) remission; a molecular relapse is a
+#: haematological remission with recurrent MRD (options read this).
+NOT_IN_REMISSION: frozenset[str] = frozenset({"diagnosis", "haematological_relapse", "refractory"})
 
 
 class _Model(BaseModel):
