@@ -325,7 +325,10 @@ def test_pipeline_steps_and_report(example_loaded):
     html = render_html(a)
     assert "Transplant rule" in html and "ALL-REZ BFM table" in html
     assert "Not proposed" in html and "never decides" in html
-    assert "Berg SL" in html  # nelarabine citation in the options table
+    assert "Parker C et al. Lancet 2010" in html  # HSCT citation in the options table
+    # the report opens with where the patient stands now (before the clinical summary)
+    assert html.index("Where the patient stands now") < html.index("Clinical summary")
+    assert "complete remission, MRD-negative" in html
 
 
 def test_cutoff_divergence_keeps_hsct_in_view(kb):

@@ -564,6 +564,16 @@ def _transplant(backbone: str, bfm: SchemeGroup | None, allr3: SchemeGroup | Non
                                   rule_path=(f"BFM {g}", f"{g} -> allogeneic HSCT (§1.3 [R]); "
                                              "pre-HSCT MRD is prognostic, not a stratifier"),
                                   sources=srcs)
+        if site == "iem" and time_point == "very_early" and r["intreall_very_early_iem"].value == "HR":
+            return TransplantRule(
+                backbone=name,
+                rule="IntReALL HR: very early isolated extramedullary relapse -> allogeneic HSCT",
+                mrd_threshold=None, mrd_value=None, decision="indicated",
+                rule_path=(f"BFM {g}", "very early isolated extramedullary relapse",
+                           "not IntReALL SR (SR takes late and early IEM only, §1.4 [C]) -> "
+                           "IntReALL HR (derived, [U]: rule intreall_very_early_iem) -> allogeneic "
+                           "HSCT as for HR; consistent with UK ALLR3 HR (allo-SCT for all, §1.5)"),
+                sources=("S-IntReALL-SR", "S-HungerRaetz"))
         if r["intreall_early_s2_hsct"].value and time_point == "early" and site in ("combined", "iem"):
             return TransplantRule(
                 backbone=name, rule="IntReALL SR 2010: early combined BM or early IEM relapse -> HSCT",
@@ -689,6 +699,14 @@ def stratify(
         if site == "iem" and b >= 5:
             warnings.append(f"isolated extramedullary relapse with {b:g} % marrow blasts: the "
                             "definition needs < 5 % (M1); check the site")
+    cns = rel.cns_status
+    if rel.site in ("isolated_bm", "isolated_testis") and cns in ("CNS2", "CNS3"):
+        warnings.append(f"site {rel.site.replace('_', ' ')} with {cns}: CNS involvement makes it a "
+                        "combined relapse (site definitions, Fuster 2014 Table 2); the groups "
+                        "below use the recorded site - check it")
+    if rel.site == "isolated_cns" and cns == "CNS1":
+        warnings.append("site isolated CNS with CNS1 recorded: the site and the CNS status "
+                        "disagree - check them")
 
     # lookups (the time point may be unknown: then use only cells that agree across candidates)
     tps: list[TimePoint] = [tp] if tp is not None else ["early", "late"]
@@ -808,6 +826,8 @@ def stratify(
     used.update(n for n, rule in r.items() if rule.tag == "user")  # every override is listed
     if transplant is not None and "IntReALL SR 2010" in transplant.rule:
         used.add("intreall_early_s2_hsct")
+    if transplant is not None and transplant.rule.startswith("IntReALL HR: very early"):
+        used.add("intreall_very_early_iem")
     sources = sorted({s for g in (bfm, intreall, allr3, cog_out) if g for s in g.sources}
                      | set(transplant.sources if transplant else ()))
     return RiskAssessment(

@@ -544,8 +544,9 @@ def _alerts(case: Case, m: _Machine, current: StatePeriod, mrd: Sequence[MrdResu
             last_hsct: dt.date | None) -> list[Alert]:
     out: list[Alert] = []
     if current.status == "molecular_relapse":
-        out.append(Alert(code="molecular_relapse", label="molecular relapse", date=current.start,
-                         message=current.label, source=_SRC_RAFF))
+        out.append(Alert(code="molecular_relapse", label=f"molecular relapse since {current.start}",
+                         date=current.start, message=current.label.split(": ", 1)[-1],
+                         source=_SRC_RAFF))
     elif current.status == "cr_mrd_positive" and m.pending is not None:
         out.append(Alert(code="mrd_reappearance", label="MRD reappearance (unconfirmed)",
                          date=m.pending.date, message=f"{_mrd_text(m.pending)}: confirm in a second "

@@ -1,4 +1,5 @@
-"""Pipeline step ``options``: evidence-linked therapy options (order 90, after risk and CAR-T).
+"""Pipeline step ``options``: evidence-linked therapy options evaluated against the disease
+state (order 90, after risk, CAR-T and state).
 
 Parameters (``--param options.NAME=VALUE``): ``knowledge`` (a knowledge-base folder instead of
 the bundled one), ``allow_unknown_lesions`` (ignore lesion names the vocabulary does not know,
@@ -50,11 +51,13 @@ def run(ctx: StepContext) -> EngineSection:
     kb = load_knowledge_base(kb_dir, rule_names=OPTIONS_RULES)
     risk = ctx.sections.get("risk")
     cart = ctx.sections.get("cart")
+    state = ctx.sections.get("state")
     profile = patient_profile(
         ctx.case, vocabulary=kb.vocabulary, mrd=ctx.mrd,
         risk=risk.result if risk is not None and not risk.error else None,
         cart=cart_facts(cart.result if cart is not None and not cart.error else None),
         allow_unknown_lesions=allow_unknown, rules=params,
+        state=state.result if state is not None and not state.error else None,
     )
     result = propose_options(profile, kb, rules=params)
     return EngineSection(name="options", title=TITLE, result=result,
