@@ -340,6 +340,9 @@ def patient_profile(
             frac = cb.get("fraction")
             marrow = None if frac is None else round(float(frac) * 100, 6)
             burden_src = f"{cb.get('source')} {cb.get('date')} ({cb.get('display')})"
+            if in_remission and str(cb.get("date")) < str(cur.get("start")):
+                # in remission since a date after the last burden value: the burden is not known
+                marrow, burden_src = None, "not measured since remission"
         for a in st.get("antigens") or ():
             antigens[str(a["antigen"])] = dict(a)
             if a["antigen"] == "CD19":
@@ -418,6 +421,17 @@ def _therapy_hits(names: Sequence[str], p: PatientProfile, *, no_response: bool,
     return out
 
 
+_SCHEME_WORDS = {"bfm": "ALL-REZ BFM", "intreall": "IntReALL", "allr3": "UK ALLR3", "cog": "COG"}
+_DECISION_WORDS = {"indicated": "HSCT indicated", "not_indicated": "HSCT not indicated",
+                   "pending_mrd": "HSCT pending MRD"}
+
+
+def _group_words(ref: str) -> str:
+    """``bfm:S4`` -> ``ALL-REZ BFM S4`` (clinical wording of a risk-group reference)."""
+    scheme, _, group = ref.partition(":")
+    return f"{_SCHEME_WORDS.get(scheme, scheme)} {group}"
+
+
 def _age_at_least(p: PatientProfile, years: float) -> bool:
     """Age at the profile date >= ``years``, exact to the day when the date of birth is known
     (``years`` in whole months: 0.083 y is 1 month)."""
@@ -471,7 +485,8 @@ def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
         add(p.relapse_number <= cond.relapse_number_max, f"relapse number {p.relapse_number}")
     if cond.isolated_extramedullary is not None:
         iem = p.relapse_site in ("isolated_cns", "isolated_testis", "other_em")
-        add(iem == cond.isolated_extramedullary, f"relapse site {p.relapse_site}")
+        add(iem == cond.isolated_extramedullary,
+            f"relapse site {str(p.relapse_site).replace('_', ' ')}")
     if cond.marrow_blasts_at_least_rule is not None:
         r = rules[cond.marrow_blasts_at_least_rule]
         b = p.marrow_blasts_percent
@@ -538,20 +553,21 @@ def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
             add(None, "transplant rule not available")
         else:
             add(p.transplant_decision in cond.transplant_decision_any,
-                f"transplant rule: {p.transplant_decision}")
+                f"transplant rule: {_DECISION_WORDS.get(p.transplant_decision, p.transplant_decision)}")
     if cond.transplant_other_backbone_any:
         hits = [d for d in p.transplant_other if d in cond.transplant_other_backbone_any]
         if not p.transplant_other:
             add(None, "no other-backbone transplant rule")
         else:
-            add(bool(hits), "other backbone's transplant rule: " + ", ".join(p.transplant_other))
+            add(bool(hits), "other backbone's transplant rule: "
+                + ", ".join(_DECISION_WORDS.get(d, d) for d in p.transplant_other))
     if cond.risk_group_any:
         hits = sorted(p.risk_groups & set(cond.risk_group_any))
         if not p.risk_groups:
             add(None, "risk groups not available")
         else:
-            add(bool(hits), "risk group " + ", ".join(hits) if hits
-                else "risk group " + ", ".join(sorted(p.risk_groups)))
+            add(bool(hits), "risk group " + ", ".join(_group_words(g) for g in hits) if hits
+                else "risk group " + ", ".join(_group_words(g) for g in sorted(p.risk_groups)))
     for attr, fact, label in (("cart_persistence", p.cart_persistence, "CAR-T persistence"),
                               ("b_cell_aplasia", p.b_cell_aplasia, "B-cell aplasia")):
         want = getattr(cond, attr)
