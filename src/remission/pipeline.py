@@ -1,30 +1,26 @@
 """Orchestration: the one place that wires readers to engines for a case.
 
-``analyze(path)`` reads the case, builds the timeline, then runs every registered *step* whose
-``applies(case)`` is true, in ``order``. A step is a small adapter in ``remission/steps/`` that
-reads the assay files through ``remission.io`` and calls a pure engine; steps register
-themselves with :func:`step`, and the pipeline discovers every module of ``remission.steps``,
-so a new engine needs no edit here::
+``analyze(path)`` reads the case, builds the timeline, then runs every step whose
+``applies(case)`` is true, in the order their declared inputs need (:func:`run_order`). A step is
+a small adapter in ``remission/steps/`` (listed in :data:`remission.steps.MODULES`) that reads the
+assay files through ``remission.io`` and calls a pure engine::
 
-    # remission/steps/ngs.py
-    from remission.pipeline import StepContext, step
+    # remission/steps/course.py
+    from remission.steps._base import MRD, StepContext, step
 
-    @step("ngs_mrd", title="NGS-MRD", order=10, applies=lambda case: bool(case.samples_of("ngs_mrd")))
+    @step("mrd_course", title="MRD course", needs=(MRD,), applies=_has_mrd)
     def run(ctx: StepContext) -> EngineSection: ...
 
 Later steps see earlier results: ``ctx.mrd`` (every MRD value so far, computed and reported)
-and ``ctx.sections`` (earlier engine sections by name).
+and ``ctx.section(name)`` (an earlier engine's typed section).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib
-import pkgutil
 import traceback
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,78 +30,78 @@ from remission.domain import (
     CaseAnalysis,
     EngineSection,
     InputFile,
-    MrdResult,
     Provenance,
-    Sample,
     TimelineEvent,
-    sha256_file,
 )
-from remission.errors import RemissionError
+from remission.errors import RemissionError, ValidationError
 from remission.io.casefile import case_inputs, load_case
+from remission.io.checksums import sha256_file
+from remission.steps import Step, StepContext, all_steps
 
-__all__ = ["Step", "StepContext", "analyze", "analyze_case", "build_timeline", "registered_steps", "step"]
-
-
-@dataclass
-class StepContext:
-    """What a step may use: the case, its folder, parameters, and earlier results."""
-
-    case: Case
-    case_dir: Path
-    parameters: Mapping[str, Any]
-    mrd: list[MrdResult] = field(default_factory=list)
-    sections: dict[str, EngineSection] = field(default_factory=dict)
-
-    def path(self, relative: str) -> Path:
-        """Absolute path of a file named in the case file (relative to the case file)."""
-        return self.case_dir / relative
-
-    def sample_paths(self, sample: Sample) -> list[Path]:
-        return [self.path(f) for f in sample.files]
-
-    def params_for(self, step_name: str) -> dict[str, Any]:
-        """User overrides for one step (``parameters[step_name]``)."""
-        value = self.parameters.get(step_name, {})
-        return dict(value) if isinstance(value, Mapping) else {}
+__all__ = [
+    "Step",
+    "StepContext",
+    "analyze",
+    "analyze_case",
+    "build_timeline",
+    "registered_steps",
+    "run_order",
+    "upstream_of",
+]
 
 
-@dataclass(frozen=True)
-class Step:
-    name: str
-    title: str
-    order: int
-    applies: Callable[[Case], bool]
-    run: Callable[[StepContext], EngineSection | None]
+def run_order(steps: Iterable[Step], targets: Iterable[str] | None = None) -> list[Step]:
+    """The steps in an order that satisfies every ``needs`` (stable: ties keep module order).
+
+    ``targets``: run only these steps and what they need (transitively). A need that no step
+    provides is an error in the step declarations, not in the data.
+    """
+    steps = list(steps)
+    by_name = {st.name: st for st in steps}
+    providers: dict[str, list[str]] = {}
+    for st in steps:
+        for fact in st.provides:
+            providers.setdefault(fact, []).append(st.name)
+    for st in steps:
+        missing = [n for n in st.needs if n not in providers]
+        if missing:
+            raise ValidationError(f"step {st.name!r} needs {missing}, which no step provides")
+    wanted: set[str] = set(by_name)
+    if targets is not None:
+        wanted = set()
+        todo = list(targets)
+        while todo:
+            name = todo.pop()
+            if name not in by_name:
+                raise ValidationError(f"unknown step {name!r}; steps: {', '.join(by_name)}")
+            if name in wanted:
+                continue
+            wanted.add(name)
+            todo.extend(p for need in by_name[name].needs for p in providers[need])
+    done: set[str] = set()
+    order: list[Step] = []
+    pending = [st for st in steps if st.name in wanted]
+    while pending:
+        ready = next((st for st in pending
+                      if all(p in done or p not in wanted
+                             for need in st.needs for p in providers[need] if p != st.name)), None)
+        if ready is None:
+            raise ValidationError("steps need each other in a circle: "
+                                  + ", ".join(st.name for st in pending))
+        order.append(ready)
+        done.add(ready.name)
+        pending.remove(ready)
+    return order
 
 
-_REGISTRY: dict[str, Step] = {}
+def registered_steps(targets: Iterable[str] | None = None) -> list[Step]:
+    """Every step (or ``targets`` and what they need), in run order."""
+    return run_order(all_steps(), targets)
 
 
-def step(
-    name: str,
-    *,
-    title: str,
-    order: int = 50,
-    applies: Callable[[Case], bool] = lambda case: True,
-) -> Callable[[Callable[[StepContext], EngineSection | None]], Callable[[StepContext], EngineSection | None]]:
-    """Register a pipeline step (decorator). ``order``: MRD engines 10-30, course 40,
-    clinical rules 60+, options last (90)."""
-
-    def deco(fn: Callable[[StepContext], EngineSection | None]) -> Callable[[StepContext], EngineSection | None]:
-        _REGISTRY[name] = Step(name=name, title=title, order=order, applies=applies, run=fn)
-        return fn
-
-    return deco
-
-
-def registered_steps() -> list[Step]:
-    """Import every module of ``remission.steps`` once, and return the steps in run order."""
-    import remission.steps as pkg
-
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"remission.steps.{info.name}")
-    return sorted(_REGISTRY.values(), key=lambda s: (s.order, s.name))
+def upstream_of(*names: str) -> list[str]:
+    """The steps that ``names`` need (transitively), without ``names`` themselves."""
+    return [st.name for st in registered_steps(names) if st.name not in names]
 
 
 def build_timeline(case: Case) -> list[TimelineEvent]:
@@ -143,20 +139,6 @@ def build_timeline(case: Case) -> list[TimelineEvent]:
     return sorted(ev, key=lambda e: (e.start, e.kind))
 
 
-def _reported_mrd(case: Case) -> list[MrdResult]:
-    out = []
-    for rep in case.mrd_reports:
-        status = rep.status or ("negative" if rep.value is None or rep.value == 0 else
-                                "positive_not_quantifiable" if rep.loq is not None and rep.value < rep.loq
-                                else "positive")
-        out.append(MrdResult(
-            method=rep.method, status=status, value=None if status == "negative" else rep.value,
-            lod=rep.lod, loq=rep.loq, date=rep.date, material=rep.material, marker=rep.marker,
-            timepoint=rep.timepoint, source="reported",
-        ))
-    return out
-
-
 def analyze_case(
     case: Case,
     case_dir: Path,
@@ -165,23 +147,22 @@ def analyze_case(
     parameters: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     strict: bool = False,
-    until_order: int | None = None,
+    targets: Iterable[str] | None = None,
 ) -> CaseAnalysis:
     """Run every applicable step on an already loaded case.
 
     A step that fails on bad data is recorded as a section with ``error`` set (the rest of the
     analysis still runs) unless ``strict``, in which case the error propagates.
-    ``until_order`` runs only the steps with ``order <= until_order`` (e.g. the MRD engines a
-    command needs before its own engine), so commands never compute what they discard.
+    ``targets`` runs only those steps and the steps they need (e.g. ``upstream_of("risk")`` for
+    a command that computes risk itself), so commands never compute what they discard.
     """
     from remission.knowledge.version import knowledge_base_version
 
     params = dict(parameters or {})
-    ctx = StepContext(case=case, case_dir=case_dir, parameters=params, mrd=_reported_mrd(case))
+    ctx = StepContext(case=case, case_dir=case_dir, parameters=params,
+                      mrd=[rep.to_result() for rep in case.mrd_reports])
     warnings: list[str] = []
-    for st in registered_steps():
-        if until_order is not None and st.order > until_order:
-            break
+    for st in registered_steps(targets):
         if not st.applies(case):
             continue
         if progress:
@@ -230,7 +211,7 @@ def analyze(
     parameters: Mapping[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     strict: bool = False,
-    until_order: int | None = None,
+    targets: Iterable[str] | None = None,
 ) -> CaseAnalysis:
     """Read a case file and analyse it (every engine that has data).
 
@@ -244,4 +225,4 @@ def analyze(
                         sha256=sha256_file(f))
               for f in case_inputs(p, case)]
     return analyze_case(case, p.parent, inputs=inputs, parameters=parameters,
-                        progress=progress, strict=strict, until_order=until_order)
+                        progress=progress, strict=strict, targets=targets)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from remission.cli import main
+from remission.domain import CartResult
 
 
 @pytest.fixture(scope="module")
@@ -77,18 +78,21 @@ def test_pipeline_step_and_report(cart_case: Path) -> None:
 
     st = next(x for x in registered_steps() if x.name == "cart")
     case = load_case(cart_case)
-    assert st.order == 50 and st.applies(case)
+    assert st.needs == () and st.applies(case)
     s = st.run(StepContext(case=case, case_dir=cart_case.parent, parameters={}))
     assert s is not None and s.error is None
-    r = s.result
-    # keys other engines read
+    typed = s.result
+    assert isinstance(typed, CartResult) and typed.persistence is not None
+    # the typed facts other engines read
+    assert typed.persistence.present is True and typed.persistence.last_detectable_day == 365
+    assert typed.b_cell_aplasia.ongoing is True and typed.b_cell_aplasia.recovery_date is None
+    r = s.data()
     assert r["persistence"]["last_detectable_day"] == r["kinetics"]["nca"]["last_detectable_day"] == 365
-    assert r["persistence"]["present"] is True and r["persistence_day"] == 365
-    assert r["b_cell_aplasia"]["ongoing"] is True and r["b_cell_aplasia"]["recovery_date"] is None
+    assert r["persistence_day"] == 365
     # the example case records CD19 on 2 % of blasts on 2022-08-16, after CD19 CAR-T
     assert r["cd19_negative"] is True
     assert r["toxicity"]["max_grade"]["CRS"]["ASTCT"]["grade"] == 3
-    assert {x["name"] for x in s.rests_on} >= {"capd_age_below_years", "bca_threshold_percent_lymphocytes"}
+    assert {x.name for x in s.rests_on} >= {"capd_age_below_years", "bca_threshold_percent_lymphocytes"}
     json.dumps(r, allow_nan=False)  # JSON-ready
     html = render(s, None)  # type: ignore[arg-type]
     assert "Cellular kinetics" in html and "Stein 2019 population" in html and "B-cell aplasia" in html

@@ -22,10 +22,9 @@ def kb():
 def example_loaded(example_cases):
     """slug -> (case, reported MRD) for the bundled examples (no raw-file engines: fast)."""
     from remission.io.casefile import load_case
-    from remission.pipeline import _reported_mrd
 
     out = {}
     for slug, path in example_cases.items():
         c = load_case(path)
-        out[slug] = (c, _reported_mrd(c))
+        out[slug] = (c, [rep.to_result() for rep in c.mrd_reports])
     return out

@@ -8,16 +8,18 @@ import datetime as dt
 from _clinic_factory import make_case, mrd
 
 from remission.clinic import patient_profile, propose_options, stratify
+from remission.domain import CartResult, RiskResult
 from remission.state import disease_state
 
 D = dt.date
 
 
 def _run(case, kb, mrd_values=(), cart=None):
-    risk = stratify(case, mrd_values).to_json() if case.relapses else None
-    st = disease_state(case, mrd_values, cart=cart)
+    risk = RiskResult.model_validate(stratify(case, mrd_values).to_json()) if case.relapses else None
+    cart_res = CartResult.model_validate(cart) if cart is not None else None
+    st = disease_state(case, mrd_values, cart=cart_res)
     prof = patient_profile(case, vocabulary=kb.vocabulary, mrd=mrd_values, risk=risk,
-                           state=st, cart=cart)
+                           state=st, cart=cart_res)
     return propose_options(prof, kb)
 
 
@@ -56,7 +58,8 @@ def _cd19_negative_progression_after_cart():
 
 def test_no_hsct_first_for_a_patient_not_in_remission(kb):
     c, m = _cd19_negative_progression_after_cart()
-    r = _run(c, kb, m, cart={"persistence": {"present": True}, "b_cell_aplasia": {"ongoing": True}})
+    r = _run(c, kb, m, cart={"persistence": {"last_sample_day": 70, "present": True},
+                                "b_cell_aplasia": {"ongoing": True}})
     assert r["patient"]["in_remission"] is False
     assert "allogeneic-hsct" not in _ids(r)  # before: option 1
     assert any("not in remission" in x for x in _exc(r, "allogeneic-hsct")["reasons"])
@@ -72,7 +75,8 @@ def test_no_relapse_salvage_in_mrd_negative_remission_after_cart(kb):
                          "antigen_expression": [{"date": "2019-01-10", "CD19_percent": 95,
                                                  "CD22_percent": 90}]})
     m = [mrd(None, D(2019, 3, 29), lod=1e-6, loq=1e-6, method="ngs", timepoint="cart_day_28")]
-    r = _run(c, kb, m, cart={"persistence": {"present": True}, "b_cell_aplasia": {"ongoing": True}})
+    r = _run(c, kb, m, cart={"persistence": {"last_sample_day": 70, "present": True},
+                                "b_cell_aplasia": {"ongoing": True}})
     assert r["patient"]["disease_status"] == "cr_mrd_negative"
     for i in ("inotuzumab", "clofarabine-salvage", "cd22-cart", "cd19-cd22-cart", "bortezomib",
               "tisagenlecleucel", "vpld-reinduction"):

@@ -19,16 +19,18 @@ from remission.clinic import (
     stratify,
 )
 from remission.clinic.risk import add_months
+from remission.domain import CartResult, RiskResult
 from remission.knowledge import UnknownLesionError, bundled_knowledge_dir, load_knowledge_base
 from remission.state import disease_state
 
 
 def _run(case, kb, mrd_values=(), cart=None, **kw):
     """As the pipeline: risk, then the disease state, then options evaluated against it."""
-    risk = stratify(case, mrd_values).to_json() if case.relapses else None
-    state = disease_state(case, mrd_values, cart=cart)
-    prof = patient_profile(case, vocabulary=kb.vocabulary, mrd=mrd_values, risk=risk, cart=cart,
-                           state=state, **kw)
+    risk = RiskResult.model_validate(stratify(case, mrd_values).to_json()) if case.relapses else None
+    cart_res = CartResult.model_validate(cart) if cart is not None else None
+    state = disease_state(case, mrd_values, cart=cart_res)
+    prof = patient_profile(case, vocabulary=kb.vocabulary, mrd=mrd_values, risk=risk,
+                           cart=cart_res, state=state, **kw)
     return propose_options(prof, kb)
 
 
@@ -188,7 +190,8 @@ def test_relapse_after_cart_with_b_cell_recovery(kb):
     # in MRD-negative remission after CAR-T (flow, LoD 1e-5), B cells recovered
     c = make_case(extra={"cart_infusions": [{"product": "tisagenlecleucel", "date": "2019-04-01"}]})
     m = [mrd(None, dt.date(2019, 5, 1), lod=1e-5, timepoint="cart_day_30")]
-    r = _run(c, kb, m, cart={"b_cell_aplasia": {"ongoing": False}, "persistence": False})
+    r = _run(c, kb, m, cart={"b_cell_aplasia": {"ongoing": False},
+                             "persistence": {"last_sample_day": 90, "present": False}})
     assert any("B-cell recovery" in w for w in _opt(r, "allogeneic-hsct")["why"])
 
 
@@ -320,8 +323,8 @@ def test_pipeline_steps_and_report(example_loaded):
     a = analyze_case(case, bundled_knowledge_dir())
     risk, opts = a.section("risk"), a.section("options")
     assert risk is not None and risk.error is None and opts is not None and opts.error is None
-    assert risk.result["bfm"]["group"] == "S4"
-    assert {r["name"] for r in risk.rests_on} >= {"bfm_matrix_cells"}
+    assert risk.result.bfm.group == "S4"  # type: ignore[union-attr]
+    assert {r.name for r in risk.rests_on} >= {"bfm_matrix_cells"}
     html = render_html(a)
     assert "Transplant rule" in html and "ALL-REZ BFM table" in html
     assert "Not proposed" in html and "never decides" in html

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from remission.clinic import patient_profile, propose_options, stratify
-from remission.clinic.options_models import OptionsResult
+from remission.domain.results import OptionsResult
 from remission.state import DiseaseState, disease_state
 
 

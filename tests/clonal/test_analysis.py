@@ -109,7 +109,7 @@ def test_step_clonotype_evolution_from_airr(tmp_path: Path) -> None:
     )
     case = case.model_copy(update={"samples": samples})
     sec = run(StepContext(case=case, case_dir=case_path.parent, parameters={}))
-    clono = sec.result["clonotypes"]
+    clono = sec.data()["clonotypes"]
     assert clono["summary"] == {"shared": 1, "lost": 1, "new": 1, "related_groups": 1}
     assert clono["related_groups"][0]["v_calls"] == ["IGHV3-23", "IGHV3-30"]
-    assert sec.result["variant_samples"] == []
+    assert sec.data()["variant_samples"] == []

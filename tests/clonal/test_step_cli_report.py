@@ -36,7 +36,7 @@ def test_example_case_relapse_from_minor_crebbp_subclone(section: object) -> Non
     # diagnosis (CCF 0.19) that founds the relapse (0.95) and gains NT5C2 p.R367Q (relapse only)
     sec: Any = section
     assert sec.name == "clonal" and sec.error is None  # type: ignore[attr-defined]
-    v = sec.result["variant_samples"][0]
+    v = sec.data()["variant_samples"][0]
     assert v["purity"] == {"DX": 0.85, "R1": 0.64}
     assert v["relapse_pattern"]["pattern"] == "minor"
     lesions = {le["gene"]: le for le in v["lesions"]}
@@ -47,7 +47,7 @@ def test_example_case_relapse_from_minor_crebbp_subclone(section: object) -> Non
     founder = v["clusters"][lesions["CREBBP"]["clone"]]
     assert founder["ccf"]["DX"] < 0.5 < founder["ccf"]["R1"]
     assert v["n_clones"] == 4  # trunk, lost dominant subclone, CREBBP subclone, NT5C2 subclone
-    names = {r["name"] for r in sec.rests_on}
+    names = {r.name for r in sec.rests_on}
     assert {"major_clone_ccf", "present_ccf"} <= names
 
 
@@ -103,5 +103,5 @@ def test_cli_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_case_lesions_in_section(section: Any) -> None:
-    genes = {(le["gene"], le["found_at"]) for le in section.result["case_lesions"]}
+    genes = {(le["gene"], le["found_at"]) for le in section.data()["case_lesions"]}
     assert ("NT5C2", "relapse 1") in genes and ("CREBBP", "diagnosis") in genes

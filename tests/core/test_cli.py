@@ -92,6 +92,23 @@ def test_help_does_not_import_heavy_libraries() -> None:
 # -- schema case ---------------------------------------------------------------------------------
 
 
+def test_analysis_schema_is_closed(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every engine result in ``schema analysis`` is a closed object told apart by ``kind``."""
+    assert main(["schema", "analysis"]) == 0
+    defs = json.loads(capsys.readouterr().out)["$defs"]
+    engines = {"NgsResult", "FlowResult", "PcrResult", "CourseResult", "CartResult", "ClonalResult",
+               "RiskResult", "OptionsResult"}
+    assert engines <= set(defs)
+    for name in engines:
+        assert "kind" in defs[name]["properties"], name
+    # every object the engines publish is closed (no key that the schema does not name)
+    for name, d in defs.items():
+        if d.get("type") == "object" and name not in ("Case", "MrdReport", "Sample"):
+            assert d.get("additionalProperties") is False, name
+    union = defs["EngineSection"]["properties"]["result"]["anyOf"][0]
+    assert union["discriminator"]["propertyName"] == "kind"
+
+
 def _schema(capsys: pytest.CaptureFixture[str], kind: str = "case") -> dict:
     assert main(["schema", kind]) == 0
     return json.loads(capsys.readouterr().out)
@@ -152,7 +169,7 @@ def test_analyze_json_envelope(slug: str, example_cases: dict[str, Path], tmp_pa
     env = json.loads(captured.out)  # exactly ONE JSON object: json.loads rejects trailing data
     assert isinstance(env, dict)
     assert set(env) >= ENVELOPE_KEYS
-    assert env["schema"] == "remission.case_analysis/1"
+    assert env["schema"] == "remission.case_analysis/2"  # typed results (CHANGELOG 0.2.0)
     assert env["remission_version"] == __version__
     assert isinstance(env["parameters"], dict)
     assert "not a medical device" in env["notice"]

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from remission import pipeline
-from remission.domain import Case, EngineSection, MrdResult
+from remission.domain import Case, EngineSection, MrdResult, OptionsResult
 from remission.errors import AirrFormatError, InputError
 from remission.pipeline import (
     StepContext,
@@ -18,21 +17,23 @@ from remission.pipeline import (
     analyze_case,
     build_timeline,
     registered_steps,
-    step,
+    run_order,
+    upstream_of,
 )
+from remission.steps._base import registry, step
 
 
 @pytest.fixture
 def clean_registry() -> Iterator[None]:
     """Test steps are registered for one test only; the engines' own steps stay untouched."""
     registered_steps()  # import the real steps first, so the snapshot includes them
-    saved = dict(pipeline._REGISTRY)
-    pipeline._REGISTRY.clear()
+    saved = dict(registry)
+    registry.clear()
     try:
         yield
     finally:
-        pipeline._REGISTRY.clear()
-        pipeline._REGISTRY.update(saved)
+        registry.clear()
+        registry.update(saved)
 
 
 def _case(**extra: Any) -> Case:
@@ -49,44 +50,47 @@ def _case(**extra: Any) -> Case:
 def test_registered_step_runs(clean_registry: None, tmp_path: Path) -> None:
     seen: list[str] = []
 
-    @step("t_probe", title="Probe", order=10)
+    @step("t_probe", title="Probe")
     def run(ctx: StepContext) -> EngineSection:
         seen.append(ctx.case.id)
-        return EngineSection(name="t_probe", title="Probe", result={"relapses": len(ctx.case.relapses)})
+        return EngineSection(name="t_probe", title="Probe",
+                             result=OptionsResult(notes=[f"relapses={len(ctx.case.relapses)}"]))
 
     analysis = analyze_case(_case(), tmp_path)
     assert seen == ["T1"]
     sec = analysis.section("t_probe")
-    assert sec is not None and sec.result == {"relapses": 1} and sec.error is None
+    assert sec is not None and sec.error is None
+    assert sec.result == OptionsResult(notes=["relapses=1"])
 
 
 def test_failing_step_becomes_error_section_and_others_run(clean_registry: None, tmp_path: Path) -> None:
-    @step("t_first", title="First", order=10)
+    @step("t_first", title="First")
     def first(ctx: StepContext) -> EngineSection:
-        return EngineSection(name="t_first", title="First", result={"ok": True})
+        return EngineSection(name="t_first", title="First", result=OptionsResult(notes=["ok"]))
 
-    @step("t_bad", title="Bad input", order=20)
+    @step("t_bad", title="Bad input", needs=("t_first",))
     def bad(ctx: StepContext) -> EngineSection:
         raise AirrFormatError("expected an integer, got 'n/a'", path="dx.tsv", line=12, field="duplicate_count")
 
-    @step("t_after", title="After", order=30)
+    @step("t_after", title="After", needs=("t_first", "t_bad"))
     def after(ctx: StepContext) -> EngineSection:
         # later steps see earlier sections, including failed ones
         return EngineSection(name="t_after", title="After",
-                             result={"saw": sorted(ctx.sections), "bad_failed": ctx.sections["t_bad"].error is not None})
+                             warnings=(f"saw={sorted(ctx.sections)}",
+                                       f"bad_failed={ctx.sections['t_bad'].error is not None}"))
 
     analysis = analyze_case(_case(), tmp_path)
     assert [s.name for s in analysis.sections] == ["t_first", "t_bad", "t_after"]
     bad_sec = analysis.section("t_bad")
     assert bad_sec is not None
     assert bad_sec.error == "AIRR file 'dx.tsv', line 12, field duplicate_count: expected an integer, got 'n/a'"
-    assert bad_sec.result == {}
-    assert analysis.section("t_after").result == {"saw": ["t_bad", "t_first"], "bad_failed": True}  # type: ignore[union-attr]
+    assert bad_sec.result is None
+    assert analysis.section("t_after").warnings == ("saw=['t_bad', 't_first']", "bad_failed=True")  # type: ignore[union-attr]
     assert any(w.startswith("Bad input: AIRR file 'dx.tsv'") for w in analysis.warnings)
 
 
 def test_strict_propagates_the_error(clean_registry: None, tmp_path: Path) -> None:
-    @step("t_bad", title="Bad", order=10)
+    @step("t_bad", title="Bad")
     def bad(ctx: StepContext) -> EngineSection:
         raise InputError("broken", path="x.tsv")
 
@@ -95,7 +99,7 @@ def test_strict_propagates_the_error(clean_registry: None, tmp_path: Path) -> No
 
 
 def test_engine_bug_is_contained(clean_registry: None, tmp_path: Path) -> None:
-    @step("t_bug", title="Buggy", order=10)
+    @step("t_bug", title="Buggy")
     def bug(ctx: StepContext) -> EngineSection:
         raise ZeroDivisionError("oops")
 
@@ -106,16 +110,16 @@ def test_engine_bug_is_contained(clean_registry: None, tmp_path: Path) -> None:
 def test_steps_run_in_order_and_only_when_they_apply(clean_registry: None, tmp_path: Path) -> None:
     calls: list[str] = []
 
-    def make(name: str, order: int, applies: Any = lambda case: True) -> None:
-        @step(name, title=name, order=order, applies=applies)
+    def make(name: str, needs: tuple[str, ...] = (), applies: Any = lambda case: True) -> None:
+        @step(name, title=name, needs=needs, applies=applies)
         def run(ctx: StepContext) -> EngineSection | None:
             calls.append(name)
             return None if name == "t_none" else EngineSection(name=name, title=name)
 
-    make("t_late", 90)
-    make("t_early", 5)
-    make("t_none", 50)  # returns None: runs, adds no section
-    make("t_cart", 50, applies=lambda case: bool(case.cart_infusions))  # this case has no CAR-T
+    make("t_late", needs=("t_none", "t_early"))  # declared first, runs after what it needs
+    make("t_early")
+    make("t_none", needs=("t_early",))  # returns None: runs, adds no section
+    make("t_cart", applies=lambda case: bool(case.cart_infusions))  # this case has no CAR-T
     progress: list[str] = []
     analysis = analyze_case(_case(), tmp_path, progress=progress.append)
     assert calls == ["t_early", "t_none", "t_late"]
@@ -124,7 +128,7 @@ def test_steps_run_in_order_and_only_when_they_apply(clean_registry: None, tmp_p
 
 
 def test_steps_add_mrd_and_reported_mrd_is_included(clean_registry: None, tmp_path: Path) -> None:
-    @step("t_mrd", title="MRD", order=10)
+    @step("t_mrd", title="MRD", provides=("mrd",))
     def run(ctx: StepContext) -> EngineSection:
         assert [m.source for m in ctx.mrd] == ["reported"]
         ctx.mrd.append(MrdResult(method="ngs", status="positive", value=3e-4, lod=1e-6, loq=1e-5,
@@ -147,7 +151,7 @@ def test_reported_mrd_status_inference() -> None:
         {"date": "2018-07-02", "method": "pcr", "value": 1e-3, "lod": 1e-5, "loq": 1e-4},  # >= LoQ
         {"date": "2018-07-03", "method": "ngs", "status": "negative", "lod": 1e-6},
     ])
-    mrd = pipeline._reported_mrd(case)
+    mrd = [rep.to_result() for rep in case.mrd_reports]
     assert [m.status for m in mrd] == ["negative", "positive", "negative"]
     assert mrd[0].value is None and mrd[1].value == 1e-3
 
@@ -192,6 +196,36 @@ def test_analyze_with_no_engines_builds_the_timeline(clean_registry: None,
     assert analyze(path).case_sha256 == analysis.case_sha256
 
 
-def test_real_steps_are_ordered() -> None:
+def test_real_steps_run_after_what_they_need() -> None:
     steps = registered_steps()
-    assert [(s.order, s.name) for s in steps] == sorted((s.order, s.name) for s in steps)
+    pos = {s.name: i for i, s in enumerate(steps)}
+    for st in steps:
+        for need in st.needs:
+            providers = [o.name for o in steps if need in o.provides and o.name != st.name]
+            assert providers, f"{st.name} needs {need!r}, which no step provides"
+            assert all(pos[p] < pos[st.name] for p in providers), (st.name, need, providers)
+    # the MRD engines provide "mrd"; the course, risk and options read it
+    assert {s.name for s in steps if "mrd" in s.provides} == {"ngs_mrd", "flow_mrd", "pcr_mrd"}
+
+
+def test_targets_run_only_what_they_need() -> None:
+    assert [s.name for s in registered_steps(["mrd_course"])] == \
+        ["ngs_mrd", "flow_mrd", "pcr_mrd", "mrd_course"]
+    assert set(upstream_of("risk")) == {"ngs_mrd", "flow_mrd", "pcr_mrd"}
+    assert "risk" in upstream_of("options") and "options" not in upstream_of("options")
+
+
+def test_run_order_refuses_unknown_needs_and_circles() -> None:
+    from remission.errors import ValidationError
+    from remission.steps import Step
+
+    def mk(name: str, needs: tuple[str, ...]) -> Step:
+        return Step(name=name, title=name, needs=needs, provides=(name,),
+                    applies=lambda case: True, run=lambda ctx: None)
+
+    with pytest.raises(ValidationError, match="needs \\['nowhere'\\]"):
+        run_order([mk("a", ("nowhere",))])
+    with pytest.raises(ValidationError, match="circle"):
+        run_order([mk("a", ("b",)), mk("b", ("a",))])
+    with pytest.raises(ValidationError, match="unknown step 'zz'"):
+        run_order([mk("a", ())], targets=["zz"])

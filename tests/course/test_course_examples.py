@@ -30,7 +30,7 @@ def analyses(example_cases):
 def test_projection_interval_contains_truth(analyses, slug, method, truth):
     sec = analyses[slug].section("mrd_course")
     assert sec is not None and sec.error is None
-    fit = next(f for f in sec.result["fits"] if f["method"] == method)
+    fit = next(f for f in sec.data()["fits"] if f["method"] == method)
     pr = fit["projection"]
     lo, hi = dt.date.fromisoformat(pr["ci_low"]), dt.date.fromisoformat(pr["ci_high"])
     assert lo <= truth <= hi
@@ -39,14 +39,14 @@ def test_projection_interval_contains_truth(analyses, slug, method, truth):
 
 def test_ph_like_doubling_time_within_20_percent(analyses):
     # 4 quantifiable NGS results in the window; truth 12 days
-    fit = next(f for f in analyses["ph-like-very-early"].section("mrd_course").result["fits"]
+    fit = next(f for f in analyses["ph-like-very-early"].section("mrd_course").data()["fits"]
                if f["method"] == "ngs")
     assert fit["n_quantifiable"] >= 4
     assert fit["doubling_time_days"] == pytest.approx(12, rel=0.2)
 
 
 def test_tall_course_rules(analyses):
-    res = analyses["t-all-early-combined"].section("mrd_course").result
+    res = analyses["t-all-early-combined"].section("mrd_course").data()
     assert res["molecular_relapse"]["status"] == "confirmed"
     assert res["molecular_relapse"]["date"] == "2021-09-06"
     assert res["detectable_after_hsct"]
@@ -65,7 +65,7 @@ def test_every_example_report_shows_the_course(analyses):
         assert "<svg" in body and "MRD course across methods" in body
         if slug != "late-bm-bcp":
             assert "projected" in body and "profile-likelihood interval" in body
-        for p in a.section("mrd_course").result["points"]:
+        for p in a.section("mrd_course").data()["points"]:
             if p["status"] == "positive_not_quantifiable" and p["value"]:
                 assert f"{p['value']:.2e}" not in body
 

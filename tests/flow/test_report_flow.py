@@ -25,7 +25,7 @@ def test_real_tube_in_report(diva_path: Path, tmp_path: Path) -> None:
         warnings.simplefilter("ignore", LowSensitivityWarning)
         analysis = analyze(tmp_path / "case.yaml", strict=True)
     sec = next(s for s in analysis.sections if s.name == "flow_mrd")
-    res = sec.result["samples"][0]["result"]
+    res = sec.data()["samples"][0]["result"]
     assert res["events_total"] == 83411  # facs_diva_test.fcs, $TOT
     assert res["strategy"].startswith("cd19:")  # the Vienna panel has CD19 but no CD22/CD24
     html = str(render_section(sec, analysis))
@@ -43,11 +43,11 @@ def test_example_cases_have_flow_sections(example_cases: dict[str, Path]) -> Non
         a = analyze(example_cases["ph-like-very-early"])
     sec = next(s for s in a.sections if s.name == "flow_mrd")
     assert sec.error is None
-    r = sec.result["samples"][0]["result"]
+    r = sec.data()["samples"][0]["result"]
     # CD19-negative population after CD19 CAR-T (synth.flow add_to_examples)
     assert r["strategy"].startswith("cd19_independent") and r["cd19_negative_population"] is True
     assert r["f1"] > 0.9
     b = analyze(example_cases["late-bm-bcp"])
-    s2 = next(s for s in b.sections if s.name == "flow_mrd").result["samples"][0]
+    s2 = next(s for s in b.sections if s.name == "flow_mrd").data()["samples"][0]
     assert s2["result"]["method"] == "gating" and s2["auto"]["method"] == "auto"
     assert s2["result"]["status"] == "positive"

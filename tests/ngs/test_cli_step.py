@@ -106,7 +106,7 @@ def test_step_on_example_case(example_cases: dict[str, Path]) -> None:
     ngs = [m for m in ctx.mrd if m.method == "ngs"]
     assert [m.sample_id for m in ngs] == ["EOI-NGS", "EOC-NGS"]
     assert ngs[0].status == "positive" and 1e-4 < ngs[0].value < 1e-3  # truth 3e-4 (synth/ngs.py)
-    assert {d["name"] for d in sec.rests_on} >= {"index_min_fraction"}
+    assert {d.name for d in sec.rests_on} >= {"index_min_fraction"}
     html = render(sec, None)
     assert "Index clonotypes" in html and "NGS (fastq)" in html and "<svg" in html
     # the NGS files keep the case folder small (< ~5 MB in all, shared with other assays)

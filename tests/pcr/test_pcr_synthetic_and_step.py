@@ -53,7 +53,7 @@ def tall_analysis(example_cases):
 def test_step_adds_case_level_pcr_mrd(tall_analysis):
     sec = tall_analysis.section("pcr_mrd")
     assert sec is not None and sec.error is None
-    ids = [s["sample_id"] for s in sec.result["samples"]]
+    ids = [s["sample_id"] for s in sec.data()["samples"]]
     assert ids == ["PCR-EOI", "PCR-PRE-HSCT", "PCR-D56", "PCR-D112", "PCR-D147", "PCR-D175"]
     pcr = {m.sample_id: m for m in tall_analysis.mrd if m.method == "pcr"}
     assert set(pcr) == set(ids)
@@ -64,7 +64,7 @@ def test_step_adds_case_level_pcr_mrd(tall_analysis):
     assert pcr["PCR-EOI"].status == "positive" and 1e-3 < pcr["PCR-EOI"].value < 6e-3
     assert pcr["PCR-D175"].status == "positive" and 5e-4 < pcr["PCR-D175"].value < 4e-3
     assert all(m.date is not None and m.lod and m.loq for m in pcr.values())
-    assert any(r["name"] == "qr_background_gap" for r in sec.rests_on)
+    assert any(r.name == "qr_background_gap" for r in sec.rests_on)
 
 
 def test_report_section_never_prints_pnq_values(tall_analysis):
@@ -76,7 +76,7 @@ def test_report_section_never_prints_pnq_values(tall_analysis):
     html = str(render_section(sec, tall_analysis))
     assert isinstance(render_section(sec, tall_analysis), Markup)
     assert "<svg" in html and "Standard curves" in html
-    for s in sec.result["samples"]:
+    for s in sec.data()["samples"]:
         for r in s["plate"]["samples"]:
             if r["category"] == "positive_not_quantifiable":
                 assert f"{r['value']:.2e}" not in html
@@ -102,7 +102,7 @@ def test_bad_plate_in_a_case_gives_reasons_and_keeps_the_rest(example_cases, tmp
     a = analyze(dst / "case.yaml")
     sec = a.section("pcr_mrd")
     assert sec.error is None
-    by_id = {s["sample_id"]: s for s in sec.result["samples"]}
+    by_id = {s["sample_id"]: s for s in sec.data()["samples"]}
     assert "line" in by_id["PCR-D147"]["error"] and "field ct" in by_id["PCR-D147"]["error"]
     assert by_id["PCR-D175"]["mrd"] is None  # every marker rejected: reasons, no number
     assert by_id["PCR-D175"]["case_level"]["category"] == "not_evaluable"

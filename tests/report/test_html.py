@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from remission.domain import NOT_A_MEDICAL_DEVICE, CaseAnalysis, EngineSection, MrdResult
+from remission.domain import (
+    NOT_A_MEDICAL_DEVICE,
+    CaseAnalysis,
+    EngineSection,
+    MrdResult,
+    OptionsResult,
+)
 from remission.report import render_html, write_report
 from remission.report.html import clinical_facts, render_section
 from remission.report.timeline import timeline_rows
@@ -170,20 +176,21 @@ def test_timeline_rows(example_analyses: dict[str, CaseAnalysis]) -> None:
 
 def test_section_module_protocol(example_analyses: dict[str, CaseAnalysis], monkeypatch: pytest.MonkeyPatch) -> None:
     mod = types.ModuleType("remission.report.sections.t_fake")
-    mod.render = lambda section, analysis: f"<p id='fake'>{section.result['n']} for {analysis.case_id}</p>"  # type: ignore[attr-defined]
+    mod.render = lambda section, analysis: f"<p id='fake'>{len(section.data()['notes'])} for {analysis.case_id}</p>"  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "remission.report.sections.t_fake", mod)
     a = example_analyses["late-bm-bcp"]
     sections = (
-        EngineSection(name="t_fake", title="Fake engine", result={"n": 3},
+        EngineSection(name="t_fake", title="Fake engine", result=OptionsResult(notes=["a", "b", "c"]),
                       rests_on=({"name": "x_threshold", "value": 0.5, "tag": "R", "source": "spec §9", "description": ""},)),
-        EngineSection(name="t_nomodule", title="Generic engine", result={"score": 1.5, "groups": [1, 2]}),
+        EngineSection(name="t_nomodule", title="Generic engine",
+                      result=OptionsResult(ranking="1.5", notes=["groups"])),
         EngineSection(name="t_failed", title="Failed engine", error="AIRR file 'dx.tsv', line 3: bad\nmore"),
     )
     html = render_html(a.model_copy(update={"sections": sections}))
     assert "<p id='fake'>3 for SYN-LATE-01</p>" in html
     assert '<section id="section-t_fake"' in html and 'href="#section-t_fake"' in html
     # the fallback renders top-level scalars as a table and the whole result as JSON
-    assert "<th>score</th><td>1.5</td>" in html
+    assert "<th>ranking</th><td>1.5</td>" in html
     generic = html.split('id="section-t_nomodule"')[1].split("</section>")[0]
     assert "Full result (JSON)" in generic and "groups" in generic
     # a failed engine shows its one-line error (escaped), and the toc marks it

@@ -21,21 +21,20 @@ def _context(case_path: Path, reported_only: bool) -> tuple[Any, list[Any], dict
     """Load the case; MRD values and earlier sections (from the MRD/CAR-T engines unless
     ``reported_only``); and the input files for provenance."""
     from remission.io.casefile import case_inputs, load_case
-    from remission.pipeline import _reported_mrd, analyze
+    from remission.pipeline import analyze, upstream_of
 
     case = load_case(case_path)
     inputs = case_inputs(case_path, case)
     if reported_only:
-        return case, _reported_mrd(case), {}, inputs
+        return case, [rep.to_result() for rep in case.mrd_reports], {}, inputs
     from remission.cli.common import progress
-    from remission.pipeline import registered_steps
 
-    # the engines risk and options read (MRD, course, CAR-T); risk (60) and options (90)
-    # themselves are computed below with this command's parameters
-    upstream = [st for st in registered_steps() if st.order < 60]
+    # the engines risk and options read (MRD, CAR-T); risk and options themselves are computed
+    # by the command with its own parameters
+    upstream = upstream_of("risk", "options", "state")
     with progress(f"analysing {case_path.name}") as bar:
         task = bar.add_task(f"MRD and CAR-T engines for {case_path.name}", total=len(upstream))
-        analysis = analyze(case_path, until_order=upstream[-1].order if upstream else 0,
+        analysis = analyze(case_path, targets=upstream,
                            progress=lambda title: bar.update(task, advance=1, description=title))
     for w in analysis.warnings:  # an engine that failed: its MRD values are missing
         typer.echo(f"warning: {w.splitlines()[0]}", err=True)
@@ -157,19 +156,20 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         excluded options with their reasons. Proposes, never decides."""
         from remission.clinic.options import OPTIONS_RULES, patient_profile, propose_options
         from remission.clinic.risk import stratify
+        from remission.domain import CartResult, RiskResult
         from remission.knowledge import load_knowledge_base
         from remission.state import disease_state
-        from remission.steps.options import cart_facts
 
         overrides = _parse(param)
         kb = load_knowledge_base(knowledge, rule_names=OPTIONS_RULES)
         c, mrd, sections, inputs = _context(case, reported_mrd_only)
-        risk = stratify(c, mrd, relapse_number=relapse).to_json() if c.relapses else None
-        cart = sections.get("cart")
-        cart_result = cart.result if cart and not cart.error else None
-        state = disease_state(c, mrd, cart=cart_result)
-        profile = patient_profile(c, vocabulary=kb.vocabulary, mrd=mrd, risk=risk,
-                                  cart=cart_facts(cart_result),
+        risk = (RiskResult.model_validate(stratify(c, mrd, relapse_number=relapse).to_json())
+                if c.relapses else None)
+        cart_sec = sections.get("cart")
+        cart = cart_sec.result if cart_sec is not None and not cart_sec.error else None
+        cart = cart if isinstance(cart, CartResult) else None
+        state = disease_state(c, mrd, cart=cart)
+        profile = patient_profile(c, vocabulary=kb.vocabulary, mrd=mrd, risk=risk, cart=cart,
                                   allow_unknown_lesions=allow_unknown_lesions, rules=overrides,
                                   state=state, relapse_number=relapse)
         res = propose_options(profile, kb, rules=overrides)

@@ -160,9 +160,9 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         from pydantic import BaseModel
 
-        from remission.clinic.options_models import OptionsResult
         from remission.domain import Case, CaseAnalysis
-        from remission.state import DiseaseState
+        from remission.domain.results import OptionsResult
+        from remission.domain.state import DiseaseState
 
         models: dict[str, type[BaseModel]] = {"case": Case, "analysis": CaseAnalysis,
                                               "state": DiseaseState, "options": OptionsResult}

@@ -202,10 +202,11 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             raise ValidationError("give either --dna-ng or --cell-equivalents, not both")
         params = _parse_params(param)
         inputs = [diagnosis] + [Path(p) for paths in fus for p in paths]
-        if json_out:  # provenance checksums of big FASTQ files: computed while the scan runs
-            from remission.domain.envelope import prefetch_checksums
+        from remission.io.checksums import Checksums
 
-            prefetch_checksums(inputs)
+        sums = Checksums()
+        if json_out:  # provenance checksums of big FASTQ files: computed while the scan runs
+            sums.prefetch(inputs)
         idx = index_clonotypes(iter_airr_chunks(diagnosis), params)
         dnas = _per_sample(dna_ng, len(fus), "--dna-ng")
         cells = _per_sample(cell_equivalents, len(fus), "--cell-equivalents")
@@ -220,6 +221,8 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         result: dict[str, Any] = dict(results[0]) if len(results) == 1 else {"samples": results}
         result["index"] = idx.as_dict()["markers"]
         result["rests_on"] = rests_on(rules.values())
-        emit("ngs_track", result, json_out=json_out, output=output, inputs=inputs,
+        with sums:
+            collected = sums.collect(inputs) if json_out else inputs
+        emit("ngs_track", result, json_out=json_out, output=output, inputs=collected,
              parameters={**rule_values(rules), "dna_ng": dna_ng, "cell_equivalents": cell_equivalents,
                          "spike_in": spike_in}, human=_human_track(results))

@@ -128,18 +128,17 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         """The MRD course of a case across methods: response, relapse rules, regrowth, projection."""
         from remission.errors import ValidationError
         from remission.mrd.course import COURSE_RULES
-        from remission.pipeline import analyze, registered_steps
+        from remission.pipeline import analyze
 
         params = _params(param)
-        order = next(st.order for st in registered_steps() if st.name == "mrd_course")
         # only the MRD engines and the course itself: nothing after it is needed here
-        analysis = analyze(case, parameters={"mrd_course": params}, until_order=order)
+        analysis = analyze(case, parameters={"mrd_course": params}, targets=("mrd_course",))
         sec = analysis.section("mrd_course")
         if sec is None:
             raise ValidationError(f"case {case.name} has no MRD result (no MRD samples or reports)")
         if sec.error:
             raise ValidationError(f"MRD course failed: {sec.error}")
-        res = dict(sec.result)
+        res = sec.data()
         res["case_id"] = analysis.case_id
         res["engine_warnings"] = [w.splitlines()[0] for w in analysis.warnings]
         emit("mrd_course", res, json_out=json_out, output=output,

@@ -7,9 +7,12 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from remission.domain import InputFile
 
 __all__ = [
     "DB_OPTION",
@@ -55,7 +58,7 @@ def emit(
     *,
     json_out: bool,
     output: Path | None = None,
-    inputs: Iterable[str | Path] = (),
+    inputs: Iterable[str | Path | InputFile] = (),
     parameters: Mapping[str, Any] | None = None,
     human: Callable[[Any], None] | None = None,
     knowledge_base_version: str | None = None,
@@ -64,10 +67,13 @@ def emit(
 
     ``human`` receives a ``rich.console.Console`` and prints tables etc.
     """
-    from remission.domain.envelope import envelope, inputs_of
+    from remission.domain import InputFile
+    from remission.domain.envelope import envelope
+    from remission.io.checksums import input_files
 
     if json_out or human is None:
-        env = envelope(kind, json.loads(to_json(result)), inputs=inputs_of(inputs),
+        ins = [i if isinstance(i, InputFile) else input_files([i])[0] for i in inputs]
+        env = envelope(kind, json.loads(to_json(result)), inputs=ins,
                        parameters=json.loads(to_json(dict(parameters or {}))),
                        knowledge_base_version=knowledge_base_version)
         text = to_json(env) + "\n"

@@ -28,10 +28,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from remission.clinic.risk import add_months, compare_mrd
+from remission.clinic.risk import add_months
+from remission.domain.case import CD19_DIRECTED_AGENTS as _CD19_DIRECTED
 from remission.domain.case import Case
-from remission.domain.mrd import MrdResult
+from remission.domain.mrd import MrdResult, compare_to_threshold
 from remission.domain.parameters import Rule, resolve, rests_on, rule_set
+from remission.domain.results import CartResult, RiskResult
 from remission.errors import ValidationError
 from remission.knowledge import (
     Condition,
@@ -72,7 +74,6 @@ OPTIONS_RULES: dict[str, Rule] = rule_set(
          "best_response values of the latest therapy after relapse read as refractory disease"),
 )
 
-_CD19_DIRECTED = ("blinatumomab", "tisagenlecleucel", "obecabtagene", "brexucabtagene", "cd19")
 _CATEGORY_ORDER = {"transplant": 0, "immunotherapy": 1, "cellular_therapy": 2, "targeted": 3,
                    "chemotherapy": 4, "local_therapy": 5}
 
@@ -186,31 +187,13 @@ def lesion_not_counted(n: NormalisedLesion, les: Any, vocabulary: Vocabulary) ->
     return None
 
 
-def _bool_from(value: Any, *keys: str) -> bool | None:
-    """Read a yes/no fact from a CAR-T section result, tolerating a few shapes."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, Mapping):
-        for k in (*keys, "present", "value", "status"):
-            if k in value:
-                v = value[k]
-                if isinstance(v, bool):
-                    return v
-                if isinstance(v, str) and v.lower() in ("present", "yes", "persistent", "ongoing",
-                                                        "true"):
-                    return True
-                if isinstance(v, str) and v.lower() in ("absent", "no", "lost", "recovered", "false"):
-                    return False
-    return None
-
-
 def patient_profile(
     case: Case,
     *,
     vocabulary: Vocabulary,
     mrd: Sequence[MrdResult] = (),
-    risk: Mapping[str, Any] | None = None,
-    cart: Mapping[str, Any] | None = None,
+    risk: RiskResult | Mapping[str, Any] | None = None,
+    cart: CartResult | None = None,
     allow_unknown_lesions: bool = False,
     rules: Mapping[str, Any] | None = None,
     state: Any = None,
@@ -218,9 +201,9 @@ def patient_profile(
 ) -> PatientProfile:
     """Collect the patient facts (pure: reads only the given records).
 
-    ``risk`` is the JSON result of :func:`remission.clinic.risk.stratify`; ``cart`` the JSON
-    result of a CAR-T monitoring section (keys ``persistence`` and ``b_cell_aplasia``, each a
-    boolean or a mapping with ``present``/``status``), both optional. Unknown lesion names raise
+    ``risk`` is the typed result of the risk step (or :meth:`RiskAssessment.to_json`); ``cart``
+    that of the CAR-T monitoring step (persistence and B-cell aplasia as the CAR-T engine defines
+    them), both optional. Unknown lesion names raise
     :class:`~remission.knowledge.UnknownLesionError` unless ``allow_unknown_lesions``.
     ``rules``: overrides of :data:`OPTIONS_RULES` (``refractory_values`` is used here).
     ``state``: the disease state (:func:`remission.state.disease_state`; model or its JSON): when
@@ -309,18 +292,15 @@ def patient_profile(
     groups: set[str] = set()
     decision = None
     other: list[str] = []
-    if risk:
-        for key in ("bfm", "intreall", "allr3", "cog"):
-            g = risk.get(key)
-            if isinstance(g, Mapping) and g.get("group"):
-                groups.add(f"{key}:{g['group']}")
-        tr = risk.get("transplant")
-        if isinstance(tr, Mapping):
-            decision = tr.get("decision")
-            other = [str(a.get("decision")) for a in tr.get("alternatives", ()) or ()
-                     if isinstance(a, Mapping)]
-    persistence = _bool_from((cart or {}).get("persistence"), "persistent", "present")
-    bca = _bool_from((cart or {}).get("b_cell_aplasia"), "ongoing", "present", "aplasia")
+    if isinstance(risk, Mapping):
+        risk = RiskResult.model_validate({**risk, "kind": "risk"})
+    if risk is not None:
+        groups = {f"{key}:{g.group}" for key, g in risk.groups().items() if g.group}
+        if risk.transplant is not None:
+            decision = risk.transplant.decision
+            other = [str(a.get("decision")) for a in risk.transplant.alternatives]
+    persistence = cart.persistence.present if cart is not None and cart.persistence else None
+    bca = cart.b_cell_aplasia.ongoing if cart is not None else None
 
     marrow = last.marrow_blasts_percent if last else None
     burden_src = f"relapse {last.number} marrow blasts" if last and marrow is not None else None
@@ -538,7 +518,7 @@ def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
         if m is None:
             add(None, "no MRD after the latest relapse")
         else:
-            side = compare_mrd(m, cond.mrd_at_least)
+            side = compare_to_threshold(m, cond.mrd_at_least)
             add(side, f"latest MRD {p.mrd_latest} "
                       + {True: ">=", False: "<", None: "not comparable with"}[side]
                       + f" {cond.mrd_at_least:g}")

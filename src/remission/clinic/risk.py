@@ -36,7 +36,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from remission.domain.case import Case, Relapse
-from remission.domain.mrd import MrdResult, mrd_at_least
+from remission.domain.mrd import MrdResult, compare_to_threshold
 from remission.domain.parameters import Rule, resolve, rests_on, rule_set
 from remission.errors import ValidationError
 from remission.knowledge import UnknownLesionError, Vocabulary, default_vocabulary
@@ -60,7 +60,6 @@ __all__ = [
     "bfm_time_point",
     "cog_group",
     "cog_time_point",
-    "compare_mrd",
     "intreall_group",
     "is_ph_positive",
     "risk_site",
@@ -485,7 +484,7 @@ def cog_group(
                            rule_path=(*base, f"late relapse: LR if EOB1 MRD < {thr:g}, IR if >= {thr:g}; "
                                              "EOB1 MRD not available"),
                            sources=("S-HungerRaetz", "S-Brown"), rests_on=rests)
-    side = compare_mrd(eob1_mrd, thr)
+    side = compare_to_threshold(eob1_mrd, thr)
     if side is None:
         return SchemeGroup(scheme="COG AALL1331", group=None, candidates=("LR", "IR"),
                            pending="end-of-block-1 MRD with sufficient sensitivity",
@@ -501,11 +500,6 @@ def cog_group(
 
 
 # -- MRD against a threshold -------------------------------------------------------------------
-
-def compare_mrd(m: MrdResult, threshold: float) -> bool | None:
-    """MRD against a threshold (:func:`remission.domain.mrd.mrd_at_least`)."""
-    return mrd_at_least(m, threshold)
-
 
 def _mrd_used(m: MrdResult) -> MrdUsed:
     return MrdUsed(method=m.method, status=m.status, value=m.value, lod=m.lod, loq=m.loq,
@@ -609,7 +603,7 @@ def _transplant(backbone: str, bfm: SchemeGroup | None, allr3: SchemeGroup | Non
                               rule_path=(*path0, f"no marrow MRD labelled {', '.join(labels)} "
                                                  "after this relapse"),
                               sources=srcs)
-    side = compare_mrd(m, thr)
+    side = compare_to_threshold(m, thr)
     if side is None:
         return TransplantRule(backbone=name, rule=rule_text, mrd_threshold=thr, mrd_value=m.value, mrd=_mrd_used(m),
                               decision="pending_mrd",

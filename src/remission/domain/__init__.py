@@ -7,7 +7,6 @@ from remission.domain.analysis import (
     InputFile,
     Provenance,
     TimelineEvent,
-    sha256_file,
 )
 from remission.domain.case import (
     Antigen,
@@ -27,15 +26,32 @@ from remission.domain.case import (
 from remission.domain.envelope import envelope
 from remission.domain.mrd import MrdMethod, MrdResult, MrdStatus, format_mrd
 from remission.domain.parameters import Rule, resolve, rests_on, rule_set, rule_values
+from remission.domain.results import (
+    CartResult,
+    ClonalResult,
+    CourseResult,
+    EngineResult,
+    FlowResult,
+    NgsResult,
+    OptionsResult,
+    PcrResult,
+    RiskResult,
+    RuleRecord,
+)
 
 __all__ = [
     "NOT_A_MEDICAL_DEVICE",
     "Antigen",
     "CarTInfusion",
+    "CartResult",
     "Case",
     "CaseAnalysis",
+    "ClonalResult",
+    "CourseResult",
     "Diagnosis",
+    "EngineResult",
     "EngineSection",
+    "FlowResult",
     "Frontline",
     "Immunophenotype",
     "InputFile",
@@ -44,10 +60,15 @@ __all__ = [
     "MrdReport",
     "MrdResult",
     "MrdStatus",
+    "NgsResult",
+    "OptionsResult",
     "Patient",
+    "PcrResult",
     "Provenance",
     "Relapse",
+    "RiskResult",
     "Rule",
+    "RuleRecord",
     "Sample",
     "Therapy",
     "TimelineEvent",
@@ -58,5 +79,4 @@ __all__ = [
     "rests_on",
     "rule_set",
     "rule_values",
-    "sha256_file",
 ]

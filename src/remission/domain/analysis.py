@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from remission.domain.case import Case
 from remission.domain.mrd import MrdResult
+from remission.domain.results import EngineResult, RuleRecord
 
 __all__ = [
     "NOT_A_MEDICAL_DEVICE",
@@ -19,7 +18,6 @@ __all__ = [
     "InputFile",
     "Provenance",
     "TimelineEvent",
-    "sha256_file",
 ]
 
 NOT_A_MEDICAL_DEVICE = (
@@ -27,15 +25,6 @@ NOT_A_MEDICAL_DEVICE = (
     "shows its reasons; it never decides. Every result must be checked by a qualified clinician "
     "against the source data."
 )
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file, read in chunks (constant memory)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 class _Model(BaseModel):
@@ -69,19 +58,24 @@ class EngineSection(_Model):
 
     name: str = Field(description="engine name; the report section template has the same name")
     title: str
-    result: dict[str, Any] = Field(default_factory=dict, description="JSON-ready engine result")
+    result: EngineResult | None = Field(
+        None, description="the engine's typed result (remission.domain.results); null on error")
     warnings: tuple[str, ...] = ()
-    rests_on: tuple[dict[str, Any], ...] = Field(
+    rests_on: tuple[RuleRecord, ...] = Field(
         (), description="rules tagged [R]/[U] or overridden by the user that this result uses"
     )
     error: str | None = Field(None, description="set when the engine failed on this case's data")
+
+    def data(self) -> dict[str, Any]:
+        """The result as JSON-ready data (what the report and web templates render)."""
+        return {} if self.result is None else self.result.model_dump(mode="json")
 
 
 class CaseAnalysis(_Model):
     """Everything ``remission`` knows about one patient after one analysis run."""
 
-    schema_: Literal["remission.case_analysis/1"] = Field(
-        "remission.case_analysis/1", alias="schema"
+    schema_: Literal["remission.case_analysis/2"] = Field(
+        "remission.case_analysis/2", alias="schema"
     )
     case_id: str
     case: Case

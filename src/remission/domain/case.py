@@ -12,7 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from remission.domain.mrd import MrdResult
+
 __all__ = [
+    "CD19_DIRECTED_AGENTS",
     "Antigen",
     "AssayKind",
     "CarTInfusion",
@@ -48,6 +51,10 @@ AssayKind = Literal[
 ]
 SampleRole = Literal["diagnosis", "follow_up", "relapse", "remission", "normal_reference"]
 MrdMethod = Literal["ngs", "flow", "pcr"]
+
+#: therapy-name fragments of CD19-directed agents (bispecific T-cell engager, CD19 CAR-T products)
+CD19_DIRECTED_AGENTS: tuple[str, ...] = (
+    "blinatumomab", "tisagenlecleucel", "obecabtagene", "brexucabtagene", "cd19")
 TherapyKind = Literal[
     "chemotherapy",
     "bispecific",
@@ -221,6 +228,18 @@ class MrdReport(_Model):
     material: Material = "bone_marrow"
     marker: str | None = None
 
+    def to_result(self) -> MrdResult:
+        """The report as an :class:`MrdResult` (``source="reported"``); a missing status is
+        derived from the value and the LoQ (0 or no value: negative)."""
+        status = self.status or (
+            "negative" if self.value is None or self.value == 0
+            else "positive_not_quantifiable" if self.loq is not None and self.value < self.loq
+            else "positive")
+        return MrdResult(method=self.method, status=status,
+                         value=None if status == "negative" else self.value,
+                         lod=self.lod, loq=self.loq, date=self.date, material=self.material,
+                         marker=self.marker, timepoint=self.timepoint, source="reported")
+
 
 class Sample(_Model):
     id: str = Field(min_length=1)
@@ -247,6 +266,16 @@ class Case(_Model):
     mrd_reports: tuple[MrdReport, ...] = ()
     samples: tuple[Sample, ...] = ()
     tumour_board: TumourBoard = TumourBoard()
+
+    def cd19_directed_before(self, when: dt.date) -> list[str]:
+        """CD19-directed therapies given on or before ``when`` (CD19 CAR-T infusions, therapies
+        whose name is a CD19-directed agent), described with their dates. The one place that
+        answers "had this patient CD19-directed therapy before date X"."""
+        hits = [f"CD19 CAR-T ({c.product}) on {c.date}" for c in self.cart_infusions
+                if c.date <= when and "CD19" in (c.target or "").upper()]
+        hits += [f"{t.name} from {t.start}" for t in self.therapies
+                 if t.start <= when and any(a in t.name.lower() for a in CD19_DIRECTED_AGENTS)]
+        return hits
 
     @field_validator("samples")
     @classmethod

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["MrdMethod", "MrdResult", "MrdStatus", "format_mrd", "mrd_at_least"]
+__all__ = ["MrdMethod", "MrdResult", "MrdStatus", "compare_to_threshold", "format_mrd"]
 
 MrdStatus = Literal["negative", "positive_not_quantifiable", "positive", "not_evaluable"]
 MrdMethod = Literal["ngs", "flow", "pcr"]
@@ -57,6 +57,29 @@ class MrdResult(BaseModel):
         return format_mrd(self.status, self.value, self.lod, self.loq)
 
 
+def compare_to_threshold(m: MrdResult, threshold: float) -> bool | None:
+    """Is MRD at or above ``threshold``? ``True``/``False``, or ``None`` when the result cannot
+    tell (a negative or not-quantifiable result whose sensitivity does not reach the threshold,
+    or a not-evaluable sample). The one comparison every clinical rule uses.
+    """
+    if m.status == "not_evaluable":
+        return None
+    if m.status == "positive":
+        assert m.value is not None
+        return m.value >= threshold
+    if m.status == "positive_not_quantifiable":
+        # the true value is below the LoQ: below the threshold only if LoQ <= threshold
+        if m.loq is not None and m.loq <= threshold:
+            return False
+        if m.value is not None and m.loq is None:
+            return m.value >= threshold
+        return None
+    # negative: below the threshold only if the assay could have seen it
+    if m.lod is None:
+        return False
+    return False if m.lod <= threshold else None
+
+
 def _pct(x: float) -> str:
     return f"{x * 100:.2g} %" if x * 100 < 0.01 else f"{x * 100:.3g} %"
 
@@ -71,24 +94,3 @@ def format_mrd(status: str, value: float | None, lod: float | None, loq: float |
         return f"positive, < LoQ ({_pct(loq)})" if loq else "positive, not quantifiable"
     assert value is not None
     return f"{value:.2e} ({_pct(value)})"
-
-
-def mrd_at_least(m: MrdResult, threshold: float) -> bool | None:
-    """True if the MRD is at or above ``threshold``, False if below, None if the result cannot
-    tell (a negative or below-LoQ result whose sensitivity does not reach the threshold, or a
-    not-evaluable sample). The one MRD-versus-threshold comparison of the package."""
-    if m.status == "positive":
-        return m.value is not None and m.value >= threshold
-    if m.status == "positive_not_quantifiable":
-        # the true value is below the LoQ: below the threshold only if LoQ <= threshold
-        if m.loq is not None and m.loq <= threshold:
-            return False
-        if m.value is not None and m.loq is None:
-            return m.value >= threshold
-        return None
-    if m.status == "not_evaluable":
-        return None
-    # negative: below the threshold only if the assay could have seen it
-    if m.lod is None:
-        return False
-    return False if m.lod <= threshold else None

@@ -94,14 +94,14 @@ def _scalar(v: Any) -> bool:
 
 def _generic(section: EngineSection) -> str:
     """Fallback when an engine has no renderer: its top-level values as a table, the rest as JSON."""
-    rows = [(k, v) for k, v in section.result.items() if _scalar(v)]
+    rows = [(k, v) for k, v in section.data().items() if _scalar(v)]
     html = ""
     if rows:
         html += "<table class='kv'>" + "".join(
             f"<tr><th>{escape(str(k).replace('_', ' '))}</th><td>{escape('–' if v is None else str(v))}</td></tr>"
             for k, v in rows) + "</table>"
-    if section.result:
-        body = json.dumps(section.result, indent=2, default=str)
+    if section.result is not None:
+        body = json.dumps(section.data(), indent=2, default=str)
         if len(body) > 20000:
             body = body[:20000] + "\n…"
         html += (f"<details><summary>Full result (JSON)</summary><pre class='json'>{escape(body)}</pre>"
@@ -130,7 +130,7 @@ def _all_rules(analysis: CaseAnalysis) -> list[dict[str, Any]]:
     out = []
     for s in analysis.sections:
         for r in s.rests_on:
-            out.append({"section": s.title, **r})
+            out.append({"section": s.title, **r.model_dump(mode="json")})
     return out
 
 

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from remission.domain.case import Case, Relapse
-from remission.domain.mrd import MrdResult, mrd_at_least
+from remission.domain.mrd import MrdResult, compare_to_threshold
 from remission.domain.parameters import Rule, resolve, rests_on
 from remission.state.models import (
     NOT_IN_REMISSION,
@@ -227,7 +227,7 @@ class _Machine:
         ev = [StateEvidence(date=when, kind="mrd", text=_mrd_text(m))]
         cr_lim = float(self.r["cr_marrow_blast_fraction"].value)
         thr = float(self.r["molecular_relapse_threshold"].value)
-        high = mrd_at_least(m, cr_lim)
+        high = compare_to_threshold(m, cr_lim)
         if high:
             if self.status in ("haematological_relapse", "refractory"):
                 self.enter("refractory", when, f"refractory: marrow MRD {m.display()} (M1 limit "
@@ -256,7 +256,7 @@ class _Machine:
                            ev)
             return
         # detectable, below the M1 limit
-        above = mrd_at_least(m, thr)
+        above = compare_to_threshold(m, thr)
         prev = self.prev_q.get(key)
         if m.status == "positive":
             self.prev_q[key] = m

@@ -1,5 +1,24 @@
 """Pipeline steps: adapters that read a case's assay files and call one engine each.
 
-Every module here is imported by :func:`remission.pipeline.registered_steps`; a module
-registers its step with :func:`remission.pipeline.step`. Modules starting with ``_`` are skipped.
+Discovery is explicit: :data:`MODULES` lists the step modules, in the order used to break ties
+between steps whose declared inputs allow either order. A new engine adds its module here.
 """
+
+from __future__ import annotations
+
+import importlib
+
+from remission.steps._base import MRD, Step, StepContext, registry, step
+
+__all__ = ["MODULES", "MRD", "Step", "StepContext", "all_steps", "step"]
+
+#: the step modules (``remission.steps.<name>``)
+MODULES: tuple[str, ...] = ("ngs", "flow", "pcr", "course", "cart", "clonal", "risk", "state",
+                            "options")
+
+
+def all_steps() -> list[Step]:
+    """Every step, imported once, in :data:`MODULES` order (not yet resolved into a run order)."""
+    for mod in MODULES:
+        importlib.import_module(f"remission.steps.{mod}")
+    return list(registry.values())

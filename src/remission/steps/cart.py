@@ -19,10 +19,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from remission.domain import Case, EngineSection, Sample
+from remission.domain import CartResult, Case, EngineSection, Sample
 from remission.domain.case import CarTInfusion
 from remission.errors import ValidationError
-from remission.pipeline import StepContext, step
+from remission.steps._base import StepContext, step
 
 _ASSAYS = ("observations", "cart_kinetics", "b_cells")
 
@@ -75,7 +75,7 @@ def _band_days(last_day: float) -> list[float]:
         if end > 28.0 else np.linspace(0.0, 28.0, 57).tolist()
 
 
-@step("cart", title="CAR-T monitoring", order=50, applies=_applies)
+@step("cart", title="CAR-T monitoring", applies=_applies)
 def run(ctx: StepContext) -> EngineSection:
     from remission.cart.bcells import antigen_course, b_cell_aplasia
     from remission.cart.kinetics import analyze_kinetics, population_band
@@ -158,5 +158,5 @@ def run(ctx: StepContext) -> EngineSection:
         result["cd19_negative"] = ac.cd19_negative
         result["signals"] += list(ac.signals)
         rules.update({r["name"]: r for r in ac.rests_on})
-    return EngineSection(name="cart", title="CAR-T monitoring", result=result, warnings=tuple(warnings),
+    return EngineSection(name="cart", title="CAR-T monitoring", result=CartResult.model_validate(result), warnings=tuple(warnings),
                          rests_on=tuple(rules.values()))

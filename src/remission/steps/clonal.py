@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from remission.domain import EngineSection
+from remission.domain import ClonalResult, EngineSection
 from remission.domain.parameters import rests_on
 from remission.errors import InputError, ValidationError
-from remission.pipeline import StepContext, step
+from remission.steps._base import StepContext, step
 
 TITLE = "Clonal architecture"
 _ENGINE_KEYS = {"seed", "max_clusters", "restarts", "criterion", "precision"}
@@ -53,7 +53,7 @@ def read_clonotypes(paths: list[Path]) -> list[dict[str, Any]] | None:
     return out
 
 
-@step("clonal", title=TITLE, order=55, applies=_applies)
+@step("clonal", title=TITLE, applies=_applies)
 def run(ctx: StepContext) -> EngineSection:
     from remission.clonal import analyse_clonal, annotate_case_lesions, clonotype_evolution
     from remission.clonal.analysis import rules_rested_on
@@ -115,5 +115,5 @@ def run(ctx: StepContext) -> EngineSection:
         if r["name"] not in seen:
             seen.add(r["name"])
             unique.append(r)
-    return EngineSection(name="clonal", title=TITLE, result=result, warnings=tuple(warnings),
+    return EngineSection(name="clonal", title=TITLE, result=ClonalResult.model_validate(result), warnings=tuple(warnings),
                          rests_on=tuple(unique))

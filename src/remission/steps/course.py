@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from remission.domain import Case, EngineSection
+from remission.domain import Case, CourseResult, EngineSection
 from remission.mrd.course import Baseline, CourseEvent
-from remission.pipeline import StepContext, step
+from remission.steps._base import MRD, StepContext, step
 
 TITLE = "MRD course"
 
@@ -40,7 +40,7 @@ def course_inputs(case: Case, first_mrd_date: dt.date | None = None
     return baseline, events
 
 
-@step("mrd_course", title=TITLE, order=40, applies=_has_mrd)
+@step("mrd_course", title=TITLE, needs=(MRD,), applies=_has_mrd)
 def run(ctx: StepContext) -> EngineSection:
     from remission.domain.parameters import resolve, rests_on
     from remission.mrd.course import COURSE_RULES, analyze_course
@@ -57,5 +57,5 @@ def run(ctx: StepContext) -> EngineSection:
         warnings.append(f"molecular relapse ({mr.get('method')}, {mr.get('date')}; rule: >= "
                         f"{mr['threshold']:g}, confirmation {'required' if mr['require_confirmation'] else 'not required'})")
     rules = resolve(COURSE_RULES, params)
-    return EngineSection(name="mrd_course", title=TITLE, result=result, warnings=tuple(warnings),
+    return EngineSection(name="mrd_course", title=TITLE, result=CourseResult.model_validate(result), warnings=tuple(warnings),
                          rests_on=tuple(rests_on(rules.values())))

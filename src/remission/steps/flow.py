@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from remission.domain import Case, EngineSection, rests_on
+from remission.domain import Case, EngineSection, FlowResult, rests_on
 from remission.errors import LowSensitivityWarning, ValidationError
-from remission.pipeline import StepContext, step
+from remission.steps._base import MRD, StepContext, step
 
 __all__ = ["analyse_file", "plot_events"]
 
@@ -125,16 +125,11 @@ def _auto_labels(det: Any, tube: Any) -> np.ndarray:
 
 
 def _cd19_directed_before(case: Case, when: Any) -> str | None:
-    for c in case.cart_infusions:
-        if c.date <= when and "CD19" in (c.target or "").upper():
-            return f"CD19 CAR-T ({c.product}) on {c.date}"
-    for t in case.therapies:
-        if t.start <= when and "blinatumomab" in t.name.lower():
-            return f"blinatumomab from {t.start}"
-    return None
+    hits = case.cd19_directed_before(when)
+    return "; ".join(hits) if hits else None
 
 
-@step("flow_mrd", title="Flow-cytometric MRD", order=20,
+@step("flow_mrd", title="Flow-cytometric MRD", provides=(MRD,),
       applies=lambda case: any(s.role != "normal_reference" for s in case.samples_of("flow_mrd")))
 def run(ctx: StepContext) -> EngineSection:
     from remission.mrd.flow import FLOW_RULES, DifferentFromNormal, prepare_tube
@@ -191,5 +186,5 @@ def run(ctx: StepContext) -> EngineSection:
             "result": main.as_dict(), "auto": res["auto"].as_dict() if res["auto"] is not None else None,
             "plot": res["plot"],
         })
-    return EngineSection(name="flow_mrd", title="Flow-cytometric MRD", result={"samples": out},
+    return EngineSection(name="flow_mrd", title="Flow-cytometric MRD", result=FlowResult.model_validate({"samples": out}),
                          warnings=tuple(dict.fromkeys(notes)), rests_on=tuple(rests_on(used_rules.values())))

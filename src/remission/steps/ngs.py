@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from remission.domain import EngineSection, Sample
+from remission.domain import EngineSection, NgsResult, Sample
 from remission.domain.parameters import rests_on, rule_values
 from remission.errors import ValidationError
-from remission.pipeline import StepContext, step
+from remission.steps._base import MRD, StepContext, step
 
 STEP = "ngs_mrd"
 _FASTQ_SUFFIXES = (".fastq", ".fq", ".fastq.gz", ".fq.gz")
@@ -79,7 +79,7 @@ def _num(sample: Sample, name: str) -> float | None:
     return float(v)
 
 
-@step(STEP, title="NGS-MRD", order=10, applies=lambda case: bool(case.samples_of("ngs_mrd")))
+@step(STEP, title="NGS-MRD", provides=(MRD,), applies=lambda case: bool(case.samples_of("ngs_mrd")))
 def run(ctx: StepContext) -> EngineSection:
     from remission.domain.parameters import resolve
     from remission.io.airr import iter_airr_chunks
@@ -93,7 +93,7 @@ def run(ctx: StepContext) -> EngineSection:
     warnings: list[str] = []
     if not baselines:
         return EngineSection(name=STEP, title="NGS-MRD",
-                             result={"status": "no_diagnosis", "index": [], "samples": []},
+                             result=NgsResult(status="no_diagnosis"),
                              warnings=("no diagnosis/relapse NGS sample: no index clonotypes to track",),
                              rests_on=tuple(rests_on(rules.values())))
     indexes: dict[str, Any] = {}
@@ -127,5 +127,5 @@ def run(ctx: StepContext) -> EngineSection:
         "samples": results,
         "parameters": rule_values(rules),
     }
-    return EngineSection(name=STEP, title="NGS-MRD", result=result, warnings=tuple(dict.fromkeys(warnings)),
+    return EngineSection(name=STEP, title="NGS-MRD", result=NgsResult.model_validate(result), warnings=tuple(dict.fromkeys(warnings)),
                          rests_on=tuple(rests_on(rules.values())))

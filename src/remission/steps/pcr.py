@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from remission.domain import EngineSection
+from remission.domain import EngineSection, PcrResult
 from remission.domain.parameters import resolve, rests_on
 from remission.errors import InputError, ValidationError
-from remission.pipeline import StepContext, step
+from remission.steps._base import MRD, StepContext, step
 
 TITLE = "RQ-PCR MRD"
 
 
-@step("pcr_mrd", title=TITLE, order=30, applies=lambda case: bool(case.samples_of("pcr_mrd")))
+@step("pcr_mrd", title=TITLE, provides=(MRD,), applies=lambda case: bool(case.samples_of("pcr_mrd")))
 def run(ctx: StepContext) -> EngineSection:
     from remission.io.qpcr import read_plate
     from remission.mrd.pcr import PCR_RULES, analyze_plate
@@ -58,5 +58,6 @@ def run(ctx: StepContext) -> EngineSection:
                       "mrd": None if mrd is None else mrd.model_dump(mode="json")})
         samples.append(entry)
     return EngineSection(name="pcr_mrd", title=TITLE,
-                         result={"samples": samples, "rules": [r.as_dict() for r in rules.values()]},
+                         result=PcrResult.model_validate(
+                             {"samples": samples, "rules": [r.as_dict() for r in rules.values()]}),
                          warnings=tuple(warnings), rests_on=tuple(rests_on(rules.values())))

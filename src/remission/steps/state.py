@@ -6,21 +6,21 @@ Parameters (``--param state.NAME=VALUE``): overrides of :data:`remission.state.S
 
 from __future__ import annotations
 
-from remission.domain import EngineSection
-from remission.pipeline import StepContext, step
+from remission.domain import CartResult, EngineSection
+from remission.steps._base import MRD, StepContext, step
 
 TITLE = "Where the patient stands"
 
 
-@step("state", title=TITLE, order=70, applies=lambda case: True)
+@step("state", title=TITLE, needs=(MRD, "mrd_course", "cart"))
 def run(ctx: StepContext) -> EngineSection:
     from remission.state import disease_state
 
-    cart = ctx.sections.get("cart")
-    res = disease_state(ctx.case, ctx.mrd,
-                        cart=cart.result if cart is not None and not cart.error else None,
+    cart_sec = ctx.section("cart")
+    cart = cart_sec.result if cart_sec is not None else None
+    res = disease_state(ctx.case, ctx.mrd, cart=cart if isinstance(cart, CartResult) else None,
                         rules=ctx.params_for("state"))
     warnings = tuple(f"{a.label}: {a.message}" for a in res.alerts
                      if a.code in ("site_inconsistent",))
-    return EngineSection(name="state", title=TITLE, result=res.to_json(), warnings=warnings,
+    return EngineSection(name="state", title=TITLE, result=res, warnings=warnings,
                          rests_on=tuple(res.rules))

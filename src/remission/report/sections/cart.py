@@ -90,7 +90,7 @@ def _bcell_plot(bc: dict[str, Any]) -> str:
 
 
 def render(section: EngineSection, analysis: CaseAnalysis) -> str:
-    r = section.result
+    r = section.data()
     out: list[str] = []
     inf = r.get("infusion")
     if inf:

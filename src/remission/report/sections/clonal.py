@@ -206,7 +206,7 @@ def _case_lesion_block(lesions: list[dict[str, Any]]) -> str:
 
 
 def render(section: EngineSection, analysis: CaseAnalysis) -> str:
-    res = section.result
+    res = section.data()
     parts = [_variant_block(v) for v in res.get("variant_samples", [])]
     if res.get("case_lesions"):
         parts.append(_case_lesion_block(res["case_lesions"]))

@@ -38,7 +38,7 @@ def _plots(plot: dict[str, Any], title: str) -> str:
 
 
 def render(section: Any, analysis: Any) -> str:
-    samples = section.result.get("samples", [])
+    samples = section.data().get("samples", [])
     if not samples:
         return "<p>No flow-cytometric MRD samples.</p>"
     rows = []

@@ -144,7 +144,7 @@ def course_svg(res: dict[str, Any]) -> str:
 
 
 def render(section: Any, analysis: Any) -> str:
-    res = section.result
+    res = section.data()
     if not res.get("points"):
         return "<p>No MRD results with dates.</p>"
     out = [course_svg(res)]

@@ -41,7 +41,7 @@ def _plot(samples: list[dict[str, Any]]) -> str:
 
 
 def render(section: Any, analysis: Any) -> str:
-    r = section.result
+    r = section.data()
     out: list[str] = []
     for idx in r.get("index", []):
         out.append(f"<h3>Index clonotypes: {escape(idx['sample_id'])} ({escape(idx['date'])})</h3>")

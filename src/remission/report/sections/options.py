@@ -20,7 +20,7 @@ def _cites(cs: list[dict[str, Any]]) -> str:
 
 
 def render(section: EngineSection, analysis: CaseAnalysis) -> str:
-    r = section.result
+    r = section.data()
     kb = r.get("knowledge_base", {})
     out = [f"<p><b>{escape(r.get('notice', ''))}</b></p>",
            f"<p class='small'>Knowledge base {escape(kb.get('version', '?'))} "

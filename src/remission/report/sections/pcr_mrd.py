@@ -56,7 +56,7 @@ def _curve_plot(markers: list[dict[str, Any]], title: str) -> str:
 
 
 def render(section: Any, analysis: Any) -> str:
-    samples = section.result.get("samples", [])
+    samples = section.data().get("samples", [])
     if not samples:
         return "<p>No RQ-PCR samples.</p>"
     out = ["<p>Allele-specific Ig/TR RQ-PCR interpreted with the EuroMRD rules "

@@ -22,7 +22,7 @@ def _mrd(m: dict[str, Any] | None) -> str:
 
 
 def render(section: EngineSection, analysis: CaseAnalysis) -> str:
-    r = section.result
+    r = section.data()
     out: list[str] = []
     if r.get("relapse_number") is None:
         return "<p>No relapse recorded: the relapse risk schemes do not apply.</p>"

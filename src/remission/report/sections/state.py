@@ -39,10 +39,7 @@ def _section(analysis: CaseAnalysis, name: str) -> dict[str, Any] | None:
     s = analysis.section(name)
     if s is None or s.error:
         return None
-    r = s.result
-    if hasattr(r, "model_dump"):  # typed results
-        return dict(r.model_dump(mode="json"))
-    return dict(r) if r else None
+    return s.data() or None
 
 
 def standing_now(analysis: CaseAnalysis, top: int = 3) -> dict[str, Any] | None:
@@ -164,9 +161,7 @@ def summary_html(analysis: CaseAnalysis) -> str:
 
 def render(section: EngineSection, analysis: CaseAnalysis) -> str:
     """The state timeline: each period with its line, definition and the evidence it rests on."""
-    r = section.result
-    if hasattr(r, "model_dump"):
-        r = r.model_dump(mode="json")
+    r = section.data()
     rows = []
     for p in r.get("periods", []):
         ev = "<br>".join(escape(f"{e['date']}: {e['text']}") for e in p.get("evidence", []))
