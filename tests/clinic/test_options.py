@@ -285,7 +285,7 @@ def test_cli_options_with_knowledge_dir(example_cases, tmp_kb, capsys):
     rc = main(["options", str(example_cases["ph-like-very-early"]), "--json",
                "--knowledge", str(tmp_kb), "--reported-mrd-only"])
     out = json.loads(capsys.readouterr().out)
-    assert rc == 0 and out["schema"] == "remission.options/1"
+    assert rc == 0 and out["schema"] == "remission.options/2"  # access is an object (CHANGELOG)
     assert out["knowledge_base_version"] == "2099.1.0-test"
     assert "new-trial-agent" in [o["id"] for o in out["result"]["options"]]
 
