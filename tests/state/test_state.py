@@ -225,3 +225,21 @@ def test_json_round_trip():
 
     st = disease_state(_case(), [mrd(2e-4, D(2019, 2, 11))])
     assert DiseaseState.model_validate(st.to_json()) == st
+
+
+def test_antigen_escape_watch_combines_the_three_signals():
+    # CD19 96 % -> 40 % after tisagenlecleucel, NGS-MRD detectable after it, aplasia ongoing
+    # (Pulsipher 2022: any detectable NGS-MRD after tisagenlecleucel predicts relapse; relapses
+    # with persistent B-cell aplasia were 88 % CD19-negative). No threshold: "falling" = lower.
+    c = _case(cart_infusions=[{"product": "tisagenlecleucel", "date": "2019-03-01"}],
+              antigen_expression=[{"date": "2019-02-20", "CD19_percent": 96},
+                                  {"date": "2019-05-01", "CD19_percent": 40}])
+    ngs = mrd(3e-5, D(2019, 4, 28), lod=1e-6, loq=1e-6, method="ngs")
+    cart = {"persistence": {"present": True}, "b_cell_aplasia": {"ongoing": True}}
+    st = disease_state(c, [ngs], cart=cart)
+    watch = [a for a in st.alerts if a.code == "antigen_escape_watch"]
+    assert len(watch) == 1 and "96 % -> 40 %" in watch[0].message
+    assert "aplasia ongoing" in watch[0].message
+    # without detectable MRD after CAR-T there is no watch alert
+    neg = mrd(None, D(2019, 4, 28), lod=1e-6, method="ngs")
+    assert not any(a.code == "antigen_escape_watch" for a in disease_state(c, [neg], cart=cart).alerts)

@@ -60,14 +60,15 @@ NOTICE = ("These options are proposed from the knowledge base with their reasons
 OPTIONS_RULES: dict[str, Rule] = rule_set(
     Rule("antigen_positive_min_percent", 20.0, "R",
          "EGIL convention (Bene MC et al. Leukemia 1995;9:1783): a marker is positive when "
-         "expressed on >= 20 % of blasts; not in clinical_rules.md - confirm per laboratory",
+         "expressed on >= 20 % of blasts; recalled - confirm per laboratory",
          "CD19/CD22 at or above this percentage of blasts counts as expressed, below as negative"),
     Rule("high_marrow_burden_percent", 50.0, "U",
          "Topp MS et al. Lancet Oncol 2015;16:57 (blinatumomab responses lower with >= 50 % marrow "
-         "blasts, adults); not in clinical_rules.md - confirm",
+         "blasts, adults); recalled - confirm",
          "marrow blasts at or above this percentage count as high burden (blinatumomab, CAR-T CRS)"),
     Rule("no_response_values", ("NR", "PD", "SD", "PR", "MRD_positive"), "U",
-         "clinical_rules.md §4 (MRD response terms); reading of the case file's best_response",
+         "Gökbuget N et al. Hematology ASH Educ Program 2021:718 (MRD response terms); reading "
+         "of the case file's best_response",
          "best_response values read as 'no (MRD) response' to a prior therapy"),
     Rule("refractory_values", ("NR", "PD", "SD", "PR"), "U",
          "reading of the case file's best_response (no complete remission)",

@@ -576,6 +576,25 @@ def _alerts(case: Case, m: _Machine, current: StatePeriod, mrd: Sequence[MrdResu
             out.append(Alert(code="loss_of_cart_persistence", label="CAR-T no longer detectable",
                              date=None, message=f"{cart.product} below the LoD at the last sample",
                              source=_SRC_PULSIPHER))
+    if cart is not None:
+        after = [x for x in mrd if x.method == "ngs" and x.date is not None
+                 and x.date > cart.infusion_date and x.status != "negative"]
+        target = "CD22" if cart.target == "CD22" else "CD19"
+        ag = next((a for a in antigens if a.antigen == target), None)
+        falling = (ag is not None and ag.previous_percent is not None
+                   and ag.percent_of_blasts < ag.previous_percent)
+        if after and falling and ag is not None:
+            signals = [f"{target} {ag.previous_percent:g} % -> {ag.percent_of_blasts:g} % of blasts "
+                       f"({ag.previous_date} -> {ag.date})",
+                       f"NGS-MRD detectable after {cart.product} ({min(x.date for x in after if x.date)})"]
+            if cart.b_cell_aplasia is True:
+                signals.append("B-cell aplasia ongoing (CAR-T pressure persists: antigen-negative "
+                               "escape rather than CAR-T loss)")
+            elif cart.b_cell_aplasia is False or cart.persistence is False:
+                signals.append("CAR-T persistence or B-cell aplasia lost")
+            out.append(Alert(code="antigen_escape_watch", label="antigen-escape watch",
+                             date=ag.date, message="; ".join(signals), source=_SRC_PULSIPHER
+                             + "; relapses with persistent B-cell aplasia were 88 % CD19-negative"))
     for a in antigens:
         if a.status == "negative" and a.previous_percent is not None \
                 and a.previous_percent >= float(m.r["antigen_positive_min_percent"].value):
