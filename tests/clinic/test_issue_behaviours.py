@@ -203,3 +203,25 @@ def test_high_burden_uses_the_current_burden_not_the_relapse_count(kb):
     r = _run(c, kb, [mrd(1e-4, D(2019, 2, 11))])
     assert r["patient"]["marrow_blasts_percent"] == 0.01  # 1e-4 as percent
     assert not any("high marrow burden" in x for x in _opt(r, "blinatumomab")["cautions"])
+
+
+def test_tumour_board_fields_give_cautions_exclusions_and_missing_notes(kb):
+    base = {"antigen_expression": [{"date": "2019-01-10", "CD22_percent": 90}]}
+    c = make_case(extra=base)
+    r = _run(c, kb)
+    ino = _opt(r, "inotuzumab") if "inotuzumab" in _ids(r) else _exc(r, "inotuzumab")
+    # needed organ-function fields are missing -> said so (inotuzumab label: bilirubin, VOD)
+    assert any(m.startswith("needed field missing: bilirubin") for m in ino.get("missing_fields", []))
+    sr = _opt(r, "bfm-intreall-sr-backbone")
+    assert any("cumulative anthracycline" in m for m in sr["missing_fields"])
+    # recorded: bilirubin 1.4 x ULN -> VOD/SOS caution; Lansky 40 -> IntReALL SR excluded
+    tb = {"organ_function": {"bilirubin_x_uln": 1.4, "alt_x_uln": 2.0},
+          "performance_status": {"scale": "lansky", "value": 40},
+          "cumulative_anthracycline_mg_m2": 240, "trial_notes": "eligible for a CD22 CAR-T study"}
+    c2 = make_case(extra={**base, "tumour_board": tb})
+    r2 = _run(c2, kb)
+    assert any("bilirubin 1.4 x ULN" in x for x in _opt(r2, "inotuzumab")["cautions"])
+    assert not _opt(r2, "inotuzumab")["missing_fields"]
+    assert any("Lansky/Karnofsky < 50" in x and "Lansky 40" in x
+               for x in _exc(r2, "bfm-intreall-sr-backbone")["reasons"])
+    assert any("CD22 CAR-T study" in n for n in r2["notes"])

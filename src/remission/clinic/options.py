@@ -860,6 +860,12 @@ def propose_options(
         notes.append("lesions not counted (by effect): " + "; ".join(profile.ignored_lesions))
     if profile.state_label is not None:
         notes.insert(0, f"options are evaluated against the current state: {profile.state_label}")
+    tb = profile.tumour_board
+    if tb.get("trial_notes"):
+        notes.append(f"trial eligibility notes (case file): {tb['trial_notes']}")
+    if tb.get("germline_predisposition"):
+        notes.append("germline predisposition recorded: " + ", ".join(tb["germline_predisposition"])
+                     + " - consider it for conditioning, radiotherapy and donor choice")
     options = [{"rank": i + 1, **item} for i, (_, item) in enumerate(included)]
     return {
         "options": options,
