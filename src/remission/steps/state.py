@@ -9,7 +9,7 @@ from __future__ import annotations
 from remission.domain import CartResult, EngineSection
 from remission.steps._base import MRD, StepContext, step
 
-TITLE = "Where the patient stands"
+TITLE = "Disease-state timeline"
 
 
 @step("state", title=TITLE, needs=(MRD, "mrd_course", "cart"))
