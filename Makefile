@@ -31,8 +31,9 @@ examples: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	bash scripts/test-tiers.sh
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS); rc=$$?; bash scripts/test-tiers.sh stop; exit $$rc
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -m "not slow and not postgres and not browser" $(PYTEST_ARGS)
@@ -40,6 +41,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## bench: speed/memory benchmarks (results go to BENCHMARKS.md by hand, with the command)
 bench: $(STAMP)

@@ -38,6 +38,21 @@ pg_bindir() {
 
 have_chromium() { [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; }
 
+# `scripts/test-tiers.sh stop`: stop the throwaway PostgreSQL server this script started (make test
+# calls it after pytest, pass or fail, so no server is left running).
+if [ "${1:-}" = stop ]; then
+    if [ -z "${REMISSION_TEST_PG_URL:-}" ] && [ -s "$PGDIR/PG_VERSION" ] && bindir="$(pg_bindir)"; then
+        run=()
+        is_root && id postgres >/dev/null 2>&1 && run=(runuser -u postgres --)
+        if "${run[@]}" "$bindir/pg_ctl" -D "$PGDIR" status >/dev/null 2>&1; then
+            "${run[@]}" "$bindir/pg_ctl" -D "$PGDIR" -m fast -w stop >/dev/null 2>&1 \
+                && say "postgres tier: server stopped"
+        fi
+    fi
+    rm -f "$ART/pg_url"
+    exit 0
+fi
+
 # ---- install what is missing (root only) ------------------------------------------------------
 missing=()
 pg_bindir >/dev/null || [ -n "${REMISSION_TEST_PG_URL:-}" ] || missing+=(postgresql)

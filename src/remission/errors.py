@@ -13,6 +13,7 @@ Every error that ``remission`` raises on purpose derives from :class:`RemissionE
     │   ├── VariantFormatError           VCF / MAF / copy-number / purity inputs
     │   └── ObservationFormatError       CAR-T observation, kinetics and B-cell CSV files
     ├── ValidationError (ValueError)     parameters or data that are well-formed but inconsistent
+    ├── IncompleteAnalysisError          an engine could not read its data (nothing was saved)
     ├── StoreError                       the database refused or failed; nothing was written
     └── KnowledgeBaseError               a knowledge-base file failed its schema or references
 
@@ -33,6 +34,7 @@ __all__ = [
     "FastqFormatError",
     "FcsFormatError",
     "GatingMLError",
+    "IncompleteAnalysisError",
     "InputError",
     "KnowledgeBaseError",
     "LowSensitivityWarning",
@@ -142,6 +144,15 @@ class ValidationError(RemissionError, ValueError):
     Parameter checks use the uniform message ``"<name> must be <constraint>, but was <value!r>"``
     (see :func:`remission.domain.checks.check_positive` and friends).
     """
+
+
+class IncompleteAnalysisError(RemissionError):
+    """An analysis in which at least one engine failed on its data, refused unless the caller
+    allows a partial analysis. Nothing was saved and no report was written."""
+
+    def __init__(self, message: str, failed: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.failed = failed
 
 
 class StoreError(RemissionError):

@@ -182,6 +182,8 @@ def analyze_case(
             warnings.append(f"{st.title}: internal error {exc!r}\n{traceback.format_exc(limit=3)}")
         if section is not None:
             ctx.sections[st.name] = section
+            if section.error:
+                ctx.failures.append(f"{st.title}: {section.error.splitlines()[0]}")
     ins = tuple(inputs or ())
     digest = hashlib.sha256("".join(i.sha256 for i in ins).encode()).hexdigest() if ins else \
         hashlib.sha256(case.model_dump_json().encode()).hexdigest()
@@ -202,6 +204,8 @@ def analyze_case(
         mrd=tuple(mrd_sorted),
         sections=tuple(ctx.sections.values()),
         warnings=tuple(warnings),
+        failures=tuple(ctx.failures),
+        partial=bool(ctx.failures),
     )
 
 

@@ -27,3 +27,17 @@ def save_all(url: str, payloads: list[str], barrier: Any, out: Any, tag: str) ->
         out.put((tag, "ok", {"rows": results, "window": (start, end)}))
     except BaseException as exc:  # report to the parent, which fails the test
         out.put((tag, "error", f"{type(exc).__name__}: {exc}"))
+
+
+def save_forever(url: str, payloads: list[str], started: Any) -> None:
+    """Save analyses one after the other, announcing each start (the parent kills this process
+    with SIGKILL in the middle of a write)."""
+    from remission.domain import CaseAnalysis
+    from remission.store import Store
+
+    analyses = [CaseAnalysis.model_validate_json(p) for p in payloads]
+    with Store(url) as st:
+        for i, a in enumerate(analyses):
+            started.put(i)
+            st.save_analysis(a)
+    started.put(-1)

@@ -261,3 +261,40 @@ def test_two_processes_write_at_once_nothing_lost_no_duplicates(store_url, analy
     assert counts == {"cases": 3 * n + 1, "samples": 1, "analyses": 3 * n + 6,
                       "mrd_results": 3 * n, "inputs": 0}
 
+
+
+# -- kill -9 in the middle of writes ------------------------------------------------------------------
+def test_writer_killed_mid_write_leaves_a_consistent_store(store_url, analysis_of, monkeypatch):
+    """A writer process is killed with SIGKILL while it saves (on SQLite and PostgreSQL): every
+    analysis in the store is whole (its case, MRD rows and inputs are there), none is half-written,
+    and saving the same analyses again completes them without duplicates."""
+    import os
+    import signal
+
+    base = analysis_of(make_case("K", mrd=(("2023-03-01", "pcr", 1e-3, 1e-4),)))
+    analyses = [_as_patient(base, f"K{i}") for i in range(60)]
+    payloads = [a.model_dump_json(by_alias=True) for a in analyses]
+    monkeypatch.syspath_prepend(str(HERE))
+    import _mp_workers  # type: ignore[import-not-found]
+
+    ctx = mp.get_context("spawn")
+    started = ctx.Queue()
+    proc = ctx.Process(target=_mp_workers.save_forever, args=(store_url, payloads, started))
+    proc.start()
+    # wait until the writer is well into its list, then kill it without warning
+    while started.get(timeout=180) < 20:
+        pass
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join(timeout=60)
+    assert proc.exitcode == -signal.SIGKILL
+
+    with Store(store_url) as st:
+        before = st.counts()
+        # whole analyses only: one MRD row per stored analysis (each carries one MRD value)
+        assert before["mrd_results"] == before["analyses"] == before["cases"]
+        assert 20 <= before["analyses"] < 60
+        # the same imports again: the rest is stored, nothing twice
+        created = [st.save_analysis(a).created for a in analyses]
+        after = st.counts()
+    assert sum(created) == 60 - before["analyses"]
+    assert after["analyses"] == after["mrd_results"] == after["cases"] == 60

@@ -27,36 +27,47 @@ def _parse_params(items: list[str] | None) -> dict[str, Any]:
 
 
 def _summary(console: Any, analysis: Any, report: Path | None, saved: Any) -> None:
+    """The human summary of one analysis. User text (ids, file names, messages) is printed as
+    plain text: never interpreted as rich markup."""
     from rich.table import Table
+    from rich.text import Text
 
     from remission.domain import NOT_A_MEDICAL_DEVICE
     from remission.report.sections.state import summary_lines
 
-    console.print(f"[bold]{analysis.case_id}[/bold]  sections: "
-                  + ", ".join(s.title + (" (error)" if s.error else "") for s in analysis.sections))
+    head = Text(analysis.case_id, style="bold")
+    head.append("  sections: " + ", ".join(s.title + (" (error)" if s.error else "")
+                                         for s in analysis.sections), style="")
+    console.print(head)
+    if analysis.partial:
+        console.print(Text("PARTIAL ANALYSIS: at least one engine failed on its data (see warnings)",
+                           style="bold red"))
     for line in summary_lines(analysis):
         console.print(line, markup=False, highlight=False)
     if analysis.mrd:
         t = Table("date", "method", "sample", "MRD", "LoD", "LoQ", title="MRD")
         for m in analysis.mrd:
-            t.add_row(str(m.date), m.method, m.sample_id or m.source, m.display(),
-                      f"{m.lod:.1e}" if m.lod else "-", f"{m.loq:.1e}" if m.loq else "-")
+            t.add_row(*(Text(x) for x in (str(m.date), m.method, m.sample_id or m.source, m.display(),
+                                          f"{m.lod:.1e}" if m.lod else "-",
+                                          f"{m.loq:.1e}" if m.loq else "-")))
         console.print(t)
     for w in analysis.warnings:
-        console.print(f"[yellow]warning:[/yellow] {w.splitlines()[0]}")
+        console.print(Text("warning: ", style="yellow") + Text(w.splitlines()[0][:300]))
     if report:
-        console.print(f"report: {report}")
+        console.print(Text(f"report: {report}"))
     if saved is not None:
-        console.print(f"store: analysis {saved.analysis_id} ({'new' if saved.created else 'already stored'})")
-    console.print(f"[dim]{NOT_A_MEDICAL_DEVICE}[/dim]")
+        console.print(Text(f"store: analysis {saved.analysis_id} "
+                           f"({'new' if saved.created else 'already stored'})"))
+    console.print(Text(NOT_A_MEDICAL_DEVICE, style="dim"))
 
 
 def analyze_one(case: Path, out_dir: Path | None, db: str | None, store: bool,
-                params: dict[str, Any], *, show_progress: bool = True) -> tuple[Any, Path | None, Any]:
-    """Analyse one case file, write its report, save it; shared by ``analyze`` and ``demo``."""
+                params: dict[str, Any], *, show_progress: bool = True,
+                allow_partial: bool = False) -> Any:
+    """Analyse one case file with a progress bar (shared by ``analyze`` and ``demo``)."""
+    from remission.app import run_case
     from remission.cli.common import progress
-    from remission.pipeline import analyze, registered_steps
-    from remission.report import write_report
+    from remission.pipeline import registered_steps
 
     n = len(registered_steps())
     with progress(f"analysing {case.name}") as bar:
@@ -65,18 +76,9 @@ def analyze_one(case: Path, out_dir: Path | None, db: str | None, store: bool,
         def tick(title: str) -> None:
             bar.update(task, advance=1, description=title)
 
-        analysis = analyze(case, parameters=params, progress=tick if show_progress else None)
-    report = None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        report = write_report(analysis, out_dir / "report.html")
-    saved = None
-    if store:
-        from remission.store import Store
-
-        with Store(db_url(db)) as st:
-            saved = st.save_analysis(analysis)
-    return analysis, report, saved
+        return run_case(case, parameters=params, report_dir=out_dir,
+                        db_url=db_url(db) if store else None, allow_partial=allow_partial,
+                        progress=tick if show_progress else None)
 
 
 def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
@@ -88,25 +90,34 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         json_out: bool = JSON_OPTION,
         no_store: bool = typer.Option(False, "--no-store", help="Do not save the analysis in the store."),
         param: list[str] | None = typer.Option(None, "--param", help="Override a parameter: STEP.NAME=VALUE (repeatable)."),
+        allow_partial: bool = typer.Option(
+            False, "--allow-partial",
+            help="Keep (report and store) an analysis in which an engine failed on its data; "
+                 "it is marked partial everywhere it is shown. Without it such a run exits 1 "
+                 "and saves nothing."),
     ) -> None:
         """Analyse one case: every engine that has data; report + store."""
-        params = _parse_params(param)
+        from remission.app import safe_name
         from remission.io.casefile import load_case
 
+        params = _parse_params(param)
         c = load_case(case)  # fail fast with a one-line error before any work
-        out_dir = output or Path("out") / c.id
-        analysis, report, saved = analyze_one(case, out_dir, db, not no_store, params)
-        result = analysis.model_dump(mode="json", by_alias=True)
-        if report:
-            result["report"] = str(report)
-        if saved is not None:
-            result["store"] = {"analysis_id": saved.analysis_id, "created": saved.created}
+        if not no_store:
+            _check_store(db)
+        out_dir = output or Path("out") / safe_name(c.id)
+        run = analyze_one(case, out_dir, db, not no_store, params, allow_partial=allow_partial)
+        analysis, report, saved = run.analysis, run.report, run.saved
         if json_out:
+            result = analysis.model_dump(mode="json", by_alias=True)
+            if report:
+                result["report"] = str(report)
+            if saved is not None:
+                result["store"] = {"analysis_id": saved.analysis_id, "created": saved.created}
             _emit_analysis(analysis, result, params)
         else:
             from rich.console import Console
 
-            _summary(Console(), analysis, report, saved)
+            _summary(Console(highlight=False), analysis, report, saved)
 
     @root.command("demo")
     def demo_cmd(
@@ -125,12 +136,13 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         output.mkdir(parents=True, exist_ok=True)
         results = []
         for case_path in cases:
-            analysis, report, saved = analyze_one(case_path, output / case_path.parent.name, db, True, {})
-            console.print(f"{case_path.parent.name}: {report}")
+            run = analyze_one(case_path, output / case_path.parent.name, db, True, {})
+            analysis, report, saved = run.analysis, run.report, run.saved
+            console.print(f"{case_path.parent.name}: {report}", markup=False, highlight=False)
             results.append({"case": str(case_path), "case_id": analysis.case_id, "report": str(report),
                             "sections": [s.name for s in analysis.sections],
                             "errors": [s.name for s in analysis.sections if s.error],
-                            "analysis_id": saved.analysis_id})
+                            "analysis_id": saved.analysis_id if saved else None})
         emit("demo", {"cases": results, "store": db}, json_out=json_out,
              human=lambda con: con.print(f"{len(results)} example cases analysed; store {db}"))
 
@@ -174,6 +186,22 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             output.write_text(text, encoding="utf-8")
         else:
             typer.echo(text, nl=False)
+
+
+def _check_store(db: str | None) -> None:
+    """A bad ``--db`` is found before any work: the URL must parse and name a known dialect."""
+    from remission.errors import ValidationError
+
+    url = db_url(db)
+    try:
+        import sqlalchemy as sa
+
+        parsed = sa.engine.make_url(url)
+        if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {parsed.get_backend_name()!r}")
+    except Exception as exc:  # sqlalchemy raises ArgumentError and others for bad URLs
+        raise ValidationError(f"--db must be a sqlite:/// or postgresql:// URL, but was {url!r} "
+                              f"({exc})") from None
 
 
 def _emit_analysis(analysis: Any, result: dict[str, Any], params: dict[str, Any]) -> None:

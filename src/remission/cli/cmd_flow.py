@@ -129,30 +129,11 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
 
 def _batch(paths: list[str], kw: dict[str, Any], scheduler: str | None, workers: int | None) -> list[dict[str, Any]]:
-    """Run files in parallel on Dask (local process cluster or ``scheduler``), with a progress bar."""
-    import os
-
-    from dask.distributed import Client, LocalCluster, as_completed
-
+    """Files in parallel on Dask (a local process cluster or ``scheduler``), with a progress bar."""
+    from remission.app import run_batch
     from remission.cli.common import progress
 
-    cluster = None
-    if scheduler:
-        client = Client(scheduler)
-    else:
-        n = workers or min(len(paths), os.cpu_count() or 1)
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
-        client = Client(cluster)
-    try:
-        futures = {client.submit(_one, p, kw, pure=False): i for i, p in enumerate(paths)}
-        rows: list[Any] = [None] * len(paths)
-        with progress("flow MRD") as bar:
-            task = bar.add_task("flow MRD", total=len(paths))
-            for fut in as_completed(futures):
-                rows[futures[fut]] = fut.result()
-                bar.update(task, advance=1)
-        return rows
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    with progress("flow MRD") as bar:
+        task = bar.add_task("flow MRD", total=len(paths))
+        return run_batch(_one, [(p, kw) for p in paths], scheduler=scheduler, workers=workers,
+                         progress=lambda: bar.update(task, advance=1))

@@ -111,35 +111,14 @@ def _per_sample(values: list[float] | None, n: int, name: str) -> list[float | N
 
 
 def _run_many(tasks: list[tuple[Any, ...]], scheduler: str | None) -> list[dict[str, Any]]:
-    """Run tracking tasks through Dask (local threads by default; a cluster by address)."""
-    import dask
-
+    """Tracking tasks on Dask (local threads by default; a cluster by address)."""
+    from remission.app import run_batch
     from remission.cli.common import progress
 
-    delayed = [dask.delayed(_track_task, pure=False)(*t) for t in tasks]
     with progress("tracking follow-up samples") as bar:
-        task = bar.add_task("tracking follow-up samples", total=len(delayed))
-        if scheduler and scheduler not in ("threads", "processes", "synchronous"):
-            from distributed import Client, as_completed
-
-            with Client(scheduler) as client:
-                futures = client.compute(delayed)
-                order = {f.key: i for i, f in enumerate(futures)}
-                out: list[Any] = [None] * len(futures)
-                for fut in as_completed(futures):
-                    out[order[fut.key]] = fut.result()
-                    bar.update(task, advance=1)
-                return out
-        from dask.callbacks import Callback
-
-        class _Tick(Callback):
-            def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, id: Any) -> None:
-                if (isinstance(key, tuple) and str(key[0]).startswith("_track_task")) or \
-                        str(key).startswith("_track_task"):
-                    bar.update(task, advance=1)
-
-        with _Tick():
-            return list(dask.compute(*delayed, scheduler=scheduler or "threads"))
+        task = bar.add_task("tracking follow-up samples", total=len(tasks))
+        return run_batch(_track_task, tasks, scheduler=scheduler or "threads",
+                         progress=lambda: bar.update(task, advance=1))
 
 
 def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:

@@ -20,17 +20,22 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from remission.store import Store
 
         with Store(db_url(db)) as st:
-            rows = [r.model_dump(mode="json") for r in st.list_analyses()]
+            rows = [{**r.model_dump(mode="json"), "partial": r.partial} for r in st.list_analyses()]
 
         def human(con: object) -> None:
             from rich.table import Column
 
             # ids and dates are what users copy into `store show ID`: never truncate them
+            from rich.text import Text
+
             t = Table(Column("id", no_wrap=True, min_width=16), Column("case", no_wrap=True),
                       Column("analysed at", no_wrap=True), "version", "sections")
             for r in rows:
-                t.add_row(str(r["analysis_id"]), r["case_id"], r["analysed_at"], r["remission_version"],
-                          ", ".join(r["sections"]))
+                secs = ", ".join(n + (" (failed)" if n in r["failed_sections"] else "")
+                                 for n in r["sections"])
+                t.add_row(*(Text(x) for x in (str(r["analysis_id"]), r["case_id"], r["analysed_at"],
+                                              r["remission_version"],
+                                              ("PARTIAL: " if r["partial"] else "") + secs)))
             con.print(t)  # type: ignore[attr-defined]
 
         emit("store_list", {"analyses": rows}, json_out=json_out, parameters={"db": db_url(db)}, human=human)

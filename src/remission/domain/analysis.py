@@ -85,6 +85,10 @@ class CaseAnalysis(_Model):
     mrd: tuple[MrdResult, ...] = ()
     sections: tuple[EngineSection, ...] = ()
     warnings: tuple[str, ...] = ()
+    failures: tuple[str, ...] = Field(
+        (), description="engines or samples whose data could not be used, one line each")
+    partial: bool = Field(False, description="failures is not empty: the analysis is incomplete; "
+                          "it is saved only when the user allows a partial analysis")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -78,7 +78,8 @@ DonorType = Literal[
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # non-finite numbers (.inf, .nan in YAML) are refused at the case-file boundary
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class Patient(_Model):

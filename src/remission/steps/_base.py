@@ -36,6 +36,9 @@ class StepContext:
     sections: dict[str, EngineSection] = field(default_factory=dict)
     #: extra folders sample files may live in (besides the case folder); see io.casefile
     data_roots: tuple[Path, ...] = ()
+    #: samples whose files a step could not use ("<step> <sample>: <reason>"): the analysis is
+    #: then incomplete, exactly as when the whole step fails
+    failures: list[str] = field(default_factory=list)
 
     def path(self, relative: str) -> Path:
         """Absolute path of a file named in the case file (relative to the case file)."""
@@ -48,6 +51,12 @@ class StepContext:
         """User overrides for one step (``parameters[step_name]``)."""
         value = self.parameters.get(step_name, {})
         return dict(value) if isinstance(value, Mapping) else {}
+
+    def sample_failed(self, step_title: str, sample_id: str, error: Exception) -> str:
+        """Record that ``sample_id``'s files could not be used; returns the one-line message."""
+        msg = f"{step_title}: sample {sample_id}: {str(error).splitlines()[0] if str(error) else error!r}"
+        self.failures.append(msg)
+        return msg
 
     def section(self, name: str) -> EngineSection | None:
         """An earlier step's section, or ``None`` when it did not run or failed."""

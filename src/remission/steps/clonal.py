@@ -85,6 +85,7 @@ def run(ctx: StepContext) -> EngineSection:
                                  relapse_lesions=table, **engine)
         except (InputError, ValidationError) as exc:
             entry["error"] = str(exc)
+            ctx.sample_failed(TITLE, sample.id, exc)
             warnings.append(f"{sample.id}: {exc}")
             result["variant_samples"].append(entry)
             continue
@@ -108,6 +109,7 @@ def run(ctx: StepContext) -> EngineSection:
                 result["clonotypes"] = {"diagnosis_sample": dx.id, "relapse_sample": rel.id} | evo.as_dict()
                 rested.extend(rests_on(evo.rules.values()))
         except (InputError, ValidationError) as exc:
+            ctx.sample_failed(TITLE, f"{dx.id}/{rel.id} (clonotype evolution)", exc)
             warnings.append(f"clonotype evolution: {exc}")
     seen: set[str] = set()
     unique = []

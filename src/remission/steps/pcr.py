@@ -36,6 +36,7 @@ def run(ctx: StepContext) -> EngineSection:
                     "set parameters.plate_sample to the one this sample is")
         except (InputError, ValidationError) as exc:
             entry["error"] = str(exc)
+            ctx.sample_failed(TITLE, sample.id, exc)
             warnings.append(f"{sample.id}: {exc}")
             samples.append(entry)
             continue

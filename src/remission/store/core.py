@@ -75,6 +75,12 @@ class AnalysisSummary(BaseModel):
     remission_version: str
     knowledge_base_version: str | None = None
     sections: list[str]
+    failed_sections: list[str] = []
+
+    @property
+    def partial(self) -> bool:
+        """At least one engine failed: a partial analysis, kept by an explicit --allow-partial."""
+        return bool(self.failed_sections)
 
 
 def _canonical(obj: Any) -> str:
@@ -329,7 +335,10 @@ class Store:
             stored_at=now,
             remission_version=analysis.provenance.remission_version,
             knowledge_base_version=analysis.provenance.knowledge_base_version,
-            sections=json.dumps([s.name for s in analysis.sections]),
+            # names of the sections; a failed engine's name ends in "!" (a partial analysis)
+            sections=json.dumps([s.name + ("!" if s.error or any(f.startswith(s.title + ":")
+                                                                for f in analysis.failures) else "")
+                                 for s in analysis.sections]),
             analysis_json=analysis.model_dump_json(by_alias=True),
         ))
         _checkpoint("analysis")
@@ -370,10 +379,15 @@ class Store:
         if case_id is not None:
             q = q.where(a.case_id == case_id)
         rows = self._read(lambda conn: conn.execute(q).all())
-        return [AnalysisSummary(analysis_id=r.analysis_id, case_id=r.case_id,
-                                analysed_at=_utc(r.analysed_at), remission_version=r.remission_version,
-                                knowledge_base_version=r.knowledge_base_version,
-                                sections=json.loads(r.sections)) for r in rows]
+        out = []
+        for r in rows:
+            names = json.loads(r.sections)
+            out.append(AnalysisSummary(
+                analysis_id=r.analysis_id, case_id=r.case_id, analysed_at=_utc(r.analysed_at),
+                remission_version=r.remission_version, knowledge_base_version=r.knowledge_base_version,
+                sections=[n.rstrip("!") for n in names],
+                failed_sections=[n.rstrip("!") for n in names if n.endswith("!")]))
+        return out
 
     def resolve_id(self, analysis_id: str) -> str:
         """The full id of a stored analysis from its id or a unique prefix (>= 6 characters)."""
