@@ -225,3 +225,20 @@ def test_tumour_board_fields_give_cautions_exclusions_and_missing_notes(kb):
     assert any("Lansky/Karnofsky < 50" in x and "Lansky 40" in x
                for x in _exc(r2, "bfm-intreall-sr-backbone")["reasons"])
     assert any("CD22 CAR-T study" in n for n in r2["notes"])
+
+
+def test_molecular_relapse_after_hsct_is_a_post_transplant_setting(kb):
+    # T-ALL: relapse, CR MRD-negative, HSCT, then PCR MRD 1.5e-4 confirmed by 1.3e-3: a molecular
+    # relapse after HSCT -> the first-HSCT entry gives way to the second-HSCT option (off-label,
+    # retrospective evidence), and T-ALL salvage is proposed
+    c = make_case(lineage="T", site="combined", blasts=38, extra={
+        "therapies": [_therapy("reinduction", "2019-01-14", "2019-02-11", "CR")],
+        "transplants": [{"date": "2019-04-01", "donor": "matched_unrelated"}]})
+    m = [mrd(None, D(2019, 2, 11), lod=1e-5), mrd(1.5e-4, D(2019, 7, 1), method="pcr"),
+         mrd(1.3e-3, D(2019, 8, 1), method="pcr")]
+    r = _run(c, kb, m)
+    assert r["patient"]["disease_status"] == "molecular_relapse"
+    assert r["patient"]["relapse_after_hsct"] is True
+    assert any("after a prior allogeneic HSCT" in x for x in _exc(r, "allogeneic-hsct")["reasons"])
+    assert _opt(r, "second-allogeneic-hsct")["eligibility"].startswith("off-label")
+    assert {"nelarabine", "daratumumab-t-all"} <= set(_ids(r))
