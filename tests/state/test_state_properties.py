@@ -6,6 +6,7 @@ always reads as MRD-negative remission."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from _clinic_factory import make_case, mrd
 from hypothesis import given, settings
@@ -40,7 +41,7 @@ def test_timeline_invariants(values, response, cart, hsct):
     periods = s.periods
     assert periods[0].status == "diagnosis" and periods[-1] == s.current
     assert s.current.end is None and all(p.end is not None for p in periods[:-1])
-    for a, b in zip(periods, periods[1:], strict=False):
+    for a, b in itertools.pairwise(periods):
         assert a.end == b.start and a.start <= b.start
     assert all(p.evidence for p in periods)
     assert s.in_remission == (s.current.status not in ("diagnosis", "haematological_relapse",
