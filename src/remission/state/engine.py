@@ -202,11 +202,13 @@ class _Machine:
         if self.relapse_number == 0:
             return
         ev = [StateEvidence(date=when, kind="therapy", text=f"{name}: best response {response}")]
+        if when in self.mrd_dates:
+            # an MRD result of the same date states the response more precisely
+            self.periods[-1]["evidence"].extend(ev)
+            return
         if response in self.r["refractory_responses"].value:
             self.enter("refractory", when, f"refractory to {name}", ev, ["refractory_responses"])
         elif response in self.r["remission_responses"].value:
-            if when in self.mrd_dates:
-                return  # an MRD result of the same date states the remission more precisely
             status: Status = {"MRD_negative": "cr_mrd_negative",
                               "MRD_positive": "cr_mrd_positive"}.get(response, "cr_mrd_unknown")  # type: ignore[assignment]
             if self.status == "molecular_relapse" and status != "cr_mrd_negative":
@@ -303,13 +305,29 @@ class _Machine:
     def _molecular(self, when: dt.date, ev: list[StateEvidence], text: str,
                    replace_last: bool = False) -> None:
         rules = ["molecular_relapse_threshold", "molecular_relapse_require_confirmation"]
-        if replace_last and self.periods[-1]["status"] == "cr_mrd_positive" \
-                and self.periods[-1]["start"] == when:
-            last = self.periods.pop()
-            ev = [*last["evidence"], *ev]
-            if self.periods:
-                self.periods[-1]["end"] = None
-        self.enter("molecular_relapse", when, f"molecular relapse: {text}", ev, rules)
+        label = f"molecular relapse: {text}"
+        if replace_last:
+            # confirmed: the molecular relapse began with the first recurrent sample, so the
+            # MRD-positive periods since then (a line may have changed meanwhile) become it
+            tail = [p for p in self.periods if p["start"] >= when]
+            if tail and all(p["status"] == "cr_mrd_positive" for p in tail):
+                for p in tail:
+                    p["status"], p["label"] = "molecular_relapse", label
+                    p["rests_on"].update(rules)
+                tail[-1]["evidence"].extend(ev)
+                self.used.update(rules)
+                # merge neighbours that are now identical
+                merged: list[dict[str, Any]] = []
+                for p in self.periods:
+                    if merged and merged[-1]["status"] == p["status"] \
+                            and merged[-1]["line"] == p["line"]:
+                        merged[-1]["evidence"].extend(p["evidence"])
+                        merged[-1]["end"] = p["end"]
+                    else:
+                        merged.append(p)
+                self.periods[:] = merged
+                return
+        self.enter("molecular_relapse", when, label, ev, rules)
 
     def transplant(self, when: dt.date, donor: str) -> None:
         self.after_hsct = True
