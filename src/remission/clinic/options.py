@@ -121,6 +121,7 @@ class PatientProfile:
     lesion_vaf: dict[str, float] = field(default_factory=dict)
     tumour_board: dict[str, Any] = field(default_factory=dict)
     days_since_hsct: int | None = None
+    immune: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -309,6 +310,7 @@ def patient_profile(
     in_remission = None
     antigens: dict[str, dict[str, Any]] = {}
     days_since_hsct = None
+    immune: list[dict[str, Any]] = []
     if st is not None:
         cur = st.get("current") or {}
         disease_status = cur.get("status")
@@ -335,6 +337,7 @@ def patient_profile(
             persistence = sc.get("persistence") if persistence is None else persistence
             bca = sc.get("b_cell_aplasia") if bca is None else bca
         days_since_hsct = st.get("days_since_hsct")
+        immune = list(st.get("immune") or [])
         line = st.get("line") or {}
         if disease_status in ("haematological_relapse", "refractory", "molecular_relapse") \
                 and line.get("after_hsct") and relapse_number is None:
@@ -357,7 +360,7 @@ def patient_profile(
         disease_status=disease_status, state_label=state_label, in_remission=in_remission,
         ph_positive=ph, antigens=antigens, burden_source=burden_src, ignored_lesions=ignored,
         lesion_vaf=vafs, tumour_board=case.tumour_board.model_dump(mode="json"),
-        days_since_hsct=days_since_hsct,
+        days_since_hsct=days_since_hsct, immune=immune,
     )
 
 
@@ -754,6 +757,20 @@ def _evidence_in_setting(e: OptionEntry, profile: PatientProfile, vocab: Vocabul
         f"this patient: {best['why']}")
 
 
+def _immune_context(e: OptionEntry, p: PatientProfile) -> str | None:
+    """The latest T-cell context beside a T-cell-dependent immunotherapy (values, no threshold)."""
+    if not p.immune or e.category not in ("immunotherapy", "cellular_therapy") \
+            or e.target is None or not any(a in e.target for a in ("CD19", "CD22", "CD38")):
+        return None
+    x = p.immune[-1]
+    bits = [f"{label} {x[k]:g}{unit}" for k, label, unit in (
+        ("cd4_cd8_ratio", "CD4/CD8", ""), ("treg_percent_of_cd4", "Treg", " % of CD4"),
+        ("cd8_exhausted_percent", "exhausted", " % of CD8"),
+        ("cd4_exhausted_percent", "exhausted", " % of CD4")) if x.get(k) is not None]
+    return (f"T-cell context {x['date']} ({x['material'].replace('_', ' ')}): " + ", ".join(bits)
+            + " - values and trends only, no validated threshold")
+
+
 def _antigen_cautions(e: OptionEntry, p: PatientProfile) -> list[str]:
     """Partial CD19/CD22 expression before an antigen-directed option: the negative fraction."""
     out = []
@@ -840,7 +857,8 @@ def propose_options(
                 "advantages": list(e.advantages), "limitations": list(e.limitations),
                 "toxicities": list(e.toxicities), "lesion_specific": specific,
                 "evidence_in_setting": shown, "evidence_items": ev_items,
-                "extrapolated": not any(i["in_setting"] for i in ev_items)}
+                "extrapolated": not any(i["in_setting"] for i in ev_items),
+                "immune_context": _immune_context(e, profile)}
         item["evidence_strength"] = strength
         key = (-strength, not specific, _CATEGORY_ORDER[e.category], len(cautions), e.id)
         included.append((key, item))

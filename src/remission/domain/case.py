@@ -47,7 +47,8 @@ LesionKind = Literal["fusion", "snv", "indel", "cnv", "rearrangement", "karyotyp
 RelapseSite = Literal["isolated_bm", "combined", "isolated_cns", "isolated_testis", "other_em"]
 Material = Literal["bone_marrow", "peripheral_blood"]
 AssayKind = Literal[
-    "ngs_mrd", "flow_mrd", "pcr_mrd", "variants", "cart_kinetics", "b_cells", "observations"
+    "ngs_mrd", "flow_mrd", "pcr_mrd", "variants", "cart_kinetics", "b_cells", "observations",
+    "tcell_panel",
 ]
 SampleRole = Literal["diagnosis", "follow_up", "relapse", "remission", "normal_reference"]
 MrdMethod = Literal["ngs", "flow", "pcr"]

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from remission.domain.state import DiseaseState
+from remission.domain.state import DiseaseState, ImmuneResult
 
 __all__ = [
     "AntigenCourse",
@@ -318,6 +318,8 @@ class OptionEntry(_Result):
                                             "patient: in the patient's setting, or extrapolated")
     evidence_items: list[EvidenceInSetting] = Field(default_factory=list)
     extrapolated: bool | None = None
+    immune_context: str | None = Field(None, description="T-cell context beside immunotherapy "
+                                       "options (values and trends, no threshold)")
 
 
 class OptionsResult(_Result):
@@ -334,6 +336,6 @@ class OptionsResult(_Result):
 
 EngineResult = Annotated[
     NgsResult | FlowResult | PcrResult | CourseResult | CartResult | ClonalResult | RiskResult
-    | DiseaseState | OptionsResult,
+    | DiseaseState | ImmuneResult | OptionsResult,
     Field(discriminator="kind"),
 ]

@@ -16,6 +16,8 @@ __all__ = [
     "BurdenPoint",
     "CarTStatus",
     "DiseaseState",
+    "ImmunePoint",
+    "ImmuneResult",
     "Line",
     "MrdLatest",
     "StateEvidence",
@@ -143,6 +145,31 @@ class Alert(_Model):
     source: str
 
 
+class ImmunePoint(_Model):
+    """T-cell context of one flow T-cell panel (counts of the laboratory's Gating-ML gates)."""
+
+    date: dt.date
+    sample_id: str
+    material: str
+    counts: dict[str, int] = Field(description="events per population role (cd3, cd4, cd8, "
+                                               "treg, cd4_exhausted, cd8_exhausted)")
+    cd4_cd8_ratio: float | None = None
+    treg_percent_of_cd4: float | None = None
+    cd4_exhausted_percent: float | None = Field(None, description="e.g. PD-1+TIM-3+ % of CD4")
+    cd8_exhausted_percent: float | None = Field(None, description="e.g. PD-1+TIM-3+ % of CD8")
+
+
+class ImmuneResult(_Model):
+    """T-cell context over time: values and trends only (no validated threshold is applied)."""
+
+    kind: Literal["immune"] = "immune"
+    points: tuple[ImmunePoint, ...] = ()
+    trends: dict[str, str] = Field(default_factory=dict,
+                                   description="measure -> rising / falling / unchanged / single")
+    reference: str = ("No published reference range is applied: values and trends only "
+                      "(resistance to immunotherapy beyond antigen loss is a research question).")
+
+
 class DiseaseState(_Model):
     """Where the patient stands at each date and now."""
 
@@ -161,6 +188,7 @@ class DiseaseState(_Model):
                           "blast count")
     days_since_hsct: int | None = None
     last_hsct: dt.date | None = None
+    immune: tuple[ImmunePoint, ...] = Field((), description="T-cell context (flow T-cell panel)")
     alerts: tuple[Alert, ...] = ()
     rules: tuple[dict[str, Any], ...] = Field((), description="[R]/[U]/user rules used")
     notice: str = ("The disease state is derived from the recorded course and results with the "

@@ -42,6 +42,7 @@ from remission.state.models import (
     BurdenPoint,
     CarTStatus,
     DiseaseState,
+    ImmunePoint,
     Line,
     MrdLatest,
     StateEvidence,
@@ -479,6 +480,7 @@ def disease_state(
     cart: Any = None,
     rules: Mapping[str, Any] | None = None,
     as_of: dt.date | None = None,
+    immune: Sequence[ImmunePoint] = (),
 ) -> DiseaseState:
     """The disease-state timeline and the current state of one patient.
 
@@ -490,6 +492,7 @@ def disease_state(
         ``b_cell_aplasia.ongoing`` / ``recovery_date``), optional.
     rules : overrides of :data:`remission.state.rules.STATE_RULES` by name.
     as_of : the date "now" refers to (default: the latest dated fact of the case).
+    immune : T-cell context points (:mod:`remission.state.immune`), shown beside the state.
     """
     r = resolve(STATE_RULES, rules)
     cart_map = as_mapping(cart)
@@ -553,6 +556,7 @@ def disease_state(
         current_burden=current_burden,
         days_since_hsct=(now - last_hsct).days if last_hsct else None, last_hsct=last_hsct,
         alerts=tuple(alerts),
+        immune=tuple(sorted(immune, key=lambda p: p.date)),
         rules=tuple(rests_on(r[n] for n in sorted(m.used | {n for n, x in r.items() if x.tag == "user"}))),
     )
 

@@ -39,7 +39,9 @@ def render(section: EngineSection, analysis: CaseAnalysis) -> str:
             + ("in setting" if e["in_setting"] else "extrapolated" if e["in_setting"] is False
                else "not checkable") + ")</i></li>"
             for e in o.get("evidence_items") or [])
-        ev = (f"<b>{escape(o.get('evidence_in_setting') or o.get('evidence_level') or '')}</b>"
+        imm = (f"<br><span class='small'>{escape(o['immune_context'])}</span>"
+               if o.get("immune_context") else "")
+        ev = (f"<b>{escape(o.get('evidence_in_setting') or o.get('evidence_level') or '')}</b>{imm}"
               + (f"<details><summary>all evidence</summary><ul class='small'>{items}</ul></details>"
                  if items else ""))
         notes = [*o["cautions"], *(o.get("missing_fields") or [])]

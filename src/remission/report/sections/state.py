@@ -86,10 +86,17 @@ def standing_now(analysis: CaseAnalysis, top: int = 3) -> dict[str, Any] | None:
         cart_text = ", ".join(bits)
     hsct = (f"allogeneic HSCT on {st['last_hsct']} ({st['days_since_hsct']} days ago)"
             if st.get("last_hsct") else None)
+    imm = None
+    if st.get("immune"):
+        x = st["immune"][-1]
+        bits = [f"{lab} {x[k]:g}{u}" for k, lab, u in (
+            ("cd4_cd8_ratio", "CD4/CD8", ""), ("treg_percent_of_cd4", "Treg", " % of CD4"),
+            ("cd8_exhausted_percent", "exhausted", " % of CD8")) if x.get(k) is not None]
+        imm = f"T-cell context {x['date']}: " + ", ".join(bits) + " (values only, no threshold)"
     return {"state": cur["label"], "since": cur["start"], "line": cur["line"]["label"],
             "in_remission": st["in_remission"], "as_of": st["as_of"],
             "definition": cur["definition"], "mrd": mrd, "antigens": antigens,
-            "cart": cart_text, "hsct": hsct,
+            "cart": cart_text, "hsct": hsct, "immune": imm,
             "alerts": [f"{a['label']}: {a['message']}" for a in st.get("alerts", ())],
             "risk": groups, "risk_relapse": risk.get("relapse_number"), "options": best}
 
@@ -112,7 +119,7 @@ def summary_lines(analysis: CaseAnalysis, width: int = 78) -> list[str]:
         out += wrap(f"MRD {m['what']}: {m['latest']}, {m['trend']}")
     for a in s["antigens"]:
         out += wrap(a)
-    for x in (s["cart"], s["hsct"]):
+    for x in (s["cart"], s["hsct"], s["immune"]):
         if x:
             out += wrap(x)
     for a in s["alerts"]:
@@ -144,7 +151,7 @@ def summary_html(analysis: CaseAnalysis) -> str:
                    + "".join(f"<tr><td>{escape(m['what'])}</td><td>{escape(m['latest'])}</td>"
                              f"<td>{escape(m['trend'])}</td></tr>" for m in s["mrd"])
                    + "</tbody></table>")
-    facts = [*s["antigens"], *(x for x in (s["cart"], s["hsct"]) if x)]
+    facts = [*s["antigens"], *(x for x in (s["cart"], s["hsct"], s["immune"]) if x)]
     if facts:
         out.append("<p>" + "<br>".join(escape(f) for f in facts) + "</p>")
     if s["risk"]:
