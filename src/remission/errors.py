@@ -11,7 +11,9 @@ Every error that ``remission`` raises on purpose derives from :class:`RemissionE
     │   ├── GatingMLError                Gating-ML 2.0 XML
     │   ├── QpcrFormatError              RQ-PCR plate export CSV
     │   ├── VariantFormatError           VCF / MAF / copy-number / purity inputs
-    │   └── ObservationFormatError       CAR-T observation, kinetics and B-cell CSV files
+    │   ├── ObservationFormatError       CAR-T observation, kinetics and B-cell CSV files
+    │   ├── SpikeInFormatError           NGS spike-in calibrator table (CSV/TSV)
+    │   └── UnsafePathError (CaseFileError)  a sample path that leaves the case folder
     ├── ValidationError (ValueError)     parameters or data that are well-formed but inconsistent
     ├── IncompleteAnalysisError          an engine could not read its data (nothing was saved)
     ├── StoreError                       the database refused or failed; nothing was written
@@ -19,6 +21,9 @@ Every error that ``remission`` raises on purpose derives from :class:`RemissionE
 
 Statistical caveats are not errors: they are typed warnings (:class:`RemissionWarning` and
 subclasses), which callers may filter or escalate.
+
+Text that came from an input file is only ever shown through :func:`excerpt` (bounded, escaped,
+one line), so a message can neither flood the terminal nor carry control characters or markup.
 
 The command line maps :class:`InputError`/:class:`ValidationError`/:class:`KnowledgeBaseError`/
 :class:`StoreError` to exit code 1 and prints ``str(error)`` as one line.
@@ -42,11 +47,52 @@ __all__ = [
     "QpcrFormatError",
     "RemissionError",
     "RemissionWarning",
+    "SpikeInFormatError",
     "StoreError",
     "UnconfirmedRuleWarning",
+    "UnsafePathError",
     "ValidationError",
     "VariantFormatError",
+    "excerpt",
 ]
+
+#: the most characters of input text a message quotes (see :func:`excerpt`)
+EXCERPT_LIMIT = 80
+
+
+def excerpt(text: str | bytes | object, limit: int = EXCERPT_LIMIT) -> str:
+    r"""A bounded, escaped, one-line quotation of input text for error messages and warnings.
+
+    Bytes are decoded leniently (undecodable bytes become U+FFFD); control and formatting
+    characters (newlines, NUL, terminal escape sequences, bidirectional overrides) are shown as
+    Python escapes (``repr``), and the result is cut to ``limit`` characters with ``…`` and the
+    full length appended, so a 2 GB line costs 80 characters::
+
+        >>> excerpt("a\tb")
+        "'a\\tb'"
+        >>> excerpt("x" * 200, limit=10)
+        "'xxxxxxxxxx'… (200 characters)"
+    """
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        raw = bytes(text[: limit * 4 + 4])
+        full = len(text)
+        s = raw.decode("utf-8", errors="replace")
+    else:
+        s = str(text)
+        full = len(s)
+        s = s[: limit * 4 + 4]
+    shown = repr(s[:limit])
+    if full > limit:
+        unit = "bytes" if isinstance(text, (bytes, bytearray, memoryview)) else "characters"
+        return f"{shown}… ({full} {unit})"
+    return shown
+
+
+def _plain(name: str) -> str:
+    """A field/record name as given when it is short printable text, else its :func:`excerpt`."""
+    if len(name) <= 64 and name.isprintable():
+        return name
+    return excerpt(name, 40)
 
 
 class RemissionError(Exception):
@@ -74,8 +120,8 @@ class InputError(RemissionError, ValueError):
     ) -> None:
         self.path = str(path) if path is not None else None
         self.line = line
-        self.record = record
-        self.field = field
+        self.record = _plain(record) if isinstance(record, str) else record
+        self.field = _plain(field) if field is not None else None
         self.reason = message
         super().__init__(self._format())
 
@@ -136,6 +182,15 @@ class VariantFormatError(InputError):
 
 class ObservationFormatError(InputError):
     kind = "observation file"
+
+
+class SpikeInFormatError(InputError):
+    kind = "spike-in file"
+
+
+class UnsafePathError(CaseFileError):
+    """A case names a file outside its folder (``..``, an absolute path or a symlink leaving it)
+    and no configured data root allows it."""
 
 
 class ValidationError(RemissionError, ValueError):

@@ -60,7 +60,8 @@ def test_bcells_param_override(cart_case: Path, capsys: pytest.CaptureFixture[st
     b = _json(capsys, ["cart", "bcells", str(cart_case.parent / "cart/b_cells.csv"), "--param",
                        "bca_threshold_percent_lymphocytes=0.02", "--json"])["result"]
     assert b["threshold"] == 0.02 and b["recovery_day"] is not None
-    assert main(["cart", "bcells", str(cart_case.parent / "cart/b_cells.csv"), "--param", "nope=1"]) == 1
+    # an unknown parameter is a usage error (exit 2; issue 12)
+    assert main(["cart", "bcells", str(cart_case.parent / "cart/b_cells.csv"), "--param", "nope=1"]) == 2
     assert "unknown parameter 'nope'" in capsys.readouterr().err
 
 

@@ -74,7 +74,7 @@ def test_unknown_column_and_empty_file(tmp_path: Path) -> None:
         read_observations(_write(tmp_path, "", "empty.csv"))
     with pytest.raises(ObservationFormatError, match="no assessments"):
         read_observations(_write(tmp_path, "day,temperature_c\n", "head.csv"))
-    with pytest.raises(ObservationFormatError, match="cannot read"):
+    with pytest.raises(ObservationFormatError, match="cannot open"):
         read_observations(tmp_path / "missing.csv")
 
 

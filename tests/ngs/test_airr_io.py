@@ -65,7 +65,8 @@ def test_consensus_count_and_no_count(tmp_path: Path) -> None:
     assert read_airr(_write(tmp_path, _row(), header=h)).count.tolist() == [7]
     h2 = "\t".join(AIRR_REQUIRED)
     row = "\t".join(["s", "", "F", "T", "IGHV1", "", "IGHJ4", "", "", "TGTTGG", "", "", "", ""])
-    assert read_airr(_write(tmp_path, row, row, header=h2, name="n.tsv")).count.tolist() == [1, 1]
+    row2 = "s2" + row[1:]  # a second read: its own sequence_id (a repeated id is refused)
+    assert read_airr(_write(tmp_path, row, row2, header=h2, name="n.tsv")).count.tolist() == [1, 1]
 
 
 def test_missing_required_column(tmp_path: Path) -> None:

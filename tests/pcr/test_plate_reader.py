@@ -91,6 +91,7 @@ def test_cli_bad_plate_exits_1_with_one_line(tmp_path, capsys):
     assert "qPCR plate file 'bad.csv', line 2, field ct" in err
 
 
-def test_cli_unknown_param_exits_1(plate_file, capsys):
-    assert main(["mrd", "pcr", str(plate_file()), "--param", "nope=1"]) == 1
+def test_cli_unknown_param_is_a_usage_error(plate_file, capsys):
+    # issue 12: an unknown parameter is a bad option value (exit 2), refused before any work
+    assert main(["mrd", "pcr", str(plate_file()), "--param", "nope=1"]) == 2
     assert "unknown parameter 'nope'" in capsys.readouterr().err

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,6 +191,9 @@ def nca(days: Sequence[float], values: Sequence[float], below_lod: Sequence[bool
             break
         auc += _auc_segment(t0, c0, t1, c1)
         stop = t1
+    if not math.isfinite(auc):
+        raise ValidationError(f"values must be small enough for their AUC to be a finite number, but "
+                              f"the largest was {cmax:.3g} (the AUC overflows floating point)")
     if stop >= end:
         method = "AUC0-28, linear-up/log-down"
     elif tlast < end and ilast < len(t) - 1:
@@ -289,6 +293,10 @@ class SteinFit:
         return d
 
 
+#: log of the largest float: the fit's Cmax search box (up to log(max value) + 5) must stay below
+_LOG_FLOAT_MAX = math.log(sys.float_info.max)
+
+
 def fit_stein(days: Sequence[float], values: Sequence[float], below_lod: Sequence[bool] | None = None,
               *, prior: bool = True, cmax_prior: bool = True, sigma_log: float | None = None,
               rules: Mapping[str, Rule] | None = None) -> SteinFit:
@@ -368,6 +376,9 @@ def fit_stein(days: Sequence[float], values: Sequence[float], below_lod: Sequenc
     if sig_fixed is None:
         bounds.append((math.log(0.01), math.log(5.0)))
         starts = [[*s, math.log(0.5)] for s in starts]
+    if bounds[0][1] >= _LOG_FLOAT_MAX:
+        raise ValidationError(f"values must be below {math.exp(_LOG_FLOAT_MAX - 5):.3g} for a Stein "
+                              f"fit (floating-point range), but the largest was {float(y.max()):.3g}")
     best = None
     for s in starts:
         x0 = np.clip(np.array(s), [b[0] for b in bounds], [b[1] for b in bounds])

@@ -8,24 +8,32 @@ from typing import Any
 
 import typer
 
-from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit, parse_rule_overrides
+from remission.cli.common import (
+    JSON_OPTION,
+    OUTPUT_OPTION,
+    emit,
+    parse_rule_overrides,
+    positive_numbers,
+    styled,
+)
 
 _PARAM_HELP = "Override a rule: NAME=VALUE (repeatable; see the rules in --json 'parameters')."
 
 
-def _params(items: list[str] | None) -> dict[str, Any]:
-    return parse_rule_overrides(items)
+def _params(items: list[str] | None, known: Any) -> dict[str, Any]:
+    return parse_rule_overrides(items, known=known)
 
 
 def _date(value: str | None) -> dt.date | None:
-    from remission.errors import ValidationError
+    from remission.errors import excerpt
 
     if value is None:
         return None
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise ValidationError(f"--infusion-date must be an ISO date (YYYY-MM-DD), but was {value!r}") from None
+        raise typer.BadParameter(f"must be an ISO date (YYYY-MM-DD), but was {excerpt(value)}",
+                                 param_hint="--infusion-date") from None
 
 
 def _fmt(v: Any, spec: str = ".3g") -> str:
@@ -45,7 +53,8 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @cart.command("grade")
     def grade_cmd(
         observations: Path = typer.Argument(..., help="Observation CSV (one row per assessment)."),
-        age_years: float | None = typer.Option(None, "--age-years", help="Patient age in years (ICE >= 12 y, CAPD below)."),
+        age_years: float | None = typer.Option(None, "--age-years", callback=positive_numbers,
+                                               help="Patient age in years (ICE >= 12 y, CAPD below)."),
         infusion_date: str | None = typer.Option(None, "--infusion-date", help="Infusion date, to turn a 'date' column into days."),
         param: list[str] | None = typer.Option(None, "--param", help=_PARAM_HELP),
         json_out: bool = JSON_OPTION,
@@ -56,7 +65,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from remission.domain.parameters import resolve, rule_values
         from remission.io.cart import read_observations
 
-        overrides = _params(param)
+        overrides = _params(param, TOXICITY_RULES)
         rules = resolve(TOXICITY_RULES, overrides)
         assessments = read_observations(observations, age_years=age_years, infusion_date=_date(infusion_date),
                                         capd_age_below_years=float(rules["capd_age_below_years"].value))
@@ -98,26 +107,27 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         output: Path | None = OUTPUT_OPTION,
     ) -> None:
         """CAR-T cellular kinetics: NCA, Stein 2019 fit (below-LoD censored), population percentile."""
-        from remission.cart.kinetics import analyze_kinetics
+        from remission.cart.kinetics import KINETICS_RULES, analyze_kinetics
         from remission.domain.parameters import rule_values
         from remission.io.cart import read_kinetics
 
+        overrides = _params(param, KINETICS_RULES)
         series = read_kinetics(file, infusion_date=_date(infusion_date))
-        res = analyze_kinetics(series, overrides=_params(param), fit=not no_fit)
+        res = analyze_kinetics(series, overrides=overrides, fit=not no_fit)
         result = res.as_dict()
         result["rests_on"] = res.rests_on
 
         def human(console: Any) -> None:
             n = result["nca"]
             u = result["unit"]
-            console.print(f"[bold]NCA[/bold] ({file.name}, {u})")
+            console.print(styled(("NCA", "bold"), f" ({file.name}, {u})"))
             console.print(f"  Cmax {_fmt(n['cmax'])} on day {_fmt(n['tmax'], 'g')}; AUC {_fmt(n['auc_0_28'])} "
                           f"{u}·d ({n['auc_method']})")
             console.print(f"  Clast {_fmt(n['clast'])} on day {_fmt(n['tlast'], 'g')} (last detectable); "
                           f"terminal T½ {_fmt(n['half_life_days'])} d over {n['lambda_z_window']}")
             f = result["fit"]
             if f:
-                console.print(f"[bold]Stein 2019 fit[/bold] ({f['method']})")
+                console.print(styled(("Stein 2019 fit", "bold"), f" ({f['method']})"))
                 console.print(f"  Cmax {_fmt(f['cmax'])}, Tmax {_fmt(f['tmax'])} d, foldx {_fmt(f['foldx'])}, "
                               f"α {_fmt(f['alpha'])}/d, FB {_fmt(f['fb'])}, β {_fmt(f['beta'])}/d")
             elif result["fit_error"]:
@@ -126,7 +136,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 console.print("  population percentiles (Stein 2019): " + ", ".join(
                     f"{k} {v:.0f}" for k, v in result["population_percentiles"].items()))
             for note in result["notes"]:
-                console.print(f"[yellow]note:[/yellow] {note}")
+                console.print(styled(("note:", "yellow"), f" {note}"))
 
         emit("cart_kinetics", result, json_out=json_out, output=output, inputs=[file],
              parameters={"fit": not no_fit, "rules": rule_values(res.rules)}, human=human)
@@ -140,13 +150,14 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         output: Path | None = OUTPUT_OPTION,
     ) -> None:
         """B-cell aplasia periods, B-cell recovery and early loss of aplasia."""
-        from remission.cart.bcells import b_cell_aplasia
+        from remission.cart.bcells import BCELL_RULES, b_cell_aplasia
         from remission.domain.parameters import rule_values
         from remission.io.cart import read_b_cells
 
+        overrides = _params(param, BCELL_RULES)
         inf = _date(infusion_date)
         series = read_b_cells(file, infusion_date=inf)
-        res = b_cell_aplasia(series, infusion_date=inf, overrides=_params(param))
+        res = b_cell_aplasia(series, infusion_date=inf, overrides=overrides)
         result = res.as_dict()
         result["rests_on"] = res.rests_on
 
@@ -158,7 +169,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                               f"{_fmt(p['last_aplastic_day'], 'g')} ({end})")
             console.print(f"ongoing: {res.ongoing}; recovery day: {_fmt(res.recovery_day, 'g')}")
             for s in result["signals"]:
-                console.print(f"[yellow]signal:[/yellow] {s['signal']} [dim]({s['source']})[/dim]")
+                console.print(styled(("signal:", "yellow"), f" {s['signal']} ", (f"({s['source']})", "dim")))
 
         emit("cart_bcells", result, json_out=json_out, output=output, inputs=[file],
              parameters={"infusion_date": infusion_date, "rules": rule_values(res.rules)}, human=human)

@@ -7,14 +7,15 @@ from typing import Any
 
 import typer
 
-from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit, parse_rule_overrides
+from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit, parse_rule_overrides, styled
 
 _PARAM_HELP = "Override a rule: NAME=VALUE (value parsed as YAML; repeatable)."
 
 
-def _parse(items: list[str] | None) -> dict[str, Any]:
+def _parse(items: list[str] | None, known: Any) -> dict[str, Any]:
     # lists become tuples: rule values are compared with the (immutable) defaults
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in parse_rule_overrides(items).items()}
+    return {k: tuple(v) if isinstance(v, list) else v
+            for k, v in parse_rule_overrides(items, known=known).items()}
 
 
 def _context(case_path: Path, reported_only: bool) -> tuple[Any, list[Any], dict[str, Any], list[Path]]:
@@ -48,9 +49,9 @@ def _risk_table(console: Any, res: dict[str, Any]) -> None:
     from remission.domain import NOT_A_MEDICAL_DEVICE
 
     tp = res["time_point"] or "unknown"
-    console.print(f"[bold]Relapse {res['relapse_number']}[/bold] ({res['relapse_date']}): "
+    console.print(styled((f"Relapse {res['relapse_number']}", "bold"), f" ({res['relapse_date']}): "
                   f"{res['lineage']}, site {res['case_site']} ({res['site']}), time point {tp}; "
-                  f"COG {res['cog_time_point']}; {res['months_from_diagnosis']} months from diagnosis")
+                  f"COG {res['cog_time_point']}; {res['months_from_diagnosis']} months from diagnosis"))
     t = Table("scheme", "group", "rule path", title="Risk groups")
     for key, label in (("bfm", "ALL-REZ BFM"), ("intreall", "IntReALL"), ("allr3", "UK ALLR3"),
                        ("cog", "COG")):
@@ -64,17 +65,17 @@ def _risk_table(console: Any, res: dict[str, Any]) -> None:
     tr = res.get("transplant")
     if tr:
         mv = tr["mrd"]["display"] if tr.get("mrd") else "none"
-        console.print(f"[bold]Transplant[/bold] ({tr['backbone']}): {tr['decision']} - {tr['rule']}; "
-                      f"MRD used: {mv}")
+        console.print(styled(("Transplant", "bold"), f" ({tr['backbone']}): {tr['decision']} - {tr['rule']}; "
+                      f"MRD used: {mv}"))
         for alt in tr.get("alternatives", []):
             console.print(f"  alternative ({alt['backbone']}): {alt['decision']} - {alt['rule']}")
     for f in res["flags"]:
-        console.print(f"[yellow]flag {f['code']}:[/yellow] {f['message']}")
+        console.print(styled((f"flag {f['code']}:", "yellow"), f" {f['message']}"))
     for w in res["warnings"]:
-        console.print(f"[yellow]warning:[/yellow] {w}")
+        console.print(styled(("warning:", "yellow"), f" {w}"))
     for r in res["rules"]:
-        console.print(f"[dim]rests on [{r['tag']}] {r['name']} = {r['value']!r} ({r['source']})[/dim]")
-    console.print(f"[dim]{NOT_A_MEDICAL_DEVICE}[/dim]")
+        console.print(f"rests on [{r['tag']}] {r['name']} = {r['value']!r} ({r['source']})", style="dim")
+    console.print(f"{NOT_A_MEDICAL_DEVICE}", style="dim")
 
 
 def _options_table(console: Any, res: dict[str, Any], width: int = 78) -> None:
@@ -101,6 +102,8 @@ def _options_table(console: Any, res: dict[str, Any], width: int = 78) -> None:
             out(f"caution: {c}", "   ")
         for m in o.get("missing_fields", []):
             out(m, "   ")
+        if o.get("immune_context"):
+            out(o["immune_context"], "   ")
         out("cites: " + "; ".join(c["source"] for c in o["citations"]), "   ")
     console.print("")
     out("Not proposed:")
@@ -125,9 +128,9 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     ) -> None:
         """Risk groups of a relapse (BFM S1-S4, IntReALL, UK ALLR3, COG AALL1331) and the
         transplant MRD rule, each with its rule path."""
-        from remission.clinic.risk import stratify
+        from remission.clinic.risk import RISK_RULES, stratify
 
-        overrides = _parse(param)
+        overrides = _parse(param, RISK_RULES)
         c, mrd, _, inputs = _context(case, reported_mrd_only)
         res = stratify(c, mrd, rules=overrides, relapse_number=relapse).to_json()
         emit("risk", res, json_out=json_out, output=output, inputs=inputs, parameters=overrides,
@@ -160,7 +163,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from remission.knowledge import load_knowledge_base
         from remission.state import disease_state
 
-        overrides = _parse(param)
+        overrides = _parse(param, OPTIONS_RULES)
         kb = load_knowledge_base(knowledge, rule_names=OPTIONS_RULES)
         c, mrd, sections, inputs = _context(case, reported_mrd_only)
         risk = (RiskResult.model_validate(stratify(c, mrd, relapse_number=relapse).to_json())

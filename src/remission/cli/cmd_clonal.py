@@ -7,7 +7,14 @@ from typing import Any
 
 import typer
 
-from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit
+from remission.cli.common import (
+    JSON_OPTION,
+    OUTPUT_OPTION,
+    choice,
+    emit,
+    parse_rule_overrides,
+    styled,
+)
 
 
 def _human(res: dict[str, Any]) -> Any:
@@ -28,16 +35,16 @@ def _human(res: dict[str, Any]) -> Any:
         console.print(t)
         pat = res.get("relapse_pattern")
         if pat:
-            console.print(f"[bold]relapse pattern: {pat['pattern']}[/bold] — {pat['explanation']}")
+            console.print(styled((f"relapse pattern: {pat['pattern']}", "bold"), f" — {pat['explanation']}"))
         for les in res["lesions"]:
             console.print(f"  {les['gene']} ({les['mutation']}): clone {les['clone']} {les['clone_status']}; "
                           f"{les['resistance']} — {les['mechanism']} [{les['tag']}]")
         for r in res["rules"].values():
             if r["tag"] in ("R", "U", "user"):
-                console.print(f"[dim]rests on {r['name']} = {r['value']} [{r['tag']}] ({r['source']})[/dim]")
+                console.print(f"rests on {r['name']} = {r['value']} [{r['tag']}] ({r['source']})", style="dim")
         for w in res["warnings"]:
-            console.print(f"[yellow]warning: {w}[/yellow]")
-        console.print(f"[dim]{notice_line()}[/dim]")
+            console.print(f"warning: {w}", style="yellow")
+        console.print(f"{notice_line()}", style="dim")
 
     return show
 
@@ -60,25 +67,24 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         """Clonal architecture: CCF, clones across samples, clone tree and relapse pattern."""
         import warnings
 
-        import yaml
-
         from remission.clonal import analyse_clonal
-        from remission.errors import RemissionWarning, ValidationError
+        from remission.clonal.pattern import DEFAULT_RULES
+        from remission.errors import RemissionWarning, excerpt
         from remission.io.variants import read_variant_inputs
 
         def pairs(items: list[str], what: str) -> dict[str, Any]:
             out = {}
             for item in items:
                 k, sep, v = item.partition("=")
-                if not sep or not k:
-                    raise ValidationError(f"{what} must be NAME=VALUE, but was {item!r}")
+                if not sep or not k.strip():
+                    raise typer.BadParameter(f"must be NAME=VALUE, but was {excerpt(item)}",
+                                             param_hint=what)
                 out[k.strip()] = v.strip()
             return out
 
-        if criterion not in ("bic", "icl"):
-            raise ValidationError(f"--criterion must be one of bic, icl, but was {criterion!r}")
+        choice(criterion, ("bic", "icl"), "--criterion")
         roles = pairs(role, "--role")
-        params = {k: yaml.safe_load(v) for k, v in pairs(param, "--param").items()}
+        params = parse_rule_overrides(param, known=DEFAULT_RULES)
         from remission.knowledge import default_vocabulary
 
         inputs = read_variant_inputs(files, purity=purity)

@@ -103,7 +103,9 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         params = _parse_params(param)
         c = load_case(case)  # fail fast with a one-line error before any work
         if not no_store:
-            _check_store(db)
+            from remission.cli.common import check_db_url
+
+            check_db_url(db)  # a bad --db is found before any work
         out_dir = output or Path("out") / safe_name(c.id)
         run = analyze_one(case, out_dir, db, not no_store, params, allow_partial=allow_partial)
         analysis, report, saved = run.analysis, run.report, run.saved
@@ -186,22 +188,6 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             output.write_text(text, encoding="utf-8")
         else:
             typer.echo(text, nl=False)
-
-
-def _check_store(db: str | None) -> None:
-    """A bad ``--db`` is found before any work: the URL must parse and name a known dialect."""
-    from remission.errors import ValidationError
-
-    url = db_url(db)
-    try:
-        import sqlalchemy as sa
-
-        parsed = sa.engine.make_url(url)
-        if parsed.get_backend_name() not in ("sqlite", "postgresql"):
-            raise ValueError(f"unsupported database {parsed.get_backend_name()!r}")
-    except Exception as exc:  # sqlalchemy raises ArgumentError and others for bad URLs
-        raise ValidationError(f"--db must be a sqlite:/// or postgresql:// URL, but was {url!r} "
-                              f"({exc})") from None
 
 
 def _emit_analysis(analysis: Any, result: dict[str, Any], params: dict[str, Any]) -> None:

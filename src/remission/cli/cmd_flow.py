@@ -7,7 +7,10 @@ from typing import Any
 
 import typer
 
-from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit
+from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, choice, emit, positive_numbers
+
+#: B-lineage gating strategies of ``--auto`` (remission.mrd.flow.Strategy)
+STRATEGIES = ("auto", "cd19", "cd19_independent")
 
 
 def _files(items: list[Path]) -> list[Path]:
@@ -61,8 +64,8 @@ def _human(rows: list[dict[str, Any]]) -> Any:
             if r.get("strategy"):
                 console.print(f"{r['file']}: strategy {r['strategy']}")
             for w in r["warnings"]:
-                console.print(f"[yellow]{r['file']}: {w}[/yellow]")
-        console.print(f"[dim]{notice_line()}[/dim]")
+                console.print(f"{r['file']}: {w}", style="yellow")
+        console.print(f"{notice_line()}", style="dim")
 
     return show
 
@@ -78,18 +81,18 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         auto: bool = typer.Option(False, "--auto", help="Automated different-from-normal detection."),
         reference: list[Path] = typer.Option([], "--reference",
                                              help="Normal reference FCS tube(s) for --auto (repeatable)."),
-        strategy: str = typer.Option("auto", "--strategy",
+        strategy: str = typer.Option("auto", "--strategy", callback=lambda v: choice(v, STRATEGIES, "--strategy"),
                                      help="B-lineage gate for --auto: auto, cd19 or cd19_independent."),
-        lod_events: int = typer.Option(20, "--lod-events", help="Events for the LoD (rule lod_events)."),
-        loq_events: int = typer.Option(50, "--loq-events", help="Events for the LoQ (rule loq_events)."),
-        sensitivity: float = typer.Option(1e-4, "--sensitivity",
+        lod_events: int = typer.Option(20, "--lod-events", min=1, help="Events for the LoD (rule lod_events)."),
+        loq_events: int = typer.Option(50, "--loq-events", min=1, help="Events for the LoQ (rule loq_events)."),
+        sensitivity: float = typer.Option(1e-4, "--sensitivity", min=0.0, max=1.0, callback=positive_numbers,
                                           help="Sensitivity asked for (rule target_sensitivity)."),
         ignore_offset_error: bool = typer.Option(False, "--ignore-offset-error",
                                                  help="Read files whose DATA offset is off by one byte."),
-        dataset: int | None = typer.Option(None, "--dataset", help="Data set index of multi-data-set files."),
+        dataset: int | None = typer.Option(None, "--dataset", min=0, help="Data set index of multi-data-set files."),
         scheduler: str | None = typer.Option(None, "--scheduler",
                                              help="Dask scheduler address (default: local processes)."),
-        workers: int | None = typer.Option(None, "--workers", help="Local worker processes."),
+        workers: int | None = typer.Option(None, "--workers", min=1, help="Local worker processes."),
         json_out: bool = JSON_OPTION,
         output: Path | None = OUTPUT_OPTION,
     ) -> None:

@@ -7,46 +7,66 @@ from typing import Any
 
 import typer
 
-from remission.cli.common import JSON_OPTION, OUTPUT_OPTION, emit, parse_rule_overrides
+from remission.cli.common import (
+    JSON_OPTION,
+    OUTPUT_OPTION,
+    emit,
+    parse_rule_overrides,
+    positive_numbers,
+    styled,
+)
+from remission.errors import excerpt
 
 
 def _parse_params(items: list[str] | None) -> dict[str, Any]:
-    return parse_rule_overrides(items)
+    from remission.mrd.ngs import NGS_RULES
+
+    return parse_rule_overrides(items, known=NGS_RULES)
 
 
 def _spikes(spec: str | None) -> list[Any]:
     """``--spike-in``: a TSV/CSV file with columns name, copies, junction; or inline
     ``COPIES:JUNCTION[,COPIES:JUNCTION...]``."""
-    import csv
+    import math
+    import re
 
-    from remission.errors import InputError, ValidationError
+    from remission.io.spikes import read_spike_ins
     from remission.mrd.ngs import SpikeIn
 
     if not spec:
         return []
     p = Path(spec)
+    if p.exists():
+        return [SpikeIn(name=r.name, copies=r.copies, junction=r.junction)
+                for r in read_spike_ins(p)]
     out = []
-    if p.is_file():
-        text = p.read_text(encoding="utf-8")
-        dialect = "excel-tab" if "\t" in text.splitlines()[0] else "excel"
-        rows = list(csv.DictReader(text.splitlines(), dialect=dialect))
-        for i, row in enumerate(rows, start=2):
-            try:
-                out.append(SpikeIn(name=row.get("name") or f"spike{i - 1}", copies=float(row["copies"]),
-                                   junction=(row.get("junction") or row["sequence"]).strip().upper()))
-            except (KeyError, TypeError, ValueError, AttributeError):
-                raise InputError("expected columns name, copies (number), junction (nucleotides)",
-                                 path=p, line=i) from None
-        return out
     for i, part in enumerate(spec.split(",")):
         copies, sep, seq = part.partition(":")
+        seq = seq.strip().upper()
         try:
-            out.append(SpikeIn(name=f"spike{i + 1}", copies=float(copies), junction=seq.strip().upper()))
+            n = float(copies)
         except ValueError:
-            sep = ""
-        if not sep or not seq.strip():
-            raise ValidationError(f"--spike-in must be a file or COPIES:JUNCTION[,...], but was {spec!r}")
+            n = math.nan
+        if not sep or not re.fullmatch(r"[ACGTN]+", seq) or not (math.isfinite(n) and n > 0):
+            raise typer.BadParameter(
+                f"must be an existing file or COPIES:JUNCTION[,...] with copies > 0 and a "
+                f"nucleotide junction, but was {excerpt(spec)}", param_hint="--spike-in")
+        out.append(SpikeIn(name=f"spike{i + 1}", copies=n, junction=seq))
     return out
+
+
+def _check_fastq_paths(paths: list[Path], option: str) -> None:
+    """FASTQ options name FASTQ files: a folder is a data error, another suffix a usage error
+    (the sample would otherwise be read by the suffix's format, e.g. as an AIRR table)."""
+    from remission.errors import FastqFormatError
+    from remission.steps.ngs import is_fastq
+
+    for p in paths:
+        if p.is_dir():
+            raise FastqFormatError("is a directory; expected a FASTQ file (plain or gzip)", path=p)
+        if not is_fastq(p):
+            raise typer.BadParameter(f"must name a .fastq/.fq file (optionally .gz), but was "
+                                     f"{excerpt(str(p))}", param_hint=option)
 
 
 def _human_index(res: dict[str, Any]) -> Any:
@@ -54,7 +74,7 @@ def _human_index(res: dict[str, Any]) -> Any:
         from rich.table import Table
 
         if not res["markers"]:
-            console.print("[yellow]no marker[/yellow]: no clonotype passes the index criteria")
+            console.print(styled(("no marker", "yellow"), ": no clonotype passes the index criteria"))
             return
         t = Table("marker", "target", "V", "J", "junction", "reads", "fraction", title="Index clonotypes")
         for m in res["markers"]:
@@ -74,17 +94,17 @@ def _human_track(results: list[dict[str, Any]]) -> Any:
         for r in results:
             title = r.get("follow_up", "")
             if r["status"] == "no_marker":
-                console.print(f"{title}: [yellow]no marker[/yellow] (the diagnosis has no index clonotype)")
+                console.print(styled(f"{title}: ", ("no marker", "yellow"), " (the diagnosis has no index clonotype)"))
                 continue
-            console.print(f"[bold]{title}[/bold]  NGS-MRD: {format_mrd(r['status'], r['mrd'], r['lod'], r['loq'])}"
-                          f"  (LoD {r['lod']:.1e}, LoQ {r['loq']:.1e}, {r['cell_equivalents']:.3g} cells, "
-                          f"{r['total_reads']} reads, {r['quantification']})")
+            console.print(styled((title, "bold"), f"  NGS-MRD: {format_mrd(r['status'], r['mrd'], r['lod'], r['loq'])}"
+                                 f"  (LoD {r['lod']:.1e}, LoQ {r['loq']:.1e}, {r['cell_equivalents']:.3g} cells, "
+                                 f"{r['total_reads']} reads, {r['quantification']})"))
             t = Table("marker", "locus", "junction", "reads", "exact", "relatives", "MRD")
             for m in r["markers"]:
                 t.add_row(m["marker"], m["locus"], m["junction"], str(m["reads"]), str(m["reads_exact"]),
                           str(m["relatives_reads"]), format_mrd(m["status"], m["mrd"], m["lod"], m["loq"]))
             console.print(t)
-        console.print(f"[dim]{NOT_A_MEDICAL_DEVICE}[/dim]")
+        console.print(f"{NOT_A_MEDICAL_DEVICE}", style="dim")
     return show
 
 
@@ -151,8 +171,8 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         follow_up: list[Path] | None = typer.Option(None, "--follow-up", help="Follow-up AIRR TSV (repeatable)."),
         follow_up_fastq: list[Path] | None = typer.Option(None, "--follow-up-fastq", help="Follow-up FASTQ, plain or gzip (repeatable)."),
         mate2: list[Path] | None = typer.Option(None, "--mate2", help="R2 FASTQ of each --follow-up-fastq (repeatable, same order)."),
-        dna_ng: list[float] | None = typer.Option(None, "--dna-ng", help="DNA input in ng (cells = ng x 1000 / 6.5 pg); once for all follow-ups or once each (order: --follow-up files, then --follow-up-fastq)."),
-        cell_equivalents: list[float] | None = typer.Option(None, "--cell-equivalents", help="Cells analysed; once for all follow-ups or once each (same order as --dna-ng)."),
+        dna_ng: list[float] | None = typer.Option(None, "--dna-ng", callback=positive_numbers, help="DNA input in ng (cells = ng x 1000 / 6.5 pg); once for all follow-ups or once each (order: --follow-up files, then --follow-up-fastq)."),
+        cell_equivalents: list[float] | None = typer.Option(None, "--cell-equivalents", callback=positive_numbers, help="Cells analysed; once for all follow-ups or once each (same order as --dna-ng)."),
         spike_in: str | None = typer.Option(None, "--spike-in", help="Spike-in calibrators: TSV/CSV file (name, copies, junction) or COPIES:JUNCTION,..."),
         scheduler: str | None = typer.Option(None, "--scheduler", help="Dask scheduler address (default: local threads)."),
         param: list[str] | None = typer.Option(None, "--param", help="Override a rule: NAME=VALUE."),
@@ -168,6 +188,8 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         fus = [[str(p)] for p in follow_up or []]
         fq = list(follow_up_fastq or [])
         m2 = list(mate2 or [])
+        _check_fastq_paths(fq, "--follow-up-fastq")
+        _check_fastq_paths(m2, "--mate2")
         if m2 and len(m2) != len(fq):
             raise ValidationError(f"--mate2 must be given once per --follow-up-fastq ({len(fq)}), "
                                   f"but was given {len(m2)} times")

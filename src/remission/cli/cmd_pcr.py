@@ -13,8 +13,8 @@ PARAM_OPTION = typer.Option(None, "--param",
                             help="Override a rule: NAME=VALUE (repeatable; value parsed as YAML).")
 
 
-def _params(items: list[str] | None) -> dict[str, Any]:
-    return parse_rule_overrides(items)
+def _params(items: list[str] | None, known: Any) -> dict[str, Any]:
+    return parse_rule_overrides(items, known=known)
 
 
 def _fmt(x: float | None, spec: str = ".1e") -> str:
@@ -56,8 +56,8 @@ def _pcr_human(res: dict[str, Any]) -> Any:
                       f"{c['markers_for_stratification']} ({'ok' if c['stratification_markers_ok'] else 'too few'})")
         console.print(t)
         for r in res["reasons"]:
-            console.print(f"[yellow]{r}[/yellow]")
-        console.print(f"[dim]{notice_line()}[/dim]")
+            console.print(f"{r}", style="yellow")
+        console.print(f"{notice_line()}", style="dim")
 
     return show
 
@@ -93,7 +93,7 @@ def _course_human(res: dict[str, Any]) -> Any:
             console.print(line)
         mr = res["molecular_relapse"]
         console.print(f"molecular relapse: {mr['status']}" + (f" ({mr['date']})" if mr.get("date") else ""))
-        console.print(f"[dim]{notice_line()}[/dim]")
+        console.print(f"{notice_line()}", style="dim")
 
     return show
 
@@ -112,7 +112,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from remission.io.qpcr import read_plate
         from remission.mrd.pcr import PCR_RULES, analyze_plate
 
-        params = _params(param)
+        params = _params(param, PCR_RULES)
         res = analyze_plate(read_plate(plate), params).as_dict()
         emit("pcr_mrd", res, json_out=json_out, output=output, inputs=[plate],
              parameters={**{k: r.value for k, r in PCR_RULES.items()}, **params},
@@ -130,7 +130,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         from remission.mrd.course import COURSE_RULES
         from remission.pipeline import analyze
 
-        params = _params(param)
+        params = _params(param, COURSE_RULES)
         # only the MRD engines and the course itself: nothing after it is needed here
         analysis = analyze(case, parameters={"mrd_course": params}, targets=("mrd_course",))
         sec = analysis.section("mrd_course")
@@ -173,7 +173,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                           f"A−/B+ {c['a_negative_b_positive']}, both − {c['both_negative']}; "
                           f"overall {c['overall_agreement']:.0%}")
             for n in res["notes"]:
-                console.print(f"[yellow]{n}[/yellow]")
-            console.print(f"[dim]{notice_line()}[/dim]")
+                console.print(f"{n}", style="yellow")
+            console.print(f"{notice_line()}", style="dim")
 
         emit("mrd_compare", res, json_out=json_out, output=output, inputs=[pairs], human=show)

@@ -1,11 +1,18 @@
-"""Helpers shared by the commands: the JSON envelope, output files, progress, store URL."""
+"""Helpers shared by the commands: the JSON envelope, output files, progress, store URL, and the
+checks that turn bad option values into usage errors (exit 2) before any work is done.
+
+Human output is printed through a rich console with markup, highlighting and emoji *off*: text that
+came from data (patient ids, sample names, file names, reasons) is always shown literally, and a
+long line costs no regex highlighting. Commands style their own words with :func:`styled`.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,20 +25,111 @@ __all__ = [
     "DB_OPTION",
     "JSON_OPTION",
     "OUTPUT_OPTION",
+    "check_db_url",
+    "choice",
     "db_url",
     "emit",
+    "parse_rule_overrides",
+    "parse_step_overrides",
+    "positive_numbers",
     "progress",
+    "styled",
 ]
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object (the remission envelope).")
 OUTPUT_OPTION = typer.Option(None, "-o", "--output", help="Write the output to this file instead of stdout.")
-DB_OPTION = typer.Option(
-    None, "--db", help="Store URL (default: $REMISSION_DB or sqlite:///./remission.db)."
-)
 
 
 def db_url(url: str | None) -> str:
     return url or os.environ.get("REMISSION_DB") or "sqlite:///remission.db"
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_db_url(url: str | None) -> str:
+    """Check a store URL without opening it; return it (``db_url`` applied).
+
+    Refuses, with one line (exit 1), a string that is not a SQLite/PostgreSQL URL
+    (:class:`~remission.errors.ValidationError`), and a SQLite file in a folder that does not
+    exist, an existing SQLite path that is a folder, or a file that is not a SQLite database
+    (:class:`~remission.errors.StoreError`). Cheap (no connection), so it runs while the options
+    are parsed, before any work.
+    """
+    import sqlalchemy as sa
+
+    from remission.errors import StoreError, ValidationError, excerpt
+
+    full = db_url(url)
+    try:
+        parsed = sa.make_url(full)
+        backend = parsed.get_backend_name()
+    except Exception as exc:  # sqlalchemy raises ArgumentError and others for bad URLs
+        raise ValidationError(f"--db must be a sqlite:/// or postgresql:// URL, but was "
+                              f"{excerpt(full)} ({type(exc).__name__})") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ValidationError(f"--db must be a sqlite:/// or postgresql:// URL, but was "
+                              f"{excerpt(parsed.render_as_string(hide_password=True))} "
+                              f"(unsupported database {backend!r})")
+    if backend == "sqlite":
+        db = parsed.database
+        if db and db != ":memory:" and not db.startswith("file:"):
+            path = Path(db).expanduser()
+            if not path.resolve().parent.is_dir():
+                raise StoreError(f"store {excerpt(full)}: folder "
+                                 f"{excerpt(str(path.resolve().parent), 200)} does not exist")
+            if path.is_dir():
+                raise StoreError(f"store {excerpt(full)}: {excerpt(db, 200)} is a folder; expected a "
+                                 "SQLite database file")
+            if path.is_file() and path.stat().st_size:
+                with open(path, "rb") as fh:
+                    if fh.read(16) != _SQLITE_MAGIC:
+                        raise StoreError(f"store {excerpt(full)}: {excerpt(path.name)} is not a "
+                                         "SQLite database")
+    return full
+
+
+def _db_callback(value: str | None) -> str | None:
+    check_db_url(value)
+    return value
+
+
+DB_OPTION = typer.Option(
+    None, "--db", help="Store URL (default: $REMISSION_DB or sqlite:///./remission.db).",
+    callback=_db_callback,
+)
+
+
+def choice(value: str, allowed: Collection[str], option: str) -> str:
+    """``value`` if it is one of ``allowed``, else a usage error (exit 2) naming ``option``."""
+    if value not in allowed:
+        from remission.errors import excerpt
+
+        raise typer.BadParameter(f"must be one of {', '.join(allowed)}, but was {excerpt(value)}",
+                                 param_hint=option)
+    return value
+
+
+def positive_numbers(param: typer.CallbackParam, value: Any) -> Any:
+    """A typer callback: every value of a (repeatable) number option is finite and > 0."""
+    for v in value if isinstance(value, list | tuple) else [value]:
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise typer.BadParameter(f"must be a finite number > 0, but was {v!r}",
+                                     param_hint=param.opts[0] if param.opts else None)
+    return value
+
+
+def styled(*parts: str | tuple[str, str]) -> Any:
+    """A rich ``Text`` from plain strings and ``(text, style)`` pairs (never parsed as markup)."""
+    from rich.text import Text
+
+    return Text.assemble(*parts)
+
+
+def _console(**kwargs: Any) -> Any:
+    from rich.console import Console
+
+    return Console(markup=False, highlight=False, emoji=False, **kwargs)
 
 
 def _default(o: Any) -> Any:
@@ -49,7 +147,14 @@ def _default(o: Any) -> Any:
 
 
 def to_json(obj: Any) -> str:
-    return json.dumps(obj, default=_default, indent=2, allow_nan=False)
+    """JSON text of ``obj``; a non-finite number (not JSON) is a one-line ``ValidationError``."""
+    try:
+        return json.dumps(obj, default=_default, indent=2, allow_nan=False)
+    except ValueError as exc:
+        from remission.errors import ValidationError
+
+        raise ValidationError(f"the result holds a number that JSON cannot carry ({exc}); "
+                              "nothing was written") from None
 
 
 def emit(
@@ -82,13 +187,11 @@ def emit(
         else:
             sys.stdout.write(text)
         return
-    from rich.console import Console
-
     if output:
         with open(output, "w", encoding="utf-8") as fh:
-            human(Console(file=fh, width=120, no_color=True))
+            human(_console(file=fh, width=120, no_color=True))
     else:
-        human(Console())
+        human(_console())
 
 
 def progress(description: str, total: int | None = None) -> Any:
@@ -96,9 +199,10 @@ def progress(description: str, total: int | None = None) -> Any:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, highlight=False)
     return Progress(
-        TextColumn("[progress.description]{task.description}"),
+        # descriptions carry file names and case ids: shown literally, never parsed as markup
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -114,19 +218,64 @@ def notice_line() -> str:
     return NOT_A_MEDICAL_DEVICE
 
 
-def parse_rule_overrides(items: list[str] | None, option: str = "--param") -> dict[str, Any]:
-    """``--param NAME=VALUE`` (repeatable) → ``{NAME: value}``, the value parsed as YAML.
-
-    Unknown names are refused later, by :func:`remission.domain.parameters.resolve`.
-    """
+def _yaml_value(raw: str, item: str, option: str) -> Any:
     import yaml
 
-    from remission.errors import ValidationError
+    from remission.errors import excerpt
+
+    try:
+        return yaml.safe_load(raw)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        raise typer.BadParameter(f"the value of {excerpt(item)} is not a valid YAML value",
+                                 param_hint=option) from None
+
+
+def parse_rule_overrides(items: list[str] | None, option: str = "--param",
+                         known: Collection[str] | None = None) -> dict[str, Any]:
+    """``--param NAME=VALUE`` (repeatable) → ``{NAME: value}``, the value parsed as YAML.
+
+    A malformed item (no ``=``, no name, a value that is not YAML) and, when ``known`` is given, a
+    name that is not a known rule are usage errors (exit 2), refused before any work.
+    """
+    from remission.errors import excerpt
 
     out: dict[str, Any] = {}
     for item in items or []:
         name, sep, raw = item.partition("=")
-        if not sep or not name.strip():
-            raise ValidationError(f"{option} must be NAME=VALUE, but was {item!r}")
-        out[name.strip()] = yaml.safe_load(raw)
+        name = name.strip()
+        if not sep or not name:
+            raise typer.BadParameter(f"must be NAME=VALUE, but was {excerpt(item)}",
+                                     param_hint=option)
+        if known is not None and name not in known:
+            raise typer.BadParameter(f"unknown parameter {excerpt(name)}; known parameters: "
+                                     f"{', '.join(sorted(known))}", param_hint=option)
+        out[name] = _yaml_value(raw, item, option)
+    return out
+
+
+def parse_step_overrides(items: list[str] | None, steps: Mapping[str, Collection[str] | None],
+                         option: str = "--param") -> dict[str, dict[str, Any]]:
+    """``--param STEP.NAME=VALUE`` (repeatable) → ``{STEP: {NAME: value}}``.
+
+    ``steps`` maps each step name to its known parameter names (``None``: not checked here). An
+    unknown step or parameter, or a malformed item, is a usage error (exit 2).
+    """
+    from remission.errors import excerpt
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        step_name, dot, name = key.strip().partition(".")
+        if not sep or not dot or not step_name or not name:
+            raise typer.BadParameter(f"must be STEP.NAME=VALUE, but was {excerpt(item)}",
+                                     param_hint=option)
+        if step_name not in steps:
+            raise typer.BadParameter(f"unknown step {excerpt(step_name)}; steps: "
+                                     f"{', '.join(sorted(steps))}", param_hint=option)
+        known = steps[step_name]
+        if known is not None and name not in known:
+            raise typer.BadParameter(f"unknown parameter {excerpt(name)} of step {step_name}; "
+                                     f"known parameters: {', '.join(sorted(known))}",
+                                     param_hint=option)
+        out.setdefault(step_name, {})[name] = _yaml_value(raw, item, option)
     return out

@@ -7,6 +7,10 @@ The rules follow the AIRR Community Rearrangement schema (airr-standards 1.4/2.0
 - booleans are ``T`` or ``F``; an empty field is null;
 - the schema's 14 required columns must be in the header (``required=`` narrows this for
   tables from tools that omit some, e.g. airrship);
+- every ``sequence_id`` is unique (a repeated row would count its reads twice) and the table has
+  at least one row (an empty export is unusable input, not a sample without disease);
+- lines are text: no NUL bytes, at most :data:`~remission.io._text.MAX_LINE_BYTES` bytes per line
+  and :data:`~remission.io._text.MAX_HEADER_BYTES` for the header;
 - counts come from ``duplicate_count`` (reads per clonotype, as Vidjil and MiXCR write it;
   airr-standards issue #161), else ``consensus_count``; a table with neither column counts one read
   per row.
@@ -31,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from remission.errors import AirrFormatError
+from remission.errors import AirrFormatError, excerpt
+from remission.io._text import MAX_HEADER_BYTES, MAX_LINE_BYTES
 
 __all__ = [
     "AIRR_BOOLEAN_FIELDS",
@@ -58,6 +63,8 @@ _COUNT_FIELDS = ("duplicate_count", "consensus_count", "umi_count")
 _WANTED = ("sequence_id", "locus", "v_call", "d_call", "j_call", "junction", "productive",
            "rev_comp", *_COUNT_FIELDS)
 _NUC = re.compile(r"[ACGTNacgtn]*")
+#: read counts have at most 18 digits (fits int64; far beyond any sequencing run)
+_MAX_COUNT_DIGITS = 18
 _DIGIT = np.zeros(256, dtype=bool)
 _DIGIT[ord("0"): ord("9") + 1] = True
 _NUC_BYTES = np.zeros(256, dtype=bool)
@@ -98,9 +105,15 @@ def _bad(msg: str, path: Path, line: int | None = None, field: str | None = None
 
 
 def _read_header(fh: io.BufferedIOBase, path: Path) -> list[str]:
-    raw = fh.readline()
+    raw = fh.readline(MAX_HEADER_BYTES + 1)
     if not raw:
         raise _bad("the file is empty; expected a tab-separated header line", path, 1)
+    if len(raw) > MAX_HEADER_BYTES and not raw.endswith(b"\n"):
+        raise _bad(f"header line longer than {MAX_HEADER_BYTES} bytes (the limit for this format); "
+                   "expected a tab-separated list of column names", path, 1)
+    if b"\x00" in raw:
+        raise _bad("NUL byte in the header; expected text (is the file binary or truncated?)",
+                   path, 1)
     try:
         text = raw.decode("utf-8").rstrip("\n").rstrip("\r")
     except UnicodeDecodeError:
@@ -108,19 +121,23 @@ def _read_header(fh: io.BufferedIOBase, path: Path) -> list[str]:
     names = text.split("\t")
     if len(names) == 1 and ("," in text or ";" in text):
         raise _bad("expected a tab-separated header, got what looks like a comma/semicolon-separated "
-                   "line", path, 1)
+                   f"line {excerpt(text, 60)}", path, 1)
     seen: set[str] = set()
     for n in names:
         if not n:
             raise _bad("expected a column name, got an empty header field", path, 1)
         if n in seen:
-            raise _bad(f"duplicate column {n!r}", path, 1, n)
+            raise _bad(f"duplicate column {excerpt(n)}", path, 1, n)
         seen.add(n)
     return names
 
 
+class _LineTooLong(Exception):
+    """Raised by :func:`_blocks` when a line grows past ``MAX_LINE_BYTES`` without a newline."""
+
+
 def _blocks(fh: io.BufferedIOBase, size: int) -> Iterator[bytes]:
-    """Blocks of whole lines."""
+    """Blocks of whole lines (a line longer than ``MAX_LINE_BYTES`` raises ``_LineTooLong``)."""
     rest = b""
     while True:
         data = fh.read(size)
@@ -131,6 +148,8 @@ def _blocks(fh: io.BufferedIOBase, size: int) -> Iterator[bytes]:
         data = rest + data
         cut = data.rfind(b"\n")
         if cut < 0:
+            if len(data) > MAX_LINE_BYTES:
+                raise _LineTooLong
             rest = data
             continue
         rest = data[cut + 1:]
@@ -141,6 +160,22 @@ def _check_fields(block: bytes, ncol: int, first_line: int, path: Path) -> int:
     """Every line of ``block`` must have ``ncol`` fields; returns the number of lines."""
     a = np.frombuffer(block, dtype=np.uint8)
     nl = np.flatnonzero(a == 10)
+    long = np.flatnonzero(np.diff(nl, prepend=-1) > MAX_LINE_BYTES + 1)  # + its newline
+    if long.size:
+        raise _bad(f"line longer than {MAX_LINE_BYTES} bytes (the limit for this format)", path,
+                   first_line + int(long[0]))
+    nul = np.flatnonzero(a == 0)
+    if nul.size:
+        i = int(np.searchsorted(nl, nul[0]))
+        raise _bad("NUL byte; expected text (is the file binary or truncated?)", path,
+                   first_line + i)
+    cr = np.flatnonzero(a == 13)
+    if cr.size:
+        lone = cr[a[np.minimum(cr + 1, a.size - 1)] != 10]
+        if lone.size:
+            i = int(np.searchsorted(nl, lone[0]))
+            raise _bad("carriage return inside a line (only CRLF line endings are allowed)", path,
+                       first_line + i)
     tabs = np.flatnonzero(a == 9)
     per_line = np.diff(np.searchsorted(tabs, nl), prepend=0)
     bad = np.flatnonzero(per_line != ncol - 1)
@@ -153,6 +188,44 @@ def _check_fields(block: bytes, ncol: int, first_line: int, path: Path) -> int:
         raise _bad(f"expected {ncol} tab-separated fields (as in the header), got {got}", path,
                    first_line + i)
     return int(nl.size)
+
+
+class _UniqueIds:
+    """Checks that ``sequence_id`` values are unique across blocks, in 8 bytes per row.
+
+    Ids are kept as 64-bit hashes (pandas' ``hash_array``) in one sorted array; a repeat within a
+    block is named with both lines, a repeat of an earlier block's id with its own line.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seen = np.zeros(0, dtype=np.uint64)
+
+    def add(self, ids: np.ndarray, first_line: int) -> None:
+        import pandas as pd
+
+        empty = _first_bad(ids == "")
+        if empty is not None:
+            raise _bad("expected a sequence_id, got an empty value", self.path,
+                       first_line + empty, "sequence_id")
+        h = pd.util.hash_array(ids)
+        order = np.argsort(h, kind="stable")
+        hs = h[order]
+        dup = np.flatnonzero(hs[1:] == hs[:-1])
+        if dup.size:
+            i, j = sorted((int(order[dup[0]]), int(order[dup[0] + 1])))
+            raise _bad(f"sequence_id {excerpt(ids[j])} occurs twice (first on line "
+                       f"{first_line + i}); a repeated row would count its reads twice",
+                       self.path, first_line + j, "sequence_id")
+        if self.seen.size:
+            pos = np.searchsorted(self.seen, h)
+            hit = (pos < self.seen.size) & (self.seen[np.minimum(pos, self.seen.size - 1)] == h)
+            k = _first_bad(hit)
+            if k is not None:
+                raise _bad(f"sequence_id {excerpt(ids[k])} occurs twice (also on an earlier "
+                           "line); a repeated row would count its reads twice", self.path,
+                           first_line + k, "sequence_id")
+        self.seen = np.union1d(self.seen, hs)
 
 
 def _first_bad(mask: np.ndarray) -> int | None:
@@ -186,6 +259,8 @@ def iter_airr_chunks(
     import pandas as pd
 
     p = Path(path)
+    if p.is_dir():
+        raise _bad("is a directory; expected an AIRR Rearrangement TSV file", p)
     if not p.is_file():
         raise _bad("no such file", p)
     try:
@@ -199,12 +274,13 @@ def iter_airr_chunks(
             missing = [c for c in required if c not in header]
             if missing:
                 raise _bad(f"missing required column(s) {', '.join(missing)}; the header has "
-                           f"{', '.join(header)}", p, 1, missing[0])
+                           f"{excerpt(', '.join(header), 200)}", p, 1, missing[0])
             wanted = [c for c in (columns or _WANTED) if c in header]
-            for c in _COUNT_FIELDS + AIRR_BOOLEAN_FIELDS:
+            for c in ("sequence_id", *_COUNT_FIELDS, *AIRR_BOOLEAN_FIELDS):
                 if c in header and c not in wanted:
                     wanted.append(c)  # always validated
             line = 2
+            ids = _UniqueIds(p) if "sequence_id" in header else None
             for block in _blocks(fh, block_bytes):
                 n = _check_fields(block, len(header), line, p)
                 df = pd.read_csv(io.BytesIO(block), sep="\t", header=None, names=header,
@@ -212,8 +288,17 @@ def iter_airr_chunks(
                                  quoting=csv.QUOTE_NONE, engine="c", skip_blank_lines=False)
                 if len(df) != n:  # pragma: no cover - guarded by _check_fields
                     raise _bad(f"parsed {len(df)} rows from {n} lines", p, line)
-                yield _validate(df, header, p, line)
+                chunk = _validate(df, header, p, line)
+                if ids is not None:
+                    ids.add(df["sequence_id"].to_numpy(dtype=object), line)
+                yield chunk
                 line += n
+            if line == 2:
+                raise _bad("no rearrangements (no reads): the file has a header but no rows; an "
+                           "empty export is not a result", p, 2)
+        except _LineTooLong:
+            raise _bad(f"line longer than {MAX_LINE_BYTES} bytes (the limit for this format)", p,
+                       line) from None
         except (EOFError, OSError) as exc:
             raise _bad(f"the file is truncated or not valid gzip ({exc})", p, line) from None
         except UnicodeDecodeError:
@@ -233,7 +318,8 @@ def _validate(df: object, header: list[str], p: Path, line: int) -> AirrChunk:
             s = df[c]
             i = _first_bad(~s.isin(("T", "F", "")).to_numpy())
             if i is not None:
-                raise _bad(f"expected T or F (or empty for null), got {s.iat[i]!r}", p, line + i, c)
+                raise _bad(f"expected T or F (or empty for null), got {excerpt(s.iat[i])}", p,
+                           line + i, c)
     counts: dict[str, np.ndarray] = {}
     for c in _COUNT_FIELDS:
         if c in df.columns:
@@ -242,11 +328,15 @@ def _validate(df: object, header: list[str], p: Path, line: int) -> AirrChunk:
             # fast path: every character of the column is a digit (empty = null is allowed)
             joined = np.frombuffer("".join(col).encode("utf-8"), dtype=np.uint8)
             if not _DIGIT[joined].all():
-                ok = s.str.fullmatch(r"\d+").to_numpy(dtype=bool) | (s == "").to_numpy()
+                ok = s.str.fullmatch(r"[0-9]+").to_numpy(dtype=bool) | (s == "").to_numpy()
                 i = _first_bad(~ok)
                 if i is not None:
-                    raise _bad(f"expected a non-negative integer (or empty), got {s.iat[i]!r}", p,
-                               line + i, c)
+                    raise _bad(f"expected a non-negative integer (or empty), got "
+                               f"{excerpt(s.iat[i])}", p, line + i, c)
+            i = _first_bad((s.str.len() > _MAX_COUNT_DIGITS).to_numpy(dtype=bool))
+            if i is not None:
+                raise _bad(f"count {excerpt(s.iat[i])} is too large (more than "
+                           f"{_MAX_COUNT_DIGITS} digits)", p, line + i, c)
             counts[c] = np.where(col == "", "-1", col).astype(np.int64)
     if "junction" in df.columns:
         col = cols["junction"]
@@ -256,8 +346,8 @@ def _validate(df: object, header: list[str], p: Path, line: int) -> AirrChunk:
             ok = s.str.fullmatch(_NUC).to_numpy(dtype=bool)
             i = _first_bad(~ok)
             if i is not None:
-                raise _bad(f"expected a nucleotide junction (A, C, G, T, N), got {s.iat[i]!r}", p,
-                           line + i, "junction")
+                raise _bad(f"expected a nucleotide junction (A, C, G, T, N), got "
+                           f"{excerpt(s.iat[i])}", p, line + i, "junction")
     if "duplicate_count" in counts or "consensus_count" in counts:
         count = np.full(n, -1, dtype=np.int64)
         for c in ("duplicate_count", "consensus_count"):

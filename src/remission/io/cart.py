@@ -41,7 +41,8 @@ from remission.domain.cart import (
     BCellSeries,
     KineticsSeries,
 )
-from remission.errors import ObservationFormatError
+from remission.errors import ObservationFormatError, excerpt
+from remission.io._text import iter_text_lines
 
 __all__ = [
     "OBSERVATION_COLUMNS",
@@ -87,7 +88,7 @@ class _Row:
         if not v:
             return None
         if allowed is not None and v not in allowed:
-            raise self.error(name, f"unknown category {v!r}; expected one of {', '.join(allowed)}")
+            raise self.error(name, f"unknown category {excerpt(v)}; expected one of {', '.join(allowed)}")
         return v
 
     def boolean(self, name: str) -> bool | None:
@@ -98,7 +99,7 @@ class _Row:
             return True
         if v.lower() in _FALSE:
             return False
-        raise self.error(name, f"expected T or F, got {v!r}")
+        raise self.error(name, f"expected T or F, got {excerpt(v)}")
 
     def number(self, name: str, lo: float | None = None, hi: float | None = None,
                what: str = "a number") -> float | None:
@@ -108,12 +109,12 @@ class _Row:
         try:
             x = float(v)
         except ValueError:
-            raise self.error(name, f"expected {what}, got {v!r}") from None
+            raise self.error(name, f"expected {what}, got {excerpt(v)}") from None
         if not math.isfinite(x):
-            raise self.error(name, f"expected a finite number, got {v!r}")
+            raise self.error(name, f"expected a finite number, got {excerpt(v)}")
         if (lo is not None and x < lo) or (hi is not None and x > hi):
-            raise self.error(name, f"expected {what} in {lo:g}-{hi:g}, got {v!r}" if lo is not None
-                             and hi is not None else f"expected {what}, got {v!r}")
+            raise self.error(name, f"expected {what} in {lo:g}-{hi:g}, got {excerpt(v)}" if lo is not None
+                             and hi is not None else f"expected {what}, got {excerpt(v)}")
         return x
 
     def integer(self, name: str, lo: int, hi: int, what: str = "an integer") -> int | None:
@@ -123,9 +124,9 @@ class _Row:
         try:
             x = int(v)
         except ValueError:
-            raise self.error(name, f"expected {what} ({lo}-{hi}), got {v!r}") from None
+            raise self.error(name, f"expected {what} ({lo}-{hi}), got {excerpt(v)}") from None
         if not lo <= x <= hi:
-            raise self.error(name, f"expected {what} ({lo}-{hi}), got {v!r}")
+            raise self.error(name, f"expected {what} ({lo}-{hi}), got {excerpt(v)}")
         return x
 
     def date(self, name: str) -> dt.date | None:
@@ -135,43 +136,37 @@ class _Row:
         try:
             return dt.date.fromisoformat(v)
         except ValueError:
-            raise self.error(name, f"expected an ISO date (YYYY-MM-DD), got {v!r}") from None
+            raise self.error(name, f"expected an ISO date (YYYY-MM-DD), got {excerpt(v)}") from None
 
 
 def _rows(path: str | Path, known: tuple[str, ...]) -> Iterator[_Row]:
     p = Path(path)
+    lines = ((i, line) for i, line in enumerate(iter_text_lines(p, ObservationFormatError), start=1)
+             if line.strip() and not line.lstrip().startswith("#"))
+    lineno = 1
     try:
-        fh = open(p, encoding="utf-8", newline="")  # noqa: SIM115 - closed by the with below
-    except OSError as exc:
-        raise ObservationFormatError(f"cannot read: {exc.strerror}", path=p) from None
-    with fh:
-        lines = ((i, line) for i, line in enumerate(fh, start=1)
-                 if line.strip() and not line.lstrip().startswith("#"))
         try:
-            first = next(lines)
+            lineno, first = next(lines)
         except StopIteration:
             raise ObservationFormatError("empty file: expected a header line", path=p) from None
-        except UnicodeDecodeError:
-            raise ObservationFormatError("not a UTF-8 text file", path=p) from None
-        header = [h.strip() for h in next(csv.reader([first[1]]))]
+        header = [h.strip() for h in next(csv.reader([first]))]
         for h in header:
             if h not in known:
                 raise ObservationFormatError(
-                    f"unknown column {h!r}; expected columns among {', '.join(known)}",
-                    path=p, line=first[0], field=h)
+                    f"unknown column {excerpt(h)}; expected columns among {', '.join(known)}",
+                    path=p, line=lineno, field=h)
         if len(set(header)) != len(header):
-            raise ObservationFormatError("duplicate column names in header", path=p, line=first[0])
+            raise ObservationFormatError("duplicate column names in header", path=p, line=lineno)
         if "day" not in header and "date" not in header:
-            raise ObservationFormatError("header needs a 'day' or a 'date' column", path=p, line=first[0])
-        try:
-            for lineno, line in lines:
-                cells = next(csv.reader([line]))
-                if len(cells) != len(header):
-                    raise ObservationFormatError(
-                        f"expected {len(header)} fields, got {len(cells)}", path=p, line=lineno)
-                yield _Row(p, lineno, dict(zip(header, cells, strict=True)))
-        except UnicodeDecodeError:
-            raise ObservationFormatError("not a UTF-8 text file", path=p) from None
+            raise ObservationFormatError("header needs a 'day' or a 'date' column", path=p, line=lineno)
+        for lineno, line in lines:
+            cells = next(csv.reader([line]))
+            if len(cells) != len(header):
+                raise ObservationFormatError(
+                    f"expected {len(header)} fields, got {len(cells)}", path=p, line=lineno)
+            yield _Row(p, lineno, dict(zip(header, cells, strict=True)))
+    except csv.Error as exc:
+        raise ObservationFormatError(f"malformed CSV: {exc}", path=p, line=lineno) from None
 
 
 def _when(row: _Row, infusion_date: dt.date | None) -> tuple[float | None, dt.date | None]:
@@ -270,7 +265,7 @@ def _series(path: str | Path, known: tuple[str, ...], units: tuple[str, ...], in
         if unit is None:
             raise row.error("unit", f"expected a unit, one of {', '.join(units)}")
         if unit_seen is not None and unit != unit_seen:
-            raise row.error("unit", f"unit {unit!r} differs from {unit_seen!r} in earlier rows; one unit per file")
+            raise row.error("unit", f"unit {excerpt(unit)} differs from {excerpt(unit_seen)} in earlier rows; one unit per file")
         unit_seen = unit
         value = row.number("value", 0, None, "a value >= 0")
         if value is None:

@@ -18,7 +18,8 @@ from pathlib import Path
 from pydantic import ValidationError as PydanticValidationError
 
 from remission.domain.mrd import MrdResult
-from remission.errors import InputError
+from remission.errors import InputError, excerpt
+from remission.io._text import iter_text_lines
 
 __all__ = ["MrdPairsFormatError", "read_mrd_pairs"]
 
@@ -41,10 +42,10 @@ def _fraction(text: str, *, path: Path, line: int, field: str) -> float | None:
     try:
         v = float(text)
     except ValueError:
-        raise MrdPairsFormatError(f"expected a fraction in [0, 1], got {text!r}", path=path,
+        raise MrdPairsFormatError(f"expected a fraction in [0, 1], got {excerpt(text)}", path=path,
                                   line=line, field=field) from None
     if not 0 <= v <= 1:
-        raise MrdPairsFormatError(f"expected a fraction in [0, 1] (not percent), got {text!r}",
+        raise MrdPairsFormatError(f"expected a fraction in [0, 1] (not percent), got {excerpt(text)}",
                                   path=path, line=line, field=field)
     return v
 
@@ -52,13 +53,9 @@ def _fraction(text: str, *, path: Path, line: int, field: str) -> float | None:
 def read_mrd_pairs(path: str | Path) -> list[tuple[MrdResult, MrdResult]]:
     """Read the pairs; each side becomes an :class:`MrdResult` (``sample_id`` = sample)."""
     p = Path(path)
-    try:
-        fh = open(p, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed by `with fh`
-    except OSError as exc:
-        raise MrdPairsFormatError(f"cannot open: {exc.strerror}", path=p) from None
     out: list[tuple[MrdResult, MrdResult]] = []
-    with fh:
-        reader = csv.DictReader(fh)
+    reader = csv.DictReader(iter_text_lines(p, MrdPairsFormatError))
+    try:
         names = [n.strip() for n in (reader.fieldnames or [])]
         missing = [c for c in REQUIRED if c not in names]
         if missing:
@@ -66,7 +63,7 @@ def read_mrd_pairs(path: str | Path) -> list[tuple[MrdResult, MrdResult]]:
                                       + ", ".join(REQUIRED), path=p, line=1, field=missing[0])
         unknown = [c for c in names if c not in REQUIRED + OPTIONAL]
         if unknown:
-            raise MrdPairsFormatError(f"unknown column(s) {', '.join(map(repr, unknown))}",
+            raise MrdPairsFormatError(f"unknown column(s) {', '.join(map(excerpt, unknown))}",
                                       path=p, line=1, field=unknown[0])
         reader.fieldnames = names
         for row in reader:
@@ -78,12 +75,12 @@ def read_mrd_pairs(path: str | Path) -> list[tuple[MrdResult, MrdResult]]:
                 method = row[f"method_{side}"].strip()
                 if method not in METHODS:
                     raise MrdPairsFormatError(f"expected one of {', '.join(METHODS)}, got "
-                                              f"{method!r}", path=p, line=line,
+                                              f"{excerpt(method)}", path=p, line=line,
                                               field=f"method_{side}")
                 status = row[f"status_{side}"].strip()
                 if status not in STATUSES:
                     raise MrdPairsFormatError(f"expected one of {', '.join(STATUSES)}, got "
-                                              f"{status!r}", path=p, line=line,
+                                              f"{excerpt(status)}", path=p, line=line,
                                               field=f"status_{side}")
                 value = _fraction(row[f"value_{side}"], path=p, line=line, field=f"value_{side}")
                 if status == "positive" and value is None:
@@ -101,6 +98,8 @@ def read_mrd_pairs(path: str | Path) -> list[tuple[MrdResult, MrdResult]]:
                 except PydanticValidationError as exc:
                     raise MrdPairsFormatError(exc.errors()[0]["msg"], path=p, line=line) from None
             out.append((sides[0], sides[1]))
+    except csv.Error as exc:
+        raise MrdPairsFormatError(f"malformed CSV: {exc}", path=p, line=reader.line_num) from None
     if not out:
         raise MrdPairsFormatError("no pairs: the file has no data rows", path=p, line=2)
     return out

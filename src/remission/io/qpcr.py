@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from remission.errors import QpcrFormatError
+from remission.errors import QpcrFormatError, excerpt
+from remission.io._text import iter_text_lines
 
 __all__ = ["COLUMNS", "KINDS", "QpcrWell", "read_plate", "write_plate"]
 
@@ -58,10 +59,10 @@ def _number(text: str, *, path: Path, line: int, field: str, what: str) -> float
     try:
         value = float(text)
     except ValueError:
-        raise QpcrFormatError(f"expected {what}, got {text!r}", path=path, line=line,
+        raise QpcrFormatError(f"expected {what}, got {excerpt(text)}", path=path, line=line,
                               field=field) from None
     if not math.isfinite(value):
-        raise QpcrFormatError(f"expected {what}, got {text!r}", path=path, line=line, field=field)
+        raise QpcrFormatError(f"expected {what}, got {excerpt(text)}", path=path, line=line, field=field)
     return value
 
 
@@ -80,7 +81,7 @@ def _parse_row(row: dict[str, str], *, path: Path, line: int) -> QpcrWell:
                               path=path, line=line, field="target")
     kind = row["kind"].strip()
     if kind not in KINDS:
-        raise QpcrFormatError(f"expected one of {', '.join(KINDS)}, got {kind!r}", path=path,
+        raise QpcrFormatError(f"expected one of {', '.join(KINDS)}, got {excerpt(kind)}", path=path,
                               line=line, field="kind")
     level_text = row["level"].strip()
     level: float | None = None
@@ -91,11 +92,11 @@ def _parse_row(row: dict[str, str], *, path: Path, line: int) -> QpcrWell:
         level = _number(level_text, path=path, line=line, field="level",
                         what="a dilution level in (0, 1]")
         if not 0 < level <= 1:
-            raise QpcrFormatError(f"expected a dilution level in (0, 1], got {level_text!r}",
+            raise QpcrFormatError(f"expected a dilution level in (0, 1], got {excerpt(level_text)}",
                                   path=path, line=line, field="level")
     elif level_text:
         raise QpcrFormatError(f"only standard wells have a level, but this {kind} well has "
-                              f"{level_text!r}", path=path, line=line, field="level")
+                              f"{excerpt(level_text)}", path=path, line=line, field="level")
     ct_text = row["ct"].strip()
     ct: float | None
     if ct_text.lower() == UNDETERMINED.lower():
@@ -104,16 +105,16 @@ def _parse_row(row: dict[str, str], *, path: Path, line: int) -> QpcrWell:
         ct = _number(ct_text, path=path, line=line, field="ct",
                      what=f"a Ct value (number) or {UNDETERMINED!r}")
         if not 0 < ct < 100:
-            raise QpcrFormatError(f"expected a Ct between 0 and 100, got {ct_text!r}", path=path,
+            raise QpcrFormatError(f"expected a Ct between 0 and 100, got {excerpt(ct_text)}", path=path,
                                   line=line, field="ct")
     rep_text = row["replicate"].strip()
     try:
         replicate = int(rep_text)
     except ValueError:
-        raise QpcrFormatError(f"expected a positive integer, got {rep_text!r}", path=path,
+        raise QpcrFormatError(f"expected a positive integer, got {excerpt(rep_text)}", path=path,
                               line=line, field="replicate") from None
     if replicate < 1:
-        raise QpcrFormatError(f"expected a positive integer, got {rep_text!r}", path=path,
+        raise QpcrFormatError(f"expected a positive integer, got {excerpt(rep_text)}", path=path,
                               line=line, field="replicate")
     return QpcrWell(well=well, sample=sample, target=target, kind=kind,  # type: ignore[arg-type]
                     level=level, ct=ct, replicate=replicate, line=line)
@@ -128,48 +129,43 @@ def read_plate(path: str | Path) -> list[QpcrWell]:
         naming file, line and field, for anything that does not follow the format.
     """
     p = Path(path)
+    reader = csv.reader(iter_text_lines(p, QpcrFormatError))
     try:
-        fh = open(p, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed by `with fh`
-    except OSError as exc:
-        raise QpcrFormatError(f"cannot open: {exc.strerror}", path=p) from None
-    with fh:
-        reader = csv.reader(fh)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise QpcrFormatError("empty file; expected a header line with columns "
-                                  + ", ".join(COLUMNS), path=p, line=1) from None
-        except csv.Error as exc:
-            raise QpcrFormatError(f"not a CSV file: {exc}", path=p, line=1) from None
-        names = [h.strip() for h in header]
-        missing = [c for c in COLUMNS if c not in names]
-        unknown = [c for c in names if c not in COLUMNS]
-        if missing:
-            raise QpcrFormatError(f"missing column(s) {', '.join(missing)}; expected "
-                                  + ", ".join(COLUMNS), path=p, line=1, field=missing[0])
-        if unknown:
-            raise QpcrFormatError(f"unknown column(s) {', '.join(map(repr, unknown))}; expected "
-                                  + ", ".join(COLUMNS), path=p, line=1, field=unknown[0])
-        if len(set(names)) != len(names):
-            raise QpcrFormatError("duplicate column names in the header", path=p, line=1)
-        wells: list[QpcrWell] = []
-        seen: dict[str, int] = {}
-        try:
-            for row in reader:
-                line = reader.line_num
-                if not row or all(not c.strip() for c in row):
-                    continue
-                if len(row) != len(names):
-                    raise QpcrFormatError(f"expected {len(names)} fields, got {len(row)}",
-                                          path=p, line=line)
-                w = _parse_row(dict(zip(names, row, strict=True)), path=p, line=line)
-                if w.well in seen:
-                    raise QpcrFormatError(f"duplicate well {w.well!r} (first on line "
-                                          f"{seen[w.well]})", path=p, line=line, field="well")
-                seen[w.well] = line
-                wells.append(w)
-        except csv.Error as exc:
-            raise QpcrFormatError(f"malformed CSV: {exc}", path=p, line=reader.line_num) from None
+        header = next(reader)
+    except StopIteration:
+        raise QpcrFormatError("empty file; expected a header line with columns "
+                              + ", ".join(COLUMNS), path=p, line=1) from None
+    except csv.Error as exc:
+        raise QpcrFormatError(f"not a CSV file: {exc}", path=p, line=1) from None
+    names = [h.strip() for h in header]
+    missing = [c for c in COLUMNS if c not in names]
+    unknown = [c for c in names if c not in COLUMNS]
+    if missing:
+        raise QpcrFormatError(f"missing column(s) {', '.join(missing)}; expected "
+                              + ", ".join(COLUMNS), path=p, line=1, field=missing[0])
+    if unknown:
+        raise QpcrFormatError(f"unknown column(s) {', '.join(map(excerpt, unknown))}; expected "
+                              + ", ".join(COLUMNS), path=p, line=1, field=unknown[0])
+    if len(set(names)) != len(names):
+        raise QpcrFormatError("duplicate column names in the header", path=p, line=1)
+    wells: list[QpcrWell] = []
+    seen: dict[str, int] = {}
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != len(names):
+                raise QpcrFormatError(f"expected {len(names)} fields, got {len(row)}",
+                                      path=p, line=line)
+            w = _parse_row(dict(zip(names, row, strict=True)), path=p, line=line)
+            if w.well in seen:
+                raise QpcrFormatError(f"duplicate well {excerpt(w.well)} (first on line "
+                                      f"{seen[w.well]})", path=p, line=line, field="well")
+            seen[w.well] = line
+            wells.append(w)
+    except csv.Error as exc:
+        raise QpcrFormatError(f"malformed CSV: {exc}", path=p, line=reader.line_num) from None
     if not wells:
         raise QpcrFormatError("no wells: the file has a header but no data rows", path=p, line=2)
     return wells

@@ -22,17 +22,17 @@ and merges several VCF/MAF files into one :class:`VariantTable`.
 
 from __future__ import annotations
 
-import gzip
-import io
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
-from remission.errors import VariantFormatError
+from remission.errors import VariantFormatError, excerpt
+from remission.io._text import iter_text_lines
 
 __all__ = [
     "CopyNumberSegment",
@@ -116,12 +116,15 @@ class VariantInputs:
 # --------------------------------------------------------------------------------------- helpers
 
 
-def _open_text(path: Path) -> TextIO:
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")
+def _lines(path: Path) -> Iterator[str]:
+    """Bounded, strict UTF-8 lines of a plain or gzip text file (see :mod:`remission.io._text`)."""
+    return iter_text_lines(path, VariantFormatError, gzip_ok=True)
+
+
+def _some(names: Sequence[str], most: int = 10) -> str:
+    """Up to ``most`` names, each a bounded excerpt, for messages."""
+    shown = ", ".join(excerpt(x, 40) for x in names[:most])
+    return shown + (f", … ({len(names)} in all)" if len(names) > most else "")
 
 
 def _chrom_key(chrom: str) -> str:
@@ -130,13 +133,12 @@ def _chrom_key(chrom: str) -> str:
 
 
 def _int(value: str, *, path: Path, line: int, fld: str, minimum: int = 0) -> int:
-    try:
-        out = int(value)
-    except (TypeError, ValueError):
-        raise VariantFormatError(f"expected an integer, got {value!r}", path=path, line=line,
-                                 field=fld) from None
+    if not (value.isascii() and value.lstrip("+-").isdigit()) or len(value) > 18:
+        raise VariantFormatError(f"expected an integer, got {excerpt(value)} (at most 18 digits)",
+                                 path=path, line=line, field=fld)
+    out = int(value)
     if out < minimum:
-        raise VariantFormatError(f"expected an integer >= {minimum}, got {value!r}", path=path,
+        raise VariantFormatError(f"expected an integer >= {minimum}, got {excerpt(value)}", path=path,
                                  line=line, field=fld)
     return out
 
@@ -164,14 +166,107 @@ def _gene_from_info(info: Mapping[str, Any] | Any) -> str | None:
 # ------------------------------------------------------------------------------------------- VCF
 
 
-def _vcf_header_lines(path: Path) -> int:
-    n = 0
-    with _open_text(path) as fh:
-        for line in fh:
-            if not line.startswith("#"):
-                break
-            n += 1
-    return n
+_VCF_FIXED = ("#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT")
+_VCF_TYPES = ("Integer", "Float", "Flag", "Character", "String")
+_META_KEY = re.compile(r"(?:^|,)(ID|Number|Type)=")
+#: htslib stores VCF integers as int32
+_INT32_MAX = 2**31 - 1
+
+
+def _vcf_count(text: str, *, path: Path, line: int, fld: str, sample: str) -> None:
+    for part in text.split(","):
+        if part == ".":
+            continue
+        if not (part.isascii() and part.isdigit()) or int(part) > _INT32_MAX:
+            raise VariantFormatError(
+                f"{fld} of sample {excerpt(sample)} must be non-negative integers (or '.'), but "
+                f"was {excerpt(text)}", path=path, line=line, field=f"FORMAT/{fld}")
+
+
+def _vcf_prescan(path: Path) -> tuple[int, set[str]]:
+    """Check the VCF's structure line by line before htslib sees it.
+
+    Returns the number of header lines and the FORMAT keys the header defines.
+
+    htslib (under ``cyvcf2``) reports many malformations only as a bare ``Exception`` without a
+    line, or by printing to stderr; this pass finds them first and names line and field: the
+    ``##fileformat`` line, FORMAT/INFO definitions without ``ID``/``Number``/``Type``, the
+    ``#CHROM`` line, records whose field count differs from it (a file cut mid-line), a POS that
+    is not a positive integer, FORMAT keys not defined in the header, and AD/DP values that are
+    not non-negative integers.
+    """
+    n_header = 0
+    ncol: int | None = None
+    samples: list[str] = []
+    defined: dict[str, str] = {}
+    for n, raw in enumerate(_lines(path), start=1):
+        text = raw.rstrip("\r\n")
+        if n == 1 and not text.startswith("##fileformat=VCF"):
+            raise VariantFormatError(f"expected a VCF header line '##fileformat=VCFv4.x', got "
+                                     f"{excerpt(text, 40)}", path=path, line=1)
+        if text.startswith("##"):
+            if ncol is not None:
+                raise VariantFormatError("a '##' header line after the #CHROM line", path=path,
+                                         line=n)
+            for kind in ("FORMAT", "INFO"):
+                if text.startswith(f"##{kind}="):
+                    body = text[len(kind) + 3:]
+                    if not (body.startswith("<") and body.endswith(">")):
+                        raise VariantFormatError(f"expected ##{kind}=<ID=...,Number=...,Type=...,"
+                                                 f"Description=...>, got {excerpt(text)}",
+                                                 path=path, line=n, field=kind)
+                    present = {m.group(1) for m in _META_KEY.finditer(body[1:-1])}
+                    for key in ("ID", "Number", "Type"):
+                        if key not in present:
+                            raise VariantFormatError(f"##{kind} definition without {key}=",
+                                                     path=path, line=n, field=kind)
+                    typ = re.search(r"(?:^|,)Type=([^,>]*)", body[1:-1])
+                    if typ is None or typ.group(1) not in _VCF_TYPES:
+                        raise VariantFormatError(f"##{kind} Type must be one of "
+                                                 f"{', '.join(_VCF_TYPES)}", path=path, line=n,
+                                                 field=kind)
+                    if kind == "FORMAT":
+                        ident = re.search(r"(?:^|,)ID=([^,>]*)", body[1:-1])
+                        defined[ident.group(1) if ident else ""] = typ.group(1)
+            n_header = n
+            continue
+        if text.startswith("#"):
+            cols = text.split("\t")
+            if ncol is not None or tuple(cols[:9]) != _VCF_FIXED[: len(cols[:9])] or len(cols) < 8:
+                raise VariantFormatError("expected the column header line #CHROM POS ID REF ALT "
+                                         "QUAL FILTER INFO [FORMAT samples...] (tab-separated)",
+                                         path=path, line=n, field="#CHROM")
+            ncol, samples, n_header = len(cols), cols[9:], n
+            continue
+        if ncol is None:
+            raise VariantFormatError("a record before the #CHROM header line", path=path, line=n)
+        cells = text.split("\t")
+        if len(cells) != ncol:
+            raise VariantFormatError(f"expected {ncol} tab-separated fields (as in the #CHROM "
+                                     f"line), got {len(cells)} (is the file cut short?)",
+                                     path=path, line=n)
+        if not (cells[1].isascii() and cells[1].isdigit()) or int(cells[1]) > _INT32_MAX or int(cells[1]) < 1:
+            raise VariantFormatError(f"expected a position >= 1, got {excerpt(cells[1])}",
+                                     path=path, line=n, field="POS")
+        if ncol > 9:
+            keys = cells[8].split(":")
+            for key in keys:
+                if key not in defined:
+                    raise VariantFormatError(f"FORMAT key {excerpt(key)} is not defined by a "
+                                             "##FORMAT header line", path=path, line=n,
+                                             field="FORMAT")
+            for name, cell in zip(samples, cells[9:], strict=True):
+                values = cell.split(":")
+                if len(values) > len(keys):
+                    raise VariantFormatError(f"sample {excerpt(name)} has more values than the "
+                                             "FORMAT keys", path=path, line=n, field="FORMAT")
+                for key, value in zip(keys, values, strict=False):
+                    if key in ("AD", "DP"):
+                        _vcf_count(value, path=path, line=n, fld=key, sample=name)
+    if ncol is None:
+        raise VariantFormatError("no #CHROM header line (is the file cut short?)", path=path,
+                                 line=n_header + 1, field="#CHROM")
+    return n_header, set(defined)
 
 
 def read_vcf(path: str | Path, *, samples: Sequence[str] | None = None) -> VariantTable:
@@ -192,27 +287,20 @@ def read_vcf(path: str | Path, *, samples: Sequence[str] | None = None) -> Varia
     p = Path(path)
     if not p.is_file():
         raise VariantFormatError("no such file", path=p)
-    with open(p, "rb") as fh:
-        head = fh.read(2)
-    if head != b"\x1f\x8b":
-        with open(p, encoding="utf-8", errors="replace") as fh:
-            first = fh.readline()
-        if not first.startswith("##fileformat=VCF"):
-            raise VariantFormatError(f"expected a VCF header line '##fileformat=VCFv4.x', got {first[:40]!r}",
-                                     path=p, line=1)
+    n_header, formats = _vcf_prescan(p)
     from cyvcf2 import VCF
+    from cyvcf2.cyvcf2 import set_htslib_log_level
 
-    n_header = _vcf_header_lines(p)
+    set_htslib_log_level(0)  # errors reach the user as VariantFormatError, not as htslib prints
     try:
         vcf = VCF(str(p), gts012=True, lazy=True)
-    except (OSError, Exception) as exc:  # cyvcf2 raises plain Exception on bad headers
-        raise VariantFormatError(f"cannot parse VCF header ({exc})", path=p) from None
+    except Exception as exc:  # cyvcf2 raises plain Exception on bad headers
+        raise VariantFormatError(f"cannot parse VCF header ({excerpt(str(exc))})", path=p) from None
     try:
         header_samples = list(vcf.samples)
         if not header_samples:
             raise VariantFormatError("the VCF has no sample columns; per-sample AD counts are needed",
                                      path=p, line=n_header, field="#CHROM")
-        formats = {h.info().get("ID") for h in vcf.header_iter() if h.type == "FORMAT"}
         if "AD" not in formats:
             raise VariantFormatError(
                 "no FORMAT field AD (allele depths) in the header; per-sample ref,alt read counts "
@@ -222,8 +310,8 @@ def read_vcf(path: str | Path, *, samples: Sequence[str] | None = None) -> Varia
         missing = [s for s in wanted if s not in header_samples]
         if missing:
             raise VariantFormatError(
-                f"sample(s) {', '.join(map(repr, missing))} not in the VCF; its samples are "
-                f"{', '.join(map(repr, header_samples))}", path=p, line=n_header, field="#CHROM")
+                f"sample(s) {_some(missing)} not in the VCF; its samples are "
+                f"{_some(header_samples)}", path=p, line=n_header, field="#CHROM")
         cols = [header_samples.index(s) for s in wanted]
         ids: list[str] = []
         chroms: list[str] = []
@@ -232,27 +320,42 @@ def read_vcf(path: str | Path, *, samples: Sequence[str] | None = None) -> Varia
         alts: list[list[int]] = []
         depths: list[list[int]] = []
         line = n_header
-        for v in vcf:
+        records = iter(vcf)
+        while True:
+            try:
+                v = next(records)
+            except StopIteration:
+                break
+            except Exception as exc:  # htslib: bare Exception("error parsing variant ...")
+                raise VariantFormatError(f"malformed VCF record ({excerpt(str(exc))})", path=p,
+                                         line=line + 1) from None
             line += 1
             if not v.ALT:
                 continue
-            ad = v.format("AD")
+            try:
+                ad = v.format("AD")
+                dp = v.format("DP") if has_dp else None
+                gene = _gene_from_info(v.INFO)
+            except Exception as exc:  # cyvcf2: KeyError/ValueError on header-record mismatches
+                raise VariantFormatError(f"cannot read FORMAT/INFO values ({type(exc).__name__}: "
+                                         f"{excerpt(str(exc))})", path=p, line=line) from None
             if ad is None:
                 raise VariantFormatError("record has no AD value", path=p, line=line, field="FORMAT/AD")
-            dp = v.format("DP") if has_dp else None
-            gene = _gene_from_info(v.INFO)
+            if ad.ndim != 2 or (dp is not None and dp.ndim != 2):
+                raise VariantFormatError("AD/DP values do not form one row per sample", path=p,
+                                         line=line, field="FORMAT/AD")
             for ai, alt_allele in enumerate(v.ALT):
                 a_row: list[int] = []
                 d_row: list[int] = []
                 for c, name in zip(cols, wanted, strict=True):
                     if ad.shape[1] < ai + 2:
                         raise VariantFormatError(
-                            f"AD of sample {name!r} has {ad.shape[1]} value(s); expected ref and alt counts",
+                            f"AD of sample {excerpt(name)} has {ad.shape[1]} value(s); expected ref and alt counts",
                             path=p, line=line, field="FORMAT/AD")
                     ref_n, alt_n = int(ad[c, 0]), int(ad[c, ai + 1])
                     if ref_n < 0 or alt_n < 0:
                         raise VariantFormatError(
-                            f"AD of sample {name!r} is missing or negative ({ref_n},{alt_n}); "
+                            f"AD of sample {excerpt(name)} is missing or negative ({ref_n},{alt_n}); "
                             "expected non-negative integers", path=p, line=line, field="FORMAT/AD")
                     depth = ref_n + alt_n
                     if dp is not None and int(dp[c, 0]) >= 0:
@@ -270,7 +373,7 @@ def read_vcf(path: str | Path, *, samples: Sequence[str] | None = None) -> Varia
         vcf.close()
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
-        raise VariantFormatError(f"mutation {dup!r} occurs twice", path=p, field="ID")
+        raise VariantFormatError(f"mutation {excerpt(dup)} occurs twice", path=p, field="ID")
     k = len(wanted)
     return VariantTable(tuple(wanted), tuple(ids), tuple(chroms), tuple(poss), tuple(genes),
                         np.asarray(alts, dtype=np.int64).reshape(-1, k),
@@ -282,11 +385,10 @@ def read_vcf(path: str | Path, *, samples: Sequence[str] | None = None) -> Varia
 
 def _tsv_rows(p: Path) -> Iterator[tuple[int, list[str]]]:
     """(line number, cells) of non-comment lines."""
-    with _open_text(p) as fh:
-        for n, raw in enumerate(fh, start=1):
-            if raw.startswith("#") or not raw.strip():
-                continue
-            yield n, raw.rstrip("\r\n").split("\t")
+    for n, raw in enumerate(_lines(p), start=1):
+        if raw.startswith("#") or not raw.strip():
+            continue
+        yield n, raw.rstrip("\r\n").split("\t")
 
 
 def read_maf(path: str | Path) -> VariantTable:
@@ -336,7 +438,7 @@ def read_maf(path: str | Path) -> VariantTable:
         if sample not in sample_order:
             sample_order.append(sample)
         if (mid, sample) in counts:
-            raise VariantFormatError(f"mutation {mid} occurs twice for sample {sample!r}", path=p, line=n,
+            raise VariantFormatError(f"mutation {mid} occurs twice for sample {excerpt(sample)}", path=p, line=n,
                                      field="Tumor_Sample_Barcode")
         counts[(mid, sample)] = (alt_n, ref_n + alt_n)
     alt = np.zeros((len(order), len(sample_order)), dtype=np.int64)
@@ -347,7 +449,7 @@ def read_maf(path: str | Path) -> VariantTable:
             if (mid, s) in counts:
                 alt[i, j], depth[i, j] = counts[(mid, s)]
             else:
-                notes.append(f"{p.name}: mutation {mid} has no row for sample {s!r}; treated as not measured")
+                notes.append(f"{p.name}: mutation {mid} has no row for sample {excerpt(s)}; treated as not measured")
     return VariantTable(tuple(sample_order), tuple(order), tuple(info[m][0] for m in order),
                         tuple(info[m][1] for m in order), tuple(info[m][2] for m in order),
                         alt, depth, notes)
@@ -403,7 +505,14 @@ def read_purity(path: str | Path) -> dict[str, float]:
             raise VariantFormatError(f"missing column {c}; expected sample, purity", path=p, line=hline, field=c)
     out: dict[str, float] = {}
     for n, cells in rows:
+        if len(cells) < len(header):
+            raise VariantFormatError(f"expected {len(header)} tab-separated fields, got {len(cells)}",
+                                     path=p, line=n)
         s = cells[col["sample"]].strip()
+        if not s:
+            raise VariantFormatError("empty sample name", path=p, line=n, field="sample")
+        if s in out:
+            raise VariantFormatError(f"sample {excerpt(s)} occurs twice", path=p, line=n, field="sample")
         out[s] = _purity_value(cells[col["purity"]].strip(), path=p, line=n)
     return out
 
@@ -414,7 +523,7 @@ def _purity_value(raw: Any, *, path: Path | None = None, line: int | None = None
     except (TypeError, ValueError):
         v = math.nan
     if not (math.isfinite(v) and 0 < v <= 1):
-        raise VariantFormatError(f"{name} must be a fraction in (0, 1], but was {raw!r}", path=path, line=line,
+        raise VariantFormatError(f"{name} must be a fraction in (0, 1], but was {excerpt(raw)}", path=path, line=line,
                                  field="purity")
     return v
 
@@ -429,7 +538,7 @@ def parse_purity_items(items: Iterable[str] | Mapping[str, Any] | None) -> dict[
     for item in items:
         name, sep, raw = str(item).partition("=")
         if not sep or not name:
-            raise VariantFormatError(f"purity must be SAMPLE=FRACTION, but was {item!r}")
+            raise VariantFormatError(f"purity must be SAMPLE=FRACTION, but was {excerpt(item)}")
         out[name.strip()] = _purity_value(raw.strip(), name=f"purity of {name.strip()}")
     return out
 
@@ -443,23 +552,19 @@ def _sniff(p: Path) -> str:
         return "vcf"
     if name.endswith((".maf", ".maf.gz", ".maf.txt")):
         return "maf"
-    try:
-        with _open_text(p) as fh:
-            for raw in fh:
-                if raw.startswith("##fileformat=VCF"):
-                    return "vcf"
-                if raw.startswith("#") or not raw.strip():
-                    continue
-                cols = set(raw.rstrip("\r\n").split("\t"))
-                if "Tumor_Sample_Barcode" in cols:
-                    return "maf"
-                if {"major_cn", "minor_cn"} <= cols:
-                    return "copy_number"
-                if {"sample", "purity"} <= cols:
-                    return "purity"
-                break
-    except (OSError, UnicodeDecodeError):
-        pass
+    for raw in _lines(p):
+        if raw.startswith("##fileformat=VCF"):
+            return "vcf"
+        if raw.startswith("#") or not raw.strip():
+            continue
+        cols = {c.strip() for c in raw.rstrip("\r\n").split("\t")}
+        if "Tumor_Sample_Barcode" in cols:
+            return "maf"
+        if {"major_cn", "minor_cn"} <= cols:
+            return "copy_number"
+        if {"sample", "purity"} <= cols:
+            return "purity"
+        break
     raise VariantFormatError("cannot tell what this file is; expected a VCF (.vcf/.vcf.gz), a MAF "
                              "(Tumor_Sample_Barcode column), copy-number segments (major_cn, minor_cn "
                              "columns) or purity (sample, purity columns)", path=p)
@@ -474,7 +579,7 @@ def merge_tables(tables: Sequence[tuple[Path, VariantTable]]) -> VariantTable:
     for p, t in tables:
         for s in t.samples:
             if s in owner:
-                raise VariantFormatError(f"sample {s!r} occurs in both {owner[s].name!r} and {p.name!r}",
+                raise VariantFormatError(f"sample {excerpt(s)} occurs in both {owner[s].name!r} and {p.name!r}",
                                          path=p, field="sample")
             owner[s] = p
             samples.append(s)
@@ -540,15 +645,15 @@ def read_variant_inputs(paths: Sequence[str | Path], *,
         pur_src[s] = None
     for s, src in pur_src.items():
         if s not in table.samples:
-            raise VariantFormatError(f"purity given for sample {s!r}, which no variant file has; the "
-                                     f"samples are {', '.join(map(repr, table.samples))}",
+            raise VariantFormatError(f"purity given for sample {excerpt(s)}, which no variant file has; the "
+                                     f"samples are {_some(table.samples)}",
                                      path=src, field="sample")
     segs: list[CopyNumberSegment] = []
     for p, ss in segments:
         for seg in ss:
             if seg.sample not in table.samples:
-                raise VariantFormatError(f"copy-number segment for sample {seg.sample!r}, which no variant "
-                                         f"file has; the samples are {', '.join(map(repr, table.samples))}",
+                raise VariantFormatError(f"copy-number segment for sample {excerpt(seg.sample)}, which no variant "
+                                         f"file has; the samples are {_some(table.samples)}",
                                          path=p, field="sample")
         segs.extend(ss)
     return VariantInputs(table=table, segments=segs, purity=pur, kinds=kinds)

@@ -41,8 +41,12 @@ class StepContext:
     failures: list[str] = field(default_factory=list)
 
     def path(self, relative: str) -> Path:
-        """Absolute path of a file named in the case file (relative to the case file)."""
-        return self.case_dir / relative
+        """Path of a file named in the case file (relative to the case file); a path that leaves
+        the case folder (``..``, absolute, symlink) raises unless ``data_roots`` (when empty:
+        ``$REMISSION_DATA_ROOTS``) allows it (:func:`~remission.io.casefile.resolve_sample_path`)."""
+        from remission.io.casefile import resolve_sample_path
+
+        return resolve_sample_path(self.case_dir, relative, self.data_roots or None)
 
     def sample_paths(self, sample: Sample) -> list[Path]:
         return [self.path(f) for f in sample.files]
