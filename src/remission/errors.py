@@ -9,6 +9,7 @@ Every error that ``remission`` raises on purpose derives from :class:`RemissionE
     │   ├── FastqFormatError             FASTQ (plain or gzip)
     │   ├── FcsFormatError               FCS 2.0/3.0/3.1
     │   ├── GatingMLError                Gating-ML 2.0 XML
+    │   ├── FlowReferenceError           flow-MRD normal reference model (JSON)
     │   ├── QpcrFormatError              RQ-PCR plate export CSV
     │   ├── VariantFormatError           VCF / MAF / copy-number / purity inputs
     │   ├── ObservationFormatError       CAR-T observation, kinetics and B-cell CSV files
@@ -38,6 +39,7 @@ __all__ = [
     "CaseFileError",
     "FastqFormatError",
     "FcsFormatError",
+    "FlowReferenceError",
     "GatingMLError",
     "IncompleteAnalysisError",
     "InputError",
@@ -170,6 +172,10 @@ class FcsFormatError(InputError):
 
 class GatingMLError(InputError):
     kind = "Gating-ML file"
+
+
+class FlowReferenceError(InputError):
+    kind = "flow reference file"
 
 
 class QpcrFormatError(InputError):

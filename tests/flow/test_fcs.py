@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from remission.errors import FcsFormatError, ValidationError
-from remission.io.fcs import Spillover, arcsinh, flin, flog, hyperlog, logicle, read_fcs, write_fcs
+from remission.io.fcs import Spillover, read_fcs, write_fcs
+from remission.mrd.cytometry import (
+    arcsinh,
+    compensate_sample,
+    flin,
+    flog,
+    hyperlog,
+    logicle,
+    transform_sample,
+)
 
 # ----------------------------------------------------------------------------- real files
 
@@ -47,7 +56,7 @@ def test_real_ball_tube(diva_path: Path) -> None:
 
 def test_real_tube_compensation_matches_flowkit(diva_path: Path) -> None:
     fk = pytest.importorskip("flowkit")
-    ours = read_fcs(diva_path).compensate()
+    ours = compensate_sample(read_fcs(diva_path))
     s = fk.Sample(str(diva_path))
     s.apply_compensation(s.metadata["spill"])
     theirs = s.get_events(source="comp")
@@ -58,8 +67,8 @@ def test_real_tube_compensation_matches_flowkit(diva_path: Path) -> None:
 
 def test_real_tube_logicle_matches_flowkit(diva_path: Path) -> None:
     fk = pytest.importorskip("flowkit")
-    d = read_fcs(diva_path).compensate()
-    ours = d.transform("logicle", T=262144, W=0.5, M=4.5, A=0)
+    d = compensate_sample(read_fcs(diva_path))
+    ours = transform_sample(d, "logicle", T=262144, W=0.5, M=4.5, A=0)
     s = fk.Sample(str(diva_path))
     s.apply_compensation(s.metadata["spill"])
     xf = fk.transforms.LogicleTransform(262144, 0.5, 4.5, 0)
@@ -133,7 +142,7 @@ def test_compensation_without_spill(tmp_path: Path) -> None:
     p = write_fcs(tmp_path / "nospill.fcs", np.ones((10, 2)), ["FSC-A", "FL1-A"])
     d = read_fcs(p)
     with pytest.raises(FcsFormatError, match=r"'nospill.fcs'.*no spillover matrix"):
-        d.compensate()
+        compensate_sample(d)
 
 
 def test_unknown_channel(tmp_path: Path) -> None:
@@ -209,3 +218,83 @@ def test_multiple_data_sets_need_the_named_flag(tmp_path: Path) -> None:
     assert second.n_events == 7 and float(second.events[0, 0]) == 2.0
     with pytest.raises(FcsFormatError, match=r"dataset must be in 0\.\.1, but was 5"):
         read_fcs(p, dataset=5)
+
+
+# ------------------------------------------------------- unusable values and layouts (issue 12)
+
+
+def _edit(tmp_path: Path, name: str, old: bytes, new: bytes) -> Path:
+    raw = _good(tmp_path).read_bytes()
+    assert old in raw
+    p = tmp_path / name
+    p.write_bytes(raw.replace(old, new))
+    return p
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_event_values_are_refused(tmp_path: Path, bad: float) -> None:
+    ev = np.random.default_rng(0).normal(1000, 300, (50, 3))
+    ev[3, 1] = bad
+    p = write_fcs(tmp_path / "nan.fcs", ev, ["FSC-A", "FL1-A", "FL2-A"])
+    with pytest.raises(FcsFormatError, match=r"^FCS file 'nan.fcs', record event 4, field FL1-A: value "
+                                             r"(nan|inf|-inf) is not a finite number"):
+        read_fcs(p)
+
+
+def test_byteord_that_is_no_byte_order_is_refused(tmp_path: Path) -> None:
+    p = _edit(tmp_path, "bo.fcs", b"BYTEORD/1,2,3,4/", b"BYTEORD/9,9,9,9/")
+    with pytest.raises(FcsFormatError, match=r"'bo.fcs', field \$BYTEORD: has unsupported \$BYTEORD '9,9,9,9'"):
+        read_fcs(p)
+
+
+def test_unsupported_datatype_has_its_own_message(tmp_path: Path) -> None:
+    p = _edit(tmp_path, "ascii.fcs", b"DATATYPE/F/", b"DATATYPE/A/")
+    with pytest.raises(FcsFormatError, match=r"field \$DATATYPE: has unsupported \$DATATYPE 'A'") as ei:
+        read_fcs(p)
+    assert "$TOT" not in str(ei.value)
+
+
+def test_logicle_parameters_outside_the_standard_are_refused() -> None:
+    # Gating-ML 2.0 / Moore & Parks 2012: 0 <= W <= M/2 and -W <= A <= M - 2W
+    with pytest.raises(ValidationError, match=r"^W must be in \[0, M/2\] = \[0, 2.25\], but was -7"):
+        logicle(np.zeros(3), W=-7)
+    with pytest.raises(ValidationError, match=r"^A must be in \[-W, M - 2W\]"):
+        hyperlog(np.zeros(3), W=0.5, M=4.5, A=9)
+    with pytest.raises(ValidationError, match=r"^M must be > 0, but was 0"):
+        arcsinh(np.zeros(3), M=0)
+
+
+# ------------------------------------------------------------------ mutation fuzz (issue 12)
+
+
+@pytest.fixture(scope="module")
+def small_fcs(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    rng = np.random.default_rng(0)
+    d = tmp_path_factory.mktemp("fuzz")
+    return write_fcs(d / "seed.fcs", rng.normal(1000, 300, (40, 3)), ["FSC-A", "FL1-A", "FL2-A"],
+                     ["", "CD19", "CD10"],
+                     spill=Spillover(("FL1-A", "FL2-A"), np.array([[1.0, 0.1], [0.05, 1.0]]))).read_bytes()
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), min_size=1, max_size=8),
+       st.integers(0, 2), st.integers(0, 10**6))
+def test_any_byte_mutation_parses_or_raises_fcs_error(tmp_path_factory, small_fcs: bytes,
+                                                      edits: list[tuple[int, int]], mode: int, cut: int) -> None:
+    """Property: a mutated FCS file is read, or refused with FcsFormatError - nothing else."""
+    raw = bytearray(small_fcs)
+    for pos, val in edits:
+        raw[pos % len(raw)] = val
+    if mode == 1:  # truncate
+        raw = raw[: cut % len(raw)]
+    elif mode == 2:  # duplicate a slice
+        i = cut % len(raw)
+        raw = raw[:i] + raw[i: i + 64] + raw[i:]
+    p = tmp_path_factory.mktemp("m") / "m.fcs"
+    p.write_bytes(bytes(raw))
+    try:
+        d = read_fcs(p)
+    except FcsFormatError as exc:
+        assert str(exc).startswith("FCS file 'm.fcs'") and "\n" not in str(exc)
+    else:
+        assert d.events.ndim == 2 and np.isfinite(d.events).all()

@@ -1,6 +1,6 @@
 """ISAC Gating-ML 2.0 compliance: every truth file, event for event.
 
-Expected values: ``../shared/data/gatingml/truth/Results_<gate>.txt`` (one 0/1 line per event of
+Expected values: ``tests/data/gatingml/truth/Results_<gate>.txt`` (one 0/1 line per event of
 ``data1.fcs``), the ISAC compliance suite as distributed with FlowKit 1.3.2 (BSD-3).
 """
 
@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from remission.io.gatingml import parse_gatingml
+from remission.mrd.gating import evaluate_gates
 
-_SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "gatingml"
+from .conftest import GML_DIR as _SHARED
+
 #: truth files named differently from the gate id they hold
 _ALIASES = {"ParQuadRect": "ParRectangle1"}
 
@@ -31,7 +33,7 @@ def _files_defining(gate: str) -> list[Path]:
 
 
 def test_suite_is_complete() -> None:
-    # 51 truth files in the suite (README of shared/data/gatingml; FlowKit data/gate_ref)
+    # 51 truth files in the suite (tests/data/gatingml/README.md; FlowKit data/gate_ref)
     assert len(_truth_names()) == 51
 
 
@@ -43,14 +45,14 @@ def test_gate_matches_truth(truth_name: str, data1, gml_dir: Path) -> None:
     files = _files_defining(gate)
     assert files, f"no Gating-ML file defines gate {gate}"
     for f in files:  # the gate in its own file and in gml_all_gates.xml, where both exist
-        got = parse_gatingml(f).evaluate(data1, [gate])[gate]
+        got = evaluate_gates(parse_gatingml(f), data1, [gate])[gate]
         mismatches = np.flatnonzero(got != truth)
         assert mismatches.size == 0, f"{f.name}: {mismatches.size} events differ, first {mismatches[:5]}"
 
 
 def test_all_gates_file_matches_every_truth(data1, gml_dir: Path) -> None:
     doc = parse_gatingml(gml_dir / "gml" / "gml_all_gates.xml")
-    res = doc.evaluate(data1)
+    res = evaluate_gates(doc, data1)
     checked = 0
     for name in _truth_names():
         if name in res:
@@ -64,7 +66,7 @@ def test_ellipse2_without_truth_matches_flowkit(data1, gml_dir: Path) -> None:
     """gml_ellipse2_gate.xml has no truth file: cross-check with FlowKit (optional extra)."""
     fk = pytest.importorskip("flowkit")
     path = gml_dir / "gml" / "gml_ellipse2_gate.xml"
-    ours = parse_gatingml(path).evaluate(data1)["myEllipse2"]
+    ours = evaluate_gates(parse_gatingml(path), data1)["myEllipse2"]
     strategy = fk.parse_gating_xml(str(path))
     sample = fk.Sample(str(gml_dir / "data1.fcs"))
     theirs = strategy.gate_sample(sample).get_gate_membership("myEllipse2")

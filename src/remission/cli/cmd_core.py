@@ -11,19 +11,16 @@ from remission.cli.common import DB_OPTION, JSON_OPTION, OUTPUT_OPTION, db_url, 
 
 
 def _parse_params(items: list[str] | None) -> dict[str, Any]:
-    """``--param step.name=value`` → ``{"step": {"name": value}}`` (value parsed as YAML)."""
-    import yaml
+    """``--param STEP.NAME=VALUE`` → ``{"STEP": {"NAME": value}}``; an unknown step or a malformed
+    item is a usage error (exit 2). Parameter names are checked by each step's rules (an unknown
+    name is refused there, never ignored)."""
+    from remission.cli.common import parse_step_overrides
 
-    from remission.errors import ValidationError
+    if not items:
+        return {}
+    from remission.pipeline import registered_steps
 
-    out: dict[str, dict[str, Any]] = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        stepname, dot, name = key.partition(".")
-        if not sep or not dot or not stepname or not name:
-            raise ValidationError(f"--param must be STEP.NAME=VALUE, but was {item!r}")
-        out.setdefault(stepname, {})[name] = yaml.safe_load(raw)
-    return out
+    return parse_step_overrides(items, {st.name: None for st in registered_steps()})
 
 
 def _summary(console: Any, analysis: Any, report: Path | None, saved: Any) -> None:
@@ -132,7 +129,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         from remission.synth.examples import write_examples
 
-        console = Console(stderr=True)
+        console = Console(stderr=True, markup=False, highlight=False)
         cases = write_examples(examples)
         db = f"sqlite:///{(output / 'remission.db').as_posix()}"
         output.mkdir(parents=True, exist_ok=True)

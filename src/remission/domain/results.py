@@ -32,6 +32,7 @@ __all__ = [
     "DiseaseState",
     "EngineResult",
     "EvidenceInSetting",
+    "FlowCall",
     "FlowResult",
     "FlowSampleResult",
     "MolecularRelapse",
@@ -86,12 +87,41 @@ class NgsResult(_Result):
 
 # -- flow MRD ------------------------------------------------------------------------------------
 
+class FlowCall(_Result):
+    """One flow MRD call (:class:`remission.mrd.flow.FlowMrd`): events, status, limits, how."""
+
+    mrd: float | None = Field(None, description="leukemic / evaluable events; null unless positive")
+    status: Literal["negative", "positive_not_quantifiable", "positive", "not_evaluable"]
+    lod: float | None = None
+    loq: float | None = None
+    events_total: int
+    events_denominator: int
+    events_leukemic: int
+    method: Literal["gating", "auto"]
+    denominator: str = Field(description="the denominator gate or rule (evaluable nucleated events)")
+    leukemic: str
+    strategy: str | None = Field(None, description="B-lineage strategy of the automated method")
+    mrd_estimate: float | None = Field(None, description="point estimate, also below the LoQ")
+    reference: str | None = Field(None, description="the normal reference model the automated call rests on")
+    illustrative: bool = Field(False, description="true when it rests on a demo reference (not clinical)")
+    reason: str | None = Field(None, description="why the tube is not evaluable")
+    gates: list[str] = Field(default_factory=list, description="the rule that chose each data-derived gate")
+    cd19_negative_population: bool | None = None
+    markers_used: list[str] = Field(default_factory=list)
+    phenotype: dict[str, float] = Field(default_factory=dict)
+    f1: float | None = Field(None, description="validation mode only (synthetic truth); never clinical")
+    precision: float | None = None
+    recall: float | None = None
+    warnings: list[str] = Field(default_factory=list)
+    rests_on: list[RuleRecord] = Field(default_factory=list)
+
+
 class FlowSampleResult(_Result):
     sample_id: str
     date: dt.date
     file: str
-    result: JsonObject = Field(description="the MRD call of the main strategy (gating or automated)")
-    auto: JsonObject | None = Field(None, description="automated detection beside a gating result")
+    result: FlowCall = Field(description="the MRD call of the main strategy (gating or automated)")
+    auto: FlowCall | None = Field(None, description="automated detection beside a gating result")
     plot: JsonObject | None = Field(None, description="a subsample of events for the report's plots")
 
 

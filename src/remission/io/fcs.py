@@ -1,4 +1,4 @@
-"""FCS 2.0/3.0/3.1 reading, spillover compensation and the Gating-ML scale transforms.
+"""FCS 2.0/3.0/3.1 reading and writing (events, channel names, keywords, spillover matrix).
 
 ``read_fcs(path)`` parses the file with :mod:`flowio` (TEXT and DATA segments) and turns the
 DATA segment into a ``(events, channels)`` NumPy array without per-event Python
@@ -18,19 +18,18 @@ error that one of them would cure says so:
 A corrupt or truncated file raises :class:`~remission.errors.FcsFormatError` naming the file
 and the problem.
 
-Transforms (:func:`logicle`, :func:`hyperlog`, :func:`arcsinh`, :func:`flin`, :func:`flog`)
-use the parametrisations of Gating-ML 2.0 (Spidlen et al., Cytometry A 2015;87:683) and the
-``flowutils`` C implementations; for large arrays logicle/hyperlog are evaluated by monotone
-interpolation on a 2^16-point grid of the exact inverse (error < 1e-9 scale units), which is
-~10x faster than per-value root finding.
+Compensation and the scale transforms are cytometry maths, not format knowledge: they live in
+:mod:`remission.mrd.cytometry`.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import struct
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,21 +40,12 @@ from remission.errors import FcsFormatError, ValidationError
 __all__ = [
     "FcsData",
     "Spillover",
-    "arcsinh",
-    "compensate",
-    "compensate_columns",
-    "flin",
-    "flog",
-    "hyperlog",
-    "logicle",
     "parse_spillover",
     "read_fcs",
     "write_fcs",
 ]
 
 _SPILL_KEYS = ("spill", "spillover", "comp")  # flowio lower-cases and strips '$'
-_INTERP_MIN = 200_000  # below this many values the exact (root-finding) transform is used
-_GRID = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -133,43 +123,6 @@ class FcsData:
     def column(self, name: str) -> np.ndarray:
         return self.events[:, self.index(name)]
 
-    def compensate(self, spill: Spillover | None = None) -> FcsData:
-        """Return a copy with fluorescence channels compensated (``true = observed @ inv(S)``).
-
-        Uses the file's $SPILL/$SPILLOVER unless ``spill`` is given; asking for compensation
-        of a file without a spillover matrix is an error.
-        """
-        s = spill if spill is not None else self.spill
-        if s is None:
-            raise FcsFormatError(
-                "compensation was asked for but the file has no spillover matrix "
-                "($SPILL/$SPILLOVER/$COMP); pass one explicitly or do not compensate",
-                path=self.path, field="$SPILL")
-        idx = [self.index(c) for c in s.channels]
-        ev = np.array(self.events, copy=True)
-        ev[:, idx] = compensate(self.events[:, idx], s.matrix)
-        return replace(self, events=ev, compensated=s.source)
-
-    def transform(self, kind: str = "logicle", channels: Sequence[str] | None = None,
-                  **params: float) -> FcsData:
-        """Return a copy with ``channels`` (default: the spillover channels, i.e. the
-        fluorescence detectors) on a ``logicle``/``asinh``/``hyperlog``/``linear``/``log`` scale."""
-        if channels is None:
-            if self.spill is None:
-                raise ValidationError(
-                    "channels must be given when the file has no spillover matrix, but was None")
-            channels = self.spill.channels
-        fn = TRANSFORMS.get(kind)
-        if fn is None:
-            raise ValidationError(f"kind must be one of {sorted(TRANSFORMS)}, but was {kind!r}")
-        ev = np.array(self.events, copy=True)
-        done = dict(self.transformed)
-        for c in channels:
-            i = self.index(c)
-            ev[:, i] = fn(ev[:, i], **params)
-            done[self.channels[i]] = kind
-        return replace(self, events=ev, transformed=done)
-
 
 # --------------------------------------------------------------------------------- reading
 
@@ -225,6 +178,32 @@ def parse_spillover(value: str, *, source: str = "$SPILL") -> Spillover:
     return Spillover(names, mat, source)
 
 
+def _check_keywords(text: dict[str, str], path: Path) -> None:
+    """Refuse layouts this reader does not decode, each with its own message (before DATA)."""
+    dt_ = str(text.get("datatype", "")).strip().upper()
+    if dt_ not in ("I", "F", "D"):
+        raise FcsFormatError(f"has unsupported $DATATYPE {dt_!r} (I, F and D are read; ASCII 'A' is not)",
+                             path=path, field="$DATATYPE")
+    bo = str(text.get("byteord", "")).strip()
+    try:
+        order = [int(x) for x in bo.split(",")]
+    except ValueError:
+        order = []
+    asc = list(range(1, len(order) + 1))
+    if not order or (order != asc and order != asc[::-1]):
+        raise FcsFormatError(f"has unsupported $BYTEORD {bo[:40]!r} (little-endian 1,2,...,n or big-endian "
+                             "n,...,2,1 are read)", path=path, field="$BYTEORD")
+
+
+def _check_finite(ev: np.ndarray, channels: Sequence[str], path: Path) -> None:
+    """NaN or infinite event values are corrupt data, never events to count."""
+    if ev.dtype.kind != "f" or np.isfinite(ev).all():
+        return
+    row, col = (int(v[0]) for v in np.nonzero(~np.isfinite(ev)))
+    raise FcsFormatError(f"value {float(ev[row, col])!r} is not a finite number (FCS event values must be "
+                         "finite)", path=path, record=f"event {row + 1}", field=channels[col])
+
+
 def _events_array(fd: Any, path: Path, dtype: Any) -> np.ndarray:
     n_ch = int(fd.channel_count)
     raw = fd.events
@@ -254,6 +233,23 @@ def _preprocess(ev: np.ndarray, fd: Any) -> None:
         gain = ch["png"]
         if gain not in (0, 1.0):
             ev[:, i] /= gain
+
+
+class _Handle(io.BufferedReader):
+    """A read handle whose ``close()`` is left to its ``with`` block (flowio closes what it is
+    given on some paths and not on others)."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            super().__init__(io.FileIO(path, "rb"))
+        except OSError as exc:
+            raise FcsFormatError(f"cannot be read: {exc.strerror or exc}", path=path) from exc
+
+    def close(self) -> None:  # flowio's close: ignored
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        self.raw.close()
 
 
 def read_fcs(
@@ -288,17 +284,22 @@ def read_fcs(
     version = _header(p)
     kw = dict(ignore_offset_error=ignore_offset_error, ignore_offset_discrepancy=ignore_offset_discrepancy,
               use_header_offsets=use_header_offsets)
-    with warnings.catch_warnings(record=True) as caught:
+    # flowio gets a handle we own (it closes handles only on some paths), so a refused file is
+    # closed all the same
+    with warnings.catch_warnings(record=True) as caught, _Handle(p) as fh:
         warnings.simplefilter("always")
         try:
             if dataset is None:
-                fd = flowio.FlowData(str(p), **kw)
+                _check_keywords(flowio.FlowData(fh, only_text=True, **kw).text, p)
+                fh.seek(0)
+                fd = flowio.FlowData(fh, **kw)
             else:
-                sets = flowio.read_multiple_data_sets(str(p), **kw)
+                sets = flowio.read_multiple_data_sets(fh, **kw)
                 if not 0 <= dataset < len(sets):
                     raise FcsFormatError(f"has {len(sets)} data set(s); dataset must be in "
                                          f"0..{len(sets) - 1}, but was {dataset!r}", path=p)
                 fd = sets[dataset]
+                _check_keywords(fd.text, p)
         except MultipleDataSetsError as exc:
             raise FcsFormatError("holds more than one data set; choose one with dataset=<index> "
                                  "(CLI: --dataset N)", path=p, field="$NEXTDATA") from exc
@@ -315,18 +316,25 @@ def read_fcs(
         except (EOFError, OSError) as exc:
             raise FcsFormatError(f"is truncated: the DATA segment ends beyond the end of the file ({exc})",
                                  path=p, field="DATA") from exc
-        except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError, NotImplementedError) as exc:
-            raise FcsFormatError(f"is corrupt: {type(exc).__name__}: {exc}", path=p) from exc
+        except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError, NotImplementedError,
+                struct.error, OverflowError, MemoryError) as exc:
+            raise FcsFormatError(f"is corrupt: {type(exc).__name__}: {str(exc)[:200]}", path=p) from exc
+        try:
+            n = int(fd.channel_count)
+            chans = tuple(str(fd.channels[i + 1]["pnn"]) for i in range(n))
+            marks = tuple(str(fd.channels[i + 1].get("pns", "") or "") for i in range(n))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise FcsFormatError(f"has inconsistent parameter keywords ($PAR/$PnN): {type(exc).__name__}: "
+                                 f"{str(exc)[:100]}", path=p, field="$PAR") from exc
         ev = _events_array(fd, p, dtype)
         if preprocess:
             try:
-                _preprocess(ev, fd)
-            except (ValueError, KeyError, ZeroDivisionError) as exc:
-                raise FcsFormatError(f"has invalid scaling keywords ($PnE/$PnG/$TIMESTEP): {exc}",
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    _preprocess(ev, fd)
+            except (ValueError, KeyError, ZeroDivisionError, TypeError, OverflowError) as exc:
+                raise FcsFormatError(f"has invalid scaling keywords ($PnE/$PnG/$TIMESTEP): {str(exc)[:100]}",
                                      path=p) from exc
-    n = int(fd.channel_count)
-    chans = tuple(fd.channels[i + 1]["pnn"] for i in range(n))
-    marks = tuple(fd.channels[i + 1].get("pns", "") or "" for i in range(n))
+    _check_finite(ev, chans, p)
     text = {str(k): str(v) for k, v in fd.text.items()}
     data = FcsData(path=str(p), version=version, events=ev, channels=chans, markers=marks, metadata=text,
                    spill=_parse_spill(text, str(p)), warnings=tuple(str(w.message) for w in caught))
@@ -356,124 +364,3 @@ def write_fcs(path: str | Path, events: np.ndarray, channels: Sequence[str],
                           opt_channel_names=list(markers) if markers is not None else None,
                           metadata_dict=meta)
     return p
-
-
-# ---------------------------------------------------------------------------- numerics
-
-
-def compensate(observed: np.ndarray, spill: np.ndarray) -> np.ndarray:
-    """``true = observed @ inv(spill)``: float64 by ``solve`` (as flowutils), float32 by
-    :func:`compensate_columns` (chunked single-threaded matrix products)."""
-    s = np.asarray(spill, dtype=np.float64)
-    if observed.dtype == np.float32:
-        return compensate_columns(observed, list(range(observed.shape[1])), s)
-    return np.linalg.solve(s.T, np.asarray(observed, dtype=np.float64).T).T
-
-
-def compensate_columns(events: np.ndarray, columns: Sequence[int], spill: np.ndarray,
-                       chunk: int = 2048) -> np.ndarray:
-    """Compensated values of ``columns`` (the spillover's channels, in its order) of a float32
-    ``(events, channels)`` array, without gathering the columns first: ``events @ W`` where W
-    holds ``inv(spill)`` in the rows of ``columns``. Done in blocks of ``chunk`` rows, which keeps
-    OpenBLAS single-threaded and cache-resident (much steadier on a busy 2-core machine)."""
-    inv = np.linalg.inv(np.asarray(spill, dtype=np.float64))
-    w = np.zeros((events.shape[1], len(columns)), dtype=np.float64)
-    w[list(columns), :] = inv
-    w = w.astype(events.dtype if events.dtype.kind == "f" else np.float64)
-    out = np.empty((events.shape[0], len(columns)), dtype=w.dtype)
-    for s0 in range(0, events.shape[0], chunk):
-        np.matmul(events[s0:s0 + chunk], w, out=out[s0:s0 + chunk])
-    return out
-
-
-def _exact(fn_name: str, x: np.ndarray, t: float, m: float, w: float, a: float) -> np.ndarray:
-    import flowutils.transforms as ft
-
-    x64 = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
-    out = getattr(ft, fn_name)(x64, None, t=t, m=m, w=w, a=a)
-    return np.asarray(out).reshape(np.shape(x))
-
-
-def _biex(fn_name: str, x: np.ndarray, t: float, m: float, w: float, a: float) -> np.ndarray:
-    """logicle/hyperlog: exact (flowutils root finding) for small arrays; for large ones a
-    table on a uniform grid in ``u = asinh(x / c)`` (which straightens both the linear and the
-    log region), evaluated exactly at 2^16 + 1 nodes and interpolated linearly in O(1) per value
-    (no binary search)."""
-    _check_params(t=t, m=m, w=w, a=a)
-    x = np.asarray(x)
-    out_dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-    if x.size < _INTERP_MIN:
-        return _exact(fn_name, x, t, m, w, a).astype(out_dtype)
-    finite = np.isfinite(x)
-    if not finite.all():
-        out = np.full(x.shape, np.nan, dtype=out_dtype)
-        out[finite] = _biex(fn_name, x[finite], t, m, w, a)
-        return out
-    c = t * 10.0 ** (-(m - w))  # ~ the width of the linear region
-    lo, hi = float(x.min()), float(x.max())
-    u0, u1 = float(np.arcsinh(lo / c)), float(np.arcsinh(hi / c))
-    if u1 <= u0:
-        return _exact(fn_name, x, t, m, w, a).astype(out_dtype)
-    ugrid = np.linspace(u0, u1, _GRID + 1)
-    xgrid = c * np.sinh(ugrid)
-    xgrid[0], xgrid[-1] = lo, hi
-    table = _exact(fn_name, xgrid, t, m, w, a)
-    ft = out_dtype if out_dtype == np.float32 else np.dtype(np.float64)
-    inv_du = _GRID / (u1 - u0)
-    pos = np.arcsinh(x * ft.type(1.0 / c))
-    pos -= ft.type(u0)
-    pos *= ft.type(inv_du)
-    np.clip(pos, 0, _GRID, out=pos)
-    i = pos.astype(np.int32)
-    np.minimum(i, _GRID - 1, out=i)
-    pos -= i
-    tab = table.astype(ft)
-    dtab = np.diff(tab)
-    out = tab[i]
-    out += pos * dtab[i]
-    return out.astype(out_dtype, copy=False)
-
-
-def _check_params(**kw: float) -> None:
-    for k, v in kw.items():
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v):
-            raise ValidationError(f"{k.upper()} must be a finite number, but was {v!r}")
-    if kw["t"] <= 0:
-        raise ValidationError(f"T must be > 0, but was {kw['t']!r}")
-
-
-def logicle(x: np.ndarray, T: float = 262144.0, W: float = 0.5, M: float = 4.5, A: float = 0.0) -> np.ndarray:
-    """Gating-ML 2.0 logicle (Moore & Parks, Cytometry A 2012;81A:273)."""
-    return _biex("logicle", x, T, M, W, A)
-
-
-def hyperlog(x: np.ndarray, T: float = 262144.0, W: float = 0.5, M: float = 4.5, A: float = 0.0) -> np.ndarray:
-    """Gating-ML 2.0 hyperlog (Bagwell, Cytometry A 2005;64A:34)."""
-    return _biex("hyperlog", x, T, M, W, A)
-
-
-def arcsinh(x: np.ndarray, T: float = 262144.0, M: float = 4.5, A: float = 0.0) -> np.ndarray:
-    """Gating-ML 2.0 ``fasinh``: (asinh(x·sinh(M·ln10)/T) + A·ln10) / ((M+A)·ln10)."""
-    _check_params(t=T, m=M, w=0.0, a=A)
-    ln10 = np.log(10.0)
-    x = np.asarray(x)
-    return (np.arcsinh(x * (np.sinh(M * ln10) / T)) + A * ln10) / ((M + A) * ln10)
-
-
-def flin(x: np.ndarray, T: float = 262144.0, A: float = 0.0) -> np.ndarray:
-    """Gating-ML 2.0 ``flin``: (x + A) / (T + A)."""
-    return (np.asarray(x) + A) / (T + A)
-
-
-def flog(x: np.ndarray, T: float = 262144.0, M: float = 4.5) -> np.ndarray:
-    """Gating-ML 2.0 ``flog``: log10(x/T)/M + 1 (NaN where x <= 0: such events are in no gate)."""
-    x = np.asarray(x, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.log10(np.where(x > 0, x, np.nan) / T) / M + 1.0
-    return out
-
-
-TRANSFORMS: dict[str, Any] = {
-    "logicle": logicle, "hyperlog": hyperlog, "asinh": arcsinh, "arcsinh": arcsinh,
-    "linear": flin, "log": flog,
-}

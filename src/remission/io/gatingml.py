@@ -1,9 +1,9 @@
-"""Gating-ML 2.0: parse gates, compensation and transforms, and evaluate them on all events.
+"""Gating-ML 2.0: parse gates, compensation matrices and transforms into model objects.
 
-Our own vectorised evaluator (no FlowKit at run time), written from the ISAC Gating-ML 2.0
-specification (Spidlen et al., Cytometry A 2015;87:683-687). It passes the ISAC compliance
-suite (``shared/data/gatingml``: ``data1.fcs`` + every ``Results_<gate>.txt`` event for
-event; see ``tests/flow/test_gatingml_compliance.py``).
+Written from the ISAC Gating-ML 2.0 specification (Spidlen et al., Cytometry A
+2015;87:683-687). This module only parses and checks the document; the gates are evaluated on
+events by :mod:`remission.mrd.gating`, which passes the ISAC compliance suite (vendored under
+``tests/data/gatingml``: ``data1.fcs`` + every ``Results_<gate>.txt`` event for event).
 
 Supported:
 
@@ -25,26 +25,29 @@ FCS file lacks says which channel and which channels the file has.
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from remission.errors import GatingMLError
-from remission.io.fcs import FcsData, arcsinh, compensate_columns, flin, flog, hyperlog, logicle
 
 __all__ = [
     "BooleanGate",
+    "Dimension",
     "EllipsoidGate",
+    "Gate",
     "GatingDocument",
+    "Matrix",
     "PolygonGate",
     "Quadrant",
     "RectangleGate",
-    "apply_gatingml",
+    "Transform",
     "parse_gatingml",
+    "transform_parameter_problem",
 ]
 
 NS = {
@@ -68,9 +71,12 @@ def _float(el: ET.Element, name: str, default: float | None = None, *, where: st
     if v is None:
         return default
     try:
-        return float(v)
+        x = float(v)
     except ValueError as exc:
         raise GatingMLError(f"attribute {name}={v!r} is not a number", path=path, field=where) from exc
+    if not math.isfinite(x):
+        raise GatingMLError(f"attribute {name}={v!r} must be a finite number", path=path, field=where)
+    return x
 
 
 @dataclass(frozen=True)
@@ -132,15 +138,49 @@ class BooleanGate:
 Gate = RectangleGate | PolygonGate | EllipsoidGate | Quadrant | BooleanGate
 
 
+#: Gating-ML 2.0 §6 parameter ranges (the logicle ones are Moore & Parks, Cytometry A 2012;81A:273)
+def transform_parameter_problem(kind: str, params: Mapping[str, object]) -> str | None:
+    """Why ``params`` are not a valid ``kind`` transformation (``None`` when they are).
+
+    ``kind``: ``logicle``/``hyperlog`` (T > 0, M > 0, 0 <= W <= M/2, -W <= A <= M - 2W),
+    ``fasinh`` (T > 0, M > 0, A >= 0), ``flin`` (T > 0, A > -T), ``flog`` (T > 0, M > 0),
+    ``fratio`` (A, B, C finite). Messages read ``"<name> must be <constraint>, but was <value>"``.
+    """
+    for k, v in params.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not math.isfinite(float(v)):
+            return f"{k} must be a finite number, but was {v!r}"
+    p = {k: float(v) for k, v in params.items()}  # type: ignore[arg-type]
+    if kind != "fratio" and p.get("T", 1.0) <= 0:
+        return f"T must be > 0, but was {params['T']!r}"
+    if kind in ("logicle", "hyperlog", "fasinh", "flog") and p.get("M", 1.0) <= 0:
+        return f"M must be > 0, but was {params['M']!r}"
+    if kind in ("logicle", "hyperlog"):
+        t, w, m, a = p["T"], p["W"], p["M"], p["A"]
+        if not 0 <= w <= m / 2:
+            return f"W must be in [0, M/2] = [0, {m / 2:g}], but was {params['W']!r}"
+        if not -w <= a <= m - 2 * w:
+            return f"A must be in [-W, M - 2W] = [{-w:g}, {m - 2 * w:g}], but was {params['A']!r}"
+        del t
+    if kind == "fasinh" and p["A"] < 0:
+        return f"A must be >= 0, but was {params['A']!r}"
+    if kind == "flin" and p["A"] <= -p["T"]:
+        return f"A must be > -T = {-p['T']:g}, but was {params['A']!r}"
+    return None
+
+
 @dataclass(frozen=True)
-class _Transform:
+class Transform:
+    """A Gating-ML transformation: ``kind`` (fasinh, logicle, ...) and its parameters."""
+
     kind: str
     params: dict[str, float]
     ratio_dims: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
-class _Matrix:
+class Matrix:
+    """A spectrumMatrix/spilloverMatrix of the document (fluorochromes x detectors)."""
+
     fluorochromes: tuple[str, ...]
     detectors: tuple[str, ...]
     spectrum: np.ndarray  # fluorochromes x detectors
@@ -152,23 +192,12 @@ class GatingDocument:
 
     path: str | None
     gates: dict[str, Gate] = field(default_factory=dict)
-    transforms: dict[str, _Transform] = field(default_factory=dict)
-    matrices: dict[str, _Matrix] = field(default_factory=dict)
+    transforms: dict[str, Transform] = field(default_factory=dict)
+    matrices: dict[str, Matrix] = field(default_factory=dict)
 
     @property
     def gate_ids(self) -> list[str]:
         return list(self.gates)
-
-    # ------------------------------------------------------------------ evaluation
-
-    def evaluate(self, sample: FcsData, gate_ids: Iterable[str] | None = None) -> dict[str, np.ndarray]:
-        """Boolean membership (one value per event) for each gate (default: all gates)."""
-        ev = _Evaluator(self, sample)
-        ids = list(gate_ids) if gate_ids is not None else self.gate_ids
-        return {g: ev.gate(g) for g in ids}
-
-    def counts(self, sample: FcsData, gate_ids: Iterable[str] | None = None) -> dict[str, int]:
-        return {k: int(v.sum()) for k, v in self.evaluate(sample, gate_ids).items()}
 
     def channels_used(self) -> set[str]:
         out: set[str] = set()
@@ -182,175 +211,6 @@ class GatingDocument:
                 if d.name:
                     out.add(d.name)
         return out
-
-
-class _Evaluator:
-    def __init__(self, doc: GatingDocument, sample: FcsData) -> None:
-        self.doc = doc
-        self.s = sample
-        self._comp: dict[str, np.ndarray] = {}
-        self._dim: dict[tuple[Any, ...], np.ndarray] = {}
-        self._gate: dict[str, np.ndarray] = {}
-        self._stack: list[str] = []
-
-    def _err(self, msg: str, gate: str | None = None) -> GatingMLError:
-        return GatingMLError(msg, path=self.doc.path, field=f"gate {gate}" if gate else None)
-
-    def _channel(self, name: str, gate: str) -> np.ndarray:
-        i = self.s.find(name)
-        if i is None:
-            fname = Path(self.s.path).name if self.s.path else "the FCS data"
-            raise self._err(f"channel {name!r} is not in FCS file {fname!r}; channels: "
-                            f"{', '.join(self.s.labels)}", gate)
-        return self.s.events[:, i]
-
-    def _compensated(self, ref: str, gate: str) -> tuple[tuple[str, ...], np.ndarray] | None:
-        """(names, compensated columns) for a compensation reference, or None = uncompensated."""
-        if ref == "uncompensated":
-            return None
-        if ref == "FCS":
-            sp = self.s.spill
-            if sp is None:
-                return None
-            names, mat, det = sp.channels, sp.matrix, sp.channels
-        else:
-            m = self.doc.matrices.get(ref)
-            if m is None:
-                raise self._err(f"compensation-ref {ref!r} names no spectrumMatrix/spilloverMatrix "
-                                "in the document", gate)
-            names, mat, det = m.fluorochromes, m.spectrum, m.detectors
-        if ref not in self._comp:
-            if self.s.events.dtype == np.float32 and mat.shape[0] == mat.shape[1]:
-                # float32 events (large tubes read with dtype=float32): chunked products, no gather
-                cols = []
-                for d in det:
-                    self._channel(d, gate)  # raises, naming the channel, when it is missing
-                    cols.append(self.s.index(d))
-                comp = compensate_columns(self.s.events, cols, mat)
-                self._comp[ref] = comp
-                return tuple(names), comp
-            obs = np.column_stack([self._channel(d, gate) for d in det])
-            if mat.shape[0] == mat.shape[1]:
-                comp = np.linalg.solve(mat.T, obs.astype(np.float64).T).T
-            else:  # spectral unmixing, ordinary least squares
-                comp = obs @ np.linalg.pinv(mat)
-            self._comp[ref] = comp
-        return tuple(names), self._comp[ref]
-
-    def _raw(self, name: str, comp_ref: str, gate: str) -> np.ndarray:
-        c = self._compensated(comp_ref, gate)
-        if c is not None:
-            names, comp = c
-            if name in names:
-                return comp[:, names.index(name)]
-            if comp_ref == "FCS":
-                return self._channel(name, gate)
-            # a detector of the matrix named directly, or a channel outside the matrix (FSC)
-            return self._channel(name, gate)
-        return self._channel(name, gate)
-
-    def _apply(self, tid: str, x: np.ndarray, gate: str) -> np.ndarray:
-        t = self.doc.transforms.get(tid)
-        if t is None:
-            raise self._err(f"transformation-ref {tid!r} names no transformation in the document", gate)
-        p = t.params
-        if t.kind == "fasinh":
-            return arcsinh(x, T=p["T"], M=p["M"], A=p["A"])
-        if t.kind == "logicle":
-            return logicle(x, T=p["T"], W=p["W"], M=p["M"], A=p["A"])
-        if t.kind == "hyperlog":
-            return hyperlog(x, T=p["T"], W=p["W"], M=p["M"], A=p["A"])
-        if t.kind == "flin":
-            return flin(x, T=p["T"], A=p["A"])
-        if t.kind == "flog":
-            return flog(x, T=p["T"], M=p["M"])
-        raise self._err(f"transformation {tid!r} ({t.kind}) cannot be applied to a channel", gate)
-
-    def dim(self, d: Dimension, gate: str) -> np.ndarray:
-        key = (d.name, d.compensation_ref, d.transformation_ref, d.ratio_ref)
-        if key in self._dim:
-            return self._dim[key]
-        if d.ratio_ref is not None:
-            t = self.doc.transforms.get(d.ratio_ref)
-            if t is None or t.kind != "fratio" or t.ratio_dims is None:
-                raise self._err(f"new-dimension transformation-ref {d.ratio_ref!r} is not an fratio "
-                                "transformation of the document", gate)
-            x = self._raw(t.ratio_dims[0], d.compensation_ref, gate)
-            y = self._raw(t.ratio_dims[1], d.compensation_ref, gate)
-            a, b, c = t.params["A"], t.params["B"], t.params["C"]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                v = a * (x - b) / (y - c)
-        else:
-            assert d.name is not None
-            v = self._raw(d.name, d.compensation_ref, gate)
-        if d.transformation_ref is not None:
-            v = self._apply(d.transformation_ref, v, gate)
-        self._dim[key] = v
-        return v
-
-    def gate(self, gid: str) -> np.ndarray:
-        if gid in self._gate:
-            return self._gate[gid]
-        g = self.doc.gates.get(gid)
-        if g is None:
-            raise self._err(f"gate {gid!r} is not defined in the document (gates: "
-                            f"{', '.join(self.doc.gates)})")
-        if gid in self._stack:
-            raise self._err(f"gate references form a cycle: {' -> '.join([*self._stack, gid])}", gid)
-        self._stack.append(gid)
-        try:
-            m = self._membership(g)
-            if g.parent is not None:
-                m = m & self.gate(g.parent)
-        finally:
-            self._stack.pop()
-        self._gate[gid] = m
-        return m
-
-    def _membership(self, g: Gate) -> np.ndarray:
-        n = self.s.n_events
-        if isinstance(g, RectangleGate):
-            m = np.ones(n, dtype=bool)
-            for d in g.dims:
-                v = self.dim(d, g.id)
-                if d.min is not None:
-                    m &= v >= d.min
-                if d.max is not None:
-                    m &= v < d.max
-            return m
-        if isinstance(g, PolygonGate):
-            from flowutils.gating import points_in_polygon
-
-            pts = np.column_stack([self.dim(d, g.id) for d in g.dims]).astype(np.float64)
-            ok = np.isfinite(pts).all(axis=1)
-            out = np.zeros(n, dtype=bool)
-            out[ok] = np.asarray(points_in_polygon(g.vertices.astype(np.float64), pts[ok]), dtype=bool)
-            return out
-        if isinstance(g, EllipsoidGate):
-            pts = np.column_stack([self.dim(d, g.id) for d in g.dims]).astype(np.float64)
-            diff = pts - g.mean
-            inv = np.linalg.inv(g.covariance)
-            d2 = np.einsum("ij,jk,ik->i", diff, inv, diff)
-            return d2 <= g.distance_square
-        if isinstance(g, Quadrant):
-            m = np.ones(n, dtype=bool)
-            for div_id, want in g.positions.items():
-                d, values = g.dividers[div_id]
-                v = self.dim(d, g.id)
-                idx = np.searchsorted(np.asarray(values), v, side="right")
-                m &= (idx == want) & ~np.isnan(v)
-            return m
-        if isinstance(g, BooleanGate):
-            parts = []
-            for ref, complement in g.refs:
-                r = self.gate(ref)
-                parts.append(~r if complement else r)
-            if g.op == "and":
-                return np.logical_and.reduce(parts)
-            if g.op == "or":
-                return np.logical_or.reduce(parts)
-            return ~parts[0]
-        raise TypeError(type(g))
 
 
 # --------------------------------------------------------------------------------- parsing
@@ -396,9 +256,15 @@ def parse_gatingml(source: str | Path | bytes) -> GatingDocument:
             root = ET.fromstring(source)
         else:
             path = str(source)
+            if Path(path).is_dir():
+                raise IsADirectoryError(path)
             root = ET.parse(path).getroot()
     except FileNotFoundError as exc:
         raise GatingMLError("does not exist", path=path) from exc
+    except IsADirectoryError as exc:
+        raise GatingMLError("is a directory, not a Gating-ML file", path=path) from exc
+    except PermissionError as exc:
+        raise GatingMLError(f"cannot be read: {exc.strerror or exc}", path=path) from exc
     except ET.ParseError as exc:
         raise GatingMLError(f"is not well-formed XML: {exc}", path=path,
                             line=exc.position[0] if exc.position else None) from exc
@@ -442,7 +308,7 @@ def _top_level(root: ET.Element) -> list[ET.Element]:
     return out
 
 
-def _parse_transform(el: ET.Element, *, where: str, path: str | None) -> _Transform:
+def _parse_transform(el: ET.Element, *, where: str, path: str | None) -> Transform:
     kids = list(el)
     if len(kids) != 1:
         raise GatingMLError("transformation must hold exactly one function element", path=path, field=where)
@@ -459,16 +325,19 @@ def _parse_transform(el: ET.Element, *, where: str, path: str | None) -> _Transf
         if v is None:
             raise GatingMLError(f"{kind} needs attribute {k}", path=path, field=where)
         params[k] = v
+    problem = transform_parameter_problem(kind, params)
+    if problem is not None:
+        raise GatingMLError(f"{kind} {problem}", path=path, field=where)
     ratio = None
     if kind == "fratio":
         names = [_attr(d, "name") or "" for d in f.findall(_D + "fcs-dimension")]
         if len(names) != 2 or not all(names):
             raise GatingMLError("fratio needs exactly two named fcs-dimension elements", path=path, field=where)
         ratio = (names[0], names[1])
-    return _Transform(kind, params, ratio)
+    return Transform(kind, params, ratio)
 
 
-def _parse_matrix(el: ET.Element, *, where: str, path: str | None) -> _Matrix:
+def _parse_matrix(el: ET.Element, *, where: str, path: str | None) -> Matrix:
     def names(tag: str) -> tuple[str, ...]:
         box = el.find(_T + tag)
         if box is None:
@@ -486,7 +355,7 @@ def _parse_matrix(el: ET.Element, *, where: str, path: str | None) -> _Matrix:
     if mat.shape != (len(fl), len(det)):
         raise GatingMLError(f"matrix must be {len(fl)}x{len(det)} (fluorochromes x detectors), but was "
                             f"{mat.shape!r}", path=path, field=where)
-    return _Matrix(fl, det, mat)
+    return Matrix(fl, det, mat)
 
 
 def _parse_gate(doc: GatingDocument, el: ET.Element, gid: str, *, where: str, path: str | None) -> None:
@@ -558,10 +427,3 @@ def _parse_gate(doc: GatingDocument, el: ET.Element, gid: str, *, where: str, pa
         doc.gates[gid] = BooleanGate(gid, parent, op, refs)
     else:
         raise GatingMLError(f"gate type {kind!r} is not supported", path=path, field=where)
-
-
-def apply_gatingml(gates: str | Path | GatingDocument, sample: FcsData,
-                   gate_ids: Iterable[str] | None = None) -> dict[str, np.ndarray]:
-    """Parse (if needed) and evaluate Gating-ML gates on ``sample``: gate id -> membership."""
-    doc = gates if isinstance(gates, GatingDocument) else parse_gatingml(gates)
-    return doc.evaluate(sample, gate_ids)

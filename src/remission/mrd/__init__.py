@@ -34,6 +34,18 @@ _EXPORTS: dict[str, str] = {
     "mrd_from_gates": "flow",
     "mrd_from_labels": "flow",
     "prepare_tube": "flow",
+    "ReferenceModel": "flow",
+    "TubeGates": "flow",
+    "build_reference": "flow",
+    "choose_strategy": "flow",
+    "derive_gates": "flow",
+    # cytometry maths and gate evaluation (mrd/cytometry.py, mrd/gating.py)
+    "compensate_sample": "cytometry",
+    "transform_sample": "cytometry",
+    "logicle": "cytometry",
+    "arcsinh": "cytometry",
+    "hyperlog": "cytometry",
+    "evaluate_gates": "gating",
     # RQ-PCR MRD (mrd/pcr.py)
     "PCR_RULES": "pcr",
     "MarkerQc": "pcr",

@@ -21,4 +21,7 @@ def all_steps() -> list[Step]:
     """Every step, imported once, in :data:`MODULES` order (not yet resolved into a run order)."""
     for mod in MODULES:
         importlib.import_module(f"remission.steps.{mod}")
-    return list(registry.values())
+    rank = {f"remission.steps.{m}": i for i, m in enumerate(MODULES)}
+    # module order, whatever order the modules happened to be imported in (steps defined
+    # elsewhere, e.g. in tests, keep their registration order after them)
+    return sorted(registry.values(), key=lambda st: rank.get(st.run.__module__, len(rank)))

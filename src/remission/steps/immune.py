@@ -22,7 +22,8 @@ TITLE = "T-cell context"
 @step("immune", title=TITLE, applies=lambda case: bool(case.samples_of("tcell_panel")))
 def run(ctx: StepContext) -> EngineSection:
     from remission.io.fcs import read_fcs
-    from remission.io.gatingml import apply_gatingml
+    from remission.io.gatingml import parse_gatingml
+    from remission.mrd.gating import gate_counts
     from remission.state.immune import ROLES, immune_context, immune_point
 
     points = []
@@ -38,7 +39,7 @@ def run(ctx: StepContext) -> EngineSection:
             raise InputError(f"sample {sample.id!r}, field parameters.populations: unknown role(s) "
                              f"{', '.join(unknown)}; expected {', '.join(ROLES)}")
         fcs = read_fcs(ctx.path(sample.files[0]))
-        masks = apply_gatingml(ctx.path(str(gates)), fcs, gate_ids=list(pops.values()))
-        counts = {role: int(masks[gid].sum()) for role, gid in pops.items()}
+        by_gate = gate_counts(parse_gatingml(ctx.path(str(gates))), fcs, gate_ids=list(pops.values()))
+        counts = {role: int(by_gate[gid]) for role, gid in pops.items()}
         points.append(immune_point(sample.date, sample.id, sample.material, counts))
     return EngineSection(name="immune", title=TITLE, result=immune_context(points))

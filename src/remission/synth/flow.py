@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,13 @@ import numpy as np
 
 __all__ = [
     "DEFAULT_MARKERS",
+    "DEMO_REFERENCE_FILE",
     "PHENOTYPES",
     "FlowTube",
     "add_to_examples",
+    "demo_reference",
     "simulate_tube",
+    "write_demo_reference",
     "write_tube",
 ]
 
@@ -45,6 +49,10 @@ CHANNEL_OF = {
 DEFAULT_MARKERS: tuple[str, ...] = ("CD20", "CD10", "CD45", "CD34", "SYTO41", "CD19", "CD38", "CD22",
                                     "CD24", "CD58", "CD66c", "CD81")
 TRUTH_CHANNEL = "TRUTH"
+#: $CYT of the synthetic tubes (and the instrument of the demo reference)
+SYNTHETIC_CYTOMETER = "remission synthetic cytometer"
+#: file name of the demo reference model in the example cases: says what it is
+DEMO_REFERENCE_FILE = "DEMO-flow-reference-synthetic-not-for-clinical-use.json"
 
 _L = {"-": 1.0, "lo": 2.5, "+": 3.3, "++": 3.9, "+++": 4.4}
 _SD = 0.12  # log10 spread of a marker within a population
@@ -216,11 +224,37 @@ def write_tube(tube: FlowTube, path: str | Path, *, truth_channel: bool = True,
         ev = np.hstack([ev, tube.truth[:, None].astype(np.float32)])
         chans.append(TRUTH_CHANNEL)
         marks.append("truth label (1 = leukemic)")
-    meta = {"CYT": "remission synthetic cytometer", "SRC": "remission.synth.flow",
+    meta = {"CYT": SYNTHETIC_CYTOMETER, "SRC": "remission.synth.flow",
             "REMISSION_SEED": str(tube.seed), "REMISSION_FRACTION": repr(tube.fraction),
             "REMISSION_PHENOTYPE": tube.phenotype or "none"}
     meta.update(metadata or {})
     return write_fcs(path, ev, chans, marks, meta, spill=Spillover(tube.spill_channels, tube.spill))
+
+
+@lru_cache(maxsize=8)
+def demo_reference(panel: tuple[str, ...] = (*DEFAULT_MARKERS,), *, n_events: int = 400_000,
+                   seed: int = 20240611) -> Any:
+    """A **demo** normal-marrow reference model (:class:`remission.mrd.flow.ReferenceModel`,
+    ``demo=True``) for the markers of ``panel`` that the simulator knows, built from one seeded
+    synthetic normal tube. Every result built on it says "illustrative (demo reference)"."""
+    from remission.io.fcs import FcsData, Spillover
+    from remission.mrd.flow import build_reference
+
+    known = tuple(m for m in CHANNEL_OF if m in panel)
+    if not known:
+        raise ValueError(f"panel must share markers with the simulator ({sorted(CHANNEL_OF)}), but was {panel!r}")
+    tube = simulate_tube(n_events, fraction=0.0, markers=known, seed=seed)
+    fd = FcsData(path=None, version="FCS3.1", events=tube.events, channels=tube.channels, markers=tube.markers,
+                 metadata={"cyt": SYNTHETIC_CYTOMETER}, spill=Spillover(tube.spill_channels, tube.spill))
+    src = [{"file": f"synthetic normal marrow (remission.synth.flow, seed {seed})", "sha256": None}]
+    return build_reference([fd], sources=src, demo=True)
+
+
+def write_demo_reference(path: str | Path, panel: tuple[str, ...] = (*DEFAULT_MARKERS,)) -> Path:
+    """Write :func:`demo_reference` as a reference file (JSON)."""
+    from remission.io.flowref import write_flow_reference
+
+    return write_flow_reference(path, demo_reference(tuple(panel)).to_dict())
 
 
 def _gates_xml(tube: FlowTube) -> str:
@@ -271,6 +305,9 @@ def add_to_examples(cases: dict[str, Any]) -> None:
       Gating-ML file (gating method; the automated result is reported beside it);
     - ``ph-like-very-early``: day 28 after tisagenlecleucel, a CD19-negative leukaemic
       population at 1e-3 (the CD19-independent strategy must find it).
+
+    Automated detection in both uses the demo reference written beside the tubes
+    (:data:`DEMO_REFERENCE_FILE`), so their automated values say they are illustrative.
     """
     specs = {
         "late-bm-bcp": [("flow-eoc", "2019-07-08", 2e-3, "cd45neg_cd38lo", "follow_up", True)],
@@ -280,11 +317,12 @@ def add_to_examples(cases: dict[str, Any]) -> None:
         ex = cases.get(slug)
         if ex is None:
             continue
+        ref = ex.write_file(f"flow/{DEMO_REFERENCE_FILE}", write_demo_reference)
         for sid, date, frac, ph, role, gates in rows:
             seed = int(ex.rng(f"flow/{sid}").integers(0, 2**31))
             tube = simulate_tube(60_000, fraction=frac, phenotype=ph, seed=seed)
             rel = ex.write_file(f"flow/{sid}.fcs", lambda p, t=tube: write_tube(t, p))
-            files = [rel]
+            files = [rel, ref]
             params: dict[str, Any] = {"method": "auto"}
             if gates:
                 g = ex.write_file(f"flow/{sid}.gates.xml",

@@ -37,6 +37,13 @@ def _plots(plot: dict[str, Any], title: str) -> str:
     return "".join(out)
 
 
+def _method(r: dict[str, Any], label: str) -> str:
+    m = r["method"] + label
+    if r.get("illustrative"):
+        m += " - ILLUSTRATIVE (demo reference, not for clinical use)"
+    return m
+
+
 def render(section: Any, analysis: Any) -> str:
     samples = section.data().get("samples", [])
     if not samples:
@@ -46,23 +53,30 @@ def render(section: Any, analysis: Any) -> str:
         for label, r in (("", s["result"]), (" (automated, beside gating)", s.get("auto"))):
             if not r:
                 continue
+            mrd = format_mrd(r["status"], r["mrd"], r["lod"], r["loq"])
+            if r.get("reason"):
+                mrd += f" ({r['reason']})"
             rows.append(
                 "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in (
-                    s["sample_id"], s["date"], r["method"] + label,
-                    format_mrd(r["status"], r["mrd"], r["lod"], r["loq"]),
+                    s["sample_id"], s["date"], _method(r, label), mrd,
                     _fmt(r["lod"]), _fmt(r["loq"]),
                     f"{r['events_leukemic']:,} / {r['events_denominator']:,}",
                     r["denominator"], r.get("strategy") or r["leukemic"],
-                    "–" if r.get("f1") is None else f"{r['f1']:.3f}",
                 )) + "</tr>")
     head = ("<tr><th>sample</th><th>date</th><th>method</th><th>MRD</th><th>LoD</th><th>LoQ</th>"
-            "<th>leukemic / denominator events</th><th>denominator</th><th>population / strategy</th>"
-            "<th>F1 vs truth</th></tr>")
+            "<th>leukemic / denominator events</th><th>denominator</th><th>population / strategy</th></tr>")
     parts = [f"<table class='mrd'>{head}{''.join(rows)}</table>",
              "<p class='note'>MRD = leukemic events / evaluable nucleated events of the tube; LoD and LoQ "
              "from event counts (rules lod_events, loq_events). Values below the LoQ are shown as "
-             "positive, not quantifiable. Automated results (different-from-normal) must be "
-             "reviewed by an expert on the plots.</p>"]
+             "positive, not quantifiable. Automated results (different-from-normal against a normal "
+             "reference model) must be reviewed by an expert on the plots.</p>"]
+    for s in samples:
+        for r in (s["result"], s.get("auto")):
+            if r and (r.get("gates") or r.get("reference")):
+                items = [f"reference: {r['reference']}"] if r.get("reference") else []
+                items += [f"gate {g}" for g in r.get("gates", [])]
+                parts.append(f"<p class='note'>{escape(s['sample_id'])} ({escape(r['method'])}): "
+                             + "; ".join(escape(x) for x in items) + "</p>")
     for s in samples:
         if s.get("plot"):
             parts.append(f"<h4>{escape(s['sample_id'])} ({escape(s['file'])})</h4>"

@@ -1,0 +1,103 @@
+"""Virtual trials against published anchors; cohorts in seeded chunks (locally and on Dask)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from remission.errors import ValidationError
+from remission.sim import run_cohort, virtual_trial_eliana
+from remission.sim.cohort import summarise
+from remission.sim.validation import wilson
+
+
+@pytest.fixture(scope="module")
+def eliana() -> dict:
+    return virtual_trial_eliana(3000, seed=20180201)
+
+
+def test_held_out_anchors_lie_within_the_published_intervals(eliana: dict) -> None:
+    a = eliana["anchors"]
+    # Laetsch 2023: 3-year EFS 44 % (95 % CI 31-57) — held out
+    assert a["efs_36m"]["role"] == "held out"
+    assert 0.31 <= a["efs_36m"]["model"] <= 0.57
+    # Pulsipher 2022: 23/25 relapses with persistent B-cell aplasia CD19-negative; exact CI 0.74-0.99
+    assert a["cd19neg_share_relapses_with_bca"]["role"] == "held out"
+    assert 0.74 <= a["cd19neg_share_relapses_with_bca"]["model"] <= 0.99
+
+
+def test_calibration_anchors_are_met(eliana: dict) -> None:
+    a = eliana["anchors"]
+    assert a["orr_3m"]["model"] == pytest.approx(0.81, abs=0.03)  # Maude 2018: 61/75 = 81 %
+    assert 0.35 <= a["efs_12m"]["model"] <= 0.64  # Maude 2018: 12-month EFS 50 % (35-64)
+
+
+def test_wilson_interval_hand_value() -> None:
+    # Wilson 95 % for 23/25 by hand: p = 0.92, z² = 3.8416, den = 1 + z²/25 = 1.153664;
+    # centre = (0.92 + 0.076832)/den = 0.86406; half = 1.96·√(0.002944 + 0.00153664)/den = 0.11372
+    lo, hi = wilson(23, 25)
+    assert (round(lo, 4), round(hi, 4)) == (0.7503, 0.9778)
+
+
+def test_cohort_table_shape_and_determinism() -> None:
+    a = run_cohort(900, "cart", seed=7, chunk_size=400, horizon_days=365)
+    b = run_cohort(900, "cart", seed=7, chunk_size=400, horizon_days=365, summary_only=True)
+    t = a["table"]
+    assert t["id"].tolist() == list(range(900)) and a["n_chunks"] == 3
+    assert set(np.unique(t["cause"].astype(str))) <= {"censored", "no_remission", "relapse_cd19neg",
+                                                      "relapse_cd19pos", "death_after_hsct"}
+    assert np.all((t["time"] >= 0) & (t["time"] <= 365))
+    assert np.array_equal(t["event"] == 0, t["cause"] == "censored")
+    # the same seed and chunking give the same chunks whether gathered or summarised
+    parts = [summarise({k: v[i * 400:(i + 1) * 400] for k, v in t.items()}) for i in range(3)]
+    assert [p["digest"] for p in parts] == [c["digest"] for c in b["chunks"]]
+
+
+def test_cohort_refuses_bad_arguments() -> None:
+    with pytest.raises(ValidationError, match="n and chunk_size must be >= 1"):
+        run_cohort(0, "cart", seed=1)
+    with pytest.raises(ValidationError, match="population must be one of"):
+        run_cohort(10, "cart", seed=1, population="adults")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_the_single_machine_result() -> None:
+    local = run_cohort(1200, "blina_then_cart", seed=3, chunk_size=300, horizon_days=200, summary_only=True)
+    dist = run_cohort(1200, "blina_then_cart", seed=3, chunk_size=300, horizon_days=200, summary_only=True,
+                      scheduler="local", n_workers=2)
+    assert [c["digest"] for c in local["chunks"]] == [c["digest"] for c in dist["chunks"]]
+
+
+@pytest.fixture(scope="module")
+def blina() -> dict:
+    from remission.sim.validation import virtual_trial_blinatumomab
+
+    return virtual_trial_blinatumomab(3000)
+
+
+def test_blinatumomab_calibration_anchor(blina: dict) -> None:
+    # Brown 2021 (AALL1331): MRD-negative after cycle 1, 75 % (blinatumomab) vs 32 % (chemotherapy)
+    assert blina["model"]["blinatumomab"] == pytest.approx(0.75, abs=0.03)
+    assert blina["model"]["chemotherapy"] == pytest.approx(0.32, abs=0.03)
+
+
+def test_locatelli_difference_held_out_within_its_interval(blina: dict) -> None:
+    a = blina["anchors"]["locatelli_mrd_remission_difference"]
+    # Newcombe by hand from the Wilson limits of 44/49 (0.7824-0.9556) and 26/48 (0.4029-0.6742):
+    # 0.3563 ∓ √(0.1155² + 0.1326²), ± √(0.0577² + 0.1388²) -> 0.180 to 0.507
+    assert (round(a["published_ci"][0], 3), round(a["published_ci"][1], 3)) == (0.180, 0.507)
+    assert a["role"] == "held out" and a["within_published_ci"] is True
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: the virtual population (MRD 1e-5..1e-2) is not "
+                   "Locatelli's high-risk population after two blocks; absolute levels not reproduced")
+def test_locatelli_absolute_levels(blina: dict) -> None:
+    a = blina["anchors"]["locatelli_mrd_remission"]
+    assert a["blinatumomab"]["within_published_ci"] and a["chemotherapy"]["within_published_ci"]
+
+
+def test_pulsipher_hazard_ordering_held_out(eliana: dict) -> None:
+    # Pulsipher 2022: month-3 NGS-MRD (HR 12) > day-28 NGS-MRD (HR 4.87) > B-cell recovery (3.33-4.5)
+    p = eliana["pulsipher_ordering"]
+    assert p["order_reproduced"] is True
+    assert p["ngs_mrd_positive_month3"]["relative_risk"] > p["ngs_mrd_positive_day28"]["relative_risk"] > 1.0
