@@ -42,8 +42,8 @@ def test_bad_param_syntax_is_reported(example_cases: dict[str, Path], tmp_path: 
                                       capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["analyze", str(example_cases["t-all-early-combined"]), "--no-store", "-o", str(tmp_path),
                  "--param", "novalue"])
-    assert code == 1
-    assert "--param must be STEP.NAME=VALUE, but was 'novalue'" in capsys.readouterr().err
+    assert code == 2  # a malformed option value is a usage error
+    assert "must be STEP.NAME=VALUE, but was 'novalue'" in capsys.readouterr().err
 
 
 def test_no_arguments_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -203,11 +203,20 @@ def test_analyze_json_checksums_all_inputs(example_cases: dict[str, Path], tmp_p
 def test_analyze_param_lands_in_envelope(example_cases: dict[str, Path], tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["analyze", str(example_cases["t-all-early-combined"]), "--json", "--no-store",
-                 "-o", str(tmp_path), "--param", "demo.threshold=0.5"])
+                 "-o", str(tmp_path), "--param", "mrd_course.progression_log_increase=0.5"])
     assert code == 0
     env = json.loads(capsys.readouterr().out)
-    assert env["parameters"] == {"demo": {"threshold": 0.5}}
-    assert env["result"]["provenance"]["parameters"] == {"demo": {"threshold": 0.5}}
+    expected = {"mrd_course": {"progression_log_increase": 0.5}}
+    assert env["parameters"] == expected
+    assert env["result"]["provenance"]["parameters"] == expected
+
+
+def test_analyze_unknown_step_in_param_is_a_usage_error(example_cases: dict[str, Path], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["analyze", str(example_cases["t-all-early-combined"]), "--no-store",
+                 "-o", str(tmp_path), "--param", "demo.threshold=0.5"])
+    assert code == 2
+    assert "unknown step 'demo'" in capsys.readouterr().err
 
 
 def test_analyze_human_output(example_cases: dict[str, Path], tmp_path: Path,
