@@ -23,6 +23,10 @@ install: $(STAMP)
 ## demo: write the example cases, analyse them, reports under out/demo/<case>/report.html
 demo: $(STAMP)
 	$(BIN)/remission demo -o out/demo --examples examples
+	@echo "Open the demo data in the web application (accounts are never created by default):"
+	@echo "  $(BIN)/remission user add doctor --role clinician --db sqlite:///out/demo/remission.db"
+	@echo "  $(BIN)/remission serve --db sqlite:///out/demo/remission.db --cases examples"
+	@echo "  then open http://127.0.0.1:8000/ and log in as doctor"
 
 examples: $(STAMP)
 	$(BIN)/python -c "from remission.synth.examples import write_examples; print(*write_examples('examples'), sep='\n')"

@@ -21,6 +21,7 @@ def run_timed(cmd: Sequence[str], runs: int = 5, env: dict[str, str] | None = No
     """
     times: list[float] = []
     peaks: list[float] = []
+    cpus: list[float] = []
     for _ in range(runs):
         t0 = time.perf_counter()
         proc = subprocess.Popen(list(cmd), env={**os.environ, **(env or {})},
@@ -31,12 +32,14 @@ def run_timed(cmd: Sequence[str], runs: int = 5, env: dict[str, str] | None = No
             err = proc.stderr.read().decode() if proc.stderr else ""
             raise RuntimeError(f"benchmark command failed: {' '.join(cmd)}\n{err}")
         times.append(dt)
+        cpus.append(usage.ru_utime + usage.ru_stime)
         peaks.append(usage.ru_maxrss / 1024)  # KiB -> MiB on Linux
     return {
         "median_s": statistics.median(times),
         "min_s": min(times),
         "max_s": max(times),
         "peak_mb": max(peaks),
+        "cpu_median_s": statistics.median(cpus),  # user + sys of the child: fair on a shared machine
         "runs": runs,
     }
 

@@ -7,7 +7,8 @@
 #   tests/_artifacts/pg_url, which tests/store/conftest.py reads.
 # - browser tier (marker `browser`): needs /usr/bin/chromium (Debian's `chromium` package).
 #
-# Run as root, missing packages are installed with apt-get (postgresql, chromium). Not root
+# Run as root, missing packages are installed with apt-get (postgresql, chromium, pango for
+# the board's PDF export). Not root
 # and missing, the tier is skipped with a visible message; pytest then skips its tests, unless
 # REMISSION_REQUIRE_TIERS=1 (CI), where those tests fail instead.
 #
@@ -57,6 +58,8 @@ fi
 missing=()
 pg_bindir >/dev/null || [ -n "${REMISSION_TEST_PG_URL:-}" ] || missing+=(postgresql)
 have_chromium || missing+=(chromium)
+# weasyprint (board PDF export, optional extra) loads pango at run time
+ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 if [ "${#missing[@]}" -gt 0 ]; then
     if is_root && command -v apt-get >/dev/null 2>&1; then
         say "installing ${missing[*]} with apt-get (quiet)"

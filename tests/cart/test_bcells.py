@@ -27,7 +27,8 @@ def test_ongoing_aplasia() -> None:
 def test_early_recovery_is_flagged_with_its_source() -> None:
     inf = dt.date(2022, 7, 5)
     r = b_cell_aplasia(_series([7, 28, 90, 120, 180], [0.1, 0.0, 0.3, 1.5, 3.0]), infusion_date=inf)
-    # recovery = first sample >= 1 % after aplasia: day 120 (<= 183 days -> early loss, Mueller 2018)
+    # recovery = first of 2 samples >= 1 % after aplasia: day 120, confirmed day 180
+    # (<= 183 days -> early loss, Mueller 2018)
     assert r.recovery_day == 120 and r.recovery_date == inf + dt.timedelta(days=120)
     assert r.early_loss and not r.ongoing
     sources = " ".join(s["source"] for s in r.signals)
@@ -35,9 +36,24 @@ def test_early_recovery_is_flagged_with_its_source() -> None:
 
 
 def test_late_recovery_is_not_early_but_within_first_year() -> None:
-    r = b_cell_aplasia(_series([14, 90, 180, 300], [0.1, 0.1, 0.2, 2.0]))
-    assert r.recovery_day == 300 and not r.early_loss
+    # day 300 at 2 % is confirmed by day 330 at 1.8 % (loss needs a second sample [C], single centre)
+    r = b_cell_aplasia(_series([14, 90, 180, 300, 330], [0.1, 0.1, 0.2, 2.0, 1.8]))
+    assert r.recovery_day == 300 and not r.early_loss and r.status == "lost"
     assert [s["kind"] for s in r.signals] == ["relapse_risk"]
+
+
+def test_one_value_above_threshold_at_the_end_is_not_yet_loss() -> None:
+    r = b_cell_aplasia(_series([14, 90, 180, 300], [0.1, 0.1, 0.2, 2.0]))
+    assert r.recovery_day is None and r.status == "loss_unconfirmed" and r.ongoing
+    assert [s["kind"] for s in r.signals] == ["awaiting_confirmation"]
+
+
+def test_transient_excursion_returns_to_ongoing_aplasia() -> None:
+    # 1.5 % on day 60 (>= 1 % [R]) then 0.2 % and 0.1 %: one unconfirmed value, aplasia goes on
+    r = b_cell_aplasia(_series([7, 28, 60, 90, 120], [0.1, 0.0, 1.5, 0.2, 0.1]))
+    assert r.status == "ongoing" and r.ongoing and r.recovery_day is None
+    assert [t["day"] for t in r.transient] == [60]
+    assert r.as_dict()["transient_excursions"][0]["samples"] == 1
 
 
 def test_never_aplastic() -> None:
@@ -48,12 +64,14 @@ def test_never_aplastic() -> None:
 
 def test_two_periods_and_confirmation_rule() -> None:
     vals = [0.1, 1.2, 0.2, 0.1, 2.0, 3.0]
+    # default: 2 consecutive samples at/above the threshold; day 30 alone is transient
     r = b_cell_aplasia(_series([7, 30, 60, 90, 200, 240], vals))
-    assert len(r.periods) == 2 and r.recovery_day == 30
-    # requiring 2 consecutive samples above threshold moves the recovery to day 200
-    r2 = b_cell_aplasia(_series([7, 30, 60, 90, 200, 240], vals), overrides={"recovery_confirm_samples": 2})
-    assert r2.recovery_day == 200
-    assert any(x["name"] == "recovery_confirm_samples" and x["tag"] == "user" for x in r2.rests_on)
+    assert len(r.periods) == 2 and r.recovery_day == 200 and r.status == "lost"
+    assert [t["day"] for t in r.transient] == [30]
+    # one sample (a user override) makes day 30 the recovery
+    r1 = b_cell_aplasia(_series([7, 30, 60, 90, 200, 240], vals), overrides={"recovery_confirm_samples": 1})
+    assert r1.recovery_day == 30
+    assert any(x["name"] == "recovery_confirm_samples" and x["tag"] == "user" for x in r1.rests_on)
 
 
 def test_cells_per_ul_needs_a_threshold() -> None:
@@ -66,7 +84,7 @@ def test_cells_per_ul_needs_a_threshold() -> None:
 def test_percent_mnc_threshold() -> None:
     # 3 % of mononuclear cells [R]
     assert b_cell_aplasia(_series([7, 28], [1.0, 2.9], unit="percent_mnc")).ongoing
-    assert b_cell_aplasia(_series([7, 28], [1.0, 3.0], unit="percent_mnc")).recovery_day == 28
+    assert b_cell_aplasia(_series([7, 28, 35], [1.0, 3.0, 3.2], unit="percent_mnc")).recovery_day == 28
 
 
 def test_cd19_negative_after_infusion_and_antigen_escape() -> None:

@@ -98,6 +98,12 @@ def test_step_clonotype_evolution_from_airr(tmp_path: Path) -> None:
                  "junction": "TGTGCGAGAGG" + stem, "duplicate_count": 700},
                 {"sequence_id": "d", "locus": "IGH", "v_call": "IGHV3-23*01", "j_call": "IGHJ4*02",
                  "junction": "TGTGCGAAAGA" + stem, "duplicate_count": 300}]
+    # unrelated IGHJ4 clonotypes sharing only the J germline end: relatedness can be assessed
+    j4 = [{"sequence_id": f"u{i}", "locus": "IGH", "v_call": "IGHV4-59*01", "j_call": "IGHJ4*02",
+           "junction": "TGT" + n * 7 + "TTTGACTACTGG", "duplicate_count": 1} for i, n in enumerate("ACGT")]
+    j4.append({**j4[0], "sequence_id": "u4", "junction": "TGTCACACACAGTGTGTTTGACTACTGG"})
+    rows_dx += j4
+    rows_rel += j4
     cols = ["sequence_id", "locus", "v_call", "j_call", "junction", "duplicate_count"]
     write_airr(case_path.parent / "dx.tsv", rows_dx, columns=cols)
     write_airr(case_path.parent / "rel.tsv", rows_rel, columns=cols)

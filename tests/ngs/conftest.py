@@ -25,7 +25,7 @@ def ngs_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     dx = simulate_sample(rng, cells=20_000, clones=[(clone, 0.4)], n_clonotypes=600,
                          total_reads=20_000, incomplete_fraction=0)
     fu = simulate_sample(rng, cells=20_000, clones=[(clone, 1e-3)], n_clonotypes=800,
-                         total_reads=20_000, incomplete_fraction=0)
+                         reads_per_cell=5.0, incomplete_fraction=0)
     out: dict[str, object] = {"clone": clone, "dx_sample": dx, "fu_sample": fu, "dir": d}
     out["dx"] = write_sample_airr(d / "dx.tsv", dx)
     out["fu"] = write_sample_airr(d / "fu.tsv", fu)

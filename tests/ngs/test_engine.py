@@ -51,12 +51,17 @@ def filler(locus: str, v: str, j: str, n: int, reads: int, seed: int) -> list[tu
 
 
 def dx_table() -> AirrChunk:
-    # IGH: A 600 + its 1-mismatch satellite 30, B 40, 33 others x 10 = 1000 reads
+    # IGH: A 600 + its 1-mismatch satellite 30, B 40, 27 + 6 others x 10 = 1000 reads
     # TRG: C 90 + 10 others x 1 = 100 reads
     rows = [("IGH", "IGHV3-23*01", "IGHD3-10*01", "IGHJ4*02", A, 600),
             ("IGH", "IGHV3-23*01", "", "IGHJ4*02", mut(A, 20), 30),
             ("IGH", "IGHV1-69*01", "", "IGHJ6*01", B, 40)]
-    rows += filler("IGH", "IGHV4-34*01", "IGHJ3*01", 33, 10, 1)
+    rows += filler("IGH", "IGHV4-34*01", "IGHJ3*01", 27, 10, 1)
+    # 6 unrelated IGHJ4 clonotypes sharing only A's last 12 nt (taken as its J germline): they
+    # show where the J germline ends, so relatedness can be assessed (rule
+    # relative_min_same_j_clonotypes = 5)
+    rows += [(r[0], r[1], r[2], "IGHJ4*02", r[4][:24] + A[-12:], r[5])
+             for r in filler("IGH", "IGHV4-34*01", "IGHJ4*02", 6, 10, 7)]
     rows += [("TRG", "TRGV2*01", "", "TRGJP1*01", C, 90)]
     rows += filler("TRG", "TRGV9*01", "TRGJ1*01", 10, 1, 2)
     return block(rows)
@@ -194,8 +199,14 @@ def test_parameter_checks(bad: object) -> None:
         index_clonotypes([dx_table()], {"max_mismatch": 1})
     with pytest.raises(ValidationError, match="case_combine must be one of max, min, mean"):
         quantify(idx, tr, cell_equivalents=1e4, parameters={"case_combine": "median"})
-    with pytest.raises(ValidationError, match="cells analysed must be given"):
-        quantify(idx, tr)
+    # neither DNA input nor spike-in: a read fraction, labelled, never an MRD value
+    rf = quantify(idx, tr)
+    assert rf.quantity == "read_fraction" and rf.mrd is None and rf.status == "not_evaluable"
+    # marker A: 15 reads / 20,000 IGH reads (the fu_rows hand count) = 7.5e-4
+    assert rf.markers[ia(idx)].read_fraction == pytest.approx(15 / 20_000)
+    mr = rf.to_mrd_result()
+    assert mr is not None and mr.status == "not_evaluable" and mr.value is None
+    assert mr.details["read_fraction"] == pytest.approx(15 / 20_000)
 
 
 def test_effective_mismatches() -> None:

@@ -50,8 +50,10 @@ BCELL_RULES: dict[str, Rule] = rule_set(
          "CD19+ B cells (% of mononuclear cells) at or above which B-cell aplasia is lost"),
     Rule("bca_threshold_cells_per_ul", None, "U", "not in the specs: centre-specific; must be set",
          "CD19+ B cells/µL at or above which B-cell aplasia is lost"),
-    Rule("recovery_confirm_samples", 1, "U", "convention of this tool (not in the specs)",
-         "consecutive samples at/above threshold needed to call B-cell recovery"),
+    Rule("recovery_confirm_samples", 2, "C", "Cincinnati multiple-infusion series (single centre, not "
+         "consensus; authorea preprint 614197): loss of B-cell aplasia 'confirmed on a second sample'",
+         "consecutive samples at/above threshold needed to call B-cell recovery (the first and its "
+         "confirmation); a shorter excursion is transient, not loss"),
     Rule("early_loss_days", 183, "R", _MUELLER,
          "B-cell recovery up to this day after infusion is flagged as early loss of aplasia"),
     Rule("recovery_risk_window_days", 365, "C", _PULSIPHER,
@@ -77,6 +79,9 @@ class BCellAplasia:
     early_loss: bool
     signals: tuple[dict[str, Any], ...]
     rules: Mapping[str, Rule] = field(default_factory=dict)
+    #: ongoing | lost | loss_unconfirmed | never_reached (the latest evidence decides)
+    status: str = "ongoing"
+    transient: tuple[dict[str, Any], ...] = ()
 
     @property
     def rests_on(self) -> list[dict[str, Any]]:
@@ -91,6 +96,7 @@ class BCellAplasia:
             "ongoing": self.ongoing, "recovery_day": self.recovery_day,
             "recovery_date": self.recovery_date.isoformat() if self.recovery_date else None,
             "early_loss": self.early_loss, "signals": list(self.signals),
+            "status": self.status, "transient_excursions": list(self.transient),
         }
 
 
@@ -115,8 +121,11 @@ def b_cell_aplasia(series: BCellSeries, *, infusion_date: dt.date | None = None,
     """Aplasia periods, the date of B-cell recovery and early loss of aplasia.
 
     A sample is aplastic when CD19+ B cells are below the unit's threshold. Only samples on or
-    after the infusion (day >= 0) count. Recovery is the first sample at/above the threshold
-    (confirmed by ``recovery_confirm_samples`` consecutive samples) after aplasia was reached.
+    after the infusion (day >= 0) count. Recovery (loss of aplasia) is the first of
+    ``recovery_confirm_samples`` consecutive samples at/above the threshold after aplasia was
+    reached. A shorter excursion followed by aplastic samples is transient (listed, not loss); one
+    at the end of the series is ``loss_unconfirmed``. ``status`` follows the latest evidence: it
+    returns to ``ongoing`` when aplastic samples follow.
     """
     r = resolve(BCELL_RULES, overrides)
     thr = _threshold(series.unit, r)
@@ -161,13 +170,31 @@ def b_cell_aplasia(series: BCellSeries, *, infusion_date: dt.date | None = None,
         k = j + 1
     confirm = max(1, int(r["recovery_confirm_samples"].value))
     rec_i = None
+    transient: list[dict[str, Any]] = []
+    status = "never_reached"
     if periods:
         first_aplastic = next(i for i, s in enumerate(samples) if s["aplastic"])
-        for i in range(first_aplastic + 1, m):
-            run = samples[i:i + confirm]
-            if len(run) == confirm and not any(s["aplastic"] for s in run):
-                rec_i = i
-                break
+        status = "ongoing"
+        i = first_aplastic + 1
+        while i < m:
+            if samples[i]["aplastic"]:
+                i += 1
+                continue
+            j = i
+            while j + 1 < m and not samples[j + 1]["aplastic"]:
+                j += 1
+            length = j - i + 1
+            if length >= confirm:
+                rec_i = i if rec_i is None else rec_i
+                status = "lost" if j == m - 1 else "ongoing"  # aplastic again later: re-established
+            elif j == m - 1:
+                status = "loss_unconfirmed"  # above threshold at the end, awaiting a second sample
+            else:
+                transient.append({"day": samples[i]["day"], "date": samples[i]["date"],
+                                  "value": samples[i]["value"], "samples": length,
+                                  "note": "above the threshold without a confirming sample, and "
+                                          "aplastic again afterwards: transient, not loss of aplasia"})
+            i = j + 1
     rec_day: float | None = samples[rec_i]["day"] if rec_i is not None else None
     rec_date_s: str | None = samples[rec_i]["date"] if rec_i is not None else None
     rec_date = dt.date.fromisoformat(rec_date_s) if rec_date_s else None
@@ -185,10 +212,15 @@ def b_cell_aplasia(series: BCellSeries, *, infusion_date: dt.date | None = None,
     if not periods:
         signals.append({"signal": "B-cell aplasia never reached after infusion", "kind": "no_aplasia",
                         "day": None, "source": "cart_models.md §1.3 (BCA marks functional CAR-T)"})
-    ongoing = bool(samples[-1]["aplastic"]) and rec_i is None
+    if status == "loss_unconfirmed":
+        signals.append({"signal": f"B cells at/above the threshold on the latest sample ({samples[-1]['date'] or samples[-1]['day']}): "
+                                  "loss of aplasia needs a confirming sample", "kind": "awaiting_confirmation",
+                        "day": samples[-1]["day"], "source": BCELL_RULES["recovery_confirm_samples"].source})
+    ongoing = status in ("ongoing", "loss_unconfirmed")
     return BCellAplasia(unit=series.unit, threshold=thr, samples=tuple(samples), periods=tuple(periods),
                         aplasia_reached=bool(periods), ongoing=ongoing, recovery_day=rec_day,
-                        recovery_date=rec_date, early_loss=early, signals=tuple(signals), rules=r)
+                        recovery_date=rec_date, early_loss=early, signals=tuple(signals), rules=r,
+                        status=status, transient=tuple(transient))
 
 
 @dataclass(frozen=True)

@@ -96,13 +96,24 @@ def _human_track(results: list[dict[str, Any]]) -> Any:
             if r["status"] == "no_marker":
                 console.print(styled(f"{title}: ", ("no marker", "yellow"), " (the diagnosis has no index clonotype)"))
                 continue
-            console.print(styled((title, "bold"), f"  NGS-MRD: {format_mrd(r['status'], r['mrd'], r['lod'], r['loq'])}"
-                                 f"  (LoD {r['lod']:.1e}, LoQ {r['loq']:.1e}, {r['cell_equivalents']:.3g} cells, "
-                                 f"{r['total_reads']} reads, {r['quantification']})"))
+            if r.get("quantity") == "read_fraction":
+                console.print(styled((title, "bold"), f"  read fraction {r['read_fraction']:.2e} of the target's "
+                                     f"reads ({r['total_reads']} reads): no DNA input or spike-in, ",
+                                     ("not an MRD value", "yellow")))
+            else:
+                console.print(styled((title, "bold"), f"  NGS-MRD: {format_mrd(r['status'], r['mrd'], r['lod'], r['loq'])}"
+                                     f"  (LoD {r['lod']:.1e}, LoQ {r['loq']:.1e}, {r['cell_equivalents']:.3g} cells, "
+                                     f"{r['total_reads']} reads, {r['quantification']}, "
+                                     f"{r.get('reads_per_cell_model')})"))
+            for e in r.get("emerging_clones", [])[:10]:
+                console.print(styled((e["alert"], "yellow")))
             t = Table("marker", "locus", "junction", "reads", "exact", "relatives", "MRD")
             for m in r["markers"]:
+                shown = (f"{m['status'].replace('_', ' ')} ({(m['read_fraction'] or 0):.2e} of reads)"
+                         if m["mrd"] is None and m["status"] in ("detected", "not_detected")
+                         else format_mrd(m["status"], m["mrd"], m["lod"], m["loq"]))
                 t.add_row(m["marker"], m["locus"], m["junction"], str(m["reads"]), str(m["reads_exact"]),
-                          str(m["relatives_reads"]), format_mrd(m["status"], m["mrd"], m["lod"], m["loq"]))
+                          str(m["relatives_reads"]), shown)
             console.print(t)
         console.print(f"{NOT_A_MEDICAL_DEVICE}", style="dim")
     return show
@@ -197,8 +208,6 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         if not fus:
             raise ValidationError("a follow-up sample must be given (--follow-up or --follow-up-fastq), but none was")
         spikes = _spikes(spike_in)
-        if not dna_ng and not cell_equivalents and not spikes:
-            raise ValidationError("cells analysed must be given: --dna-ng, --cell-equivalents or --spike-in")
         if dna_ng and cell_equivalents:
             raise ValidationError("give either --dna-ng or --cell-equivalents, not both")
         params = _parse_params(param)

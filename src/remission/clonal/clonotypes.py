@@ -9,11 +9,13 @@ A clonotype is identified by locus and junction (nucleotides). Fractions are per
   (≤ 1/``expanded_fold``);
 * ``new``: major at relapse, absent at diagnosis; ``lost``: major at diagnosis, absent at relapse.
 
-"Major" = fraction ≥ ``index_min_fraction`` of its locus (ngs_mrd.md §7.1 suggests 0.05 for index
+Denominator: the reads of the clonotype's locus in its sample. "Major" = fraction ≥
+``index_min_fraction`` of its locus (ngs_mrd.md §7.1 suggests 0.05 for index
 clonotypes). **Related clonotypes** (ngs_mrd.md §2: VH replacement and DJ→VDJ evolution share a
-D-N-J "stem" with the index and are tracked as related markers, not merged) are grouped: same
-locus and J gene, different V gene, and the same 3' junction end of at least
-``related_suffix_nt`` nucleotides. Pulsipher 2022 found clonotypic rearrangements unchanged after
+D-N-J "stem" with the index and are tracked as related markers, not merged) are grouped: IGH only (``related_loci``), same J gene, different V gene, and the same 3' junction
+end of at least ``related_suffix_nt`` nucleotides that also reaches ``related_beyond_germline_nt``
+past the J germline (the end unrelated same-J clonotypes share); without
+``related_min_same_j_clonotypes`` such clonotypes the pair is not assessed. Pulsipher 2022 found clonotypic rearrangements unchanged after
 CD19 loss or lineage switch (cart_models.md §4.4).
 """
 
@@ -33,7 +35,18 @@ CLONOTYPE_RULES: dict[str, Rule] = rule_set(
     Rule("expanded_fold", 10.0, "U", "our choice (no source)",
          "relapse/diagnosis fraction ratio at or above which a shared clonotype counts as expanded"),
     Rule("related_suffix_nt", 15, "U", "our choice (no source); ngs_mrd.md §2 (shared D-N-J stem)",
-         "length of identical 3' junction end (N-D-N-J) that makes two clonotypes with different V genes related"),
+         "minimum length of identical 3' junction end (N-D-N-J) that makes two clonotypes with different "
+         "V genes related"),
+    Rule("related_loci", ("IGH",), "R", "Theunissen, Haematologica 2017 (PMC5664391); Darzentas, Front "
+         "Immunol 2023;14:1125017: VH replacement is IGH evolution",
+         "loci where clonotypes with different V genes are grouped as related (VH replacement)"),
+    Rule("related_beyond_germline_nt", 6, "U", "our choice: 6 nt of N/P or D-derived sequence match by "
+         "chance about once in 4^6 = 4,096 same-J clonotypes",
+         "the shared 3' end must reach this far past the J germline (the 95th percentile of the ends "
+         "unrelated same-J clonotypes share with the clonotype)"),
+    Rule("related_min_same_j_clonotypes", 5, "U", "our choice: enough unrelated same-J clonotypes to see "
+         "where the J germline ends", "with fewer, relatedness is not assessed (a shared J germline "
+         "stretch is never relatedness)"),
 )
 
 
@@ -54,6 +67,7 @@ class ClonotypeEvolution:
 
     def as_dict(self) -> dict[str, Any]:
         return {"summary": self.summary, "clonotypes": self.clonotypes, "related_groups": self.groups,
+                "denominator": "reads of the clonotype's locus in each sample",
                 "rules": {n: r.as_dict() for n, r in self.rules.items()}}
 
 
@@ -124,11 +138,35 @@ def clonotype_evolution(diagnosis: Iterable[Any], relapse: Iterable[Any],
             i = parent[i]
         return i
 
+    loci = {str(x).upper() for x in rules["related_loci"].value}
+    beyond = int(rules["related_beyond_germline_nt"].value)
+    need = int(rules["related_min_same_j_clonotypes"].value)
+    every = [*dx.values(), *rel.values()]
+    germline: dict[int, int | None] = {}
+
+    def j_germline(i: int, other: int) -> int | None:
+        """95th percentile of the 3' ends row ``i`` shares with unrelated same-J clonotypes."""
+        if i not in germline:
+            a = rows[i]
+            ends = sorted(_suffix_len(a["junction"], r["junction"]) for r in every
+                          if r["locus"] == a["locus"] and r["j_call"] == a["j_call"]
+                          and r["junction"] != a["junction"] and r["junction"] != rows[other]["junction"])
+            germline[i] = ends[min(len(ends) - 1, int(0.95 * len(ends)))] if len(ends) >= need else None
+        return germline[i]
+
+    not_assessed = 0
     for i in range(len(rows)):
         for j in range(i + 1, len(rows)):
             a, b = rows[i], rows[j]
-            if (a["locus"] == b["locus"] and a["j_call"] == b["j_call"] and a["v_call"] != b["v_call"]
-                    and _suffix_len(a["junction"], b["junction"]) >= suffix):
+            if not (a["locus"] == b["locus"] and a["locus"] in loci and a["j_call"] == b["j_call"]
+                    and a["v_call"] != b["v_call"]):
+                continue
+            shared = _suffix_len(a["junction"], b["junction"])
+            g = j_germline(i, j)
+            if g is None:
+                not_assessed += 1
+                continue
+            if shared >= max(suffix, g + beyond):
                 parent[find(i)] = find(j)
     members: dict[int, list[int]] = {}
     for i in range(len(rows)):
@@ -144,10 +182,13 @@ def clonotype_evolution(diagnosis: Iterable[Any], relapse: Iterable[Any],
                        "v_calls": sorted({rows[i]["v_call"] for i in idx}),
                        "members": [rows[i]["junction"] for i in idx],
                        "statuses": [rows[i]["status"] for i in idx],
-                       "reason": f"same J gene and identical 3' junction end (≥ {suffix} nt), different V gene: "
-                                 "VH replacement / related rearrangement"})
+                       "reason": f"same J gene and identical 3' junction end (≥ {suffix} nt and ≥ {beyond} nt "
+                                 "past the J germline shared by unrelated same-J clonotypes), different V "
+                                 "gene: VH replacement / related rearrangement"})
     summary: dict[str, int] = {}
     for r in rows:
         summary[r["status"]] = summary.get(r["status"], 0) + 1
     summary["related_groups"] = len(groups)
+    if not_assessed:
+        summary["related_not_assessed"] = not_assessed
     return ClonotypeEvolution(clonotypes=rows, groups=groups, rules=rules, summary=summary)

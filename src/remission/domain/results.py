@@ -72,6 +72,12 @@ class NgsLatest(_Result):
     status: str
     lod: float | None = None
     loq: float | None = None
+    quantity: Literal["mrd", "read_fraction"] = Field(
+        "mrd", description="'read_fraction' without DNA input or spike-in: never an MRD value")
+    read_fraction: float | None = Field(None, description="index reads / reads of the marker's target")
+    denominator: str | None = Field(None, description="what read fractions are taken over")
+    marker_caveat: str | None = Field(None, description="set when non-index clones are emerging")
+    emerging_alerts: list[str] = Field(default_factory=list)
 
 
 class NgsResult(_Result):
@@ -159,8 +165,14 @@ class MolecularRelapse(_Result):
     require_confirmation: bool | None = None
     date: dt.date | None = None
     confirmed_on: dt.date | None = None
-    confirmed_by: str | None = None
+    confirmed_by: str | None = Field(None, description="method of the later confirming sample, or "
+                                                       "'clinical relapse'")
     method: str | None = None
+    material: str | None = None
+    value: float | None = None
+    confirmation: str | None = None
+    note: str | None = None
+    rule: str | None = None
 
 
 class CourseResult(_Result):
@@ -178,6 +190,13 @@ class CourseResult(_Result):
     conversions: list[JsonObject] = Field(default_factory=list)
     quantifiable_recurrence: JsonObject | None = None
     molecular_relapse: MolecularRelapse
+    molecular_relapse_by_material: dict[str, MolecularRelapse] = Field(
+        default_factory=dict, description="bone marrow and peripheral blood are separate series")
+    materials: list[str] = Field(default_factory=list)
+    alerts: list[JsonObject] = Field(default_factory=list, description="e.g. emerging non-index clones")
+    cross_material: list[JsonObject] = Field(default_factory=list,
+                                             description="consecutive results in different materials "
+                                                         "(labelled comparison, never a rise or fall)")
     progression: list[JsonObject] = Field(default_factory=list)
     detectable_after_hsct: list[JsonObject] = Field(default_factory=list)
     detectable_after_cart: list[JsonObject] = Field(default_factory=list)
@@ -206,6 +225,8 @@ class CartPersistence(_Result):
 
 
 class BCellAplasia(_Result):
+    status: Literal["ongoing", "lost", "loss_unconfirmed", "never_reached"] | None = Field(
+        None, description="latest evidence; loss needs a confirming sample")
     ongoing: bool | None = None
     recovery_date: dt.date | None = None
     recovery_day: float | None = None

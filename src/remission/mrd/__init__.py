@@ -11,7 +11,7 @@ from remission._lazy import lazy_exports
 
 #: public name -> submodule; engines add their names here
 _EXPORTS: dict[str, str] = {
-    # NGS-MRD (mrd/ngs.py)
+    # NGS-MRD (mrd/ngs/)
     "NgsMrd": "ngs",
     "NgsMrdResult": "ngs",
     "IndexResult": "ngs",

@@ -44,6 +44,7 @@ import numpy as np
 from scipy.optimize import brentq, minimize
 from scipy.special import log_ndtr
 from scipy.stats import chi2
+from scipy.stats import f as f_dist
 
 from remission.domain.checks import check_positive
 from remission.domain.mrd import MrdResult, format_mrd
@@ -81,6 +82,10 @@ COURSE_RULES: dict[str, Rule] = rule_set(
          "MRD fraction taken as haematological relapse for the projection"),
     Rule("interval_level", 0.95, "C", "statistical convention",
          "confidence level of the profile-likelihood intervals"),
+    Rule("interval_calibration", "f", "U", "remission implementation choice, chosen by the seeded "
+         "coverage study in benchmarks/validate_projection.py (BENCHMARKS.md)",
+         "profile-likelihood cut-off: 'f' (small-sample F calibration, exact for Gaussian "
+         "regression with unknown SD) or 'chi2' (asymptotic)"),
     Rule("min_fit_points", 3, "U", "remission implementation choice (not in the specs)",
          "fewest results in a regrowth window (of which >= 2 detectable) to fit"),
     Rule("fit_lead_negatives", 2, "U", "remission implementation choice (not in the specs)",
@@ -133,6 +138,8 @@ class CensoredFit:
     censoring: str
     slope_ci: tuple[float | None, float | None]
     level: float
+    calibration: str = "f"
+    lr_cutoff: float = 3.841458820694124
     _obs: Any = field(repr=False, compare=False, default=None)
     _scale: tuple[float, float] = field(repr=False, compare=False, default=(0.0, 1.0))
     _sigma_floor: float = field(repr=False, compare=False, default=0.1)
@@ -191,7 +198,7 @@ class CensoredFit:
             return -_minimize(nll, np.array([b0, math.log(self.sigma_log10)]), floor_index=1,
                               floor=floor)[1]
 
-        return _profile_interval(prof, t_hat, self.loglik, self.level,
+        return _profile_interval(prof, t_hat, self.loglik, self.lr_cutoff,
                                  step=max(1.0, abs(t_hat - c) * 0.05 + 1.0), lower=lower, upper=upper)
 
 
@@ -211,6 +218,8 @@ def _log_interval(zl: np.ndarray, zh: np.ndarray) -> np.ndarray:
 
 def _loglik(a: float, b: float, log_s: float, obs: dict[str, np.ndarray]) -> float:
     """Censored normal log-likelihood (M3): density, left tail, or interval probability."""
+    if not -50.0 < log_s < 50.0:
+        return -1e300
     s = math.exp(log_s)
     mu = a + b * obs["t"]
     ll = 0.0
@@ -263,10 +272,26 @@ def _minimize(nll: Any, x0: np.ndarray, *, floor_index: int, floor: float,
     return to_external(z), val, ok or math.isfinite(val)
 
 
-def _profile_interval(prof: Any, x_hat: float, ll_hat: float, level: float, *, step: float,
+def lr_threshold(level: float, n_obs: int, calibration: str = "f") -> float:
+    """Cut-off of ``2·(ll_hat - prof)`` for a ``level`` interval of one parameter.
+
+    ``chi2``: the asymptotic χ²₁ quantile. ``f``: the small-sample calibration exact for a
+    Gaussian linear model with unknown σ (LR = n·log(1 + F/(n - 2)), F ~ F(1, n - 2); e.g.
+    Venzon & Moolgavkar, Appl Stat 1988;37:87 for profile intervals; the F form is the classical
+    regression result), with ``n_obs`` observations of which censored ones count fully.
+    """
+    if calibration == "chi2" or n_obs <= 2:
+        return float(chi2.ppf(level, 1)) if calibration == "chi2" else math.inf
+    if calibration != "f":
+        raise ValidationError(f"calibration must be one of chi2, f, but was {calibration!r}")
+    df = n_obs - 2
+    return float(n_obs * math.log1p(f_dist.ppf(level, 1, df) / df))
+
+
+def _profile_interval(prof: Any, x_hat: float, ll_hat: float, q: float, *, step: float,
                       lower: float, upper: float) -> tuple[float | None, float | None]:
-    """Where ``2·(ll_hat - prof(x))`` reaches the χ²₁ quantile on each side of ``x_hat``."""
-    q = float(chi2.ppf(level, 1))
+    """Where ``2·(ll_hat - prof(x))`` reaches ``q`` (see :func:`lr_threshold`) on each side of
+    ``x_hat``."""
 
     def g(x: float) -> float:
         return 2.0 * (ll_hat - prof(x)) - q
@@ -300,6 +325,7 @@ def fit_censored_loglinear(
     sigma_floor: float = 0.1,
     level: float = 0.95,
     interval: bool = True,
+    calibration: str = "f",
 ) -> CensoredFit:
     """Maximum-likelihood ``log10 MRD = a + b·day`` with left/interval censoring (Beal M3/Tobit).
 
@@ -368,6 +394,7 @@ def fit_censored_loglinear(
                            polish=True)
     a_s, b_s, ls = float(x[0]), float(x[1]), float(max(x[2], floor))
     ll_hat = -val
+    q = lr_threshold(level, int(exact.sum() + left.sum() + intv.sum()), calibration)
 
     def prof_b(b_day: float) -> float:
         bs = b_day * s
@@ -381,12 +408,13 @@ def fit_censored_loglinear(
     step = max(abs(b_day) * 0.1, 1e-4)
     slope_ci: tuple[float | None, float | None] = (None, None)
     if interval:
-        slope_ci = _profile_interval(prof_b, b_day, ll_hat, level, step=step,
+        slope_ci = _profile_interval(prof_b, b_day, ll_hat, q, step=step,
                                      lower=b_day - 200 * step, upper=b_day + 200 * step)
     return CensoredFit(
         intercept_log10=a_s - b_s * c / s, slope_log10_per_day=b_day, sigma_log10=math.exp(ls),
         loglik=ll_hat, converged=ok, n_exact=int(exact.sum()), n_left=int(left.sum()),
         n_interval=int(intv.sum()), censoring=censoring, slope_ci=slope_ci, level=level,
+        calibration=calibration, lr_cutoff=q,
         _obs=obs, _scale=(c, s), _sigma_floor=sigma_floor,
     )
 
@@ -442,7 +470,7 @@ def observations_from_results(results: Sequence[MrdResult], t_ref: dt.date
 
 def fit_regrowth(results: Sequence[MrdResult], *, censoring: Literal["m3", "drop"] = "m3",
                  sigma_floor: float = 0.1, level: float = 0.95,
-                 interval: bool = True) -> tuple[CensoredFit, dt.date]:
+                 interval: bool = True, calibration: str = "f") -> tuple[CensoredFit, dt.date]:
     """Censored log-linear fit of MRD results of **one** method; returns (fit, reference date).
 
     Raises ValidationError when the results mix methods (methods are never pooled silently).
@@ -455,7 +483,8 @@ def fit_regrowth(results: Sequence[MrdResult], *, censoring: Literal["m3", "drop
         raise ValidationError("results must have dates, but none had")
     t_ref = min(r.date for r in dated if r.date is not None)
     fit = fit_censored_loglinear(*observations_from_results(dated, t_ref), censoring=censoring,
-                                 sigma_floor=sigma_floor, level=level, interval=interval)
+                                 sigma_floor=sigma_floor, level=level, interval=interval,
+                                 calibration=calibration)
     return fit, t_ref
 
 
@@ -554,7 +583,7 @@ def _fit_method(method: str, series: list[MrdResult], rules: Mapping[str, Rule])
     level = float(rules["interval_level"].value)
     try:
         fit, t_ref = fit_regrowth(window, sigma_floor=float(rules["sigma_floor_log10"].value),
-                                  level=level)
+                                  level=level, calibration=str(rules["interval_calibration"].value))
     except ValidationError as exc:
         out["reasons"].append(str(exc))
         out["fitted"] = False
@@ -576,7 +605,7 @@ def _fit_method(method: str, series: list[MrdResult], rules: Mapping[str, Rule])
         "doubling_time_days": fit.doubling_time_days,
         "doubling_time_days_ci": list(fit.doubling_time_ci),
         "sigma_log10": fit.sigma_log10, "loglik": fit.loglik, "converged": fit.converged,
-        "interval_level": level, "interval_method": "profile likelihood",
+        "interval_level": level, "interval_method": f"profile likelihood ({fit.calibration} calibration)",
         "reference_date": t_ref.isoformat(),
         "line": {"intercept_log10_at_reference": fit.intercept_log10,
                  "slope_log10_per_day": fit.slope_log10_per_day},
@@ -593,7 +622,7 @@ def _fit_method(method: str, series: list[MrdResult], rules: Mapping[str, Rule])
     out["projection"] = {
         "threshold_fraction": m_rel, "date": date_of(t_star),
         "ci_low": date_of(lo), "ci_high": date_of(hi), "level": level,
-        "interval_method": "profile likelihood",
+        "interval_method": f"profile likelihood ({fit.calibration} calibration)",
         "days_after_last_result": t_star - last_day,
         "last_result_date": window[-1].date.isoformat(),
         "already_reached": t_star <= last_day,
@@ -603,6 +632,145 @@ def _fit_method(method: str, series: list[MrdResult], rules: Mapping[str, Rule])
     if fit.n_exact < 4:
         out["reasons"].append(f"only {fit.n_exact} quantifiable result(s) in the fit: the doubling "
                               "time and projection are imprecise")
+    return out
+
+
+def _material(r: MrdResult) -> str:
+    return r.material or "unspecified"
+
+
+def _conversions(rs: list[MrdResult]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Negative -> detectable conversions of one material's series, and the first quantifiable
+    recurrence after negativity (GMALL trigger; Raff, Blood 2007;109:910)."""
+    out: list[dict[str, Any]] = []
+    last_neg: MrdResult | None = None
+    seen_negative = False
+    qr = None
+    for r in rs:
+        if r.status == "negative":
+            last_neg, seen_negative = r, True
+            continue
+        if not seen_negative:
+            continue
+        if last_neg is not None:
+            conv = {"date": _iso(r.date), "method": r.method, "material": _material(r),
+                    "status": r.status, "display": format_mrd(r.status, r.value, r.lod, r.loq),
+                    "after_negative": _iso(last_neg.date), "negative_method": last_neg.method,
+                    "negative_lod": last_neg.lod, "method_change": r.method != last_neg.method}
+            if conv["method_change"]:
+                conv["note"] = ("the negative and the positive come from different methods; the "
+                                "conversion may reflect the sensitivity difference")
+            out.append(conv)
+            last_neg = None
+        if r.status == "positive" and qr is None:
+            qr = {"date": _iso(r.date), "method": r.method, "material": _material(r), "value": r.value,
+                  "source": "Raff, Blood 2007;109:910 (GMALL: recurrence of quantifiable MRD)"}
+    return out, qr
+
+
+def _molecular_relapse(rs: list[MrdResult], thr: float, confirm: bool,
+                       relapses: Sequence[dt.date]) -> dict[str, Any]:
+    """Molecular relapse in one material: after negativity, MRD >= ``thr``, confirmed by a
+    **later** sample >= ``thr`` (any method; a second method on the same day never confirms),
+    or by a clinical relapse recorded after it."""
+    out: dict[str, Any] = {"detected": False, "status": "none"}
+    seen_negative = False
+    for r in rs:
+        if r.status == "negative":
+            seen_negative = True
+            continue
+        if not seen_negative or r.status != "positive" or (r.value or 0) < thr or r.date is None:
+            continue
+        base = {"date": _iso(r.date), "method": r.method, "material": _material(r), "value": r.value}
+        if not confirm:
+            return {**base, "detected": True, "status": "confirmed", "confirmation": "not required"}
+        later = [x for x in rs if x.date is not None and x.date > r.date]
+        same_day = [x for x in rs if x is not r and x.date == r.date and x.method != r.method]
+        if later:
+            nxt = later[0]
+            if nxt.status == "positive" and (nxt.value or 0) >= thr:
+                return {**base, "detected": True, "status": "confirmed", "confirmed_on": _iso(nxt.date),
+                        "confirmed_by": nxt.method, "confirmation": "second sample taken later"}
+            continue  # the next sample did not confirm: look for a later episode
+        clinical = [d for d in relapses if d >= r.date]
+        if clinical:
+            return {**base, "detected": True, "status": "confirmed", "confirmed_on": _iso(clinical[0]),
+                    "confirmed_by": "clinical relapse", "confirmation": "clinical relapse recorded later"}
+        out = {**base, "detected": False, "status": "awaiting_confirmation",
+               "confirmation": "needs a second sample taken later"}
+        if same_day:
+            out["note"] = (f"a {', '.join(sorted({x.method for x in same_day}))} result of the same day "
+                           "does not confirm: confirmation needs a second sample taken later")
+    return out
+
+
+def _progression(rs: list[MrdResult], method: str, material: str, inc: float) -> list[dict[str, Any]]:
+    """Rises of >= ``inc`` log10 within one method and material while MRD stays detectable.
+
+    The low point may be positive-not-quantifiable: its LoQ (an upper bound of its level) is used,
+    so the rise is a lower bound. A negative result ends the stretch (that is conversion).
+    """
+    out: list[dict[str, Any]] = []
+    low: tuple[MrdResult, float] | None = None
+    for r in rs:
+        if r.status == "negative":
+            low = None
+            continue
+        level = r.value if r.status == "positive" else (r.loq or r.value)
+        if not level:
+            continue
+        if r.status == "positive" and low is not None and math.log10(level / low[1]) >= inc - 1e-12:
+            out.append({"method": method, "material": material, "from_date": _iso(low[0].date),
+                        "to_date": _iso(r.date), "from_value": low[1],
+                        "from_status": low[0].status, "to_value": r.value,
+                        "log_increase": math.log10(level / low[1]),
+                        "bound": "exact" if low[0].status == "positive" else "at_least"})
+            low = (r, level)
+        elif low is None or level < low[1]:
+            low = (r, level)
+    return out
+
+
+def _summarise_molecular(by_material: Mapping[str, dict[str, Any]], progression: list[dict[str, Any]],
+                         thr: float, confirm: bool) -> dict[str, Any]:
+    """One case-level molecular-relapse record: the earliest confirmed (else awaiting) episode over
+    materials; without one, MRD progression of never-negative MRD is reported as such."""
+    eps = [m for m in by_material.values() if m["status"] != "none"]
+    eps.sort(key=lambda m: (m["status"] != "confirmed", m.get("date") or ""))
+    base = {"threshold": thr, "require_confirmation": confirm,
+            "rule": "molecular_relapse_threshold after negativity, confirmed by a second sample "
+                    "taken later (or a recorded clinical relapse); materials never pooled"}
+    if eps:
+        return {**base, **eps[0]}
+    if progression:
+        p = progression[0]
+        return {**base, "detected": False, "status": "progression", "date": p["to_date"],
+                "method": p["method"], "material": p["material"],
+                "note": f"MRD progression: +{p['log_increase']:.1f} log ({p['from_date']} -> "
+                        f"{p['to_date']}) without prior negativity"}
+    return {**base, "detected": False, "status": "none"}
+
+
+def _cross_material(series: list[MrdResult]) -> list[dict[str, Any]]:
+    """Consecutive results in different materials: shown as a labelled comparison only."""
+    out = []
+    for a, b in itertools.pairwise(series):
+        if _material(a) != _material(b):
+            out.append({"from_date": _iso(a.date), "from_material": _material(a),
+                        "to_date": _iso(b.date), "to_material": _material(b),
+                        "label": "cross-material comparison (bone marrow and peripheral blood MRD "
+                                 "differ by about a log in B-ALL): not a rise or fall"})
+    return out
+
+
+def _alerts(series: Sequence[MrdResult]) -> list[dict[str, Any]]:
+    """Emerging non-index clones reported with the NGS results."""
+    out = []
+    for r in series:
+        for e in r.details.get("emerging_clones", []) or []:
+            out.append({"date": _iso(r.date), "method": r.method, "material": _material(r),
+                        "kind": "emerging_clone", "text": e.get("alert", ""),
+                        "fraction": e.get("fraction"), "diagnosis_fraction": e.get("diagnosis_fraction")})
     return out
 
 
@@ -670,69 +838,31 @@ def analyze_course(
                        "method": first_neg.method, "lod": first_neg.lod,
                        "from": "baseline" if baseline else "first MRD result"}
 
-    # conversions negative -> detectable, GMALL quantifiable recurrence, molecular relapse
-    conversions: list[dict[str, Any]] = []
-    last_neg: MrdResult | None = None
+    # conversions, molecular relapse and progression: per material (marrow and blood MRD differ
+    # by about a log in B-ALL; never pooled), over the methods of that material
+    by_material: dict[str, list[MrdResult]] = {}
+    for r in series:
+        by_material.setdefault(_material(r), []).append(r)
     thr = float(rules["molecular_relapse_threshold"].value)
     confirm = bool(rules["molecular_relapse_require_confirmation"].value)
-    molecular: dict[str, Any] = {"detected": False, "status": "none", "threshold": thr,
-                                 "require_confirmation": confirm}
-    quant_recurrence = None
-    seen_negative = False
-    for i, r in enumerate(series):
-        if r.status == "negative":
-            last_neg = r
-            seen_negative = True
-            continue
-        if not seen_negative:
-            continue
-        if last_neg is not None:  # first detectable result after a negative stretch
-            conv = {"date": _iso(r.date), "method": r.method, "status": r.status,
-                    "display": format_mrd(r.status, r.value, r.lod, r.loq),
-                    "after_negative": _iso(last_neg.date), "negative_method": last_neg.method,
-                    "negative_lod": last_neg.lod, "method_change": r.method != last_neg.method}
-            if conv["method_change"]:
-                conv["note"] = ("the negative and the positive come from different methods; the "
-                                "conversion may reflect the sensitivity difference")
-            conversions.append(conv)
-            last_neg = None
-        if r.status == "positive" and quant_recurrence is None:
-            quant_recurrence = {"date": _iso(r.date), "method": r.method, "value": r.value,
-                                "source": "clinical_rules.md §4.2 [S-Raff] GMALL trigger"}
-        if molecular["status"] != "confirmed" and r.status == "positive" and (r.value or 0) >= thr:
-            nxt = series[i + 1] if i + 1 < len(series) else None
-            if not confirm:
-                molecular.update(detected=True, status="confirmed", date=_iso(r.date),
-                                 method=r.method)
-            elif nxt is not None and nxt.status == "positive" and (nxt.value or 0) >= thr:
-                molecular.update(detected=True, status="confirmed", date=_iso(r.date),
-                                 confirmed_on=_iso(nxt.date), confirmed_by=nxt.method,
-                                 method=r.method)
-            elif nxt is None:
-                molecular.update(detected=False, status="awaiting_confirmation",
-                                 date=_iso(r.date), method=r.method)
-
-    # progression in persistent MRD: >= N log increase between quantifiable results of a method
     inc = float(rules["progression_log_increase"].value)
+    relapses = sorted(e.date for e in events if e.kind == "relapse")
+    conversions: list[dict[str, Any]] = []
+    quant_recurrence = None
     progression: list[dict[str, Any]] = []
-    by_method: dict[str, list[MrdResult]] = {}
-    for r in series:
-        by_method.setdefault(r.method, []).append(r)
-    for method, rs in by_method.items():
-        low: MrdResult | None = None
-        for r in rs:
-            if r.status != "positive":
-                low = None
-                continue
-            if low is not None and r.value and low.value and \
-                    math.log10(r.value / low.value) >= inc - 1e-12:
-                progression.append({"method": method, "from_date": _iso(low.date),
-                                    "to_date": _iso(r.date), "from_value": low.value,
-                                    "to_value": r.value,
-                                    "log_increase": math.log10(r.value / low.value)})
-                low = r
-            elif low is None or (r.value or 1) < (low.value or 1):
-                low = r
+    molecular_by_material: dict[str, dict[str, Any]] = {}
+    for material, rs in sorted(by_material.items()):
+        conv, qr = _conversions(rs)
+        conversions.extend(conv)
+        if qr is not None and (quant_recurrence is None or qr["date"] < quant_recurrence["date"]):
+            quant_recurrence = qr
+        molecular_by_material[material] = _molecular_relapse(rs, thr, confirm, relapses)
+        for method in sorted({r.method for r in rs}):
+            progression.extend(_progression([r for r in rs if r.method == method], method, material, inc))
+    conversions.sort(key=lambda c: c["date"] or "")
+    progression.sort(key=lambda p: p["to_date"] or "")
+    molecular = _summarise_molecular(molecular_by_material, progression, thr, confirm)
+    cross = _cross_material(series)
 
     # after HSCT / CAR-T: any detectable MRD (clinical_rules.md §4.2 [S-NGS-HCT], §4.3 [S-Pulsipher])
     def detectable_after(kind: str) -> list[dict[str, Any]]:
@@ -744,7 +874,14 @@ def analyze_course(
                  "display": format_mrd(r.status, r.value, r.lod, r.loq)}
                 for r in series if r.date is not None and r.date > first and _detectable(r)]
 
-    fits = [_fit_method(m, rs, rules) for m, rs in sorted(by_method.items())]
+    by_series: dict[tuple[str, str], list[MrdResult]] = {}
+    for r in series:
+        by_series.setdefault((r.method, _material(r)), []).append(r)
+    fits = []
+    for (m, mat), rs in sorted(by_series.items()):
+        f = _fit_method(m, rs, rules)
+        f["material"] = mat
+        fits.append(f)
     fitted = [f for f in fits if f.get("fitted") and f.get("projection")]
     headline = None
     if fitted:
@@ -752,26 +889,46 @@ def analyze_course(
         headline = {"method": best["method"], "doubling_time_days": best["doubling_time_days"],
                     "doubling_time_days_ci": best["doubling_time_days_ci"],
                     "projection": best["projection"],
-                    "why": "the method fit with the most recent result (then most quantifiable "
-                           "results); fits of different methods are never pooled"}
+                    "material": best["material"],
+                    "why": "the fit with the most recent result (then most quantifiable results); "
+                           "fits of different methods or materials are never pooled"}
     latest = series[-1] if series else None
+    alerts = _alerts(series)
+    read_fractions = [r for r in mrd if r.status == "not_evaluable" and r.details.get("quantity") == "read_fraction"]
+    if read_fractions:
+        warnings.append(f"{len(read_fractions)} NGS result(s) are read fractions (no DNA input or "
+                        "spike-in): not used as MRD")
+        alerts.extend(_alerts(sorted((r for r in read_fractions if r.date is not None),
+                                     key=lambda r: r.date or dt.date.min)))
+    latest_response: dict[str, Any] | None = None
+    if latest is not None:
+        latest_response = {
+            "date": _iso(latest.date), "method": latest.method, "material": _material(latest),
+            "category": response_category(latest, rules),
+            "note": "MRD response is only evaluable in haematological CR (Gökbuget, Hematology "
+                    "ASH Educ Program 2021)"}
+        caveat = latest.details.get("marker_caveat")
+        if caveat:
+            latest_response["caveat"] = caveat
+            latest_response["plain_response"] = False
     return {
         "n_results": len(series),
-        "methods": sorted(by_method),
+        "methods": sorted({r.method for r in series}),
         "points": points,
         "baseline": None if baseline is None else {"date": baseline.date.isoformat(),
                                                    "fraction": baseline.fraction,
                                                    "source": baseline.source},
         "method_changes": method_changes,
         "time_to_negativity": time_to_neg,
-        "latest_response": None if latest is None else {
-            "date": _iso(latest.date), "method": latest.method,
-            "category": response_category(latest, rules),
-            "note": "MRD response is only evaluable in haematological CR (clinical_rules.md §4.1)"},
+        "materials": sorted(by_material),
+        "latest_response": latest_response,
+        "alerts": alerts,
+        "cross_material": cross,
         "mrd_failure": bool(latest is not None and response_category(latest, rules) == "MRD_failure"),
         "conversions": conversions,
         "quantifiable_recurrence": quant_recurrence,
         "molecular_relapse": molecular,
+        "molecular_relapse_by_material": molecular_by_material,
         "progression": progression,
         "detectable_after_hsct": detectable_after("hsct"),
         "detectable_after_cart": detectable_after("cart"),

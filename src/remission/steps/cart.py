@@ -147,7 +147,7 @@ def run(ctx: StepContext) -> EngineSection:
         result["b_cell_aplasia"] = {"ongoing": bres.ongoing, "recovery_date":
                                     bres.recovery_date.isoformat() if bres.recovery_date else None,
                                     "recovery_day": bres.recovery_day, "early_loss": bres.early_loss,
-                                    "aplasia_reached": bres.aplasia_reached}
+                                    "aplasia_reached": bres.aplasia_reached, "status": bres.status}
         result["signals"] += list(bres.signals)
         rules.update({r["name"]: r for r in bres.rests_on})
 

@@ -121,7 +121,9 @@ def run(ctx: StepContext) -> EngineSection:
     latest = results[-1] if results else None
     result = {
         "status": latest["status"] if latest else "no_follow_up",
-        "latest": {k: latest[k] for k in ("sample_id", "date", "mrd", "status", "lod", "loq")} if latest else None,
+        "latest": {**{k: latest[k] for k in ("sample_id", "date", "mrd", "status", "lod", "loq", "quantity",
+                                             "read_fraction", "denominator", "marker_caveat")},
+                   "emerging_alerts": [e["alert"] for e in latest["emerging_clones"]]} if latest else None,
         "index": [{"sample_id": b.id, "date": b.date.isoformat(), **indexes[b.id].as_dict()}
                   for b in baselines],
         "samples": results,

@@ -360,6 +360,20 @@ class Store:
         _checkpoint("inputs")
         return SaveResult(analysis_id=analysis_id, case_id=case_id, created=True)
 
+    def write(self, fn: Callable[[Connection], Any]) -> Any:
+        """Run ``fn(conn)`` in one write transaction (retried when SQLite is busy or PostgreSQL
+        reports a serialisation failure; database errors become :class:`StoreError`).
+        Used by the application layer for its own tables (users, audit log, board)."""
+        def attempt() -> Any:
+            with self._tx() as conn:
+                return fn(conn)
+
+        return self._retry(attempt)
+
+    def read(self, fn: Callable[[Connection], Any]) -> Any:
+        """Run ``fn(conn)`` on a read-only connection (see :meth:`write`)."""
+        return self._read(fn)
+
     # -- reading -----------------------------------------------------------------------------------
     def _read(self, fn: Callable[[Connection], Any]) -> Any:
         def attempt() -> Any:

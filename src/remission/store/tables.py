@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-__all__ = ["analyses", "cases", "inputs", "metadata", "mrd_results", "samples"]
+__all__ = [
+    "analyses", "assay_results", "audit_log", "board_cases", "board_decisions", "board_meetings",
+    "cases", "inputs", "login_failures", "metadata", "mrd_results", "patient_index", "rendered_pages", "samples",
+    "sessions", "users",
+]
 
 metadata = sa.MetaData()
 
@@ -77,4 +81,126 @@ inputs = sa.Table(
               primary_key=True),
     sa.Column("path", sa.String(1000), primary_key=True),
     sa.Column("sha256", sa.String(64), nullable=False),
+)
+
+# ---- web application (migration 0002) -----------------------------------------------------------
+# users, sessions and login failures (authentication); the hash-chained audit log; laboratory
+# results awaiting four-eyes sign-off; tumour-board meetings and their versioned decisions; and
+# patient_index, a derived one-row-per-case summary for the patient list (rebuilt from analyses).
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("user_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(80), nullable=False, unique=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("password_hash", sa.String(400), nullable=False),
+    sa.Column("totp_secret", sa.String(80), nullable=True),
+    sa.Column("disabled", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("token_sha256", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.user_id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("address", sa.String(100), nullable=True),
+)
+
+login_failures = sa.Table(
+    "login_failures", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(80), nullable=False, index=True),
+    sa.Column("address", sa.String(100), nullable=False, index=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor", sa.String(80), nullable=False),
+    sa.Column("action", sa.String(60), nullable=False),
+    sa.Column("target", sa.String(400), nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),
+    sa.Column("address", sa.String(100), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+assay_results = sa.Table(
+    "assay_results", metadata,
+    sa.Column("result_id", sa.String(32), primary_key=True),
+    sa.Column("case_id", sa.String(200), nullable=False, index=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("filename", sa.String(400), nullable=True),
+    sa.Column("content", sa.LargeBinary, nullable=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("payload_json", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("uploaded_by", sa.String(80), nullable=False),
+    sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("signed_by", sa.String(80), nullable=True),
+    sa.Column("signed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("analysis_id", sa.String(64), nullable=True),
+)
+
+board_meetings = sa.Table(
+    "board_meetings", metadata,
+    sa.Column("meeting_id", sa.String(32), primary_key=True),
+    sa.Column("date", sa.Date, nullable=False, index=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("attendees_json", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(80), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+board_cases = sa.Table(
+    "board_cases", metadata,
+    sa.Column("meeting_id", sa.String(32), sa.ForeignKey("board_meetings.meeting_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("case_id", sa.String(200), primary_key=True),
+)
+
+board_decisions = sa.Table(
+    "board_decisions", metadata,
+    sa.Column("decision_id", sa.String(32), primary_key=True),
+    sa.Column("meeting_id", sa.String(32), sa.ForeignKey("board_meetings.meeting_id"), nullable=False,
+              index=True),
+    sa.Column("case_id", sa.String(200), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("supersedes", sa.String(32), sa.ForeignKey("board_decisions.decision_id"), nullable=True,
+              unique=True),
+    sa.Column("options_json", sa.Text, nullable=False),
+    sa.Column("free_text", sa.Text, nullable=False),
+    sa.Column("rationale", sa.Text, nullable=False),
+    sa.Column("dissent", sa.Text, nullable=False),
+    sa.Column("follow_up", sa.Date, nullable=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("author", sa.String(80), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("signed_by", sa.String(80), nullable=True),
+    sa.Column("signed_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+rendered_pages = sa.Table(
+    "rendered_pages", metadata,
+    sa.Column("analysis_id", sa.String(64), sa.ForeignKey("analyses.analysis_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("html_json", sa.Text, nullable=False),
+    sa.Column("rendered_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+patient_index = sa.Table(
+    "patient_index", metadata,
+    sa.Column("case_id", sa.String(200), primary_key=True),
+    sa.Column("analysis_id", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(40), nullable=False, index=True),
+    sa.Column("alerts_json", sa.Text, nullable=False),
+    sa.Column("latest_mrd_json", sa.Text, nullable=False),
+    sa.Column("trend", sa.String(20), nullable=False),
 )

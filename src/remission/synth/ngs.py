@@ -355,14 +355,23 @@ def simulate_sample(
     incomplete_fraction: float = 0.1,
     pareto_shape: float = 2.0,
     spikes: Sequence[tuple[Rearrangement, float]] = (),
+    background: str = "polyclonal",
 ) -> SimulatedSample:
     """One sample: leukemic ``clones`` (rearrangement, fraction of cells) in polyclonal background.
 
-    ``total_reads`` (if given) sets ``reads_per_cell = total_reads / cells``. Spike calibrators
-    get Poisson(copies × reads_per_cell) reads. Errors are added to the leukemic clones and to
+    ``background``: ``polyclonal`` (default, as in marrow: only lymphoid cells carry a
+    rearrangement of the locus, and nearly each of them a different one; each of the ``k``
+    background clonotypes is one cell plus a small Lomax-distributed expansion,
+    ``1 + floor(Lomax(2 * pareto_shape))`` cells (1 cell in 15 of 16 at the default), and the other background cells carry no template)
+    or ``pooled`` (every background cell carries one template, shared among ``k`` clonotypes with
+    Pareto sizes: the model of the "locus_reads" reads-per-cell rule).
+    ``reads_per_cell`` is the reads one template yields (Poisson); ``total_reads`` (if given) sets
+    ``reads_per_cell = total_reads / cells``. Spike calibrators get Poisson(copies × reads_per_cell) reads. Errors are added to the leukemic clones and to
     background clonotypes with at least ``error_min_reads`` reads (smaller ones keep their exact
     junction: their satellites do not matter to MRD and would only bloat the table).
     """
+    if background not in ("polyclonal", "pooled"):
+        raise ValueError(f"background must be one of polyclonal, pooled, but was {background!r}")
     if total_reads is not None:
         reads_per_cell = total_reads / cells
     n_cells = round(cells)
@@ -383,8 +392,11 @@ def simulate_sample(
         for kind, kk, ncell in parts:
             if kk <= 0 or ncell <= 0:
                 continue
-            sizes = rng.pareto(pareto_shape, size=kk) + 1.0
-            cc = rng.multinomial(ncell, sizes / sizes.sum())
+            if background == "polyclonal":
+                cc = 1 + np.floor(rng.pareto(2 * pareto_shape, size=kk)).astype(np.int64)
+            else:
+                sizes = rng.pareto(pareto_shape, size=kk) + 1.0
+                cc = rng.multinomial(ncell, sizes / sizes.sum())
             rs.extend(_random_batch(rng, lo, kk, kind))
             cell_counts.extend(int(c) for c in cc)
     n_real = len(rs)
@@ -447,9 +459,11 @@ def write_sample_airr(path: str | Path, sample: SimulatedSample, *, sample_name:
 
 
 def write_sample_fastq(path: str | Path, sample: SimulatedSample, rng: np.random.Generator, *,
-                       mate2: str | Path | None = None, shuffle: bool = True) -> Path:
+                       mate2: str | Path | None = None, shuffle: bool = True,
+                       label_leukemic: bool = False) -> Path:
     """Write every read of the sample as a 150-bp FASTQ record (gzip if ``.gz``); with ``mate2``
-    also the reverse-complement mates."""
+    also the reverse-complement mates. ``label_leukemic`` names reads of leukemic clone ``k``
+    ``r{n}_L{k}`` (the truth for sensitivity benchmarks)."""
     from remission.io.fastq import write_fastq
     from remission.mrd.ngs import revcomp
 
@@ -457,7 +471,10 @@ def write_sample_fastq(path: str | Path, sample: SimulatedSample, rng: np.random
     if shuffle:
         rng.shuffle(idx)
     reads = [sample.rearrangements[int(sample.clone_of[i])].read(sample.junctions[i]) for i in idx]
-    write_fastq(path, [(f"r{n + 1}/1", s) for n, s in enumerate(reads)])
+    n_leuk = len(sample.leukemic_cells)
+    names = [f"r{n + 1}_L{int(sample.clone_of[i])}" if label_leukemic and int(sample.clone_of[i]) < n_leuk
+             else f"r{n + 1}" for n, i in enumerate(idx)] if label_leukemic else None
+    write_fastq(path, [(f"{names[n]}/1" if names else f"r{n + 1}/1", s) for n, s in enumerate(reads)])
     if mate2 is not None:
         write_fastq(mate2, [(f"r{n + 1}/2", revcomp(s)) for n, s in enumerate(reads)])
     return Path(path)
@@ -476,36 +493,43 @@ def add_to_examples(cases: dict[str, Any]) -> None:
         igh_sub = random_rearrangement(rng, "IGH")
         kde = random_rearrangement(rng, "IGK", kind="Kde")
         dx = simulate_sample(rng, cells=60_000, clones=[(igh, 0.45), (igh_sub, 0.03), (kde, 0.40)],
-                             loci=["IGH", "IGK"], n_clonotypes=1500, total_reads=60_000)
+                             loci=["IGH", "IGK"], n_clonotypes=1500, total_reads=60_000,
+                             background="pooled")
         f = ex.write_file("ngs/r1_dx.tsv", lambda p: write_sample_airr(p, dx, sample_name="R1DX"))
         ex.add_sample({"id": "R1-DX-NGS", "date": "2019-03-11", "material": "bone_marrow",
                        "assay": "ngs_mrd", "role": "relapse", "files": [f],
                        "parameters": {"dna_ng": 500}})
         fu1 = simulate_sample(rng, cells=80_000, clones=[(igh, 3e-4), (kde, 3e-4)],
-                              loci=["IGH", "IGK"], n_clonotypes=2000, total_reads=80_000)
+                              loci=["IGH", "IGK"], n_clonotypes=2000, reads_per_cell=5.0)
         f = ex.write_file("ngs/eoi_fu.tsv", lambda p: write_sample_airr(p, fu1, sample_name="EOI"))
         ex.add_sample({"id": "EOI-NGS", "date": "2019-04-15", "material": "bone_marrow",
                        "assay": "ngs_mrd", "role": "follow_up", "files": [f],
                        "parameters": {"cell_equivalents": 80_000}})
+        # raw reads carry no clonotype table, so this sample is quantified with spike-in
+        # calibrators (3 at 10/40/160 copies, as in Vidjil's spike-normalisation example)
+        cal = [(random_rearrangement(rng, "IGH"), c) for c in (10.0, 40.0, 160.0)]
         fu2 = simulate_sample(rng, cells=25_000, clones=[(igh, 8e-5), (kde, 8e-5)],
-                              loci=["IGH"], n_clonotypes=1500, total_reads=25_000)
+                              loci=["IGH"], n_clonotypes=1500, reads_per_cell=5.0, spikes=cal)
         f = ex.write_file("ngs/eoc_fu.fastq.gz",
                           lambda p: write_sample_fastq(p, fu2, rng))
         ex.add_sample({"id": "EOC-NGS", "date": "2019-07-10", "material": "bone_marrow",
                        "assay": "ngs_mrd", "role": "follow_up", "files": [f],
-                       "parameters": {"cell_equivalents": 25_000}})
+                       "parameters": {"cell_equivalents": 25_000,
+                                      "spike_in": [{"name": f"cal{i + 1}", "copies": c,
+                                                    "junction": r.junction}
+                                                   for i, (r, c) in enumerate(cal)]}})
     ex = cases.get("ph-like-very-early")
     if ex is not None:
         rng = ex.rng("ngs")
         igh = random_rearrangement(rng, "IGH")
         dx = simulate_sample(rng, cells=40_000, clones=[(igh, 0.7)], n_clonotypes=800,
-                             total_reads=40_000)
+                             total_reads=40_000, background="pooled")
         f = ex.write_file("ngs/r1_dx.tsv", lambda p: write_sample_airr(p, dx, sample_name="R1DX"))
         ex.add_sample({"id": "R1-DX-NGS", "date": "2022-03-01", "material": "bone_marrow",
                        "assay": "ngs_mrd", "role": "relapse", "files": [f],
                        "parameters": {"dna_ng": 300}})
         fu = simulate_sample(rng, cells=60_000, clones=[(igh, 2e-3)], n_clonotypes=2000,
-                             total_reads=60_000)
+                             reads_per_cell=5.0)
         f = ex.write_file("ngs/eoi_fu.tsv", lambda p: write_sample_airr(p, fu, sample_name="EOI"))
         ex.add_sample({"id": "EOI-NGS", "date": "2022-04-04", "material": "bone_marrow",
                        "assay": "ngs_mrd", "role": "follow_up", "files": [f],
@@ -516,13 +540,14 @@ def add_to_examples(cases: dict[str, Any]) -> None:
         trg = random_rearrangement(rng, "TRG")
         trd = random_rearrangement(rng, "TRD")
         dx = simulate_sample(rng, cells=40_000, clones=[(trg, 0.35), (trd, 0.3)],
-                             loci=["TRG", "TRD"], n_clonotypes=800, total_reads=40_000)
+                             loci=["TRG", "TRD"], n_clonotypes=800, total_reads=40_000,
+                             background="pooled")
         f = ex.write_file("ngs/r1_dx.tsv", lambda p: write_sample_airr(p, dx, sample_name="R1DX"))
         ex.add_sample({"id": "R1-DX-NGS", "date": "2020-12-01", "material": "bone_marrow",
                        "assay": "ngs_mrd", "role": "relapse", "files": [f],
                        "parameters": {"dna_ng": 300}})
         fu = simulate_sample(rng, cells=60_000, clones=[], loci=["TRG", "TRD"],
-                             n_clonotypes=2000, total_reads=60_000)
+                             n_clonotypes=2000, reads_per_cell=5.0)
         f = ex.write_file("ngs/pre_hsct_fu.tsv", lambda p: write_sample_airr(p, fu, sample_name="PRE"))
         ex.add_sample({"id": "PRE-HSCT-NGS", "date": "2021-03-01", "material": "bone_marrow",
                        "assay": "ngs_mrd", "role": "follow_up", "files": [f],

@@ -176,15 +176,27 @@ def render(section: Any, analysis: Any) -> str:
     mr = res["molecular_relapse"]
     rule = (f"rule: ≥ {mr['threshold']:g} after negativity"
             + (", confirmed in the next sample" if mr["require_confirmation"] else ""))
-    if mr.get("date"):
+    if mr.get("status") == "progression":
+        items.append(f"Molecular relapse: none; {mr['note']} ({mr.get('method')}, {mr.get('material')})")
+    elif mr.get("date"):
         items.append(f"Molecular relapse: {mr['status'].replace('_', ' ')} from {mr['date']} "
-                     f"({mr.get('method')}" + (f", confirmed {mr['confirmed_on']}" if mr.get("confirmed_on") else "")
+                     f"({mr.get('method')}, {mr.get('material', 'material not recorded')}"
+                     + (f", confirmed {mr['confirmed_on']} by {mr.get('confirmed_by')}" if mr.get("confirmed_on") else "")
                      + f"); {rule}")
     else:
         items.append(f"Molecular relapse: none ({rule})")
     for p in res.get("progression", []):
-        items.append(f"MRD progression ({p['method']}): +{p['log_increase']:.1f} log from {p['from_date']} "
-                     f"to {p['to_date']}")
+        items.append(f"MRD progression ({p['method']}, {p.get('material', '')}): "
+                     f"{'≥ ' if p.get('bound') == 'at_least' else ''}+{p['log_increase']:.1f} log from "
+                     f"{p['from_date']} to {p['to_date']}")
+    for x in res.get("cross_material", []):
+        items.append(f"{x['from_date']} {x['from_material'].replace('_', ' ')} → {x['to_date']} "
+                     f"{x['to_material'].replace('_', ' ')}: {x['label']}")
+    for a in res.get("alerts", []):
+        items.append(f"Alert {a['date']} ({a['method']}): {a['text']}")
+    lr = res.get("latest_response") or {}
+    if lr.get("caveat"):
+        items.append(f"Latest MRD call ({lr['date']}): {lr['caveat']}")
     for key, what in (("detectable_after_hsct", "HSCT"), ("detectable_after_cart", "CAR-T")):
         if res.get(key):
             items.append(f"Detectable MRD after {what}: "

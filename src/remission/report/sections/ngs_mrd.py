@@ -21,7 +21,8 @@ def _plot(samples: list[dict[str, Any]]) -> str:
 
     from remission.report.plots import COLORS, figure, svg
 
-    pts = [s for s in samples if s.get("status") in ("negative", "positive_not_quantifiable", "positive")]
+    pts = [s for s in samples if s.get("status") in ("negative", "positive_not_quantifiable", "positive")
+           and s.get("quantity", "mrd") == "mrd"]
     if not pts:
         return ""
     fig, ax = figure(7.0, 2.6)
@@ -59,8 +60,12 @@ def render(section: Any, analysis: Any) -> str:
     if samples:
         rows = []
         for s in samples:
-            text = format_mrd(s["status"], s.get("mrd"), s.get("lod"), s.get("loq")) \
-                if s["status"] != "no_marker" else "no marker"
+            if s.get("quantity") == "read_fraction":
+                text = (f"read fraction {s['read_fraction'] * 100:.3g} % of target reads "
+                        "(no DNA input or spike-in: not an MRD value)")
+            else:
+                text = format_mrd(s["status"], s.get("mrd"), s.get("lod"), s.get("loq")) \
+                    if s["status"] != "no_marker" else "no marker"
             per = "; ".join(
                 f"{escape(m['marker'])}: {m['reads']} reads ({m['reads_exact']} exact)"
                 + (f", {m['relatives_reads']} relative reads" if m.get("relatives_reads") else "")
@@ -69,7 +74,14 @@ def render(section: Any, analysis: Any) -> str:
                 f"<tr><td>{escape(s['date'])}</td><td>{escape(s['sample_id'])}</td><td>NGS ({escape(s['mode'])})</td>"
                 f"<td><b>{escape(text)}</b></td><td>{_sci(s.get('lod'))}</td><td>{_sci(s.get('loq'))}</td>"
                 f"<td>{_sci(s.get('cell_equivalents'))}</td><td>{s['total_reads']}</td>"
-                f"<td>{escape(s['quantification'])}</td><td>{per}</td></tr>")
+                f"<td>{escape(s['quantification'])}"
+                f"{' / ' + escape(s['reads_per_cell_model']) if s.get('reads_per_cell_model') else ''}"
+                f"</td><td>{per}</td></tr>")
+            for e in s.get("emerging_clones", [])[:10]:
+                rows.append(f"<tr><td colspan='10' class='warning'>{escape(s['date'])}: "
+                            f"{escape(e['alert'])}</td></tr>")
+            if s.get("marker_caveat"):
+                rows.append(f"<tr><td colspan='10' class='warning'>{escape(s['marker_caveat'])}</td></tr>")
         out.append("<h3>Follow-up</h3><table><thead><tr><th>date</th><th>sample</th><th>method</th>"
                    "<th>MRD</th><th>LoD</th><th>LoQ</th><th>cells analysed</th><th>reads</th>"
                    "<th>quantification</th><th>markers</th></tr></thead><tbody>"

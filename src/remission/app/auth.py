@@ -1,0 +1,339 @@
+"""Accounts, passwords, second factor, login throttling and server-side sessions.
+
+Decisions (OWASP ASVS 5.0, chapters V6 authentication and V7 session management):
+
+- **passwords** are hashed with Argon2id (argon2-cffi's ``PasswordHasher`` defaults, identical
+  to RFC 9106's low-memory profile: t=3, m=64 MiB, p=4); at least
+  :attr:`AuthPolicy.min_password_length` characters (ASVS 6.2.1), no composition rules
+  (6.2.5), up to :attr:`AuthPolicy.max_password_length` (≥ 64, 6.2.9).
+- **second factor**: TOTP (RFC 6238, 30 s steps, 6 digits; pyotp), required for admins and
+  optional for the other roles; one step of clock drift is accepted.
+- **throttling** (ASVS 6.3.1): a login is refused without checking the password while an account
+  has :attr:`AuthPolicy.max_failures_per_account` failures, or an address
+  :attr:`AuthPolicy.max_failures_per_address` failures, within :attr:`AuthPolicy.failure_window`.
+- **sessions** (ASVS 7.2.3, 7.3.1, 7.3.2, 7.4.1, 7.4.2, 7.4.5): an opaque 256-bit token from
+  ``secrets``; only its SHA-256 is stored; each session ends after
+  :attr:`AuthPolicy.idle_timeout` without a request and at the latest
+  :attr:`AuthPolicy.absolute_timeout` after login; logout, disabling the account and an admin's
+  "end sessions" delete the rows, so a copied cookie stops working at once. Concurrent sessions
+  of one account are allowed (ASVS 7.1.2); users see and end their own.
+
+The 30-minute idle and 12-hour absolute defaults are an operational choice (one clinical shift),
+documented here as ASVS 7.1.1 asks; every value is overridable through :class:`AuthPolicy`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.engine import Connection
+
+from remission.app import audit
+from remission.errors import RemissionError, ValidationError
+from remission.store import Store
+from remission.store import tables as T
+
+__all__ = [
+    "ROLES",
+    "AuthError",
+    "AuthPolicy",
+    "Role",
+    "SessionInfo",
+    "User",
+    "authenticate",
+    "create_user",
+    "disable_user",
+    "end_session",
+    "end_user_sessions",
+    "list_sessions",
+    "list_users",
+    "resolve_session",
+    "totp_now",
+]
+
+Role = Literal["admin", "clinician", "lab", "viewer"]
+ROLES: tuple[str, ...] = get_args(Role)
+
+
+class AuthError(RemissionError):
+    """A login or session was refused. ``str(exc)`` is safe to show to the user."""
+
+
+@dataclass(frozen=True)
+class AuthPolicy:
+    """Overridable authentication and session parameters (see the module docstring)."""
+
+    idle_timeout: dt.timedelta = dt.timedelta(minutes=30)
+    absolute_timeout: dt.timedelta = dt.timedelta(hours=12)
+    failure_window: dt.timedelta = dt.timedelta(minutes=15)
+    max_failures_per_account: int = 5
+    max_failures_per_address: int = 20
+    min_password_length: int = 8
+    max_password_length: int = 128
+    #: a session's ``last_seen_at`` is written at most this often (saves a write per request)
+    touch_interval: dt.timedelta = dt.timedelta(seconds=30)
+    #: argon2 parameters; ``None`` = argon2-cffi defaults (RFC 9106 low-memory). Tests pass
+    #: ``argon2.profiles.CHEAPEST`` so that a hash takes microseconds.
+    argon2_parameters: Any = None
+    hasher: Any = field(default=None, compare=False, repr=False)
+
+    def password_hasher(self) -> Any:
+        if self.hasher is None:
+            from argon2 import PasswordHasher
+
+            ph = PasswordHasher() if self.argon2_parameters is None else \
+                PasswordHasher.from_parameters(self.argon2_parameters)
+            object.__setattr__(self, "hasher", ph)
+        return self.hasher
+
+
+class User(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    user_id: int
+    username: str
+    role: Role
+    disabled: bool
+    has_totp: bool
+
+
+class SessionInfo(BaseModel):
+    """A live session (``csrf_token`` is the synchronizer token of this session)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user: User
+    csrf_token: str
+    session_id: str  # SHA-256 of the token: safe to show and to log
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC) if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+def _sha(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _user(r: Any) -> User:
+    return User(user_id=r.user_id, username=r.username, role=r.role, disabled=bool(r.disabled),
+                has_totp=r.totp_secret is not None)
+
+
+def check_password_policy(password: str, policy: AuthPolicy) -> None:
+    n = len(password)
+    if n < policy.min_password_length:
+        raise ValidationError(f"password must be at least {policy.min_password_length} characters, but was {n}")
+    if n > policy.max_password_length:
+        raise ValidationError(f"password must be at most {policy.max_password_length} characters, but was {n}")
+
+
+def create_user(store: Store, username: str, role: str, password: str, *, totp: bool = False,
+                policy: AuthPolicy | None = None, actor: str = "cli", address: str = "local") -> tuple[User, str | None]:
+    """Create an account; returns it and its TOTP secret (always for admins, else when ``totp``)."""
+    import pyotp
+
+    policy = policy or AuthPolicy()
+    if role not in ROLES:
+        raise ValidationError(f"role must be one of {', '.join(ROLES)}, but was {role!r}")
+    name = username.strip()
+    if not name or len(name) > 80 or any(c.isspace() or not c.isprintable() for c in name):
+        raise ValidationError(f"user name must be 1-80 printable characters without spaces, but was {username!r}")
+    check_password_policy(password, policy)
+    secret = pyotp.random_base32() if (totp or role == "admin") else None
+    pw_hash = policy.password_hasher().hash(password)
+
+    def tx(conn: Connection) -> User:
+        exists = conn.execute(sa.select(T.users.c.user_id).where(T.users.c.username == name)).first()
+        if exists is not None:
+            raise ValidationError(f"user {name!r} already exists")
+        uid = conn.execute(T.users.insert().values(
+            username=name, role=role, password_hash=pw_hash, totp_secret=secret, disabled=False,
+            created_at=_now())).inserted_primary_key
+        assert uid is not None
+        audit.append(conn, actor=actor, action="user.create", target=f"user:{name}", address=address,
+                     detail={"role": role, "totp": secret is not None})
+        return User(user_id=int(uid[0]), username=name, role=role, disabled=False,
+                    has_totp=secret is not None)
+
+    return store.write(tx), secret
+
+
+def list_users(store: Store) -> list[User]:
+    rows = store.read(lambda conn: conn.execute(sa.select(T.users).order_by(T.users.c.username)).all())
+    return [_user(r) for r in rows]
+
+
+def totp_now(secret: str, at: dt.datetime | None = None) -> str:
+    """The current TOTP code of a secret (tests and the enrolment page use it)."""
+    import pyotp
+
+    return str(pyotp.TOTP(secret).at(at or _now()))
+
+
+def authenticate(store: Store, username: str, password: str, *, totp_code: str = "",
+                 address: str, policy: AuthPolicy | None = None,
+                 now: dt.datetime | None = None) -> tuple[str, SessionInfo]:
+    """Check the credentials and open a new session; returns (token, session).
+
+    Raises :class:`AuthError` with a message that does not reveal which part was wrong.
+    Every attempt, successful or not, is written to the audit log (ASVS 16.3.1).
+    """
+    import pyotp
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    policy = policy or AuthPolicy()
+    now = now or _now()
+    account = username.strip()[:80]
+    since = now - policy.failure_window
+    f = T.login_failures.c
+
+    def counts(conn: Connection) -> tuple[int, int, Any]:
+        n_acc = conn.execute(sa.select(sa.func.count()).where(f.account == account, f.at >= since)).scalar_one()
+        n_addr = conn.execute(sa.select(sa.func.count()).where(f.address == address, f.at >= since)).scalar_one()
+        row = conn.execute(sa.select(T.users).where(T.users.c.username == account)).first()
+        return int(n_acc), int(n_addr), row
+
+    n_acc, n_addr, row = store.read(counts)
+
+    def fail(reason: str, outcome: str = "denied") -> AuthError:
+        def tx(conn: Connection) -> None:
+            conn.execute(T.login_failures.insert().values(account=account, address=address, at=now))
+            audit.append(conn, actor=account or "-", action="login", target=f"user:{account}",
+                         outcome=outcome, address=address, detail={"reason": reason}, now=now)
+
+        store.write(tx)
+        if outcome == "throttled":
+            return AuthError("too many failed logins; try again later")
+        return AuthError("user name, password or code not accepted")
+
+    if n_acc >= policy.max_failures_per_account:
+        raise fail("account throttled", "throttled")
+    if n_addr >= policy.max_failures_per_address:
+        raise fail("address throttled", "throttled")
+    ph = policy.password_hasher()
+    if row is None:
+        # spend the same work as a real check so response time does not reveal unknown names
+        with contextlib.suppress(VerificationError):
+            ph.verify(ph.hash("not-a-password"), password + "x")
+        raise fail("unknown user")
+    try:
+        ph.verify(row.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise fail("wrong password") from None
+    if row.disabled:
+        raise fail("account disabled")
+    if row.totp_secret is not None:
+        code = totp_code.strip().replace(" ", "")
+        if not (code.isdigit() and pyotp.TOTP(row.totp_secret).verify(code, for_time=now, valid_window=1)):
+            raise fail("wrong or missing second factor")
+    token = secrets.token_urlsafe(32)  # 256 bits (ASVS 7.2.3 asks for >= 128)
+    csrf = secrets.token_urlsafe(32)
+    new_hash = ph.hash(password) if ph.check_needs_rehash(row.password_hash) else None
+
+    def tx(conn: Connection) -> None:
+        conn.execute(T.sessions.insert().values(token_sha256=_sha(token), user_id=row.user_id,
+                                                csrf_token=csrf, created_at=now, last_seen_at=now,
+                                                address=address[:100]))
+        conn.execute(T.login_failures.delete().where(f.account == account))
+        if new_hash:
+            conn.execute(T.users.update().where(T.users.c.user_id == row.user_id)
+                         .values(password_hash=new_hash))
+        audit.append(conn, actor=account, action="login", target=f"user:{account}", address=address,
+                     detail={"session": _sha(token)[:12]}, now=now)
+
+    store.write(tx)
+    info = SessionInfo(user=_user(row), csrf_token=csrf, session_id=_sha(token), created_at=now,
+                       last_seen_at=now)
+    return token, info
+
+
+def resolve_session(store: Store, token: str | None, *, policy: AuthPolicy | None = None,
+                    now: dt.datetime | None = None) -> SessionInfo | None:
+    """The live session of a cookie value, or ``None`` (expired sessions are deleted here)."""
+    if not token or len(token) > 200:
+        return None
+    policy = policy or AuthPolicy()
+    now = now or _now()
+    key = _sha(token)
+    s = T.sessions.c
+    row = store.read(lambda conn: conn.execute(
+        sa.select(T.sessions, T.users).join(T.users, T.users.c.user_id == s.user_id)
+        .where(s.token_sha256 == key)).first())
+    if row is None:
+        return None
+    created, seen = _utc(row.created_at), _utc(row.last_seen_at)
+    if row.disabled or now - seen > policy.idle_timeout or now - created > policy.absolute_timeout:
+        store.write(lambda conn: conn.execute(T.sessions.delete().where(s.token_sha256 == key)))
+        return None
+    if now - seen > policy.touch_interval:
+        store.write(lambda conn: conn.execute(T.sessions.update().where(s.token_sha256 == key)
+                                              .values(last_seen_at=now)))
+        seen = now
+    return SessionInfo(user=_user(row), csrf_token=row.csrf_token, session_id=key,
+                       created_at=created, last_seen_at=seen)
+
+
+def end_session(store: Store, session_id: str, *, actor: str, address: str, reason: str = "logout") -> bool:
+    """End one session by its id (the token's SHA-256); returns whether it existed."""
+    def tx(conn: Connection) -> bool:
+        n = conn.execute(T.sessions.delete().where(T.sessions.c.token_sha256 == session_id)).rowcount
+        audit.append(conn, actor=actor, action=reason, target=f"session:{session_id[:12]}",
+                     address=address, outcome="ok" if n else "none")
+        return bool(n)
+
+    return bool(store.write(tx))
+
+
+def end_user_sessions(store: Store, username: str, *, actor: str, address: str) -> int:
+    """End every session of an account (an admin's action, ASVS 7.4.5); returns how many."""
+    def tx(conn: Connection) -> int:
+        uid = conn.execute(sa.select(T.users.c.user_id).where(T.users.c.username == username)).scalar()
+        if uid is None:
+            raise ValidationError(f"no user {username!r}")
+        n = conn.execute(T.sessions.delete().where(T.sessions.c.user_id == uid)).rowcount
+        audit.append(conn, actor=actor, action="sessions.end", target=f"user:{username}",
+                     address=address, detail={"ended": n})
+        return int(n)
+
+    return int(store.write(tx))
+
+
+def disable_user(store: Store, username: str, *, actor: str, address: str) -> None:
+    """Disable an account and end all its sessions in the same transaction (ASVS 7.4.2)."""
+    def tx(conn: Connection) -> None:
+        n = conn.execute(T.users.update().where(T.users.c.username == username)
+                         .values(disabled=True)).rowcount
+        if not n:
+            raise ValidationError(f"no user {username!r}")
+        uid = conn.execute(sa.select(T.users.c.user_id).where(T.users.c.username == username)).scalar()
+        ended = conn.execute(T.sessions.delete().where(T.sessions.c.user_id == uid)).rowcount
+        audit.append(conn, actor=actor, action="user.disable", target=f"user:{username}",
+                     address=address, detail={"sessions_ended": ended})
+
+    store.write(tx)
+
+
+def list_sessions(store: Store, username: str | None = None) -> list[dict[str, Any]]:
+    """Live session rows (id = token hash prefix, user, created, last seen, address)."""
+    s, u = T.sessions.c, T.users.c
+    q = sa.select(s.token_sha256, u.username, s.created_at, s.last_seen_at, s.address).join(
+        T.users, u.user_id == s.user_id).order_by(s.created_at)
+    if username is not None:
+        q = q.where(u.username == username)
+    rows = store.read(lambda conn: conn.execute(q).all())
+    return [{"session_id": r.token_sha256, "username": r.username, "created_at": _utc(r.created_at),
+             "last_seen_at": _utc(r.last_seen_at), "address": r.address or ""} for r in rows]

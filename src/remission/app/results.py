@@ -1,0 +1,329 @@
+"""Laboratory results: upload (an assay file or a reported MRD value) → draft → four-eyes
+sign-off by a second laboratory user → re-analysis of the patient.
+
+- An upload is validated with the project's own readers (``remission.io``) before anything is
+  stored; a file the reader rejects raises :class:`~remission.errors.ValidationError` whose
+  message names the file, the record and the field, and nothing is written but the audit row.
+- The draft row, its file bytes and its audit row are written in one transaction, so a server
+  that dies during an upload leaves either the whole draft or nothing.
+- Sign-off is a conditional update (``status = 'draft'`` → ``'signed'``): of two people signing
+  the same draft at once exactly one succeeds; the uploader cannot sign their own result.
+- After sign-off the patient is re-analysed with every signed result merged into the stored case
+  (idempotent: a result already in the case is not added twice).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.engine import Connection
+
+from remission.app import audit
+from remission.app.patients import NotFound, case_lock, latest_analysis, locate_case_dir, reanalyse
+from remission.domain import Case, MrdReport, Sample
+from remission.errors import RemissionError, ValidationError
+from remission.store import Store
+from remission.store import tables as T
+
+__all__ = [
+    "FILE_KINDS",
+    "PROGRESS",
+    "AssayResult",
+    "SignOffError",
+    "get_result",
+    "list_results",
+    "reanalyse_after_sign_off",
+    "sign",
+    "sign_off",
+    "upload_file",
+    "upload_reported_mrd",
+]
+
+#: file kinds the laboratory can upload: kind -> (label, sample assay, reader)
+FILE_KINDS: dict[str, tuple[str, str]] = {
+    "airr": ("NGS-MRD clonotypes (AIRR TSV)", "ngs_mrd"),
+    "fcs": ("Flow cytometry (FCS)", "flow_mrd"),
+    "qpcr": ("RQ-PCR plate (CSV)", "pcr_mrd"),
+    "vcf": ("Variants (VCF)", "variants"),
+    "cart_observations": ("CAR-T toxicity observations (CSV)", "observations"),
+    "cart_kinetics": ("CAR-T kinetics (CSV)", "cart_kinetics"),
+    "b_cells": ("B-cell counts (CSV)", "b_cells"),
+}
+#: the largest file accepted (bytes); larger assay files go through the command line
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+Status = Literal["draft", "signed"]
+
+
+class SignOffError(RemissionError):
+    """A sign-off that the four-eyes rule or the result's state does not allow."""
+
+
+class AssayResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    result_id: str
+    case_id: str
+    kind: str
+    filename: str | None
+    sha256: str
+    payload: dict[str, Any]
+    status: Status
+    uploaded_by: str
+    uploaded_at: dt.datetime
+    signed_by: str | None
+    signed_at: dt.datetime | None
+    analysis_id: str | None
+
+
+def _utc(v: dt.datetime | None) -> dt.datetime | None:
+    if v is None:
+        return None
+    return v.astimezone(dt.UTC) if v.tzinfo is not None else v.replace(tzinfo=dt.UTC)
+
+
+def _row(r: Any) -> AssayResult:
+    return AssayResult(result_id=r.result_id, case_id=r.case_id, kind=r.kind, filename=r.filename,
+                       sha256=r.sha256, payload=json.loads(r.payload_json), status=r.status,
+                       uploaded_by=r.uploaded_by, uploaded_at=_utc(r.uploaded_at),
+                       signed_by=r.signed_by, signed_at=_utc(r.signed_at), analysis_id=r.analysis_id)
+
+
+def _reader(kind: str) -> Callable[[Path], Any]:
+    if kind == "airr":
+        from remission.io.airr import read_airr
+        return read_airr
+    if kind == "fcs":
+        from remission.io.fcs import read_fcs
+        return read_fcs
+    if kind == "qpcr":
+        from remission.io.qpcr import read_plate
+        return read_plate
+    if kind == "vcf":
+        from remission.io.variants import read_vcf
+        return read_vcf
+    if kind == "cart_observations":
+        from remission.io.cart import read_observations
+        return read_observations
+    if kind == "cart_kinetics":
+        from remission.io.cart import read_kinetics
+        return read_kinetics
+    if kind == "b_cells":
+        from remission.io.cart import read_b_cells
+        return read_b_cells
+    raise ValidationError(f"result kind must be one of {', '.join(FILE_KINDS)}, but was {kind!r}")
+
+
+def _safe_name(filename: str) -> str:
+    name = Path(filename.replace("\\", "/")).name.strip() or "upload"
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:200]
+
+
+def _require_case(store: Store, case_id: str) -> None:
+    found = store.read(lambda conn: conn.execute(
+        sa.select(T.cases.c.case_id).where(T.cases.c.case_id == case_id)).first())
+    if found is None:
+        raise NotFound(f"no patient {case_id!r}")
+
+
+def _insert(store: Store, *, case_id: str, kind: str, filename: str | None, content: bytes | None,
+            payload: dict[str, Any], actor: str, address: str) -> AssayResult:
+    rid = secrets.token_hex(8)
+    now = dt.datetime.now(dt.UTC)
+    digest = hashlib.sha256(content if content is not None else json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    row = {"result_id": rid, "case_id": case_id, "kind": kind, "filename": filename, "content": content,
+           "sha256": digest, "payload_json": json.dumps(payload, sort_keys=True, default=str),
+           "status": "draft", "uploaded_by": actor, "uploaded_at": now, "signed_by": None,
+           "signed_at": None, "analysis_id": None}
+
+    def tx(conn: Connection) -> None:
+        conn.execute(T.assay_results.insert().values(**row))
+        audit.append(conn, actor=actor, action="result.upload", target=f"patient:{case_id}",
+                     address=address, detail={"result": rid, "kind": kind, "sha256": digest})
+
+    store.write(tx)
+    return _row(_Obj(row))
+
+
+class _Obj:
+    def __init__(self, d: dict[str, Any]) -> None:
+        self.__dict__.update(d)
+
+
+def _rejected(store: Store, case_id: str, kind: str, exc: RemissionError, actor: str, address: str) -> None:
+    audit.record(store, actor=actor, action="result.upload", target=f"patient:{case_id}",
+                 outcome="invalid", address=address, detail={"kind": kind, "error": str(exc)[:300]})
+
+
+def upload_file(store: Store, case_id: str, kind: str, filename: str, content: bytes, *,
+                actor: str, address: str, sample_date: dt.date, material: str = "bone_marrow") -> AssayResult:
+    """Validate an assay file with its reader and store it as a draft."""
+    _require_case(store, case_id)
+    reader = _reader(kind)
+    name = _safe_name(filename)
+    try:
+        if len(content) > MAX_UPLOAD_BYTES:
+            raise ValidationError(f"file {name!r}: larger than {MAX_UPLOAD_BYTES} bytes")
+        if not content:
+            raise ValidationError(f"file {name!r}: empty")
+        if material not in ("bone_marrow", "peripheral_blood"):
+            raise ValidationError(f"material must be bone_marrow or peripheral_blood, but was {material!r}")
+        with tempfile.TemporaryDirectory(prefix="remission-upload-") as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(content)
+            try:
+                reader(path)
+            except RemissionError as exc:
+                # the reader names the temporary path; show the uploaded name instead
+                raise ValidationError(str(exc).replace(str(path), name).replace(tmp + "/", "")) from None
+            except Exception as exc:  # a reader bug must still read as a rejected file
+                raise ValidationError(f"file {name!r}: not a readable {FILE_KINDS[kind][0]} ({type(exc).__name__})") from None
+    except ValidationError as exc:
+        _rejected(store, case_id, kind, exc, actor, address)
+        raise
+    return _insert(store, case_id=case_id, kind=kind, filename=name, content=content,
+                   payload={"date": sample_date.isoformat(), "material": material}, actor=actor, address=address)
+
+
+def upload_reported_mrd(store: Store, case_id: str, fields: dict[str, Any], *, actor: str,
+                        address: str) -> AssayResult:
+    """Validate a reported MRD value (the case file's ``mrd_reports`` record) and store it as a draft."""
+    _require_case(store, case_id)
+    clean = {k: v for k, v in fields.items() if v not in (None, "")}
+    try:
+        try:
+            report = MrdReport.model_validate(clean)
+        except Exception as exc:
+            errs: list[Any] = getattr(exc, "errors", lambda: [])()
+            if errs:
+                e = errs[0]
+                where = ".".join(str(x) for x in e.get("loc", ())) or "value"
+                raise ValidationError(f"reported MRD, field {where}: {e.get('msg')}") from None
+            raise ValidationError(f"reported MRD: {exc}") from None
+    except ValidationError as exc:
+        _rejected(store, case_id, "reported_mrd", exc, actor, address)
+        raise
+    return _insert(store, case_id=case_id, kind="reported_mrd", filename=None, content=None,
+                   payload=report.model_dump(mode="json", exclude_none=True), actor=actor, address=address)
+
+
+def list_results(store: Store, case_id: str | None = None, *, status: str | None = None) -> list[AssayResult]:
+    c = T.assay_results.c
+    cols = [col for col in T.assay_results.c if col.name != "content"]
+    q = sa.select(*cols).order_by(c.uploaded_at.desc(), c.result_id)
+    if case_id is not None:
+        q = q.where(c.case_id == case_id)
+    if status is not None:
+        q = q.where(c.status == status)
+    return [_row(r) for r in store.read(lambda conn: conn.execute(q).all())]
+
+
+def get_result(store: Store, result_id: str) -> AssayResult:
+    cols = [col for col in T.assay_results.c if col.name != "content"]
+    r = store.read(lambda conn: conn.execute(sa.select(*cols).where(
+        T.assay_results.c.result_id == result_id)).first())
+    if r is None:
+        raise NotFound(f"no result {result_id!r}")
+    return _row(r)
+
+
+def _merge(store: Store, case: Case, files_dir: Path) -> Case:
+    """``case`` plus every signed result of its patient not yet in it."""
+    c = T.assay_results.c
+    rows = store.read(lambda conn: conn.execute(
+        sa.select(T.assay_results).where(c.case_id == case.id, c.status == "signed")
+        .order_by(c.signed_at, c.result_id)).all())
+    reports, samples = list(case.mrd_reports), list(case.samples)
+    have_samples = {s.id for s in samples}
+    for r in rows:
+        payload = json.loads(r.payload_json)
+        if r.kind == "reported_mrd":
+            rep = MrdReport.model_validate(payload)
+            if rep not in reports:
+                reports.append(rep)
+        elif f"lab-{r.result_id}" not in have_samples:
+            folder = files_dir / case.id
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{r.result_id}-{r.filename}"
+            if not path.exists():
+                path.write_bytes(r.content)
+            samples.append(Sample(id=f"lab-{r.result_id}", date=payload["date"], material=payload["material"],
+                                  assay=FILE_KINDS[r.kind][1], files=(str(path.resolve()),)))
+    return case.model_copy(update={"mrd_reports": tuple(reports), "samples": tuple(samples)})
+
+
+#: re-analyses in progress in this process: result id -> the step running now, "done" or
+#: "failed: ..." (the results page polls it while a re-analysis runs in the background)
+PROGRESS: dict[str, str] = {}
+
+
+def sign_off(store: Store, result_id: str, *, actor: str, address: str, files_dir: Path,
+             case_roots: tuple[Path, ...] = ()) -> AssayResult:
+    """Sign a draft as a second laboratory user, then re-analyse the patient (both here).
+
+    Raises :class:`SignOffError` when ``actor`` uploaded the result or it is not a draft.
+    """
+    case_id = sign(store, result_id, actor=actor, address=address)
+    reanalyse_after_sign_off(store, result_id, case_id, files_dir=files_dir, case_roots=case_roots)
+    return get_result(store, result_id)
+
+
+def sign(store: Store, result_id: str, *, actor: str, address: str) -> str:
+    """The four-eyes signature alone (one transaction); returns the patient's case id. The
+    re-analysis follows with :func:`reanalyse_after_sign_off` (the web runs it in the background)."""
+    now = dt.datetime.now(dt.UTC)
+    c = T.assay_results.c
+
+    def tx(conn: Connection) -> str:
+        r = conn.execute(sa.select(c.case_id, c.uploaded_by, c.status).where(c.result_id == result_id)).first()
+        if r is None:
+            raise NotFound(f"no result {result_id!r}")
+        if r.uploaded_by == actor:
+            raise SignOffError("four-eyes rule: a result is signed off by a second laboratory user, not by its uploader")
+        n = conn.execute(T.assay_results.update().where(c.result_id == result_id, c.status == "draft")
+                         .values(status="signed", signed_by=actor, signed_at=now)).rowcount
+        if n != 1:
+            raise SignOffError(f"result {result_id} is already signed")
+        audit.append(conn, actor=actor, action="result.signoff", target=f"patient:{r.case_id}",
+                     address=address, detail={"result": result_id}, now=now)
+        return str(r.case_id)
+
+    try:
+        case_id = store.write(tx)
+    except SignOffError as exc:
+        audit.record(store, actor=actor, action="result.signoff", target=f"result:{result_id}",
+                     outcome="denied", address=address, detail={"reason": str(exc)})
+        raise
+    PROGRESS[result_id] = "waiting"
+    return str(case_id)
+
+
+def reanalyse_after_sign_off(store: Store, result_id: str, case_id: str, *, files_dir: Path,
+                             case_roots: tuple[Path, ...] = ()) -> None:
+    """Re-analyse the patient with every signed result and link the result to the analysis;
+    :data:`PROGRESS` follows the engine steps."""
+    c = T.assay_results.c
+    try:
+        case_dir = locate_case_dir(case_id, case_roots) or (files_dir / case_id)
+        case_dir.mkdir(parents=True, exist_ok=True)
+        # read-merge-analyse under the case's lock: a concurrent sign-off of another result of
+        # this patient sees this one in the stored case, so no signed result is left out
+        with case_lock(case_id):
+            case = _merge(store, latest_analysis(store, case_id).case, files_dir)
+            analysis_id = reanalyse(store, case, case_dir,
+                                    progress=lambda step: PROGRESS.__setitem__(result_id, step))
+        store.write(lambda conn: conn.execute(T.assay_results.update().where(c.result_id == result_id)
+                                              .values(analysis_id=analysis_id)))
+        PROGRESS[result_id] = "done"
+    except Exception as exc:
+        PROGRESS[result_id] = f"failed: {type(exc).__name__}"
+        raise

@@ -1,0 +1,1 @@
+"""Routes by area; each route declares its rule (see ``remission.web.deps``)."""

@@ -1,0 +1,159 @@
+"""The application factory :func:`create_app` and its settings.
+
+Security headers on every response (OWASP ASVS 5.0 V3.4): a Content-Security-Policy that allows
+scripts only from this server (no inline script; htmx is served from the package), with
+``object-src 'none'``, ``base-uri 'none'`` and ``frame-ancestors 'none'``; ``nosniff``; a
+referrer only within this origin; ``no-store`` caching (the back button after logout shows nothing); HSTS over TLS.
+Styles may be inline because the report's SVG plots carry ``<style>`` elements.
+
+Application logs (logger ``remission.web``) hold the method, the route *template*, the status and
+the duration — never a patient id, a user name or a token (ASVS 16.2.5); who did what to which
+patient is in the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+
+from remission.app.auth import AuthError, AuthPolicy
+from remission.app.board import BoardError
+from remission.app.patients import NotFound
+from remission.app.results import SignOffError
+from remission.errors import RemissionError, ValidationError
+from remission.store import Store
+from remission.web.deps import AccessDenied, CsrfFailed, LoginRequired
+
+__all__ = ["CSP", "WebSettings", "create_app"]
+
+log = logging.getLogger("remission.web")
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """Settings of one server (``remission serve`` builds them from its options)."""
+
+    db_url: str = "sqlite:///remission.db"
+    policy: AuthPolicy = field(default_factory=AuthPolicy)
+    #: where signed-off assay files are written for re-analysis
+    files_dir: Path = Path("remission-files")
+    #: folders holding case files (``ROOT/*/case.yaml``) so re-analysis finds their assay files
+    case_roots: tuple[Path, ...] = ()
+    #: origins besides the server's own that may post (e.g. behind a proxy)
+    trusted_origins: tuple[str, ...] = ()
+    page_size: int = 50
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    if _is_api(request):
+        return JSONResponse({"detail": message}, status_code=status)
+    from remission.web.render import page
+
+    return page(request, "error.html", {"status": status, "message": message}, status_code=status)
+
+
+def create_app(settings: WebSettings | None = None) -> FastAPI:
+    """Build the application on the store at ``settings.db_url`` (migrated on open)."""
+    settings = settings or WebSettings()
+    store = Store(settings.db_url)
+    store.open()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(title="remission", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url="/api/v1/openapi.json",
+                  description="Tumour-board web application of remission. Decision support for "
+                              "professionals; not a medical device.")
+    app.state.settings = settings
+    app.state.store = store
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        h = response.headers
+        h["Content-Security-Policy"] = CSP
+        h["X-Content-Type-Options"] = "nosniff"
+        # same-origin, not no-referrer: with no-referrer Chromium sends "Origin: null" on form
+        # posts, which the CSRF origin check must refuse
+        h["Referrer-Policy"] = "same-origin"
+        h["Cross-Origin-Opener-Policy"] = "same-origin"
+        h.setdefault("Cache-Control", "no-store")
+        if request.url.scheme == "https":
+            h["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        route = request.scope.get("route")
+        log.info("%s %s %d %.1f ms", request.method, getattr(route, "path", "-"), response.status_code,
+                 (time.perf_counter() - t0) * 1000)
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": "not logged in"}, status_code=401)
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": "/login"})
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(AccessDenied)
+    async def _denied(request: Request, exc: AccessDenied) -> Response:
+        return _error(request, 403, "your role does not allow this")
+
+    @app.exception_handler(CsrfFailed)
+    async def _csrf(request: Request, exc: CsrfFailed) -> Response:
+        return _error(request, 403, f"request refused: {exc}")
+
+    @app.exception_handler(NotFound)
+    async def _nf(request: Request, exc: NotFound) -> Response:
+        return _error(request, 404, str(exc))
+
+    @app.exception_handler(AuthError)
+    async def _auth(request: Request, exc: AuthError) -> Response:
+        return _error(request, 401, str(exc))
+
+    @app.exception_handler(SignOffError)
+    async def _so(request: Request, exc: SignOffError) -> Response:
+        return _error(request, 409, str(exc))
+
+    @app.exception_handler(BoardError)
+    async def _board(request: Request, exc: BoardError) -> Response:
+        return _error(request, 409, str(exc))
+
+    @app.exception_handler(ValidationError)
+    async def _invalid(request: Request, exc: ValidationError) -> Response:
+        return _error(request, 422, str(exc))
+
+    @app.exception_handler(RemissionError)
+    async def _rem(request: Request, exc: RemissionError) -> Response:
+        log.warning("%s error in %s", type(exc).__name__, getattr(request.scope.get("route"), "path", "-"))
+        return _error(request, 500, "the server could not complete this request")
+
+    @app.exception_handler(Exception)
+    async def _any(request: Request, exc: Exception) -> Response:
+        log.error("internal error (%s) in %s", type(exc).__name__, getattr(request.scope.get("route"), "path", "-"))
+        return _error(request, 500, "internal error")
+
+    from remission.web.routes import api_v1, auth, board, patients, results
+
+    for module in (auth, patients, results, board, api_v1):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    return app
