@@ -40,7 +40,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS); rc=$$?; bash scripts/test-tiers.sh stop; exit $$rc
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -m "not slow and not postgres and not browser" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 -m "not slow and not postgres and not browser and not r" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -6,8 +6,10 @@
 #   $REMISSION_PG_DIR (default /tmp/remission-test-pg) and write its URL to
 #   tests/_artifacts/pg_url, which tests/store/conftest.py reads.
 # - browser tier (marker `browser`): needs /usr/bin/chromium (Debian's `chromium` package).
+# - r tier (marker `r`): needs Rscript with survival, cmprsk and KMsurv (Debian's r-base-core,
+#   r-cran-survival, r-cran-cmprsk, r-cran-kmsurv; CRAN is not used).
 #
-# Run as root, missing packages are installed with apt-get (postgresql, chromium, pango for
+# Run as root, missing packages are installed with apt-get (postgresql, chromium, R, pango for
 # the board's PDF export). Not root
 # and missing, the tier is skipped with a visible message; pytest then skips its tests, unless
 # REMISSION_REQUIRE_TIERS=1 (CI), where those tests fail instead.
@@ -39,6 +41,12 @@ pg_bindir() {
 
 have_chromium() { [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; }
 
+R_PACKAGES=(r-base-core r-cran-survival r-cran-cmprsk r-cran-kmsurv)
+have_r() {
+    command -v Rscript >/dev/null 2>&1 \
+        && Rscript -e 'suppressMessages({library(survival); library(cmprsk); library(KMsurv)})' >/dev/null 2>&1
+}
+
 # `scripts/test-tiers.sh stop`: stop the throwaway PostgreSQL server this script started (make test
 # calls it after pytest, pass or fail, so no server is left running).
 if [ "${1:-}" = stop ]; then
@@ -60,6 +68,7 @@ pg_bindir >/dev/null || [ -n "${REMISSION_TEST_PG_URL:-}" ] || missing+=(postgre
 have_chromium || missing+=(chromium)
 # weasyprint (board PDF export, optional extra) loads pango at run time
 ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
+have_r || missing+=("${R_PACKAGES[@]}")
 if [ "${#missing[@]}" -gt 0 ]; then
     if is_root && command -v apt-get >/dev/null 2>&1; then
         say "installing ${missing[*]} with apt-get (quiet)"
@@ -121,6 +130,13 @@ if have_chromium; then
     say "browser tier: $(command -v chromium || echo /usr/bin/chromium)"
 else
     say "skipping browser tier: chromium is not installed (run as root to install it with apt-get)"
+    [ "${REMISSION_REQUIRE_TIERS:-0}" = 1 ] && status=1
+fi
+# ---- R (survival, cmprsk, KMsurv) ----------------------------------------------------------------
+if have_r; then
+    say "r tier: $(command -v Rscript)"
+else
+    say "skipping r tier: Rscript with survival/cmprsk/KMsurv is not installed (run as root to install ${R_PACKAGES[*]} with apt-get)"
     [ "${REMISSION_REQUIRE_TIERS:-0}" = 1 ] && status=1
 fi
 if [ -z "${REMISSION_TEST_PG_URL:-}" ] && [ ! -s "$ART/pg_url" ] && [ "${REMISSION_REQUIRE_TIERS:-0}" = 1 ]; then

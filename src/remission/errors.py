@@ -14,6 +14,7 @@ Every error that ``remission`` raises on purpose derives from :class:`RemissionE
     │   ├── VariantFormatError           VCF / MAF / copy-number / purity inputs
     │   ├── ObservationFormatError       CAR-T observation, kinetics and B-cell CSV files
     │   ├── SpikeInFormatError           NGS spike-in calibrator table (CSV/TSV)
+    │   ├── CohortDataError              survival/cohort tables (times, events, intervals)
     │   └── UnsafePathError (CaseFileError)  a sample path that leaves the case folder
     ├── ValidationError (ValueError)     parameters or data that are well-formed but inconsistent
     ├── IncompleteAnalysisError          an engine could not read its data (nothing was saved)
@@ -37,6 +38,7 @@ from pathlib import Path
 __all__ = [
     "AirrFormatError",
     "CaseFileError",
+    "CohortDataError",
     "FastqFormatError",
     "FcsFormatError",
     "FlowReferenceError",
@@ -188,6 +190,17 @@ class VariantFormatError(InputError):
 
 class ObservationFormatError(InputError):
     kind = "observation file"
+
+
+class CohortDataError(InputError):
+    """A cohort (survival) table has an impossible row: a negative or missing time, stop <= start,
+    overlapping (start, stop] intervals of one patient, or an event after the patient's censoring.
+
+    ``record`` is the 1-based data row and ``field`` the column, so the message reads
+    ``cohort table 'c.csv', record 12, field stop: stop must be > start (30), but was 30``.
+    """
+
+    kind = "cohort table"
 
 
 class SpikeInFormatError(InputError):

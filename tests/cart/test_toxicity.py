@@ -1,13 +1,18 @@
-"""ASTCT 2019 CRS/ICANS truth tables (clinical_rules.md §2.1-2.3) and the legacy CRS scales (§2.4).
+"""ASTCT 2019 CRS/ICANS truth tables (Lee DW et al., BBMT 2019;25:625) and legacy CRS scales.
 
 Every expected grade below is read off the spec table row or footnote named in its id.
 """
 
 from __future__ import annotations
 
+import inspect
+import re
+
 import pytest
 
+from remission.cart import toxicity
 from remission.cart.toxicity import (
+    TOXICITY_RULES,
     crs_astct,
     crs_ctcae5,
     crs_lee2014,
@@ -20,7 +25,7 @@ from remission.errors import ValidationError
 
 FEVER = {"temperature_c": 39.0}
 
-# --------------------------------------------------------------------- ASTCT CRS (§2.1) --
+# ---------------------------------------------------- ASTCT CRS (Lee 2019, CRS table) --
 CRS_CASES = [
     # (id, assessment kwargs, expected grade, driver substring)
     ("no fever, nothing else -> 0", {"temperature_c": 37.0}, 0, "no fever"),
@@ -113,7 +118,7 @@ def test_course_onset_duration_and_episodes() -> None:
     assert s["max_grade"]["ICANS"]["ASTCT"]["grade"] == 1
 
 
-# ----------------------------------------------------------------- ASTCT ICANS (§2.2) --
+# ------------------------------------------------ ASTCT ICANS (Lee 2019, ICANS table) --
 ICANS_CASES = [
     ("ICE 10 -> 0", {"ice_score": 10}, 0, "no ICANS"),
     ("ICE 9 -> 1", {"ice_score": 9}, 1, "ICE score 9"),
@@ -158,7 +163,7 @@ def test_astct_icans_truth_table(kwargs: dict, grade: int, driver: str) -> None:
     assert driver in g.driver
 
 
-# ------------------------------------------------------------------- CAPD, < 12 y (§2.3) --
+# ------------------------------------- CAPD, < 12 y (Traube 2014, as used by ASTCT 2019) --
 CAPD_CASES = [
     ("CAPD 0 contributes nothing", {"capd_score": 0, "consciousness": "awake"}, 0),
     ("CAPD 1 + awakens spontaneously -> 1", {"capd_score": 1, "consciousness": "awake"}, 1),
@@ -207,7 +212,8 @@ def test_ice_and_capd_together_refused() -> None:
 # --------------------------------------------------------- legacy scales and cross-walk --
 NEUTROPENIC_ADMISSION = {**FEVER, "hospitalized": True}
 CROSSWALK = [
-    # clinical_rules.md §2.4 cross-walk table: (situation, kwargs, ASTCT, Penn, Lee 2014 (lo, hi))
+    # cross-walk read from the ASTCT 2019, Penn 2018 and Lee 2014 definitions (not a published
+    # mapping): (situation, kwargs, ASTCT, Penn, Lee 2014 (lo, hi))
     ("fever only, outpatient", {**FEVER, "hospitalized": False}, 1, 1, (1, 1)),
     ("fever + neutropenia admitted", NEUTROPENIC_ADMISSION, 1, 2, (1, 1)),
     ("hypotension on fluids only", {**FEVER, "hypotension": True}, 2, 3, (2, 2)),
@@ -271,6 +277,23 @@ def test_course_rests_on_names_recalled_rules() -> None:
     names = {r["name"] for r in course.rests_on}
     assert {"capd_age_below_years", "ctcae5_crs_definition", "crosswalk"} <= names
     assert "fever_threshold_c" not in names  # [C] rules are not listed
+
+
+def test_rule_sources_cite_papers_not_files() -> None:
+    # issue 14 item 7: a rule's source names authors/journal/year (or says it is recalled or
+    # derived), never a research-note file outside the repository
+    for rule in TOXICITY_RULES.values():
+        assert ".md" not in rule.source and "§" not in rule.source, rule.name
+        assert re.search(r"\b(19|20)\d\d\b", rule.source) or "recalled" in rule.source, rule.name
+    assert "Biol Blood Marrow Transplant 2019" in TOXICITY_RULES["fever_threshold_c"].source  # ASTCT
+    assert "Blood 2014" in TOXICITY_RULES["lee2014_fio2_threshold"].source  # Lee 2014
+    assert "Crit Care Med 2014" in TOXICITY_RULES["capd_positive_min"].source  # Traube (CAPD)
+    assert "recalled" in TOXICITY_RULES["lee2014_high_dose_vasopressor"].source  # [R], not re-read
+    # the confidence tags did not change with the wording
+    tags = {n: r.tag for n, r in TOXICITY_RULES.items()}
+    assert tags["fever_threshold_c"] == "C" and tags["capd_age_below_years"] == "U"
+    assert tags["ctcae5_fio2_threshold"] == "R" and tags["crosswalk"] == "R"
+    assert "clinical_rules" not in inspect.getsource(toxicity)
 
 
 @pytest.mark.parametrize("bad", [

@@ -1,4 +1,4 @@
-"""Property: making any feature worse never lowers a grade (STYLE.md §8), on every scale.
+"""Property: making any feature worse never lowers a grade (a monotonicity property), on every scale.
 
 Grades are compared as ranges: neither the lower nor the upper bound may fall.
 """

@@ -1,4 +1,5 @@
-"""CCF algebra (cart_models.md §4.1) and its binomial uncertainty."""
+"""CCF algebra (PyClone: Roth 2014 Nat Methods; Gillis & Roth 2020 BMC Bioinformatics) and its
+binomial uncertainty."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from remission.errors import ValidationError
 
 
 def test_spec_worked_check_copy_gain() -> None:
-    # cart_models.md §4.1 worked check (PMC3934006 Fig. 1): VAF 0.125, c_T = 3, t = 0.67, m = 1
+    # published worked example (PMC3934006, Fig. 1): VAF 0.125, c_T = 3, t = 0.67, m = 1
     # CCF = 0.125 × (0.33 × 2 + 0.67 × 3) / 0.67 = 0.125 × 2.67 / 0.67 = 0.4981
     assert ccf_from_vaf(0.125, 0.67, total_cn=3) == pytest.approx(0.125 * 2.67 / 0.67, rel=1e-12)
     assert ccf_from_vaf(0.125, 0.67, total_cn=3) == pytest.approx(0.498, abs=5e-4)

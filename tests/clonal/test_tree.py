@@ -1,4 +1,4 @@
-"""Clone trees obey the sum and crossing rules (cart_models.md §4.3)."""
+"""Clone trees obey the sum and crossing rules (ClonEvol conventions, Dang HX et al., Ann Oncol 2017)."""
 
 from __future__ import annotations
 

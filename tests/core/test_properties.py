@@ -107,9 +107,9 @@ def test_status_and_value_are_consistent(v: float) -> None:
 
 
 DEFAULTS = rule_set(
-    Rule("alpha", 1, "C", "spec §1"),
-    Rule("beta", 2.5, "R", "spec §2"),
-    Rule("gamma", "x", "U", "spec §3"),
+    Rule("alpha", 1, "C", "Test A et al., J Test 2020;1:1"),
+    Rule("beta", 2.5, "R", "Test B et al., J Test 2021;2:2"),
+    Rule("gamma", "x", "U", "recalled, no primary source checked"),
 )
 
 

@@ -1,6 +1,7 @@
 """RQ-PCR engine: worked examples with the hand calculation written out, bad plates, policies.
 
-The worked examples follow clinical_rules.md §3 (EuroMRD, van der Velden 2007) step by step:
+The worked examples follow the EuroMRD guidelines (van der Velden VHJ et al., Leukemia
+2007;21:604) step by step:
 curve ``Ct = m·log10(f) + b``, ``MRD_raw = 10^((mean Ct - b)/m)``, albumin normalisation
 ``× 10^(-ΔCt/m_ALB)`` (= ``× 2^ΔCt`` at 100 % efficiency), QR/sensitivity from the dilutions.
 """
@@ -8,6 +9,7 @@ curve ``Ct = m·log10(f) + b``, ``MRD_raw = 10^((mean Ct - b)/m)``, albumin norm
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 
 import pytest
@@ -15,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from remission.errors import ValidationError
+from remission.mrd import pcr
 from remission.mrd.pcr import (
     PCR_RULES,
     RqPcrMrd,
@@ -107,7 +110,7 @@ def test_worked_example_not_quantifiable_is_never_a_plain_number(plate):
 
 
 def test_worked_example_negative_reports_sensitivity(plate):
-    # No amplification: negative, with the sensitivity reached 1e-5 × 2.000805 (§3.3, §3.4 point 5)
+    # No amplification: negative, with the sensitivity reached 1e-5 × 2.000805 (van der Velden 2007 [R])
     res = analyze_plate(plate(follow_up=(U, U, U)))
     (s,) = res.samples
     assert s.category == "negative" and s.value is None
@@ -152,7 +155,7 @@ def test_no_control_gene_means_not_normalised(plate):
 
 
 def test_blast_fraction_rescaling_is_optional(plate):
-    # [U] §3.4: off by default; 0.8 multiplies value and limits
+    # [U] (lab-dependent): off by default; 0.8 multiplies value and limits
     base = analyze_plate(plate()).samples[0]
     scaled = analyze_plate(plate(), {"diagnostic_blast_fraction": 0.8}).samples[0]
     assert scaled.value == pytest.approx(base.value * 0.8)
@@ -283,7 +286,7 @@ def test_mrd_monotone_in_ct_and_at_most_one(plate, ct1, delta):
 @settings(max_examples=60, deadline=None)
 @given(cg=st.floats(-2.0, 4.0))
 def test_normalisation_scales_value_and_limits_alike(plate, cg):
-    # §3.4 point 5: the sample's sensitivity moves with the DNA correction, so value/LoD is fixed
+    # van der Velden 2007 [R]: the sample's sensitivity moves with the DNA correction, so value/LoD is fixed
     base = analyze_plate(plate(follow_up=(30.0,) * 3)).samples[0]
     s = analyze_plate(plate(follow_up=(30.0,) * 3,
                             control={"DX": [24.0] * 3, "FU1": [24.0 + cg] * 3})).samples[0]
@@ -302,8 +305,21 @@ def test_undetermined_replicate_is_never_quantifiable(plate, cts):
 
 
 def test_missing_expected_dilution_is_reported_not_fatal(plate):
-    # §3.1 [R]: 1e-1 … 1e-5 expected; without 1e-5 the curve still stands on 1e-1 … 1e-4
+    # van der Velden 2007 [R]: 1e-1 … 1e-5 expected; without 1e-5 the curve still stands on 1e-1 … 1e-4
     std = {lv: [round(-3.3 * math.log10(lv) + 20, 4)] * 3 for lv in (1e-1, 1e-2, 1e-3, 1e-4)}
     res = analyze_plate(plate(standards=std))
     assert res.markers[0].accepted
     assert any("lacks dilution(s) 1e-05" in r for r in res.markers[0].reasons)
+
+
+def test_rule_sources_cite_papers_not_files():
+    # issue 14 item 7: sources name the paper (van der Velden 2007 for the EuroMRD numbers,
+    # Conter 2010 for the two-marker rule), never a research-note file outside the repository
+    for rule in PCR_RULES.values():
+        assert ".md" not in rule.source and "§" not in rule.source, rule.name
+    for name in ("slope_min", "min_r2", "qr_max_replicate_spread", "marker_policy"):
+        assert "Leukemia 2007" in PCR_RULES[name].source, name
+        assert "recalled" in PCR_RULES[name].source, name  # the 2007 full text was not re-read
+    assert "Blood 2010" in PCR_RULES["stratification_min_markers"].source
+    assert PCR_RULES["stratification_min_markers"].tag == "C" and PCR_RULES["slope_min"].tag == "U"
+    assert "clinical_rules" not in inspect.getsource(pcr)

@@ -1,15 +1,18 @@
 """CAR-T toxicity grading: CRS and ICANS by ASTCT 2019, CRS by Penn, Lee 2014 and CTCAE v5.
 
-Sources (``shared/specs/clinical_rules.md`` §2):
+Sources:
 
 * ASTCT consensus CRS grading — Lee DW, Santomasso BD et al., *Biol Blood Marrow Transplant*
-  2019;25:625-638, CRS table and footnotes [C] (§2.1).
-* ASTCT ICANS grading with the ICE score (age >= 12 y) and with the CAPD (children < 12 y)
-  [C] (§2.2, §2.3); the age boundary itself is [U] and a rule (``capd_age_below_years``).
-* Penn (Porter et al., *J Hematol Oncol* 2018;11:35) and Lee 2014 (*Blood* 2014;124:188)
-  [C]; CTCAE v5.0 "Cytokine release syndrome" [R] (§2.4).
-* Cross-walk between scales: a derived reading, not a published mapping [R]. Every grade
-  keeps its native scale; rates are never converted between scales.
+  2019;25:625-638, CRS table and footnotes [C].
+* ASTCT ICANS grading (same paper) with the ICE score (age >= 12 y) and with the Cornell
+  Assessment of Pediatric Delirium (CAPD; Traube C et al., *Crit Care Med* 2014;42:656) for
+  children < 12 y [C]; the age boundary itself is [U] (ASTCT "< 12" vs the NCI Thesaurus
+  "12 and under") and a rule (``capd_age_below_years``).
+* Penn (Porter D et al., *J Hematol Oncol* 2018;11:35) and Lee 2014 (Lee DW et al., *Blood*
+  2014;124:188) [C]; NCI CTCAE v5.0 "Cytokine release syndrome" [R].
+* Cross-walk between scales: a derived reading, not a published mapping [R]; only 25 % of
+  patients received the same grade across systems (Pennisi M et al., *Blood Adv* 2020;4:676).
+  Every grade keeps its native scale; rates are never converted between scales.
 
 Every grade names the feature(s) that drove it (``driver``) and the grade each feature alone
 would give (``features``). Where the inputs cannot decide between two grades of a legacy
@@ -52,32 +55,39 @@ Syndrome = Literal["CRS", "ICANS"]
 Scale = Literal["ASTCT", "Penn", "Lee2014", "CTCAE5"]
 CRS_SCALES: tuple[Scale, ...] = ("ASTCT", "Penn", "Lee2014", "CTCAE5")
 
-_SPEC = "clinical_rules.md"
+_ASTCT = "Lee DW et al., Biol Blood Marrow Transplant 2019;25:625-638 (ASTCT consensus)"
+_LEE2014 = "Lee DW et al., Blood 2014;124:188"
+_CTCAE5 = "NCI CTCAE v5.0, 'Cytokine release syndrome' (recalled, table not re-read)"
 
 TOXICITY_RULES: dict[str, Rule] = rule_set(
-    Rule("fever_threshold_c", 38.0, "C", f"{_SPEC} §2.1 (ASTCT 2019, fever row)",
+    Rule("fever_threshold_c", 38.0, "C", f"{_ASTCT}, CRS table, fever row",
          "temperature (°C) at or above which fever is present"),
-    Rule("low_flow_max_l_min", 6.0, "C", f"{_SPEC} §2.1 footnote ‡",
+    Rule("low_flow_max_l_min", 6.0, "C", f"{_ASTCT}, CRS table footnote on low-flow oxygen",
          "oxygen flow (L/min) up to which nasal cannula counts as low-flow; above is high-flow"),
-    Rule("fever_mask_requires_prior_crs", True, "C", f"{_SPEC} §2.1 footnote *",
+    Rule("fever_mask_requires_prior_crs", True, "C", f"{_ASTCT}, CRS table footnote on fever",
          "antipyretic/anti-cytokine therapy replaces fever only in patients who already had CRS"),
-    Rule("capd_age_below_years", 12.0, "U", f"{_SPEC} §2.3 (ASTCT '< 12' vs NCIt '12 and under')",
+    Rule("capd_age_below_years", 12.0, "U",
+         f"{_ASTCT}: ICE from age 12, vs NCI Thesaurus C188936: CAPD '12 and under'",
          "patients younger than this are assessed with the CAPD instead of the ICE score"),
-    Rule("capd_positive_min", 9, "C", f"{_SPEC} §2.3 (CAPD >= 9 positive screen)",
+    Rule("capd_positive_min", 9, "C",
+         "Traube C et al., Crit Care Med 2014;42:656 (CAPD >= 9 positive screen), as used by "
+         "ASTCT 2019",
          "CAPD score from which the CAPD domain gives ICANS grade 3"),
-    Rule("lee2014_fio2_threshold", 0.40, "C", f"{_SPEC} §2.4 Lee 2014",
+    Rule("lee2014_fio2_threshold", 0.40, "C", f"{_LEE2014}, CRS grading table",
          "FiO2 from which oxygen need is Lee 2014 grade 3 (below: grade 2)"),
     Rule("lee2014_high_dose_vasopressor", "Lee 2014 table, each for >= 3 h (adult doses)", "R",
-         f"{_SPEC} §2.4 Lee 2014 high-dose vasopressor definition",
+         f"{_LEE2014}, high-dose vasopressor table (recalled, no primary source checked)",
          "what the vasopressor_high_dose input means for the Lee 2014 and Penn scales"),
-    Rule("ctcae5_crs_definition", "CTCAE v5.0 CRS as recalled", "R", f"{_SPEC} §2.4 CTCAE v5.0",
+    Rule("ctcae5_crs_definition", "CTCAE v5.0 CRS as recalled", "R", _CTCAE5,
          "CTCAE v5.0 CRS grade definitions (table not re-read); >= 2 pressors or invasive "
          "ventilation read as grade 4 ('life-threatening; urgent intervention')"),
-    Rule("ctcae5_fio2_threshold", 0.40, "R", f"{_SPEC} §2.4 CTCAE v5.0",
+    Rule("ctcae5_fio2_threshold", 0.40, "R", _CTCAE5,
          "FiO2 from which hypoxia is CTCAE v5 grade 3"),
-    Rule("crs_grade5_death", True, "R", f"{_SPEC} §2.1 (grade 5: death due to CRS)",
+    Rule("crs_grade5_death", True, "R", f"{_ASTCT}, grade 5 (recalled, no primary source checked)",
          "death attributed to CRS is CRS grade 5"),
-    Rule("crosswalk", "derived reading of the scale definitions", "R", f"{_SPEC} §2.4 cross-walk",
+    Rule("crosswalk", "derived reading of the scale definitions", "R",
+         "derived from the ASTCT 2019, Penn 2018 and Lee 2014 definitions; no published mapping "
+         "(Pennisi M et al., Blood Adv 2020;4:676)",
          "Penn/Lee/CTCAE grades are a derived reading; never convert trial rates between scales"),
 )
 
@@ -211,7 +221,7 @@ def _oxygen_kind(a: Assessment, r: Mapping[str, Rule]) -> tuple[str, str]:
 
 def crs_astct(a: Assessment, *, fever_masked: bool | None = None,
               rules: Mapping[str, Rule] | None = None) -> Grade:
-    """ASTCT 2019 CRS grade of one assessment (clinical_rules.md §2.1, [C]).
+    """ASTCT 2019 CRS grade of one assessment (Lee DW et al., BBMT 2019;25:625, [C]).
 
     ``grade = 0`` without fever (unless ``fever_masked``); else ``max(1, hypotension, hypoxia)``.
     Organ toxicities never change the ASTCT grade. ``fever_masked=None`` reads the masking from
@@ -252,7 +262,7 @@ def _positive_pressure(a: Assessment, invasive: int, noninvasive: tuple[int, int
 
 def crs_penn(a: Assessment, *, fever_masked: bool | None = None,
              rules: Mapping[str, Rule] | None = None) -> Grade:
-    """Penn (UPenn/CHOP) CRS grade, as far as the inputs allow (clinical_rules.md §2.4).
+    """Penn (UPenn/CHOP) CRS grade, as far as inputs allow (Porter D et al., J Hematol Oncol 2018).
 
     Grade 2: hospitalisation for CRS, grade 2 creatinine or grade 3 transaminases; grade 3:
     hypotension on fluids or low-dose vasopressors, any supplemental oxygen incl. CPAP/BiPAP,
@@ -303,7 +313,7 @@ def _fio2_feature(a: Assessment, thr: float, low: int, high: int) -> tuple[int, 
 
 def crs_lee2014(a: Assessment, *, fever_masked: bool | None = None,
                 rules: Mapping[str, Rule] | None = None) -> Grade:
-    """Lee 2014 (NCI) CRS grade, as far as the inputs allow (clinical_rules.md §2.4).
+    """Lee 2014 (NCI) CRS grade, as far as the inputs allow (Lee DW et al., Blood 2014;124:188).
 
     Grade 2: O₂ < 40 %, hypotension responsive to fluids or low dose of one vasopressor, grade 2
     organ toxicity; grade 3: O₂ >= 40 %, high-dose or multiple vasopressors, grade 3 organ
@@ -343,7 +353,7 @@ def crs_lee2014(a: Assessment, *, fever_masked: bool | None = None,
 
 def crs_ctcae5(a: Assessment, *, fever_masked: bool | None = None,
                rules: Mapping[str, Rule] | None = None) -> Grade:
-    """CTCAE v5.0 "Cytokine release syndrome" grade [R] (clinical_rules.md §2.4).
+    """CTCAE v5.0 "Cytokine release syndrome" grade [R] (NCI CTCAE v5.0, 2017; table not re-read).
 
     Grade 1 fever; 2 hypotension responding to fluids or hypoxia on < 40 % O₂; 3 one pressor or
     >= 40 % O₂; 4 life-threatening (read here as >= 2 pressors or invasive ventilation).
@@ -398,7 +408,7 @@ _EDEMA = {
 
 def icans_astct(a: Assessment, *, age_years: float | None = None,
                 rules: Mapping[str, Rule] | None = None) -> Grade:
-    """ASTCT 2019 ICANS grade of one assessment (clinical_rules.md §2.2-2.3, [C]).
+    """ASTCT 2019 ICANS grade of one assessment (Lee DW et al., BBMT 2019;25:625, [C]).
 
     The most severe of: ICE (7-9 → 1, 3-6 → 2, 0-2 → 3; 0 and unarousable → 4) or CAPD
     (1-8 → 1, >= 9 → 3, unable to perform → 4), depressed consciousness, seizure, motor

@@ -18,6 +18,7 @@ GROUPS = {
     "mrd": "Minimal residual disease: NGS, flow, RQ-PCR, course across methods, method comparison.",
     "cart": "CAR-T and immunotherapy monitoring: toxicity grading, cellular kinetics.",
     "store": "The analysis store (SQLite by default, PostgreSQL by URL).",
+    "cohort": "Cohort survival analytics: Kaplan-Meier, competing risks, Cox, Fine-Gray, landmarks.",
     "sim": "Virtual patients (model projections): fit, strategy comparison, timeline, cohorts.",
 }
 

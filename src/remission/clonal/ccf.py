@@ -1,14 +1,16 @@
 """Cancer-cell fraction (CCF) of a mutation from its read counts, purity and copy number.
 
-Formula (PyClone family, ``cart_models.md`` §4.1, [V-code] from ``pyclone_vi/data.py``): a sample
-with purity ``t``; the mutation's segment has normal copy number ``c_N``, tumour total copy
-number ``c_T`` and the mutation is on ``m`` of the tumour copies. With CCF ``f``::
+Formula (PyClone family: Roth A et al., *Nat Methods* 2014; PyClone-VI, Gillis S & Roth A,
+*BMC Bioinformatics* 2020, doi:10.1186/s12859-020-03919-2; [V-code], read from the authors'
+code, not copied): a sample with purity ``t``; the mutation's segment has normal copy number
+``c_N``, tumour total copy number ``c_T`` and the mutation is on ``m`` of the tumour copies.
+With CCF ``f``::
 
     E[VAF] = t f m / ((1 - t) c_N + t c_T)
     CCF    = VAF ((1 - t) c_N + t c_T) / (t m)
 
 The simplified ``VAF × (CN_total / CN_alt) / purity`` ignores the normal cells' copies and is not
-used (§4.1).
+used.
 
 Uncertainty: the binomial likelihood of the alt count on a CCF grid, marginalised over the
 multiplicities ``m = 1..major`` with equal weight (PyClone's genotype prior), normalised as a
@@ -51,7 +53,7 @@ def ccf_grid(n: int = 101) -> np.ndarray:
 
 def expected_vaf(ccf: np.ndarray | float, purity: float, total_cn: int | np.ndarray = 2, multiplicity: int = 1,
                  normal_cn: int = 2, error_rate: float = 0.0) -> np.ndarray:
-    """Expected variant allele fraction for a CCF (§4.1), with optional sequencing error."""
+    """Expected variant allele fraction for a CCF (PyClone formula), optionally with seq. error."""
     f = np.asarray(ccf, dtype=float)
     t = purity
     denom = (1 - t) * normal_cn + t * total_cn
@@ -63,7 +65,7 @@ def expected_vaf(ccf: np.ndarray | float, purity: float, total_cn: int | np.ndar
 
 def ccf_from_vaf(vaf: float, purity: float, total_cn: int = 2, multiplicity: int = 1,
                  normal_cn: int = 2) -> float:
-    """Point CCF: ``VAF ((1 - t) c_N + t c_T) / (t m)`` (cart_models.md §4.1); not clipped."""
+    """Point CCF: ``VAF ((1 - t) c_N + t c_T) / (t m)`` (PyClone); not clipped."""
     check_fraction("vaf", vaf)
     check_fraction("purity", purity, open_low=True)
     if total_cn < 0 or normal_cn < 1:
@@ -111,7 +113,8 @@ class CcfEstimate:
     """CCF of one mutation in one sample."""
 
     vaf: float | None
-    ccf: float | None  # point estimate from the §4.1 formula (multiplicity chosen as below), clipped to [0, 1]
+    # point estimate from the PyClone formula (multiplicity chosen as below), clipped to [0, 1]
+    ccf: float | None
     ccf_raw: float | None  # the same before clipping (> 1 flags purity/CN/multiplicity trouble)
     multiplicity: int
     mean: float | None
@@ -126,14 +129,15 @@ class CcfEstimate:
 def ccf_estimate(alt: int, depth: int, purity: float, *, major_cn: int = 1, minor_cn: int = 1,
                  normal_cn: int = 2, error_rate: float = DEFAULT_ERROR_RATE,
                  grid_points: int = 201) -> CcfEstimate:
-    """Point CCF (§4.1) and its binomial uncertainty for one mutation in one sample.
+    """Point CCF (PyClone formula) and its binomial uncertainty for one mutation in one sample.
 
     The point estimate uses multiplicity 1 unless that gives CCF > 1, then the smallest
     multiplicity (≤ major copy number) that does not. Depth 0 gives an all-``None`` estimate.
 
     Examples
     --------
-    Worked check of cart_models.md §4.1: VAF 0.125, c_T = 3, t = 0.67, m = 1 → 0.498.
+    Worked check by hand: VAF 0.125, c_T = 3, t = 0.67, m = 1 →
+    0.125 × (0.33 × 2 + 0.67 × 3) / 0.67 = 0.498.
 
     >>> round(ccf_estimate(125, 1000, 0.67, major_cn=2, minor_cn=1).ccf, 3)
     0.498

@@ -10,13 +10,16 @@ A clonotype is identified by locus and junction (nucleotides). Fractions are per
 * ``new``: major at relapse, absent at diagnosis; ``lost``: major at diagnosis, absent at relapse.
 
 Denominator: the reads of the clonotype's locus in its sample. "Major" = fraction ≥
-``index_min_fraction`` of its locus (ngs_mrd.md §7.1 suggests 0.05 for index
-clonotypes). **Related clonotypes** (ngs_mrd.md §2: VH replacement and DJ→VDJ evolution share a
-D-N-J "stem" with the index and are tracked as related markers, not merged) are grouped: IGH only (``related_loci``), same J gene, different V gene, and the same 3' junction
-end of at least ``related_suffix_nt`` nucleotides that also reaches ``related_beyond_germline_nt``
-past the J germline (the end unrelated same-J clonotypes share); without
-``related_min_same_j_clonotypes`` such clonotypes the pair is not assessed. Pulsipher 2022 found clonotypic rearrangements unchanged after
-CD19 loss or lineage switch (cart_models.md §4.4).
+``index_min_fraction`` of its locus (0.05, the index-clonotype criterion of EuroClonality-NGS as
+used in Vidjil's QC table: Brüggemann M et al., *Leukemia* 2019;33:2241; Knecht H et al.,
+*Leukemia* 2019;33:2254). **Related clonotypes** (VH replacement and DJ→VDJ evolution share a
+D-N-J "stem" with the index and are tracked as related markers, not merged; Darzentas F et al.,
+*Front Immunol* 2023;14:1125017) are grouped: IGH only (``related_loci``), same J gene, different
+V gene, and the same 3' junction end of at least ``related_suffix_nt`` nucleotides that also
+reaches ``related_beyond_germline_nt`` past the J germline (the end unrelated same-J clonotypes
+share); without ``related_min_same_j_clonotypes`` such clonotypes the pair is not assessed.
+Pulsipher MA et al. (*Blood Cancer Discov* 2022;3:66) found clonotypic rearrangements unchanged
+after CD19 loss or lineage switch.
 """
 
 from __future__ import annotations
@@ -30,11 +33,15 @@ from remission.domain.parameters import Rule, resolve, rule_set
 __all__ = ["CLONOTYPE_RULES", "ClonotypeEvolution", "clonotype_evolution"]
 
 CLONOTYPE_RULES: dict[str, Rule] = rule_set(
-    Rule("index_min_fraction", 0.05, "U", "ngs_mrd.md §7.1 (suggested default, configurable)",
+    Rule("index_min_fraction", 0.05, "U",
+         ("EuroClonality-NGS index criterion (Brüggemann M et al., Leukemia 2019;33:2241), "
+          "suggested default, configurable"),
          "fraction of its locus's reads at or above which a clonotype is a major (index-like) clonotype"),
     Rule("expanded_fold", 10.0, "U", "our choice (no source)",
          "relapse/diagnosis fraction ratio at or above which a shared clonotype counts as expanded"),
-    Rule("related_suffix_nt", 15, "U", "our choice (no source); ngs_mrd.md §2 (shared D-N-J stem)",
+    Rule("related_suffix_nt", 15, "U",
+         ("our choice (no source); the shared D-N-J stem of related IGH rearrangements: "
+          "Darzentas F et al., Front Immunol 2023;14:1125017"),
          "minimum length of identical 3' junction end (N-D-N-J) that makes two clonotypes with different "
          "V genes related"),
     Rule("related_loci", ("IGH",), "R", "Theunissen, Haematologica 2017 (PMC5664391); Darzentas, Front "

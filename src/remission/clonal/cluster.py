@@ -1,11 +1,12 @@
 """Clustering mutations into clones across samples: a binomial / beta-binomial mixture by EM.
 
-Model (the PyClone-VI likelihood, ``cart_models.md`` §4.1, fitted by EM instead of variational
-inference; PyClone-VI itself is GPL and not used): clone ``k`` has one cellular prevalence
-``φ_ks`` per sample ``s``; every mutation of the clone has that CCF in every sample. The alt count
-of mutation ``n`` in sample ``s`` is binomial (or beta-binomial) with the expected VAF of §4.1,
-marginalised over the multiplicity. ``φ`` lives on a CCF grid (101 points by default, as
-PyClone-VI), so the M-step maximises exactly over the grid.
+Model (the PyClone-VI likelihood of Gillis S & Roth A, *BMC Bioinformatics* 2020,
+doi:10.1186/s12859-020-03919-2, fitted by EM instead of variational inference; PyClone-VI itself
+is GPL and not used): clone ``k`` has one cellular prevalence ``φ_ks`` per sample ``s``; every
+mutation of the clone has that CCF in every sample. The alt count of mutation ``n`` in sample
+``s`` is binomial (or beta-binomial) with the expected VAF of
+:func:`remission.clonal.ccf.expected_vaf`, marginalised over the multiplicity. ``φ`` lives on a
+CCF grid (101 points by default, as PyClone-VI), so the M-step maximises exactly over the grid.
 
 Model selection: K = 1..``max_clusters``, each fitted from ``restarts`` seeded k-means++
 starts; the number of clones minimises BIC (default) or ICL (BIC plus twice the assignment

@@ -1,6 +1,7 @@
-"""Clone trees that respect the sum and crossing rules in every sample (``cart_models.md`` §4.3).
+"""Clone trees that respect the sum and crossing rules in every sample.
 
-Rules (ClonEvol conventions, [V]), with an absolute CCF ``tolerance`` for measurement noise:
+Rules (ClonEvol conventions: Dang HX et al., *Ann Oncol* 2017; [V]), with an absolute CCF
+``tolerance`` for measurement noise:
 
 * **crossing rule**: a parent's CCF is ≥ its child's CCF in every sample
   (``ccf[parent, s] + tolerance ≥ ccf[child, s]``);

@@ -1,14 +1,16 @@
 """Named, sourced, overridable parameters ("rules").
 
-The specs tag every clinical or analytical number: ``C`` confirmed against its source, ``R``
-recalled, ``U`` uncertain. ``remission`` implements ``C`` numbers exactly and makes every ``R``/``U``
-number a :class:`Rule` that callers can override by name. Results list the rules they rest on
-(:func:`rests_on`), so a report can say "this group rests on a recalled threshold".
+The project's research notes tag every clinical or analytical number: ``C`` confirmed against
+its source, ``R`` recalled, ``U`` uncertain. ``remission`` implements ``C`` numbers exactly and
+makes every ``R``/``U`` number a :class:`Rule` that callers can override by name. Results list
+the rules they rest on (:func:`rests_on`), so a report can say "this group rests on a recalled
+threshold". A rule's ``source`` cites the paper (authors, journal, year), or says that the number
+is recalled or a choice of this project.
 
 Example
 -------
 >>> DEFAULTS = rule_set(
-...     Rule("lod_events", 20, "R", "flow_mrd.md §3.3", "events needed to call MRD detectable"),
+...     Rule("lod_events", 20, "R", "ICCS rare-event guidance", "events to call MRD detectable"),
 ... )
 >>> rules = resolve(DEFAULTS, {"lod_events": 30})
 >>> rules["lod_events"].value, rules["lod_events"].tag

@@ -1,10 +1,12 @@
 """RQ-PCR MRD from allele-specific Ig/TR assays, interpreted the EuroMRD way.
 
-Source: van der Velden VHJ et al., *Leukemia* 2007;21:604-611 (ESG-MRD-ALL guidelines for
-interpreting RQ-PCR MRD data) as summarised in ``shared/specs/clinical_rules.md`` §3. The full
-text of that paper was not retrievable when the spec was written, so every number of §3 tagged
-[R]ecalled or [U]ncertain is a named :class:`~remission.domain.Rule` here (:data:`PCR_RULES`);
-results list the rules they rest on, and each decision carries its reasons.
+Sources: van der Velden VHJ et al., *Leukemia* 2007;21:604-611 (ESG-MRD-ALL guidelines for
+interpreting RQ-PCR MRD data); allele-specific Ig/TR RQ-PCR after van der Velden VHJ et al.,
+*Leukemia* 2003;17:1013; result categories as in the MRD terminology of *Hematology Am Soc
+Hematol Educ Program* 2021:718. The full text of the 2007 guideline was not re-read for this
+module, so every number recalled ([R]) or uncertain ([U]) is a named
+:class:`~remission.domain.Rule` here (:data:`PCR_RULES`); results list the rules they rest on,
+and each decision carries its reasons.
 
 Steps (per marker, i.e. per patient-specific Ig/TR target):
 
@@ -23,15 +25,15 @@ Steps (per marker, i.e. per patient-specific Ig/TR target):
    replicates; normalised to the control gene (albumin in EuroMRD):
    ``MRD = MRD_raw · 10^(-(Ct_cg,FU - Ct_cg,ref)/m_cg)`` (= ``MRD_raw · 2^ΔCt`` at 100 %
    efficiency: less DNA in the follow-up, higher control-gene Ct, so the raw value is scaled
-   *up*; the spec's §3.4 formula prints the exponent without the minus sign, which contradicts
+   *up*; a summary of the guideline that prints the exponent without the minus sign contradicts
    its own ``≈ × 2^ΔCt`` and the physics; we follow the latter). The sensitivity and QR of the
-   sample are scaled by the same factor (§3.4 point 5).
-5. **Category** (§3.3): ``positive`` (all replicates specific, spread within the rule, MRD_raw
+   sample are scaled by the same factor (van der Velden 2007, [R]).
+5. **Category**: ``positive`` (all replicates specific, spread within the rule, MRD_raw
    >= QR), ``positive_not_quantifiable`` (specific amplification in >= 1 replicate, otherwise),
    ``negative`` (no specific amplification; reported with the sensitivity reached), or
    ``not_evaluable`` (marker rejected, control gene failed, no wells).
 6. **Several markers**: :func:`combine_markers` reports the highest quantifiable value by
-   default (§3.4 point 4, [R]); the policy is the ``marker_policy`` rule.
+   default (van der Velden 2007, [R]); the policy is the ``marker_policy`` rule.
 
 See Also
 --------
@@ -72,46 +74,59 @@ __all__ = [
     "interpret_follow_up",
 ]
 
-_SPEC = "clinical_rules.md §3 (van der Velden, Leukemia 2007;21:604)"
+_VDV2007 = "van der Velden VHJ et al., Leukemia 2007;21:604-611 (EuroMRD RQ-PCR guidelines)"
+_RECALLED = "recalled, no primary source checked"
+_CONTER = ("Conter V et al., Blood 2010;115:3206 (AIEOP-BFM ALL 2000: MRD by >= 2 markers with "
+           "sensitivity >= 10^-4)")
 
-#: Every [R]/[U] number of clinical_rules.md §3, plus the [C] ones used, as overridable rules.
+#: Every recalled [R] or uncertain [U] number of the EuroMRD interpretation, plus the confirmed
+#: [C] ones used, as overridable rules.
 PCR_RULES: dict[str, Rule] = rule_set(
-    Rule("slope_min", -3.9, "U", f"{_SPEC} §3.1 standard-curve acceptance",
+    Rule("slope_min", -3.9, "U",
+         f"{_VDV2007}: standard-curve acceptance window -3.1 to -3.9 ({_RECALLED})",
          "steepest accepted standard-curve slope (Ct per log10 dilution); -3.9 ≈ 80 % efficiency"),
-    Rule("slope_max", -3.1, "U", f"{_SPEC} §3.1 standard-curve acceptance",
+    Rule("slope_max", -3.1, "U",
+         f"{_VDV2007}: standard-curve acceptance window -3.1 to -3.9 ({_RECALLED})",
          "shallowest accepted slope; -3.1 ≈ 110 % efficiency"),
-    Rule("min_r2", 0.98, "U", f"{_SPEC} §3.1 'correlation coefficient >= 0.98'",
-         "minimum R² of the standard curve (the spec does not confirm whether r or R² is meant; "
+    Rule("min_r2", 0.98, "U", f"{_VDV2007}: 'correlation coefficient >= 0.98' ({_RECALLED})",
+         "minimum R² of the standard curve (whether r or R² is meant is not confirmed; "
          "applied to R², the stricter reading)"),
-    Rule("min_standard_levels", 3, "U", "remission implementation choice (not in the spec)",
+    Rule("min_standard_levels", 3, "U", "remission implementation choice (no published source)",
          "fewest reproducible dilution levels needed to fit and accept a standard curve"),
-    Rule("standard_levels", (1e-1, 1e-2, 1e-3, 1e-4, 1e-5), "R", f"{_SPEC} §3.1 standard curve",
+    Rule("standard_levels", (1e-1, 1e-2, 1e-3, 1e-4, 1e-5), "R",
+         f"{_VDV2007}: dilutions 10^-1 to 10^-5 ({_RECALLED})",
          "dilution points expected in the standard series (a missing one is reported, not fatal)"),
-    Rule("qr_max_replicate_spread", 1.5, "R", f"{_SPEC} §3.2 quantitative range",
+    Rule("qr_max_replicate_spread", 1.5, "R", f"{_VDV2007}: QR replicate spread ({_RECALLED})",
          "largest Ct difference between replicates of a dilution (or follow-up) within the QR"),
-    Rule("qr_background_gap", 3.0, "U", f"{_SPEC} §3.2 (candidates 1.0 vs 3.0 Ct)",
+    Rule("qr_background_gap", 3.0, "U",
+         f"{_VDV2007}: QR gap to background, candidates 1.0 vs 3.0 Ct ({_RECALLED})",
          "mean Ct of a QR dilution must be at least this many cycles below the lowest background Ct"),
-    Rule("sensitivity_background_gap", 1.0, "U", f"{_SPEC} §3.2 sensitivity",
+    Rule("sensitivity_background_gap", 1.0, "U",
+         f"{_VDV2007}: sensitivity gap to background ({_RECALLED})",
          "a dilution counts for sensitivity when >= 1 replicate amplifies this many cycles below "
          "the lowest background Ct"),
-    Rule("positivity_background_gap", 1.0, "U", f"{_SPEC} §3.2 background / §8 item 1",
+    Rule("positivity_background_gap", 1.0, "U",
+         f"{_VDV2007}: positivity gap to background ({_RECALLED})",
          "a follow-up replicate counts as specific only this many cycles below the lowest "
          "background Ct (same gap as for sensitivity)"),
-    Rule("expected_replicates", 3, "R", f"{_SPEC} §3.1 replicates",
+    Rule("expected_replicates", 3, "R", f"{_VDV2007}: triplicates ({_RECALLED})",
          "replicates expected per follow-up sample and dilution (fewer gives a warning)"),
-    Rule("ntc_must_be_negative", True, "R", f"{_SPEC} §3.1 negative controls",
+    Rule("ntc_must_be_negative", True, "R", f"{_VDV2007}: negative controls ({_RECALLED})",
          "any amplification in the no-template control rejects the marker"),
-    Rule("control_gene_slope", -3.32, "R", f"{_SPEC} §3.4 step 3 ('≈ × 2^ΔCt')",
+    Rule("control_gene_slope", -3.32, "R",
+         f"{_VDV2007}: albumin normalisation, '≈ × 2^ΔCt' ({_RECALLED})",
          "slope of the control-gene (albumin) standard curve used for ΔCt normalisation"),
-    Rule("diagnostic_blast_fraction", None, "U", f"{_SPEC} §3.4 last line (lab-dependent)",
+    Rule("diagnostic_blast_fraction", None, "U",
+         f"{_VDV2007}: rescaling by diagnostic blasts is lab-dependent ({_RECALLED})",
          "if set, the undiluted diagnostic DNA is taken to hold this leukaemic fraction and MRD "
          "values are multiplied by it; default: not applied"),
-    Rule("marker_policy", "highest_quantifiable", "R", f"{_SPEC} §3.4 step 4",
+    Rule("marker_policy", "highest_quantifiable", "R",
+         f"{_VDV2007}: report the highest of >= 2 markers ({_RECALLED})",
          "how a case-level MRD is chosen from several markers: highest_quantifiable, "
          "lowest_quantifiable or geometric_mean_quantifiable"),
-    Rule("stratification_min_markers", 2, "C", "clinical_rules.md §3.1 [S-Conter]",
+    Rule("stratification_min_markers", 2, "C", _CONTER,
          "independent markers with QR <= stratification_marker_qr needed for stratification"),
-    Rule("stratification_marker_qr", 1e-4, "C", "clinical_rules.md §3.1 [S-Conter]",
+    Rule("stratification_marker_qr", 1e-4, "C", _CONTER,
          "quantitative range a marker needs to count for stratification"),
 )
 
@@ -269,21 +284,19 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
-def assess_marker(target: str, wells: Iterable[WellLike],
-                  rules: Mapping[str, Rule] | None = None) -> MarkerQc:
-    """Controls, QR, sensitivity and standard curve of one marker (steps 1-3 of the module)."""
-    r = rules or PCR_RULES
-    mine = [w for w in wells if w.target == target]
-    standards = [w for w in mine if w.kind == "standard"]
-    background = [w for w in mine if w.kind == "background"]
-    ntc = [w for w in mine if w.kind == "ntc"]
+def _check_controls(target: str, ntc: Sequence[WellLike], background: Sequence[WellLike],
+                    rules: Mapping[str, Rule]) -> tuple[tuple[str, ...], float | None, list[str], bool]:
+    """Step 1: the no-template control and the background wells of one marker.
+
+    Returns ``(wells where the NTC amplified, lowest background Ct, reasons, accepted)``; an
+    amplifying NTC rejects the marker when the ``ntc_must_be_negative`` rule holds.
+    """
     reasons: list[str] = []
     accepted = True
-
     ntc_amp = tuple(sorted(w.well for w in ntc if w.ct is not None))
     if not ntc:
         reasons.append(f"{target}: no no-template control (ntc) wells; contamination cannot be excluded")
-    if ntc_amp and r["ntc_must_be_negative"].value:
+    if ntc_amp and rules["ntc_must_be_negative"].value:
         ntc_txt = ", ".join(f"{w.well} Ct {_fmt(w.ct)}" for w in ntc if w.ct is not None)
         reasons.append(f"{target}: the no-template control amplified ({ntc_txt}): contamination; "
                        "marker rejected (rule ntc_must_be_negative)")
@@ -295,45 +308,67 @@ def assess_marker(target: str, wells: Iterable[WellLike],
                        "signals cannot be checked")
     elif bg_min is not None:
         reasons.append(f"{target}: background amplified, lowest Ct {_fmt(bg_min)}")
+    return ntc_amp, bg_min, reasons, accepted
 
-    ref_counts = Counter(w.sample for w in standards)
-    reference = ref_counts.most_common(1)[0][0] if ref_counts else None
-    if not standards:
-        reasons.append(f"{target}: no standard dilution wells: no standard curve, no MRD value")
-        return MarkerQc(target=target, reference_sample=None, accepted=False, curve=None,
-                        quantitative_range=None, sensitivity=None, background_min_ct=bg_min,
-                        ntc_amplified=ntc_amp, levels=(), reasons=tuple(reasons))
 
+def _standard_series(target: str, standards: Sequence[WellLike],
+                     rules: Mapping[str, Rule]) -> tuple[dict[float, list[float | None]], list[str]]:
+    """The standard wells' Cts grouped by dilution level, and a reason per expected level missing."""
     by_level: dict[float, list[float | None]] = defaultdict(list)
     for w in standards:
         assert w.level is not None
         by_level[float(w.level)].append(w.ct)
-    missing = [float(lv) for lv in r["standard_levels"].value
+    missing = [float(lv) for lv in rules["standard_levels"].value
                if not any(math.isclose(float(lv), have, rel_tol=1e-6) for have in by_level)]
+    reasons: list[str] = []
     if missing:
         reasons.append(f"{target}: standard series lacks dilution(s) "
                        + ", ".join(f"{lv:.0e}" for lv in missing) + " (rule standard_levels)")
-    spread_max = float(r["qr_max_replicate_spread"].value)
-    qr_gap = float(r["qr_background_gap"].value)
-    sens_gap = float(r["sensitivity_background_gap"].value)
+    return by_level, reasons
+
+
+def _level_problem(cts: Sequence[float | None], bg_min: float | None,
+                   rules: Mapping[str, Rule]) -> tuple[float | None, float | None, str]:
+    """Mean Ct, replicate spread and why one dilution is not reproducible ("" when it is).
+
+    A dilution is reproducible when every replicate amplified, the spread is at most
+    ``qr_max_replicate_spread`` and the mean Ct is ``qr_background_gap`` below background.
+    """
+    spread_max = float(rules["qr_max_replicate_spread"].value)
+    qr_gap = float(rules["qr_background_gap"].value)
+    amp = [c for c in cts if c is not None]
+    mean = float(np.mean(amp)) if amp else None
+    spread = float(max(amp) - min(amp)) if amp else None
+    why = ""
+    if len(amp) < len(cts):
+        why = f"{len(cts) - len(amp)} of {len(cts)} replicates did not amplify"
+    elif spread is not None and spread > spread_max:
+        why = f"replicate spread {_fmt(spread)} Ct > {spread_max}"
+    elif bg_min is not None and mean is not None and mean > bg_min - qr_gap:
+        why = f"mean Ct {_fmt(mean)} is less than {qr_gap} Ct below background {_fmt(bg_min)}"
+    return mean, spread, why
+
+
+def _range_and_sensitivity(
+    target: str, by_level: Mapping[float, Sequence[float | None]], bg_min: float | None,
+    rules: Mapping[str, Rule],
+) -> tuple[float | None, float | None, list[dict[str, Any]], list[str]]:
+    """Step 2: quantitative range and sensitivity, walking down the dilutions from 10⁻¹.
+
+    The QR ends at the first dilution that is not reproducible (:func:`_level_problem`); the
+    sensitivity is the lowest dilution with one replicate ``sensitivity_background_gap`` below
+    background. Returns ``(qr, sensitivity, one row per dilution, reasons)``.
+    """
+    sens_gap = float(rules["sensitivity_background_gap"].value)
+    reasons: list[str] = []
     level_rows: list[dict[str, Any]] = []
     qr: float | None = None
     in_qr = True
     sensitivity: float | None = None
     for level in sorted(by_level, reverse=True):
-        cts = by_level[level]
-        amp = [c for c in cts if c is not None]
-        mean = float(np.mean(amp)) if amp else None
-        spread = float(max(amp) - min(amp)) if amp else None
-        why = ""
-        ok = True
-        if len(amp) < len(cts):
-            ok, why = False, f"{len(cts) - len(amp)} of {len(cts)} replicates did not amplify"
-        elif spread is not None and spread > spread_max:
-            ok, why = False, f"replicate spread {_fmt(spread)} Ct > {spread_max}"
-        elif bg_min is not None and mean is not None and mean > bg_min - qr_gap:
-            ok, why = False, (f"mean Ct {_fmt(mean)} is less than {qr_gap} Ct below background "
-                              f"{_fmt(bg_min)}")
+        cts = list(by_level[level])
+        mean, spread, why = _level_problem(cts, bg_min, rules)
+        ok = not why
         if in_qr and ok:
             qr = level
         elif in_qr:
@@ -343,36 +378,86 @@ def assess_marker(target: str, wells: Iterable[WellLike],
             sensitivity = level if sensitivity is None else min(sensitivity, level)
         level_rows.append({"level": level, "cts": cts, "mean_ct": mean, "spread": spread,
                            "in_quantitative_range": in_qr and ok})
+    return qr, sensitivity, level_rows, reasons
 
+
+def _accepted_curve(
+    target: str, by_level: Mapping[float, Sequence[float | None]], qr: float | None,
+    rules: Mapping[str, Rule],
+) -> tuple[StandardCurve | None, bool, list[str]]:
+    """Step 3: fit the standard curve on the dilutions within the QR and check its acceptance.
+
+    Returns ``(curve or None, accepted, reasons)``: too few reproducible dilutions
+    (``min_standard_levels``), a slope outside ``[slope_min, slope_max]`` or an R² below
+    ``min_r2`` reject the marker.
+    """
+    reasons: list[str] = []
     qr_levels = [lv for lv in by_level if qr is not None and lv >= qr]
-    need = int(r["min_standard_levels"].value)
-    curve: StandardCurve | None = None
+    need = int(rules["min_standard_levels"].value)
     if len(qr_levels) < need:
         reasons.append(f"{target}: only {len(qr_levels)} reproducible standard dilution(s) "
                        f"(need {need}, rule min_standard_levels): no standard curve")
+        return None, False, reasons
+    xs = [lv for lv in qr_levels for c in by_level[lv] if c is not None]
+    ys = [c for lv in qr_levels for c in by_level[lv] if c is not None]
+    curve = fit_standard_curve(xs, ys)
+    accepted = True
+    lo, hi = float(rules["slope_min"].value), float(rules["slope_max"].value)
+    if not lo <= curve.slope <= hi:
+        reasons.append(f"{target}: standard-curve slope {curve.slope:.2f} is outside the accepted "
+                       f"range [{lo}, {hi}] (efficiency {curve.efficiency:.0%}): marker rejected")
         accepted = False
-    else:
-        xs = [lv for lv in qr_levels for c in by_level[lv] if c is not None]
-        ys = [c for lv in qr_levels for c in by_level[lv] if c is not None]
-        curve = fit_standard_curve(xs, ys)
-        lo, hi = float(r["slope_min"].value), float(r["slope_max"].value)
-        if not lo <= curve.slope <= hi:
-            reasons.append(f"{target}: standard-curve slope {curve.slope:.2f} is outside the accepted "
-                           f"range [{lo}, {hi}] (efficiency {curve.efficiency:.0%}): marker rejected")
-            accepted = False
-        if curve.r2 < float(r["min_r2"].value):
-            reasons.append(f"{target}: standard-curve R² {curve.r2:.3f} < {r['min_r2'].value}: "
-                           "marker rejected")
-            accepted = False
-        if accepted:
-            reasons.append(f"{target}: standard curve Ct = {curve.slope:.3f}·log10(f) + "
-                           f"{curve.intercept:.2f}, R² {curve.r2:.4f}, efficiency "
-                           f"{curve.efficiency:.0%}; QR {qr:.0e}, sensitivity {sensitivity:.0e}")
+    if curve.r2 < float(rules["min_r2"].value):
+        reasons.append(f"{target}: standard-curve R² {curve.r2:.3f} < {rules['min_r2'].value}: "
+                       "marker rejected")
+        accepted = False
+    return curve, accepted, reasons
+
+
+def _curve_summary(target: str, curve: StandardCurve, qr: float | None,
+                   sensitivity: float | None) -> str:
+    """The reason line of an accepted marker: its curve, efficiency, QR and sensitivity."""
+    return (f"{target}: standard curve Ct = {curve.slope:.3f}·log10(f) + "
+            f"{curve.intercept:.2f}, R² {curve.r2:.4f}, efficiency "
+            f"{curve.efficiency:.0%}; QR {qr:.0e}, sensitivity {sensitivity:.0e}")
+
+
+def assess_marker(target: str, wells: Iterable[WellLike],
+                  rules: Mapping[str, Rule] | None = None) -> MarkerQc:
+    """Controls, QR, sensitivity and standard curve of one marker (steps 1-3 of the module).
+
+    Each step is its own function: :func:`_check_controls`, :func:`_standard_series`,
+    :func:`_range_and_sensitivity`, :func:`_accepted_curve` and :func:`_curve_summary`; their
+    reasons are kept in the order of the steps.
+    """
+    r = rules or PCR_RULES
+    mine = [w for w in wells if w.target == target]
+    standards = [w for w in mine if w.kind == "standard"]
+    background = [w for w in mine if w.kind == "background"]
+    ntc = [w for w in mine if w.kind == "ntc"]
+
+    ntc_amp, bg_min, reasons, controls_ok = _check_controls(target, ntc, background, r)
+    ref_counts = Counter(w.sample for w in standards)
+    reference = ref_counts.most_common(1)[0][0] if ref_counts else None
+    if not standards:
+        reasons.append(f"{target}: no standard dilution wells: no standard curve, no MRD value")
+        return MarkerQc(target=target, reference_sample=None, accepted=False, curve=None,
+                        quantitative_range=None, sensitivity=None, background_min_ct=bg_min,
+                        ntc_amplified=ntc_amp, levels=(), reasons=tuple(reasons))
+
+    by_level, series_reasons = _standard_series(target, standards, r)
+    qr, sensitivity, level_rows, range_reasons = _range_and_sensitivity(target, by_level, bg_min, r)
+    curve, curve_ok, curve_reasons = _accepted_curve(target, by_level, qr, r)
+    reasons += series_reasons + range_reasons + curve_reasons
+    accepted = controls_ok and curve_ok
+    if accepted and curve is not None:
+        reasons.append(_curve_summary(target, curve, qr, sensitivity))
     if qr is not None and sensitivity is not None and sensitivity > qr:
         sensitivity = qr
-    return MarkerQc(target=target, reference_sample=reference, accepted=accepted, curve=curve,
-                    quantitative_range=qr, sensitivity=sensitivity, background_min_ct=bg_min,
-                    ntc_amplified=ntc_amp, levels=tuple(level_rows), reasons=tuple(reasons))
+    return MarkerQc(target=target, reference_sample=reference, accepted=accepted,
+                    curve=curve, quantitative_range=qr, sensitivity=sensitivity,
+                    background_min_ct=bg_min, ntc_amplified=ntc_amp, levels=tuple(level_rows),
+                    reasons=tuple(reasons))
 
 
 def control_gene_factor(
@@ -480,7 +565,7 @@ def interpret_follow_up(
 
 def combine_markers(sample: str, results: Sequence[PcrSampleResult], qcs: Mapping[str, MarkerQc],
                     rules: Mapping[str, Rule] | None = None) -> PcrCaseLevel:
-    """Case-level MRD of one follow-up sample from its per-marker results (§3.4 step 4)."""
+    """Case-level MRD of one sample from its per-marker results (van der Velden 2007, [R])."""
     r = rules or PCR_RULES
     policy = str(r["marker_policy"].value)
     if policy not in MARKER_POLICIES:

@@ -1,9 +1,11 @@
 """Seeded multi-sample variant data with a known clone structure (diagnosis → relapse).
 
 :func:`simulate_clonal` draws a clone tree of 2–6 clones that follows one relapse pattern of
-``clinical_rules.md`` §7.2 (major, minor, ancestral, multiclonal), CCFs per sample that obey the
-sum and crossing rules (``cart_models.md`` §4.3), purity, clonal copy-number segments, and
-binomial read counts at a mean depth of 100–1000× with the §4.1 expected VAF. The truth (clone
+Waanders E et al., *Blood Cancer Discov* 2020;1:96 and Ma X et al., *Nat Commun* 2015;6:6604
+(major, minor, ancestral, multiclonal), CCFs per sample that obey the sum and crossing rules
+(ClonEvol conventions, Dang HX et al., *Ann Oncol* 2017), purity, clonal copy-number segments,
+and binomial read counts at a mean depth of 100–1000× with the PyClone expected VAF
+(:func:`remission.clonal.ccf.expected_vaf`). The truth (clone
 of every mutation, clone CCFs, parents, pattern) travels with the data.
 
 Writers: :func:`write_vcf` (VCF 4.2 with FORMAT AD/DP and INFO GENE; gzip by suffix),

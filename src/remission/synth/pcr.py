@@ -3,8 +3,9 @@
 - :func:`simulate_plate` writes the wells of an allele-specific Ig/TR RQ-PCR plate: a
   10⁻¹…10⁻⁵ standard dilution series per marker, background (polyclonal DNA), no-template
   controls, a control gene (albumin) and follow-up samples with known MRD. Low-level targets
-  are sampled as Poisson copy numbers (500 ng DNA ≈ 75 000 cells, clinical_rules.md §3.1 [R]),
-  so the deepest dilutions amplify in some replicates only, as on real plates.
+  are sampled as Poisson copy numbers (500 ng DNA ≈ 75 000 cells, EuroMRD practice after van
+  der Velden VHJ et al., *Leukemia* 2007;21:604 [R]), so the deepest dilutions amplify in some
+  replicates only, as on real plates.
 - :func:`simulate_course` draws an MRD course with exponential regrowth
   (``log10 MRD(t) = log10 MRD0 + t/Td · log10 2``), log-normal measurement noise and LoD/LoQ
   censoring: the truth (doubling time) is returned beside the results.
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["CourseTruth", "add_to_examples", "simulate_course", "simulate_plate"]
 
 LEVELS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)
-CELLS_PER_REACTION = 75_000  # 500 ng DNA at 6.6 pg/cell (clinical_rules.md §3.1, [R])
+CELLS_PER_REACTION = 75_000  # 500 ng DNA at 6.6 pg/cell (van der Velden, Leukemia 2007, [R])
 _ROWS = "ABCDEFGHIJKLMNOP"
 
 
