@@ -156,7 +156,7 @@ def analyze_case(
     ``targets`` runs only those steps and the steps they need (e.g. ``upstream_of("risk")`` for
     a command that computes risk itself), so commands never compute what they discard.
     """
-    from remission.clinic_version import knowledge_base_version
+    from remission.knowledge.version import knowledge_base_version
 
     params = dict(parameters or {})
     ctx = StepContext(case=case, case_dir=case_dir, parameters=params,

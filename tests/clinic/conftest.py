@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 @pytest.fixture(scope="session")
 def kb():
-    from remission.clinic import load_knowledge_base
+    from remission.knowledge import load_knowledge_base
 
     return load_knowledge_base()
 

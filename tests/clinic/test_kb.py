@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from remission.clinic.kb import EVIDENCE_LEVELS, bundled_knowledge_dir, load_knowledge_base
 from remission.errors import KnowledgeBaseError
+from remission.knowledge import EVIDENCE_LEVELS, bundled_knowledge_dir, load_knowledge_base
 
 GOOD_ENTRY = {
     "id": "test-agent",
@@ -17,8 +17,10 @@ GOOD_ENTRY = {
     "category": "targeted",
     "mechanism": "inhibits a test kinase",
     "context": "test context",
+    "access": "trial",
     "relevant_when": [{"when": {"lineage": "B"}, "why": "B-lineage test relevance"}],
-    "evidence": [{"framework": "oncokb", "level": "4", "summary": "preclinical test"}],
+    "evidence": [{"framework": "oncokb", "level": "4", "summary": "preclinical test",
+                  "setting": {"description": "test models", "clinical": False, "when": {}}}],
     "citations": [{"source": "Test A et al. J Test 2020;1:1", "tag": "R"}],
 }
 
@@ -36,7 +38,7 @@ def _kb_dir(tmp_path: Path, entries: list[dict] | None = None, *, copy_bundled: 
 
 
 def test_bundled_loads_and_is_versioned(kb):
-    from remission.clinic_version import knowledge_base_version
+    from remission.knowledge import knowledge_base_version
 
     assert kb.version == (bundled_knowledge_dir() / "VERSION").read_text().strip()
     assert kb.version == knowledge_base_version()
@@ -81,7 +83,8 @@ def test_empty_citation_list_fails_clearly(tmp_path):
 
 
 def test_unknown_evidence_level_fails_clearly(tmp_path):
-    bad = {**GOOD_ENTRY, "evidence": [{"framework": "oncokb", "level": "7", "summary": "x level"}]}
+    bad = {**GOOD_ENTRY, "evidence": [{"framework": "oncokb", "level": "7", "summary": "x level",
+                                       "setting": GOOD_ENTRY["evidence"][0]["setting"]}]}
     with pytest.raises(KnowledgeBaseError, match=r"entry 'test-agent', field evidence\[0\]: unknown "
                                                  r"evidence level '7' for framework 'oncokb'; "
                                                  r"expected one of 1, 2, 3A, 3B, 4, R1, R2"):
@@ -140,3 +143,37 @@ def test_user_synonyms_in_a_knowledge_folder(tmp_path):
     lf.write_text(yaml.safe_dump(data, sort_keys=False))
     kb = load_knowledge_base(d)
     assert kb.vocabulary.normalise("philly chromosome").canonical == "BCR::ABL1"
+
+
+def test_access_is_required_and_a_label_names_its_jurisdiction(tmp_path):
+    # nothing defaults to standard of care: an entry without access fails to load
+    bad = {k: v for k, v in GOOD_ENTRY.items() if k != "access"}
+    with pytest.raises(KnowledgeBaseError, match=r"entry 'test-agent', field access: required field"):
+        load_knowledge_base(_kb_dir(tmp_path, [bad]))
+    label = {**GOOD_ENTRY, "access": "label"}
+    (tmp_path / "b").mkdir()
+    with pytest.raises(KnowledgeBaseError, match=r"needs jurisdictions"):
+        load_knowledge_base(_kb_dir(tmp_path / "b", [label]))
+
+
+def test_every_evidence_item_states_its_setting(tmp_path, kb):
+    assert all(ev.setting.description for e in kb.entries for ev in e.evidence)
+    bad = {**GOOD_ENTRY, "evidence": [{"framework": "oncokb", "level": "4", "summary": "x y z"}]}
+    with pytest.raises(KnowledgeBaseError, match=r"field evidence\[0\]\.setting: required field"):
+        load_knowledge_base(_kb_dir(tmp_path, [bad]))
+
+
+def test_issue_knowledge_is_present_with_citation_setting_and_access(kb):
+    # revumenib (FDA 2024, KMT2A-r R/R), clofarabine salvage, daratumumab T-ALL, CNS/testis local
+    # therapy, HSCT for Ph+ relapse, second HSCT not as standard of care
+    e = {x.id: x for x in kb.entries}
+    assert e["revumenib"].access.route == "label" and e["revumenib"].access.jurisdictions == ("US-FDA",)
+    assert e["clofarabine-salvage"].access.jurisdictions == ("US-FDA", "EU-EMA")
+    assert e["daratumumab-t-all"].access.route == "off_label"
+    assert e["daratumumab-t-all"].evidence[0].level == "single_arm_phase2"
+    assert e["local-therapy-extramedullary"].category == "local_therapy"
+    assert e["allogeneic-hsct-ph-positive"].relevant_when[0].when.ph_positive is True
+    assert e["second-allogeneic-hsct"].access.route != "standard"
+    # tisagenlecleucel: the label differs between the US and the EU (post-transplant relapse)
+    jur = {lab.jurisdiction for lab in e["tisagenlecleucel"].label}
+    assert jur == {"US-FDA", "EU-EMA"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from remission.clinic.lesions import UnknownLesionError, default_vocabulary, normalise_lesion
 from remission.errors import KnowledgeBaseError, ValidationError
+from remission.knowledge import UnknownLesionError, default_vocabulary, normalise_lesion
 
 
 @pytest.mark.parametrize("name", [
@@ -145,10 +145,10 @@ def test_synonym_to_unknown_target_fails():
 
 
 def test_vocabulary_file_with_unknown_class(tmp_path):
-    from remission.clinic.lesions import Vocabulary
+    from remission.knowledge import load_vocabulary
 
     p = tmp_path / "lesions.yaml"
     p.write_text("kind: lesions\nclasses: {}\ngenes:\n  - {symbol: ABC1, classes: [made_up]}\n")
     with pytest.raises(KnowledgeBaseError, match=r"lesions.yaml: entry 'ABC1', field classes: "
                                                   r"unknown lesion class 'made_up'"):
-        Vocabulary.from_file(p)
+        load_vocabulary(p)

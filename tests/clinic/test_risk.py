@@ -138,7 +138,7 @@ def test_allr3_every_cell(lineage, site, tp, group):
     if expected:
         assert g.consolidation == expected
     else:  # IR: the 1e-4 MRD rule (§1.5)
-        assert "1e-4" in (g.consolidation or "")
+        assert "0.0001 (0.01 %)" in (g.consolidation or "")  # 1e-4 (Parker, Lancet 2010)
 
 
 # clinical_rules.md §1.6 COG AALL1331: EOB1 MRD threshold 0.1 % = 1e-3 (C)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from remission.clonal import RELAPSE_LESIONS, annotate_lesions, build_tree, relapse_pattern
+from remission.clonal import annotate_lesions, build_tree, relapse_pattern
+from remission.knowledge import default_vocabulary
+
+# the one table of relapse-lesion facts, from the knowledge base's lesion vocabulary
+RELAPSE_LESIONS = {k: v.model_dump() for k, v in default_vocabulary().relapse_lesions().items()}
 
 DX, REL = 0, 1
 
@@ -45,13 +49,15 @@ def test_every_spec_gene_has_a_mechanism() -> None:
     for gene in ["NT5C2", "PRPS1", "NR3C1", "NR3C2", "CREBBP", "TP53", "MSH6", "NRAS", "KRAS", "PTPN11",
                  "NSD2", "WHSC1", "FPGS"]:
         info = RELAPSE_LESIONS[gene]
-        assert info["mechanism"] and info["resistance"] and info["source"].startswith("clinical_rules.md §7.1")
+        # every row cites a publication (authors, journal, year), not a file
+        assert info["mechanism"] and info["resistance"] and " et al. " in info["source"]
     assert "thiopurine" in RELAPSE_LESIONS["NT5C2"]["resistance"]
     assert RELAPSE_LESIONS["FPGS"]["resistance"] == "methotrexate"
 
 
 def test_annotate_lesions_only_relapse_genes() -> None:
-    out = annotate_lesions(["nt5c2", None, "ABC1", "CREBBP"], [3, 0, 0, 1], {3: "relapse_only", 1: "shared"})
+    out = annotate_lesions(["nt5c2", None, "ABC1", "CREBBP"], [3, 0, 0, 1], {3: "relapse_only", 1: "shared"},
+                           relapse_lesions=RELAPSE_LESIONS)
     assert [(o["gene"], o["clone"], o["clone_status"]) for o in out] == [("NT5C2", 3, "relapse_only"),
                                                                           ("CREBBP", 1, "shared")]
 
@@ -61,6 +67,6 @@ def test_case_lesions_acquired_at_relapse() -> None:
 
     dx = [{"name": "ETV6::RUNX1"}, {"name": "CREBBP", "detail": "p.R1446C", "vaf": 0.08}]
     rel = [(1, [{"name": "NT5C2", "detail": "p.R367Q", "vaf": 0.31}, {"name": "CREBBP", "vaf": 0.44}])]
-    out = annotate_case_lesions(dx, rel)
+    out = annotate_case_lesions(dx, rel, relapse_lesions=RELAPSE_LESIONS)
     assert [(o["gene"], o["found_at"], o["acquired"]) for o in out] == [
         ("CREBBP", "diagnosis", False), ("NT5C2", "relapse 1", True), ("CREBBP", "relapse 1", False)]

@@ -32,7 +32,7 @@ def _context(case_path: Path, reported_only: bool) -> tuple[Any, list[Any], dict
 
     # the engines risk and options read (MRD, CAR-T); risk and options themselves are computed
     # by the command with its own parameters
-    upstream = upstream_of("risk", "options")
+    upstream = upstream_of("risk", "options", "state")
     with progress(f"analysing {case_path.name}") as bar:
         task = bar.add_task(f"MRD and CAR-T engines for {case_path.name}", total=len(upstream))
         analysis = analyze(case_path, targets=upstream,
@@ -78,23 +78,38 @@ def _risk_table(console: Any, res: dict[str, Any]) -> None:
     console.print(f"{NOT_A_MEDICAL_DEVICE}", style="dim")
 
 
-def _options_table(console: Any, res: dict[str, Any]) -> None:
-    from rich.table import Table
+def _options_table(console: Any, res: dict[str, Any], width: int = 78) -> None:
+    """Options as wrapped text blocks that read at 80 columns (a wide table does not)."""
+    import textwrap
 
-    t = Table("#", "option", "evidence", "eligibility", "why", "cautions", "citations",
-              title=f"Therapy options (knowledge base {res['knowledge_base']['version']})")
-    for o in res["options"]:
-        t.add_row(str(o["rank"]), o["name"], o["evidence_level"], o["eligibility"],
-                  "\n".join(o["why"]), "\n".join(o["cautions"]) or "-",
-                  "\n".join(c["source"] for c in o["citations"]))
-    console.print(t)
-    x = Table("option", "excluded because", title="Not proposed")
-    for e in res["excluded"]:
-        x.add_row(e["name"], "\n".join(e["reasons"]))
-    console.print(x)
+    def out(text: str, indent: str = "") -> None:
+        for line in textwrap.wrap(text, width=width, initial_indent=indent,
+                                  subsequent_indent=indent + "  ") or [indent]:
+            console.print(line, markup=False, highlight=False)
+
+    kb = res["knowledge_base"]
+    out(f"Therapy options (knowledge base {kb['version']}); order: {res['ranking']}")
     for n in res["notes"]:
-        console.print(styled(("note:", "yellow"), f" {n}"))
-    console.print(f"{res['notice']}", style="dim")
+        out(f"note: {n}")
+    for o in res["options"]:
+        console.print("")
+        out(f"{o['rank']}. {o['name']}")
+        out(f"access: {o['eligibility']}", "   ")
+        out(f"evidence: {o.get('evidence_in_setting') or o['evidence_level']}", "   ")
+        for w in o["why"]:
+            out(f"why: {w}", "   ")
+        for c in o["cautions"]:
+            out(f"caution: {c}", "   ")
+        for m in o.get("missing_fields", []):
+            out(m, "   ")
+        if o.get("immune_context"):
+            out(o["immune_context"], "   ")
+        out("cites: " + "; ".join(c["source"] for c in o["citations"]), "   ")
+    console.print("")
+    out("Not proposed:")
+    for e in res["excluded"]:
+        out(f"{e['name']}: " + "; ".join(e["reasons"]), "  ")
+    out(res["notice"])
 
 
 def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
@@ -107,14 +122,17 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         reported_mrd_only: bool = typer.Option(
             False, "--reported-mrd-only",
             help="Use only MRD values reported in the case file (skip the MRD engines)."),
+        relapse: int | None = typer.Option(
+            None, "--relapse", min=1,
+            help="Which relapse to classify (default: the first; a later one is flagged)."),
     ) -> None:
-        """Risk groups of the first relapse (BFM S1-S4, IntReALL, UK ALLR3, COG AALL1331) and
-        the transplant MRD rule, each with its rule path."""
+        """Risk groups of a relapse (BFM S1-S4, IntReALL, UK ALLR3, COG AALL1331) and the
+        transplant MRD rule, each with its rule path."""
         from remission.clinic.risk import RISK_RULES, stratify
 
         overrides = _parse(param, RISK_RULES)
         c, mrd, _, inputs = _context(case, reported_mrd_only)
-        res = stratify(c, mrd, rules=overrides).to_json()
+        res = stratify(c, mrd, rules=overrides, relapse_number=relapse).to_json()
         emit("risk", res, json_out=json_out, output=output, inputs=inputs, parameters=overrides,
              human=lambda con: _risk_table(con, res))
 
@@ -132,23 +150,31 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         reported_mrd_only: bool = typer.Option(
             False, "--reported-mrd-only",
             help="Use only MRD values reported in the case file (skip the MRD engines)."),
+        relapse: int | None = typer.Option(
+            None, "--relapse", min=1,
+            help="Which relapse's site and lesions to read (default: the latest)."),
     ) -> None:
-        """Evidence-linked therapy options for the case, ranked, with reasons, evidence level and
-        citations; excluded options with their reasons. Proposes, never decides."""
-        from remission.clinic.kb import load_knowledge_base
+        """Evidence-linked therapy options for the case, evaluated against where the patient
+        stands now, ranked, with reasons, evidence level in the patient's setting and citations;
+        excluded options with their reasons. Proposes, never decides."""
         from remission.clinic.options import OPTIONS_RULES, patient_profile, propose_options
         from remission.clinic.risk import stratify
         from remission.domain import CartResult, RiskResult
+        from remission.knowledge import load_knowledge_base
+        from remission.state import disease_state
 
         overrides = _parse(param, OPTIONS_RULES)
-        kb = load_knowledge_base(knowledge)
+        kb = load_knowledge_base(knowledge, rule_names=OPTIONS_RULES)
         c, mrd, sections, inputs = _context(case, reported_mrd_only)
-        risk = RiskResult.model_validate(stratify(c, mrd).to_json()) if c.relapses else None
+        risk = (RiskResult.model_validate(stratify(c, mrd, relapse_number=relapse).to_json())
+                if c.relapses else None)
         cart_sec = sections.get("cart")
         cart = cart_sec.result if cart_sec is not None and not cart_sec.error else None
-        profile = patient_profile(c, vocabulary=kb.vocabulary, mrd=mrd, risk=risk,
-                                  cart=cart if isinstance(cart, CartResult) else None,
-                                  allow_unknown_lesions=allow_unknown_lesions, rules=overrides)
+        cart = cart if isinstance(cart, CartResult) else None
+        state = disease_state(c, mrd, cart=cart)
+        profile = patient_profile(c, vocabulary=kb.vocabulary, mrd=mrd, risk=risk, cart=cart,
+                                  allow_unknown_lesions=allow_unknown_lesions, rules=overrides,
+                                  state=state, relapse_number=relapse)
         res = propose_options(profile, kb, rules=overrides)
         params: dict[str, Any] = dict(overrides)
         if knowledge is not None:

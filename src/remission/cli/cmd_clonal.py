@@ -85,12 +85,15 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         choice(criterion, ("bic", "icl"), "--criterion")
         roles = pairs(role, "--role")
         params = parse_rule_overrides(param, known=DEFAULT_RULES)
+        from remission.knowledge import default_vocabulary
+
         inputs = read_variant_inputs(files, purity=purity)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RemissionWarning)  # carried in the result's warnings
             res = analyse_clonal(inputs.table, purity=inputs.purity, segments=inputs.segments, roles=roles or None,
                                  parameters=params, seed=seed, max_clusters=max_clusters,
-                                 criterion=criterion)  # type: ignore[arg-type]
+                                 criterion=criterion,  # type: ignore[arg-type]
+                                 relapse_lesions=default_vocabulary().relapse_lesions())
         d = res.as_dict()
         emit("clonal", d, json_out=json_out, output=output, inputs=files,
              parameters={"purity": inputs.purity, "roles": res.roles, "seed": seed, "max_clusters": max_clusters,

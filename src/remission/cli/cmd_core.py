@@ -30,6 +30,7 @@ def _summary(console: Any, analysis: Any, report: Path | None, saved: Any) -> No
     from rich.text import Text
 
     from remission.domain import NOT_A_MEDICAL_DEVICE
+    from remission.report.sections.state import summary_lines
 
     head = Text(analysis.case_id, style="bold")
     head.append("  sections: " + ", ".join(s.title + (" (error)" if s.error else "")
@@ -38,6 +39,8 @@ def _summary(console: Any, analysis: Any, report: Path | None, saved: Any) -> No
     if analysis.partial:
         console.print(Text("PARTIAL ANALYSIS: at least one engine failed on its data (see warnings)",
                            style="bold red"))
+    for line in summary_lines(analysis):
+        console.print(line, markup=False, highlight=False)
     if analysis.mrd:
         t = Table("date", "method", "sample", "MRD", "LoD", "LoQ", title="MRD")
         for m in analysis.mrd:
@@ -159,17 +162,21 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
     @root.command("schema")
     def schema_cmd(
-        kind: str = typer.Argument("case", help="case | analysis"),
+        kind: str = typer.Argument("case", help="case | analysis | state | options"),
         output: Path | None = OUTPUT_OPTION,
     ) -> None:
-        """Print the JSON Schema of the case file (or of a case analysis)."""
+        """Print the JSON Schema of the case file (or of a case analysis, the disease state or
+        the therapy options)."""
         import json
 
         from pydantic import BaseModel
 
         from remission.domain import Case, CaseAnalysis
+        from remission.domain.results import OptionsResult
+        from remission.domain.state import DiseaseState
 
-        models: dict[str, type[BaseModel]] = {"case": Case, "analysis": CaseAnalysis}
+        models: dict[str, type[BaseModel]] = {"case": Case, "analysis": CaseAnalysis,
+                                              "state": DiseaseState, "options": OptionsResult}
         if kind not in models:  # a wrong argument is a usage error (exit 2), not a data error
             raise typer.BadParameter(f"kind must be one of {', '.join(models)}, but was {kind!r}",
                                      param_hint="KIND")

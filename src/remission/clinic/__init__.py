@@ -1,29 +1,12 @@
-"""Clinical decision support: relapse risk stratification, lesion vocabulary, knowledge base and
-the evidence-linked therapy-options engine.
+"""Clinical decision support engines: relapse risk stratification and the evidence-linked
+therapy-options engine. They receive the loaded knowledge base (:mod:`remission.knowledge`) and
+never read files.
 
 It proposes options and shows its reasons; it never decides (not a medical device).
 
->>> from remission.clinic import stratify, load_knowledge_base, patient_profile, propose_options
+>>> from remission.clinic import stratify, patient_profile, propose_options
 """
 
-from remission.clinic.kb import (
-    EVIDENCE_LEVELS,
-    Citation,
-    Condition,
-    Evidence,
-    KnowledgeBase,
-    OptionEntry,
-    bundled_knowledge_dir,
-    evidence_strength,
-    load_knowledge_base,
-)
-from remission.clinic.lesions import (
-    NormalisedLesion,
-    UnknownLesionError,
-    Vocabulary,
-    default_vocabulary,
-    normalise_lesion,
-)
 from remission.clinic.options import (
     NOTICE,
     OPTIONS_RULES,
@@ -48,34 +31,20 @@ from remission.clinic.risk import (
 )
 
 __all__ = [
-    "EVIDENCE_LEVELS",
     "NOTICE",
     "OPTIONS_RULES",
     "RISK_RULES",
-    "Citation",
-    "Condition",
-    "Evidence",
-    "KnowledgeBase",
-    "NormalisedLesion",
-    "OptionEntry",
     "PatientProfile",
     "RiskAssessment",
     "SchemeGroup",
     "TransplantRule",
-    "UnknownLesionError",
-    "Vocabulary",
     "add_months",
     "allr3_group",
     "bfm_group",
     "bfm_time_point",
-    "bundled_knowledge_dir",
     "cog_group",
     "cog_time_point",
-    "default_vocabulary",
-    "evidence_strength",
     "intreall_group",
-    "load_knowledge_base",
-    "normalise_lesion",
     "patient_profile",
     "propose_options",
     "risk_site",

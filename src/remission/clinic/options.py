@@ -11,13 +11,13 @@ checks every knowledge-base entry:
 - *cautions* and *label* conditions: listed with the option (outside label → trial/off-label);
 - facts the case does not record are never guessed: they become "not recorded, confirm" cautions.
 
-Included options are ranked by strength of evidence (:func:`~remission.clinic.kb.evidence_strength`),
+Included options are ranked by strength of evidence (:func:`~remission.knowledge.evidence_strength`),
 then lesion-specific match, then fewer cautions. The ranking is a reading order for a tumour board.
 The engine **proposes options and shows its reasons; it never decides**.
 
 See Also
 --------
-remission.clinic.kb.load_knowledge_base : the knowledge base and its schema.
+remission.knowledge.load_knowledge_base : the knowledge base and its schema.
 remission.clinic.risk.stratify : the risk groups and transplant rule this engine reads.
 """
 
@@ -28,13 +28,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from remission.clinic.kb import Condition, KnowledgeBase, OptionEntry
-from remission.clinic.lesions import NormalisedLesion, UnknownLesionError, Vocabulary
+from remission.clinic.risk import add_months
 from remission.domain.case import CD19_DIRECTED_AGENTS as _CD19_DIRECTED
 from remission.domain.case import Case
 from remission.domain.mrd import MrdResult, compare_to_threshold
 from remission.domain.parameters import Rule, resolve, rests_on, rule_set
 from remission.domain.results import CartResult, RiskResult
+from remission.errors import ValidationError
+from remission.knowledge import (
+    Condition,
+    KnowledgeBase,
+    NormalisedLesion,
+    OptionEntry,
+    UnknownLesionError,
+    Vocabulary,
+    evidence_strength,
+)
 
 __all__ = [
     "NOTICE",
@@ -51,14 +60,15 @@ NOTICE = ("These options are proposed from the knowledge base with their reasons
 OPTIONS_RULES: dict[str, Rule] = rule_set(
     Rule("antigen_positive_min_percent", 20.0, "R",
          "EGIL convention (Bene MC et al. Leukemia 1995;9:1783): a marker is positive when "
-         "expressed on >= 20 % of blasts; not in clinical_rules.md - confirm per laboratory",
+         "expressed on >= 20 % of blasts; recalled - confirm per laboratory",
          "CD19/CD22 at or above this percentage of blasts counts as expressed, below as negative"),
     Rule("high_marrow_burden_percent", 50.0, "U",
          "Topp MS et al. Lancet Oncol 2015;16:57 (blinatumomab responses lower with >= 50 % marrow "
-         "blasts, adults); not in clinical_rules.md - confirm",
+         "blasts, adults); recalled - confirm",
          "marrow blasts at or above this percentage count as high burden (blinatumomab, CAR-T CRS)"),
     Rule("no_response_values", ("NR", "PD", "SD", "PR", "MRD_positive"), "U",
-         "clinical_rules.md §4 (MRD response terms); reading of the case file's best_response",
+         "Gökbuget N et al. Hematology ASH Educ Program 2021:718 (MRD response terms); reading "
+         "of the case file's best_response",
          "best_response values read as 'no (MRD) response' to a prior therapy"),
     Rule("refractory_values", ("NR", "PD", "SD", "PR"), "U",
          "reading of the case file's best_response (no complete remission)",
@@ -66,7 +76,7 @@ OPTIONS_RULES: dict[str, Rule] = rule_set(
 )
 
 _CATEGORY_ORDER = {"transplant": 0, "immunotherapy": 1, "cellular_therapy": 2, "targeted": 3,
-                   "chemotherapy": 4}
+                   "chemotherapy": 4, "local_therapy": 5}
 
 
 @dataclass
@@ -99,6 +109,19 @@ class PatientProfile:
     b_cell_aplasia: bool | None
     hsct_after_relapse: str | None = None
     facts_used: list[str] = field(default_factory=list)
+    date_of_birth: dt.date | None = None
+    relapse_cns_status: str | None = None
+    disease_status: str | None = None
+    state_label: str | None = None
+    in_remission: bool | None = None
+    ph_positive: bool = False
+    antigens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    burden_source: str | None = None
+    ignored_lesions: list[str] = field(default_factory=list)
+    lesion_vaf: dict[str, float] = field(default_factory=dict)
+    tumour_board: dict[str, Any] = field(default_factory=dict)
+    days_since_hsct: int | None = None
+    immune: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -117,7 +140,53 @@ class PatientProfile:
             "risk_groups": sorted(self.risk_groups),
             "cart_persistence": self.cart_persistence, "b_cell_aplasia": self.b_cell_aplasia,
             "hsct_after_latest_relapse": self.hsct_after_relapse,
+            "disease_status": self.disease_status, "state": self.state_label,
+            "in_remission": self.in_remission, "ph_positive": self.ph_positive,
+            "antigens": self.antigens, "marrow_burden_source": self.burden_source,
+            "ignored_lesions": self.ignored_lesions, "tumour_board": self.tumour_board,
+            "days_since_hsct": self.days_since_hsct,
         }
+
+
+_TRUNCATING = ("fs", "*", "ter", "frameshift", "nonsense", "stop", "splice")
+
+
+def as_mapping(value: Any) -> Mapping[str, Any] | None:
+    """An engine result as a mapping (a pydantic model is dumped; None stays None)."""
+    if value is None:
+        return None
+    if hasattr(value, "model_dump"):
+        return dict(value.model_dump(mode="json"))
+    return value if isinstance(value, Mapping) else None
+
+
+def lesion_not_counted(n: NormalisedLesion, les: Any, vocabulary: Vocabulary) -> str | None:
+    """Why a case lesion does not count for options (None: it counts).
+
+    By effect: a listed common polymorphism (``TP53 p.P72R``), a benign / likely benign /
+    uncertain-significance class or an explicit ``oncogenic: false`` from the case, or a truncating
+    variant in a gene whose lesions act by gain of function (an NT5C2 frameshift does not activate
+    NT5C2).
+    """
+    detail = n.detail or getattr(les, "detail", None)
+    if n.kind == "gene":
+        b = vocabulary.benign_polymorphism(n.canonical, detail)
+        if b is not None:
+            return f"common germline polymorphism, not a lesion ({b.source})"
+    cls = getattr(les, "classification", None)
+    if cls in ("benign", "likely_benign"):
+        return f"classified {cls.replace('_', ' ')}"
+    if cls == "uncertain_significance":
+        return "variant of uncertain significance - not counted until classified"
+    if getattr(les, "oncogenic", None) is False:
+        return "flagged not oncogenic"
+    if n.kind == "gene" and detail and getattr(les, "kind", None) in ("snv", "indel"):
+        effect = vocabulary.gene_effect(n.canonical)
+        d = detail.lower()
+        if effect == "activating" and any(t in d for t in _TRUNCATING):
+            return (f"truncating variant in {n.canonical}, whose lesions act by gain of function - "
+                    "no activating effect expected")
+    return None
 
 
 def patient_profile(
@@ -125,17 +194,24 @@ def patient_profile(
     *,
     vocabulary: Vocabulary,
     mrd: Sequence[MrdResult] = (),
-    risk: RiskResult | None = None,
+    risk: RiskResult | Mapping[str, Any] | None = None,
     cart: CartResult | None = None,
     allow_unknown_lesions: bool = False,
     rules: Mapping[str, Any] | None = None,
+    state: Any = None,
+    relapse_number: int | None = None,
 ) -> PatientProfile:
     """Collect the patient facts (pure: reads only the given records).
 
-    ``risk`` is the typed result of the risk step; ``cart`` that of the CAR-T monitoring step
-    (persistence and B-cell aplasia as the CAR-T engine defines them), both optional. Unknown lesion names raise
-    :class:`~remission.clinic.lesions.UnknownLesionError` unless ``allow_unknown_lesions``.
+    ``risk`` is the typed result of the risk step (or :meth:`RiskAssessment.to_json`); ``cart``
+    that of the CAR-T monitoring step (persistence and B-cell aplasia as the CAR-T engine defines
+    them), both optional. Unknown lesion names raise
+    :class:`~remission.knowledge.UnknownLesionError` unless ``allow_unknown_lesions``.
     ``rules``: overrides of :data:`OPTIONS_RULES` (``refractory_values`` is used here).
+    ``state``: the disease state (:func:`remission.state.disease_state`; model or its JSON): when
+    given, remission status, refractoriness, current marrow burden, antigen status and CAR-T
+    facts come from it. ``relapse_number``: the relapse whose site and lesions are read (default:
+    the latest).
     """
     r = resolve(OPTIONS_RULES, rules)
     dates = [case.diagnosis.date, *(r.date for r in case.relapses),
@@ -145,11 +221,20 @@ def patient_profile(
     as_of = max(dates)
     age = round(case.age_at(as_of), 2)
     last = case.relapses[-1] if case.relapses else None
+    if relapse_number is not None:
+        last = next((x for x in case.relapses if x.number == relapse_number), None)
+        if last is None:
+            raise ValidationError(f"relapse_number must be one of "
+                                  f"{[x.number for x in case.relapses]}, but was {relapse_number!r}")
+    st = as_mapping(state)
 
     lesions: list[NormalisedLesion] = []
     unknown: list[str] = []
+    ignored: list[str] = []
+    vafs: dict[str, float] = {}
     seen: set[tuple[str, str | None]] = set()
-    for les in (*case.diagnosis.lesions, *(x for r in case.relapses for x in r.lesions)):
+    upto = [r for r in case.relapses if last is None or r.number <= last.number]
+    for les in (*case.diagnosis.lesions, *(x for r in upto for x in r.lesions)):
         try:
             n = vocabulary.normalise(les.name, kind=les.kind, detail=les.detail)
         except UnknownLesionError:
@@ -157,7 +242,15 @@ def patient_profile(
                 raise
             unknown.append(les.name)
             continue
+        why_not = lesion_not_counted(n, les, vocabulary)
+        label = f"{n.canonical}{' ' + n.detail if n.detail else ''}"
+        if why_not is not None:
+            if f"{label}: {why_not}" not in ignored:
+                ignored.append(f"{label}: {why_not}")
+            continue
         k = (n.canonical, n.detail)
+        if les.vaf is not None:
+            vafs[label] = les.vaf
         if k not in seen:
             seen.add(k)
             lesions.append(n)
@@ -201,6 +294,8 @@ def patient_profile(
     groups: set[str] = set()
     decision = None
     other: list[str] = []
+    if isinstance(risk, Mapping):
+        risk = RiskResult.model_validate({**risk, "kind": "risk"})
     if risk is not None:
         groups = {f"{key}:{g.group}" for key, g in risk.groups().items() if g.group}
         if risk.transplant is not None:
@@ -209,10 +304,49 @@ def patient_profile(
     persistence = cart.persistence.present if cart is not None and cart.persistence else None
     bca = cart.b_cell_aplasia.ongoing if cart is not None else None
 
+    marrow = last.marrow_blasts_percent if last else None
+    burden_src = f"relapse {last.number} marrow blasts" if last and marrow is not None else None
+    disease_status = state_label = None
+    in_remission = None
+    antigens: dict[str, dict[str, Any]] = {}
+    days_since_hsct = None
+    immune: list[dict[str, Any]] = []
+    if st is not None:
+        cur = st.get("current") or {}
+        disease_status = cur.get("status")
+        state_label = cur.get("label")
+        in_remission = st.get("in_remission")
+        if disease_status is not None:
+            refractory = disease_status == "refractory"
+        cb = st.get("current_burden")
+        if isinstance(cb, Mapping) and relapse_number is None:
+            frac = cb.get("fraction")
+            marrow = None if frac is None else round(float(frac) * 100, 6)
+            burden_src = f"{cb.get('source')} {cb.get('date')} ({cb.get('display')})"
+            if in_remission and str(cb.get("date")) < str(cur.get("start")):
+                # in remission since a date after the last burden value: the burden is not known
+                marrow, burden_src = None, "not measured since remission"
+        for a in st.get("antigens") or ():
+            antigens[str(a["antigen"])] = dict(a)
+            if a["antigen"] == "CD19":
+                cd19, src = a["percent_of_blasts"], a["source"]
+            elif a["antigen"] == "CD22":
+                cd22 = a["percent_of_blasts"]
+        sc = st.get("cart")
+        if isinstance(sc, Mapping):
+            persistence = sc.get("persistence") if persistence is None else persistence
+            bca = sc.get("b_cell_aplasia") if bca is None else bca
+        days_since_hsct = st.get("days_since_hsct")
+        immune = list(st.get("immune") or [])
+        line = st.get("line") or {}
+        if disease_status in ("haematological_relapse", "refractory", "molecular_relapse") \
+                and line.get("after_hsct") and relapse_number is None:
+            rel_after_hsct = True  # the current event came after a transplant
+    ph = any("ph_positive" in n.classes for n in lesions)
     return PatientProfile(
         lineage=case.diagnosis.lineage, age_years=age, as_of=as_of, lesions=lesions,
         unknown_lesions=unknown, cd19_percent=cd19, cd22_percent=cd22, antigen_source=src,
-        marrow_blasts_percent=last.marrow_blasts_percent if last else None,
+        marrow_blasts_percent=marrow,
         relapse_number=last.number if last else 0, relapse_site=last.site if last else None,
         therapies=therapies, cart_products=carts, prior_hsct=bool(case.transplants),
         relapse_after_hsct=rel_after_hsct, mrd_positive=mrd_pos, mrd_latest=mrd_txt, mrd_latest_result=latest,
@@ -221,6 +355,12 @@ def patient_profile(
         cart_persistence=persistence, b_cell_aplasia=bca,
         hsct_after_relapse=next((h.date.isoformat() for h in case.transplants
                                  if last is not None and h.date >= last.date), None),
+        date_of_birth=case.patient.date_of_birth,
+        relapse_cns_status=last.cns_status if last else None,
+        disease_status=disease_status, state_label=state_label, in_remission=in_remission,
+        ph_positive=ph, antigens=antigens, burden_source=burden_src, ignored_lesions=ignored,
+        lesion_vaf=vafs, tumour_board=case.tumour_board.model_dump(mode="json"),
+        days_since_hsct=days_since_hsct, immune=immune,
     )
 
 
@@ -265,6 +405,25 @@ def _therapy_hits(names: Sequence[str], p: PatientProfile, *, no_response: bool,
     return out
 
 
+_SCHEME_WORDS = {"bfm": "ALL-REZ BFM", "intreall": "IntReALL", "allr3": "UK ALLR3", "cog": "COG"}
+_DECISION_WORDS = {"indicated": "HSCT indicated", "not_indicated": "HSCT not indicated",
+                   "pending_mrd": "HSCT pending MRD"}
+
+
+def _group_words(ref: str) -> str:
+    """``bfm:S4`` -> ``ALL-REZ BFM S4`` (clinical wording of a risk-group reference)."""
+    scheme, _, group = ref.partition(":")
+    return f"{_SCHEME_WORDS.get(scheme, scheme)} {group}"
+
+
+def _age_at_least(p: PatientProfile, years: float) -> bool:
+    """Age at the profile date >= ``years``, exact to the day when the date of birth is known
+    (``years`` in whole months: 0.083 y is 1 month)."""
+    if p.date_of_birth is not None:
+        return add_months(p.date_of_birth, round(years * 12)) <= p.as_of
+    return p.age_years is not None and p.age_years >= years
+
+
 def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
              rules: Mapping[str, Rule]) -> _Eval:
     """Evaluate a condition: all clauses must hold; unrecorded facts give ``None``."""
@@ -296,23 +455,22 @@ def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
         if p.age_years is None:
             add(None, "age not recorded")
         else:
-            add(p.age_years >= cond.age_min_years,
-                f"age {p.age_years:.1f} y {'>=' if p.age_years >= cond.age_min_years else '<'} "
-                f"{cond.age_min_years:g} y")
+            ok = _age_at_least(p, cond.age_min_years)
+            add(ok, f"age {p.age_years:.1f} y {'>=' if ok else '<'} {cond.age_min_years:g} y")
     if cond.age_below_years is not None:
         if p.age_years is None:
             add(None, "age not recorded")
         else:
-            add(p.age_years < cond.age_below_years,
-                f"age {p.age_years:.1f} y {'<' if p.age_years < cond.age_below_years else '>='} "
-                f"{cond.age_below_years:g} y")
+            ok = not _age_at_least(p, cond.age_below_years)
+            add(ok, f"age {p.age_years:.1f} y {'<' if ok else '>='} {cond.age_below_years:g} y")
     if cond.relapse_number_min is not None:
         add(p.relapse_number >= cond.relapse_number_min, f"relapse number {p.relapse_number}")
     if cond.relapse_number_max is not None:
         add(p.relapse_number <= cond.relapse_number_max, f"relapse number {p.relapse_number}")
     if cond.isolated_extramedullary is not None:
         iem = p.relapse_site in ("isolated_cns", "isolated_testis", "other_em")
-        add(iem == cond.isolated_extramedullary, f"relapse site {p.relapse_site}")
+        add(iem == cond.isolated_extramedullary,
+            f"relapse site {str(p.relapse_site).replace('_', ' ')}")
     if cond.marrow_blasts_at_least_rule is not None:
         r = rules[cond.marrow_blasts_at_least_rule]
         b = p.marrow_blasts_percent
@@ -360,7 +518,6 @@ def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
         else:
             add(p.mrd_positive == cond.mrd_positive, f"latest MRD {p.mrd_latest}")
     if cond.mrd_at_least is not None:
-
         m = p.mrd_latest_result
         if m is None:
             add(None, "no MRD after the latest relapse")
@@ -380,20 +537,21 @@ def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
             add(None, "transplant rule not available")
         else:
             add(p.transplant_decision in cond.transplant_decision_any,
-                f"transplant rule: {p.transplant_decision}")
+                f"transplant rule: {_DECISION_WORDS.get(p.transplant_decision, p.transplant_decision)}")
     if cond.transplant_other_backbone_any:
         hits = [d for d in p.transplant_other if d in cond.transplant_other_backbone_any]
         if not p.transplant_other:
             add(None, "no other-backbone transplant rule")
         else:
-            add(bool(hits), "other backbone's transplant rule: " + ", ".join(p.transplant_other))
+            add(bool(hits), "other backbone's transplant rule: "
+                + ", ".join(_DECISION_WORDS.get(d, d) for d in p.transplant_other))
     if cond.risk_group_any:
         hits = sorted(p.risk_groups & set(cond.risk_group_any))
         if not p.risk_groups:
             add(None, "risk groups not available")
         else:
-            add(bool(hits), "risk group " + ", ".join(hits) if hits
-                else "risk group " + ", ".join(sorted(p.risk_groups)))
+            add(bool(hits), "risk group " + ", ".join(_group_words(g) for g in hits) if hits
+                else "risk group " + ", ".join(_group_words(g) for g in sorted(p.risk_groups)))
     for attr, fact, label in (("cart_persistence", p.cart_persistence, "CAR-T persistence"),
                               ("b_cell_aplasia", p.b_cell_aplasia, "B-cell aplasia")):
         want = getattr(cond, attr)
@@ -409,6 +567,57 @@ def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
         add(done == cond.hsct_after_latest_relapse,
             f"allogeneic HSCT after the latest relapse ({p.hsct_after_relapse})" if done
             else "no HSCT after the latest relapse")
+    if cond.relapse_site_any:
+        add(p.relapse_site in cond.relapse_site_any,
+            f"relapse site {str(p.relapse_site).replace('_', ' ')}")
+    if cond.cns_status_any:
+        if p.relapse_cns_status is None:
+            add(None, "CNS status at relapse not recorded")
+        else:
+            add(p.relapse_cns_status in cond.cns_status_any, f"{p.relapse_cns_status} at relapse")
+    if cond.disease_status_any:
+        if p.disease_status is None:
+            add(None, "current disease state not available")
+        else:
+            add(p.disease_status in cond.disease_status_any, f"now: {p.state_label}")
+    if cond.in_remission is not None:
+        if p.in_remission is None:
+            add(None, "remission status not available")
+        else:
+            add(p.in_remission == cond.in_remission,
+                f"{'in remission' if p.in_remission else 'not in remission'} ({p.state_label})")
+    if cond.ph_positive is not None:
+        add(p.ph_positive == cond.ph_positive,
+            "BCR::ABL1 (Ph+)" if p.ph_positive else "Ph-negative (no BCR::ABL1 recorded)")
+    tb = p.tumour_board
+    if cond.down_syndrome is not None:
+        ds = tb.get("down_syndrome")
+        if ds is None:
+            add(None, "Down syndrome status not recorded")
+        else:
+            add(ds == cond.down_syndrome, "Down syndrome" if ds else "no Down syndrome")
+    if cond.bilirubin_above_uln is not None:
+        bili = (tb.get("organ_function") or {}).get("bilirubin_x_uln")
+        if bili is None:
+            add(None, "bilirubin not recorded")
+        else:
+            add((bili >= 1) == cond.bilirubin_above_uln, f"total bilirubin {bili:g} x ULN")
+    if cond.performance_below_percent is not None:
+        ps = tb.get("performance_status")
+        if not ps:
+            add(None, "Lansky/Karnofsky not recorded")
+        else:
+            add(ps["value"] < cond.performance_below_percent,
+                f"{ps['scale'].capitalize()} {ps['value']:g}")
+    if cond.donor_available is not None:
+        donor = tb.get("donor") or {}
+        if donor.get("available") is None:
+            add(None, "donor availability not recorded")
+        else:
+            add(donor["available"] == cond.donor_available,
+                "donor available" + (f" ({str(donor.get('type')).replace('_', ' ')})"
+                                     if donor.get("type") else "")
+                if donor["available"] else "no donor identified")
     if cond.any_of:
         subs = [evaluate(c, p, vocab, rules) for c in cond.any_of]
         hit = [x for x in subs if x.value]
@@ -431,15 +640,151 @@ def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
 
 # -- the engine -------------------------------------------------------------------------------
 
+def _eligibility(e: OptionEntry, p: PatientProfile, vocab: Vocabulary, r: Mapping[str, Rule],
+                 cautions: list[str]) -> tuple[str, dict[str, str]]:
+    """Eligibility text, overall and per jurisdiction of the label (US-FDA, EU-EMA)."""
+    route = e.access.route
+    if route != "label":
+        note = f" ({e.access.note})" if e.access.note else ""
+        return _ACCESS_WORDS[route] + note, {}
+    by: dict[str, str] = {}
+    unsure: list[str] = []
+    for j in e.access.jurisdictions:
+        outside = []
+        for lab in e.label:
+            if lab.jurisdiction not in (None, j):
+                continue
+            ev = evaluate(lab.when, p, vocab, r)
+            if ev.value is False:
+                outside.append(f"{lab.reason} [{ev.text}]")
+            elif ev.value is None:
+                unsure.append(f"label condition not checkable, confirm: {lab.reason} [{ev.text}]")
+        by[j] = "within label" if not outside else "outside label: " + "; ".join(outside)
+    for u in dict.fromkeys(unsure):
+        cautions.append(u)
+    within = [j for j, t in by.items() if t == "within label"]
+    if len(within) == len(by):
+        text = f"within label ({', '.join(by)})"
+    elif within:
+        text = (f"within label ({', '.join(within)}); outside label ("
+                + ", ".join(j for j in by if j not in within) + ")")
+    else:
+        text = f"outside label ({', '.join(by)}): trial or off-label use"
+    for jur, t in by.items():
+        if t != "within label":
+            cautions.insert(0, f"{jur} {t}")
+    return text, by
+
+
+#: Clinical wording of the evidence levels (what a report shows).
+LEVEL_WORDS: dict[str, str] = {
+    "protocol_standard": "protocol standard", "randomised_phase3": "randomised phase 3",
+    "randomised_phase2": "randomised phase 2", "single_arm_phase2": "single-arm phase 2",
+    "phase1_2": "phase 1/2", "phase1": "phase 1", "real_world": "real-world cohort",
+    "retrospective": "retrospective", "case_series": "case series", "preclinical": "preclinical",
+}
+
+_ACCESS_WORDS = {"standard": "standard of care", "label": "within label", "trial": "clinical trial",
+                 "off_label": "off-label", "compassionate": "compassionate use"}
+
+#: Tumour-board fields: how to tell whether the case records them.
+_NEED_PRESENT = {
+    "donor": lambda p: (p.tumour_board.get("donor") or {}).get("available") is not None,
+    "performance_status": lambda p: bool(p.tumour_board.get("performance_status")),
+    "bilirubin": lambda p: (p.tumour_board.get("organ_function") or {}).get("bilirubin_x_uln") is not None,
+    "liver_tests": lambda p: any((p.tumour_board.get("organ_function") or {}).get(k) is not None
+                                 for k in ("alt_x_uln", "ast_x_uln")),
+    "cumulative_anthracycline": lambda p: p.tumour_board.get("cumulative_anthracycline_mg_m2") is not None,
+    "cardiac_function": lambda p: any((p.tumour_board.get("organ_function") or {}).get(k) is not None
+                                      for k in ("lvef_percent", "shortening_fraction_percent")),
+    "down_syndrome": lambda p: p.tumour_board.get("down_syndrome") is not None,
+    "germline_predisposition": lambda p: p.tumour_board.get("germline_predisposition") is not None,
+    "time_since_hsct": lambda p: p.days_since_hsct is not None or not p.prior_hsct,
+}
+
+
+def level_text(framework: str, level: str) -> str:
+    """``randomised phase 3`` / ``OncoKB level 1`` / ``CIViC B`` / ``ESCAT I-A``."""
+    if framework == "trial":
+        return LEVEL_WORDS.get(level, level)
+    return {"oncokb": "OncoKB level", "civic": "CIViC level", "escat": "ESCAT tier"}[framework] \
+        + f" {level}"
+
+
 def _entry_out(e: OptionEntry, kb: KnowledgeBase) -> dict[str, Any]:
     return {
         "id": e.id, "name": e.name, "category": e.category, "target": e.target,
-        "mechanism": e.mechanism, "access": e.access, "context": e.context,
+        "mechanism": e.mechanism, "access": e.access.model_dump(mode="json"), "context": e.context,
         "evidence": [ev.model_dump(mode="json") for ev in e.evidence],
-        "evidence_level": ", ".join(f"{ev.framework} {ev.level}" for ev in e.evidence),
+        "evidence_level": ", ".join(level_text(ev.framework, ev.level) for ev in e.evidence),
         "citations": [c.model_dump(mode="json") for c in e.citations],
         "knowledge_file": kb.origin.get(e.id),
     }
+
+
+def _evidence_in_setting(e: OptionEntry, profile: PatientProfile, vocab: Vocabulary,
+                         r: Mapping[str, Rule]) -> tuple[list[dict[str, Any]], int, str]:
+    """Each applicable evidence item with whether the patient is in its setting.
+
+    Returns the items, the ranking strength (strongest in-setting level; an extrapolated level
+    counts two grades lower - a reading order, not a clinical rule) and the text shown.
+    """
+    items: list[dict[str, Any]] = []
+    for ev in e.evidence:
+        if ev.lesion is not None and not _lesion_matches(ev.lesion, profile, vocab):
+            continue
+        res = evaluate(ev.setting.when, profile, vocab, r) if ev.setting.clinical else \
+            _Eval(False, "preclinical evidence (no patients)")
+        items.append({"framework": ev.framework, "level": ev.level,
+                      "level_text": level_text(ev.framework, ev.level), "summary": ev.summary,
+                      "setting": ev.setting.description, "in_setting": res.value,
+                      "why": res.text, "strength": evidence_strength(ev.framework, ev.level)})
+    if not items:
+        return [], 0, "no evidence item applies to this patient's lesions"
+    inside = [i for i in items if i["in_setting"]]
+    if inside:
+        best = max(inside, key=lambda i: i["strength"])
+        return items, best["strength"], f"{best['level_text']} in this setting ({best['setting']})"
+    unsure = [i for i in items if i["in_setting"] is None]
+    if unsure:
+        best = max(unsure, key=lambda i: i["strength"])
+        return items, max(best["strength"] - 1, 0), (
+            f"{best['level_text']} if the patient is in its setting ({best['setting']}); "
+            f"not checkable: {best['why']}")
+    best = max(items, key=lambda i: i["strength"])
+    return items, max(best["strength"] - 2, 0), (
+        f"extrapolated: {best['level_text']} evidence from {best['setting']}; "
+        f"this patient: {best['why']}")
+
+
+def _immune_context(e: OptionEntry, p: PatientProfile) -> str | None:
+    """The latest T-cell context beside a T-cell-dependent immunotherapy (values, no threshold)."""
+    if not p.immune or e.category not in ("immunotherapy", "cellular_therapy") \
+            or e.target is None or not any(a in e.target for a in ("CD19", "CD22", "CD38")):
+        return None
+    x = p.immune[-1]
+    bits = [f"{label} {x[k]:g}{unit}" for k, label, unit in (
+        ("cd4_cd8_ratio", "CD4/CD8", ""), ("treg_percent_of_cd4", "Treg", " % of CD4"),
+        ("cd8_exhausted_percent", "exhausted", " % of CD8"),
+        ("cd4_exhausted_percent", "exhausted", " % of CD4")) if x.get(k) is not None]
+    return (f"T-cell context {x['date']} ({x['material'].replace('_', ' ')}): " + ", ".join(bits)
+            + " - values and trends only, no validated threshold")
+
+
+def _antigen_cautions(e: OptionEntry, p: PatientProfile) -> list[str]:
+    """Partial CD19/CD22 expression before an antigen-directed option: the negative fraction."""
+    out = []
+    for antigen in ("CD19", "CD22"):
+        if e.target is None or antigen not in e.target:
+            continue
+        a = p.antigens.get(antigen)
+        if not a or a.get("status") != "partial":
+            continue
+        dim = f"; {a['dim_percent']:g} % dim" if a.get("dim_percent") else ""
+        out.append(f"{antigen} on {a['percent_of_blasts']:g} % of blasts ({a['source']}): "
+                   f"{a['negative_fraction_percent']:g} % of blasts are {antigen}-negative{dim} - "
+                   f"risk of {antigen}-negative escape")
+    return out
 
 
 def propose_options(
@@ -496,32 +841,26 @@ def propose_options(
         given = _therapy_hits(e.agents or (e.id,), profile, no_response=False)
         if given:
             cautions.append("already received: " + "; ".join(given))
-        eligibility = {"standard": "standard of care", "label": "within label",
-                       "trial": "clinical trial", "off_label": "off-label"}[e.access]
-        outside = []
-        for lab in e.label:
-            ev = evaluate(lab.when, profile, vocab, r)
-            if ev.value is False:
-                outside.append(f"{lab.reason} [{ev.text}]")
-            elif ev.value is None:
-                cautions.append(f"label condition not checkable, confirm: {lab.reason} [{ev.text}]")
-        if outside:
-            eligibility = "outside label (trial or off-label use)"
-            cautions = [f"outside label: {o}" for o in outside] + cautions
+        cautions.extend(_antigen_cautions(e, profile))
+        missing = [f"needed field missing: {n.field.replace('_', ' ')} ({n.why})"
+                   for n in e.needs if not _NEED_PRESENT[n.field](profile)]
+        eligibility, by_jurisdiction = _eligibility(e, profile, vocab, r, cautions)
         base = _entry_out(e, kb)
         if reasons:
             excluded.append({**base, "reasons": reasons})
             continue
-        item = {**base, "why": why, "eligibility": eligibility, "cautions": cautions,
+        ev_items, strength, shown = _evidence_in_setting(e, profile, vocab, r)
+        item = {**base, "why": why, "eligibility": eligibility,
+                "eligibility_by_jurisdiction": by_jurisdiction, "cautions": cautions,
+                "missing_fields": missing,
                 "contraindications": [c.reason for c in e.contraindications],
                 "advantages": list(e.advantages), "limitations": list(e.limitations),
-                "toxicities": list(e.toxicities), "lesion_specific": specific}
-        applicable = [ev for ev in e.evidence
-                      if ev.lesion is None or _lesion_matches(ev.lesion, profile, vocab)]
-        strength = e.strength(applicable) if applicable else min(
-            e.strength([ev]) for ev in e.evidence)
+                "toxicities": list(e.toxicities), "lesion_specific": specific,
+                "evidence_in_setting": shown, "evidence_items": ev_items,
+                "extrapolated": not any(i["in_setting"] for i in ev_items),
+                "immune_context": _immune_context(e, profile)}
         item["evidence_strength"] = strength
-        key = (-strength, not specific, len(cautions), _CATEGORY_ORDER[e.category], e.id)
+        key = (-strength, not specific, _CATEGORY_ORDER[e.category], len(cautions), e.id)
         included.append((key, item))
     included.sort(key=lambda x: x[0])
     used.update(n for n, rule in r.items() if rule.tag == "user")  # every override is listed
@@ -535,6 +874,16 @@ def propose_options(
     if profile.unknown_lesions:
         notes.append("lesions not in the vocabulary (ignored for matching): "
                      + ", ".join(profile.unknown_lesions))
+    if profile.ignored_lesions:
+        notes.append("lesions not counted (by effect): " + "; ".join(profile.ignored_lesions))
+    if profile.state_label is not None:
+        notes.insert(0, f"options are evaluated against the current state: {profile.state_label}")
+    tb = profile.tumour_board
+    if tb.get("trial_notes"):
+        notes.append(f"trial eligibility notes (case file): {tb['trial_notes']}")
+    if tb.get("germline_predisposition"):
+        notes.append("germline predisposition recorded: " + ", ".join(tb["germline_predisposition"])
+                     + " - consider it for conditioning, radiotherapy and donor choice")
     options = [{"rank": i + 1, **item} for i, (_, item) in enumerate(included)]
     return {
         "options": options,
@@ -543,7 +892,9 @@ def propose_options(
         "patient": profile.as_dict(),
         "knowledge_base": {"version": kb.version, "directory": str(kb.directory),
                            "files": list(kb.files), "entries": len(kb.entries)},
-        "ranking": "strength of evidence, then lesion-specific match, then fewer cautions "
+        "ranking": "strength of evidence in the patient's setting (extrapolated evidence two grades "
+                   "lower), then lesion-specific match, then category (transplant, immunotherapy, "
+                   "cellular therapy, targeted, chemotherapy, local therapy), then fewer cautions "
                    "(a reading order, not a recommendation)",
         "rules": rests_on(r[n] for n in sorted(used)),
         "notice": NOTICE,

@@ -1,6 +1,6 @@
 """Risk stratification of a first relapse of childhood ALL.
 
-Schemes (``shared/specs/clinical_rules.md`` §1): ALL-REZ BFM strategic groups S1–S4, IntReALL
+Schemes: ALL-REZ BFM strategic groups S1–S4, IntReALL
 SR/HR, UK ALLR3 SR/IR/HR and COG AALL1331 LR/IR/HR, plus the MRD rule that decides allogeneic
 HSCT (BFM/IntReALL arm A: MRD after induction ≥ 10⁻³; UK ALLR3/IntReALL arm B: ≥ 10⁻⁴).
 
@@ -10,7 +10,7 @@ MRD values (``MrdResult`` list) and returns a :class:`RiskAssessment`. The table
 point rules (:func:`bfm_time_point`, :func:`cog_time_point`) are public so that tests and notebooks
 can check every cell.
 
-Months are **calendar months**: "relapse < 18 months after diagnosis" means the relapse date is
+Months are **calendar months**:"relapse < 18 months after diagnosis" means the relapse date is
 before the date 18 calendar months after diagnosis (:func:`add_months`, the day clamped to the end
 of a shorter month, as ``dateutil.relativedelta`` does). A relapse on exactly that date is in the
 later category (the spec's tables use "≥" for the later category).
@@ -39,6 +39,7 @@ from remission.domain.case import Case, Relapse
 from remission.domain.mrd import MrdResult, compare_to_threshold
 from remission.domain.parameters import Rule, resolve, rests_on, rule_set
 from remission.errors import ValidationError
+from remission.knowledge import UnknownLesionError, Vocabulary, default_vocabulary
 
 __all__ = [
     "RISK_RULES",
@@ -53,12 +54,14 @@ __all__ = [
     "TimePoint",
     "TransplantRule",
     "add_months",
+    "age_in_range",
     "allr3_group",
     "bfm_group",
     "bfm_time_point",
     "cog_group",
     "cog_time_point",
     "intreall_group",
+    "is_ph_positive",
     "risk_site",
     "stratify",
 ]
@@ -69,9 +72,8 @@ RiskSite = Literal["iem", "combined", "isolated_bm"]
 RiskLineage = Literal["BCP", "T"]
 Decision = Literal["indicated", "not_indicated", "pending_mrd"]
 
-#: Source keys of ``clinical_rules.md`` §9 used by the risk rules, with their citation.
-SOURCES: dict[str, str] = {
-    "S-Fuster": "Fuster JL. World J Hematol 2014;3:49, Table 2 (site and time-point definitions)",
+#: Source keys used by the risk rules, with their citation.
+SOURCES: dict[str, str] = {"S-Fuster": "Fuster JL. World J Hematol 2014;3:49, Table 2 (site and time-point definitions)",
     "S-HungerRaetz": "Hunger SP, Raetz EA. Blood 2020;136:1803, risk-stratification table "
                      "(COG / BFM / UK first-relapse schemes)",
     "S-IntReALL-SR": "IntReALL SR 2010 (NCT01802814), results abstract: arm A (ALL-REZ BFM 2002) "
@@ -88,49 +90,49 @@ SOURCES: dict[str, str] = {
 }
 
 RISK_RULES: dict[str, Rule] = rule_set(
-    Rule("very_early_months", 18, "C", "clinical_rules.md §1.2 [S-Fuster]",
+    Rule("very_early_months", 18, "C", "Fuster JL. World J Hematol 2014;3:49, Table 2",
          "BFM/I-BFM/UK: relapse < this many calendar months after diagnosis is very early"),
-    Rule("late_after_frontline_months", 6, "C", "clinical_rules.md §1.2 [S-Fuster]",
+    Rule("late_after_frontline_months", 6, "C", "Fuster JL. World J Hematol 2014;3:49, Table 2",
          "BFM/I-BFM/UK: relapse >= this many calendar months after end of frontline is late"),
-    Rule("allr3_same_time_points", True, "R", "clinical_rules.md §1.2",
+    Rule("allr3_same_time_points", True, "R", "Fuster JL. World J Hematol 2014;3:49, Table 2",
          "UK ALLR3 used the same very-early/early/late cut-offs as BFM (recalled)"),
-    Rule("cog_marrow_early_months", 36, "C", "clinical_rules.md §1.2 [S-Fuster]",
+    Rule("cog_marrow_early_months", 36, "C", "Fuster JL. World J Hematol 2014;3:49, Table 2",
          "COG: marrow (isolated or combined) relapse < this many months from diagnosis is early"),
-    Rule("cog_iem_early_months", 18, "R", "clinical_rules.md §1.2, §8.5",
+    Rule("cog_iem_early_months", 18, "R", "Fuster JL. World J Hematol 2014;3:49, Table 2 (unresolved: confirm in the primary source)",
          "COG AALL1331: isolated extramedullary relapse < this many months from diagnosis is early"),
-    Rule("cog_eob1_mrd_threshold", 1e-3, "C", "clinical_rules.md §1.6 [S-HungerRaetz]",
+    Rule("cog_eob1_mrd_threshold", 1e-3, "C", "Hunger SP, Raetz EA. Blood 2020;136:1803",
          "AALL1331 late relapse: end-of-block-1 MRD >= this (0.1 %) -> IR, below -> LR"),
     Rule("cog_eob1_timepoints", ("end_of_block_1", "eob1", "end_of_induction"), "U",
-         "clinical_rules.md §1.6 [S-AALL1331-B1]",
+         "AALL1331 block 1 report, Haematologica 2025",
          "MRD timepoint labels read as AALL1331 end of block 1 (block 1 is the induction)"),
-    Rule("bfm_matrix_cells", True, "R", "clinical_rules.md §1.3",
+    Rule("bfm_matrix_cells", True, "R", "Hunger SP, Raetz EA. Blood 2020;136:1803",
          "ALL-REZ BFM cell-by-cell S1-S4 matrix and the S3/S4 split (recalled standard table)"),
-    Rule("intreall_very_early_iem", "HR", "U", "clinical_rules.md §1.4, §8.3",
+    Rule("intreall_very_early_iem", "HR", "U", "IntReALL SR 2010 (NCT01802814) (unresolved: confirm in the primary source)",
          "IntReALL group of a very early isolated extramedullary relapse (derived, not read)"),
-    Rule("allr3_t_iem_like_bcp", True, "U", "clinical_rules.md §1.5, §8.3",
+    Rule("allr3_t_iem_like_bcp", True, "U", "Parker C et al. Lancet 2010;376:2009 (unresolved: confirm in the primary source)",
          "UK ALLR3 places T-lineage IEM relapses by the same timing rule as BCP (assumed)"),
-    Rule("bfm_mrd_threshold", 1e-3, "C", "clinical_rules.md §1.3 [S-IntReALL-SR]",
+    Rule("bfm_mrd_threshold", 1e-3, "C", "IntReALL SR 2010 (NCT01802814) results",
          "ALL-REZ BFM S2 / IntReALL SR arm A: MRD after induction >= this -> allogeneic HSCT"),
     Rule("bfm_mrd_timepoints", ("end_of_induction", "tp2", "after_induction"), "R",
-         "clinical_rules.md §1.3, §8.4 [S-Eckert]",
+         "Eckert C et al. J Clin Oncol 2013 (unresolved: confirm in the primary source)",
          "MRD timepoint labels read as the BFM S2 decision point (end of induction, TP2)"),
-    Rule("allr3_mrd_threshold", 1e-4, "C", "clinical_rules.md §1.5 [S-ALLR3]",
+    Rule("allr3_mrd_threshold", 1e-4, "C", "Parker C et al. Lancet 2010;376:2009",
          "UK ALLR3 / IntReALL SR arm B IR: MRD after induction >= this -> allogeneic SCT"),
     Rule("allr3_mrd_timepoints", ("end_of_induction", "after_induction", "end_of_block_1", "eob1"),
-         "U", "clinical_rules.md §1.5 [S-ALLR3]",
+         "U", "Parker C et al. Lancet 2010;376:2009",
          "MRD timepoint labels read as the ALLR3 decision point ('after induction')"),
-    Rule("mrd_at_induction_end_date", True, "U", "clinical_rules.md §1.3 (MRD 'after induction')",
+    Rule("mrd_at_induction_end_date", True, "U", "Hunger SP, Raetz EA. Blood 2020;136:1803 (MRD 'after induction')",
          "without a timepoint label, marrow MRD dated at the end of the first 'induction' therapy "
          "after the relapse is read as MRD after induction"),
-    Rule("intreall_early_s2_hsct", True, "C", "clinical_rules.md §1.3 [S-IntReALL-SR]",
+    Rule("intreall_early_s2_hsct", True, "C", "IntReALL SR 2010 (NCT01802814) results",
          "IntReALL SR 2010: early combined BM or early IEM relapse -> allogeneic HSCT"),
-    Rule("intreall_age_years", (1, 18), "R", "clinical_rules.md §1.4 [S-IntReALL-elig]",
+    Rule("intreall_age_years", (1, 18), "R", "IntReALL SR 2010 eligibility (NCT01802814)",
          "IntReALL age range [min, max) in years ('1-17 y' read as below the 18th birthday)"),
-    Rule("allr3_age_years", (1, 19), "R", "clinical_rules.md §1.5 [S-ALLR3]",
+    Rule("allr3_age_years", (1, 19), "R", "Parker C et al. Lancet 2010;376:2009",
          "UK ALLR3 age range [min, max) in years ('1-18 y' read as below the 19th birthday)"),
-    Rule("cog_age_years", (1, 31), "R", "clinical_rules.md §1.6 [S-Brown]",
+    Rule("cog_age_years", (1, 31), "R", "Brown PA et al. JAMA 2021;325:833",
          "AALL1331 age range [min, max) in years ('1-30 y' read as below the 31st birthday)"),
-    Rule("intreall_hr_complement", True, "R", "clinical_rules.md §1.4, §8.3",
+    Rule("intreall_hr_complement", True, "R", "IntReALL SR 2010 (NCT01802814) (unresolved: confirm in the primary source)",
          "IntReALL HR is derived as the complement of the confirmed SR list (verify against the "
          "IntReALL HR 2010 protocol, NCT03590171)"),
     # a setting, not a recalled fact (tag C so that it is listed only when the user overrides it)
@@ -241,6 +243,19 @@ def whole_months(start: dt.date, end: dt.date) -> int:
     return n
 
 
+def age_in_range(case: Case, when: dt.date, lo: float, hi: float) -> bool:
+    """``lo <= age < hi`` at ``when``, exact to the day when the date of birth is known.
+
+    With a date of birth, the patient is ``n`` years old from the ``n``-th birthday on (a
+    29 February birthday falls on 28 February in other years); without one, the age is the
+    recorded age at diagnosis plus days / 365.25.
+    """
+    dob = case.patient.date_of_birth
+    if dob is None or float(lo) != int(lo) or float(hi) != int(hi):
+        return lo <= case.age_at(when) < hi
+    return add_months(dob, 12 * int(lo)) <= when < add_months(dob, 12 * int(hi))
+
+
 def _before(start: dt.date, event: dt.date, months: int) -> bool:
     """``event`` is less than ``months`` calendar months after ``start``."""
     return event < add_months(start, months)
@@ -255,7 +270,7 @@ def bfm_time_point(
     *,
     rules: Mapping[str, Rule] | None = None,
 ) -> TimePoint | None:
-    """BFM / I-BFM / UK time point (§1.2), evaluated in order: very early, early, late.
+    """BFM / I-BFM / UK time point, evaluated in order: very early, early, late.
 
     Returns ``None`` when the relapse is ≥ 18 months after diagnosis and the end of frontline
     therapy is unknown (it is never inferred).
@@ -287,16 +302,16 @@ def risk_site(case_site: str) -> RiskSite:
 def cog_time_point(
     diagnosis: dt.date, relapse: dt.date, site: RiskSite, *, rules: Mapping[str, Rule] | None = None
 ) -> CogTimePoint:
-    """COG timing from diagnosis only (§1.2): marrow < 36 months early; IEM < 18 months early."""
+    """COG timing from diagnosis only: marrow < 36 months early; IEM < 18 months early."""
     r = rules or RISK_RULES
     months = r["cog_iem_early_months"].value if site == "iem" else r["cog_marrow_early_months"].value
     return "early" if _before(diagnosis, relapse, int(months)) else "late"
 
 
-# -- the tables (§1.3–§1.7) ----------------------------------------------------------------
+# -- the tables ----------------------------------------------------------------
 
 _BFM: dict[tuple[str, str, str], str] = {
-    # (lineage, site, time point) -> group; §1.3 tables (matrix [R], membership [C])
+    # (lineage, site, time point) -> group; ALL-REZ BFM tables (matrix [R], membership [C])
     ("BCP", "iem", "very_early"): "S2", ("BCP", "combined", "very_early"): "S4",
     ("BCP", "isolated_bm", "very_early"): "S4",
     ("BCP", "iem", "early"): "S2", ("BCP", "combined", "early"): "S2",
@@ -309,12 +324,20 @@ _BFM: dict[tuple[str, str, str], str] = {
     ("T", "iem", "late"): "S1", ("T", "combined", "late"): "S4", ("T", "isolated_bm", "late"): "S4",
 }
 
-_BFM_CONSOLIDATION = {
-    "S1": "chemotherapy (+ local therapy: cranial RT / orchiectomy or testicular RT as applicable)",
-    "S2": "MRD after induction decides: >= 1e-3 -> allogeneic HSCT; < 1e-3 -> continue chemotherapy",
-    "S3": "allogeneic HSCT in CR2",
-    "S4": "allogeneic HSCT in CR2",
-}
+def _frac(x: float) -> str:
+    """An MRD fraction as text: ``0.001 (0.1 %)``."""
+    return f"{x:g} ({x * 100:g} %)"
+
+
+def _bfm_consolidation(group: str, rules: Mapping[str, Rule]) -> str:
+    """Consolidation of a BFM group; the S2 threshold is the (overridable) rule value."""
+    if group == "S2":
+        thr = _frac(float(rules["bfm_mrd_threshold"].value))
+        return (f"MRD after induction decides: >= {thr} -> allogeneic HSCT; < {thr} -> continue "
+                "chemotherapy")
+    return {"S1": "chemotherapy (+ local therapy: cranial RT / orchiectomy or testicular RT as "
+                  "applicable)",
+            "S3": "allogeneic HSCT in CR2", "S4": "allogeneic HSCT in CR2"}[group]
 
 _TP_WORD = {"very_early": "very early", "early": "early", "late": "late"}
 _SITE_WORD = {"iem": "isolated extramedullary", "combined": "combined marrow",
@@ -330,14 +353,16 @@ def _check_key(lineage: str, site: str, time_point: str) -> None:
         raise ValidationError(f"time_point must be one of very_early, early, late, but was {time_point!r}")
 
 
-def bfm_group(lineage: RiskLineage, site: RiskSite, time_point: TimePoint) -> SchemeGroup:
-    """ALL-REZ BFM strategic group S1–S4 (§1.3)."""
+def bfm_group(lineage: RiskLineage, site: RiskSite, time_point: TimePoint,
+              *, rules: Mapping[str, Rule] | None = None) -> SchemeGroup:
+    """ALL-REZ BFM strategic group S1–S4."""
     _check_key(lineage, site, time_point)
+    r = rules or RISK_RULES
     g = _BFM[(lineage, site, time_point)]
     path = (f"lineage {lineage}", f"site {_SITE_WORD[site]}", f"time point {_TP_WORD[time_point]}",
-            f"ALL-REZ BFM table §1.3 ({'T-lineage' if lineage == 'T' else 'BCP'}) -> {g}")
+            f"ALL-REZ BFM table ({'T-lineage' if lineage == 'T' else 'BCP'}) -> {g}")
     return SchemeGroup(scheme="ALL-REZ BFM", group=g, rule_path=path,
-                       consolidation=_BFM_CONSOLIDATION[g],
+                       consolidation=_bfm_consolidation(g, r),
                        sources=("S-HungerRaetz", "S-Fuster"), rests_on=("bfm_matrix_cells",))
 
 
@@ -345,7 +370,7 @@ def intreall_group(
     lineage: RiskLineage, site: RiskSite, time_point: TimePoint,
     *, rules: Mapping[str, Rule] | None = None,
 ) -> SchemeGroup:
-    """IntReALL SR / HR (§1.4): SR per the confirmed SR list; HR as its complement."""
+    """IntReALL SR / HR: SR per the confirmed SR list; HR as its complement."""
     _check_key(lineage, site, time_point)
     r = rules or RISK_RULES
     rests: tuple[str, ...] = ()
@@ -367,18 +392,18 @@ def intreall_group(
     else:
         g, why = "HR", "early isolated BCP marrow relapse -> HR"
     path = (f"lineage {lineage}", f"site {_SITE_WORD[site]}", f"time point {_TP_WORD[time_point]}",
-            f"IntReALL §1.4: {why}")
+            f"IntReALL: {why}")
     return SchemeGroup(scheme="IntReALL", group=g, rule_path=path,
                        sources=("S-IntReALL-SR", "S-IntReALL-elig"),
                        rests_on=rests if g == "SR" else (*rests, "intreall_hr_complement"),
-                       note=None if g == "SR" else "HR is derived as the complement of SR (§1.4 [R])")
+                       note=None if g == "SR" else "HR is derived as the complement of SR [R]")
 
 
 def allr3_group(
     lineage: RiskLineage, site: RiskSite, time_point: TimePoint,
     *, rules: Mapping[str, Rule] | None = None,
 ) -> SchemeGroup:
-    """UK ALLR3 SR / IR / HR (§1.5)."""
+    """UK ALLR3 SR / IR / HR."""
     _check_key(lineage, site, time_point)
     r = rules or RISK_RULES
     rests: list[str] = ["allr3_same_time_points"]
@@ -389,7 +414,7 @@ def allr3_group(
             if not r["allr3_t_iem_like_bcp"].value:
                 return SchemeGroup(scheme="UK ALLR3", group=None, pending="T-lineage IEM placement",
                                    rule_path=("lineage T", "site isolated extramedullary",
-                                              "ALLR3 T-lineage IEM placement not stated (§1.5 [U])"),
+                                              "ALLR3 T-lineage IEM placement not stated [U]"),
                                    sources=("S-HungerRaetz", "S-ALLR3"),
                                    rests_on=("allr3_t_iem_like_bcp",))
             why += " (T-lineage IEM placed by the BCP timing rule, assumed)"
@@ -402,11 +427,13 @@ def allr3_group(
         g, why = "HR", "BCP early isolated marrow relapse -> HR"
     else:
         g, why = "IR", f"BCP {_TP_WORD[time_point]} {_SITE_WORD[site]} relapse -> IR"
+    thr = _frac(float(r["allr3_mrd_threshold"].value))
     consolidation = {"SR": "chemotherapy",
-                     "IR": "MRD after induction decides: >= 1e-4 -> allo-SCT; < 1e-4 -> chemotherapy",
+                     "IR": f"MRD after induction decides: >= {thr} -> allo-SCT; < {thr} -> "
+                           "chemotherapy",
                      "HR": "allo-SCT for all"}[g]
     path = (f"lineage {lineage}", f"site {_SITE_WORD[site]}", f"time point {_TP_WORD[time_point]}",
-            f"UK ALLR3 §1.5: {why}")
+            f"UK ALLR3: {why}")
     return SchemeGroup(scheme="UK ALLR3", group=g, rule_path=path, consolidation=consolidation,
                        sources=("S-HungerRaetz", "S-ALLR3"), rests_on=tuple(rests))
 
@@ -419,7 +446,7 @@ def cog_group(
     *,
     rules: Mapping[str, Rule] | None = None,
 ) -> SchemeGroup:
-    """COG AALL1331 LR / IR / HR (§1.6); T-ALL → HR by the COG general scheme (not AALL1331).
+    """COG AALL1331 LR / IR / HR; T-ALL → HR by the COG general scheme (not AALL1331).
 
     Late relapses need end-of-block-1 MRD: without it the group is pending (``group=None``,
     ``candidates=("LR", "IR")``).
@@ -439,13 +466,13 @@ def cog_group(
     if lineage == "T":
         return SchemeGroup(
             scheme="COG (general)", group="HR",
-            rule_path=("lineage T", "COG: T-ALL relapse, any site/timing -> HR (§1.6)"),
+            rule_path=("lineage T", "COG: T-ALL relapse, any site/timing -> HR"),
             sources=("S-HungerRaetz",),
             note="T-ALL was not eligible for AALL1331; group from the general COG scheme")
     if time_point == "early":
         return SchemeGroup(scheme="COG AALL1331", group="HR",
                            rule_path=(f"lineage {lineage}", f"site {_SITE_WORD[site]}", timing,
-                                      f"AALL1331 §1.6: early {'marrow' if marrow else 'IEM'} -> HR"),
+                                      f"AALL1331: early {'marrow' if marrow else 'IEM'} -> HR"),
                            consolidation="blinatumomab or chemotherapy blocks, then HSCT (AALL1331)",
                            sources=("S-HungerRaetz", "S-Brown"), rests_on=rests)
     thr = float(r["cog_eob1_mrd_threshold"].value)
@@ -523,19 +550,29 @@ def _transplant(backbone: str, bfm: SchemeGroup | None, allr3: SchemeGroup | Non
         if g == "S1":
             return TransplantRule(backbone=name, rule="S1: chemotherapy + local therapy; no MRD rule",
                                   mrd_threshold=None, mrd_value=None, decision="not_indicated",
-                                  rule_path=(f"BFM {g}", "S1 -> chemotherapy (§1.3 [R])"), sources=srcs)
+                                  rule_path=(f"BFM {g}", "S1 -> chemotherapy [R]"), sources=srcs)
         if g in ("S3", "S4"):
             return TransplantRule(backbone=name, rule=f"{g}: allogeneic HSCT in CR2 for all",
                                   mrd_threshold=None, mrd_value=None, decision="indicated",
-                                  rule_path=(f"BFM {g}", f"{g} -> allogeneic HSCT (§1.3 [R]); "
+                                  rule_path=(f"BFM {g}", f"{g} -> allogeneic HSCT [R]; "
                                              "pre-HSCT MRD is prognostic, not a stratifier"),
                                   sources=srcs)
+        if site == "iem" and time_point == "very_early" and r["intreall_very_early_iem"].value == "HR":
+            return TransplantRule(
+                backbone=name,
+                rule="IntReALL HR: very early isolated extramedullary relapse -> allogeneic HSCT",
+                mrd_threshold=None, mrd_value=None, decision="indicated",
+                rule_path=(f"BFM {g}", "very early isolated extramedullary relapse",
+                           "not IntReALL SR (SR takes late and early IEM only [C]) -> "
+                           "IntReALL HR (derived, [U]: rule intreall_very_early_iem) -> allogeneic "
+                           "HSCT as for HR; consistent with UK ALLR3 HR (allo-SCT for all)"),
+                sources=("S-IntReALL-SR", "S-HungerRaetz"))
         if r["intreall_early_s2_hsct"].value and time_point == "early" and site in ("combined", "iem"):
             return TransplantRule(
                 backbone=name, rule="IntReALL SR 2010: early combined BM or early IEM relapse -> HSCT",
                 mrd_threshold=None, mrd_value=None, decision="indicated",
                 rule_path=(f"BFM {g}", f"early {_SITE_WORD[site]} relapse",
-                           "IntReALL SR 2010 allocation: allogeneic HSCT (§1.3 [C])"),
+                           "IntReALL SR 2010 allocation: allogeneic HSCT [C]"),
                 sources=("S-IntReALL-SR",))
         path0: tuple[str, ...] = (f"BFM {g}", f"S2 MRD rule: MRD after induction >= {thr:g} -> HSCT")
     elif backbone == "allr3":
@@ -549,11 +586,11 @@ def _transplant(backbone: str, bfm: SchemeGroup | None, allr3: SchemeGroup | Non
         if g == "SR":
             return TransplantRule(backbone=name, rule="ALLR3 SR: chemotherapy", mrd_threshold=None,
                                   mrd_value=None, decision="not_indicated",
-                                  rule_path=("ALLR3 SR", "SR -> chemotherapy (§1.5)"), sources=srcs)
+                                  rule_path=("ALLR3 SR", "SR -> chemotherapy"), sources=srcs)
         if g == "HR":
             return TransplantRule(backbone=name, rule="ALLR3 HR: allo-SCT for all", mrd_threshold=None,
                                   mrd_value=None, decision="indicated",
-                                  rule_path=("ALLR3 HR", "HR -> allo-SCT (§1.5)"), sources=srcs)
+                                  rule_path=("ALLR3 HR", "HR -> allo-SCT"), sources=srcs)
         path0 = ("ALLR3 IR", f"IR MRD rule: MRD after induction >= {thr:g} -> allo-SCT")
     else:
         raise ValidationError(f"transplant_backbone must be one of bfm, allr3, but was {backbone!r}")
@@ -582,14 +619,12 @@ def _transplant(backbone: str, bfm: SchemeGroup | None, allr3: SchemeGroup | Non
 
 # -- the case-level entry point ---------------------------------------------------------------
 
-def _is_ph_positive(case: Case) -> bool:
+def is_ph_positive(case: Case, vocabulary: Vocabulary) -> bool:
     """Any diagnosis or relapse lesion in the ``ph_positive`` class (BCR::ABL1 and synonyms)."""
-    from remission.clinic.lesions import UnknownLesionError, normalise_lesion
-
     lesions = [*case.diagnosis.lesions, *(les for r in case.relapses for les in r.lesions)]
     for les in lesions:
         try:
-            if "ph_positive" in normalise_lesion(les.name, kind=les.kind).classes:
+            if "ph_positive" in vocabulary.normalise(les.name, kind=les.kind).classes:
                 return True
         except UnknownLesionError:  # unknown names are reported by the options engine
             continue
@@ -602,6 +637,7 @@ def stratify(
     *,
     rules: Mapping[str, Any] | None = None,
     relapse_number: int | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> RiskAssessment:
     """Risk groups of the case's first relapse and the transplant rule that applies.
 
@@ -614,7 +650,11 @@ def stratify(
     rules : overrides by rule name (see :data:`RISK_RULES`).
     relapse_number : which relapse to classify (default: the first one recorded; the schemes
         are for a first relapse, a later one is flagged).
+    vocabulary : the loaded lesion vocabulary (reads Ph status); default: the bundled one,
+        loaded by :mod:`remission.knowledge`.
     """
+    if vocabulary is None:
+        vocabulary = default_vocabulary()
     r = resolve(RISK_RULES, rules)
     lineage: RiskLineage = "BCP" if case.diagnosis.lineage == "B" else "T"
     used: set[str] = set()
@@ -641,17 +681,25 @@ def stratify(
     flags: list[Flag] = []
     warnings: list[str] = []
 
-    # blast counts against the site definitions (§1.1 [C])
+    # blast counts against the site definitions [C]
     b = rel.marrow_blasts_percent
     if b is not None:
         if rel.site == "isolated_bm" and b < 25:
             warnings.append(f"isolated marrow relapse with {b:g} % blasts: the definition needs >= 25 % "
-                            "(M3) or blood blasts; < 25 % needs MRD confirmation (Ponte di Legno, §4.4)")
+                            "(M3) or blood blasts; < 25 % needs MRD confirmation (Buchmann S et al. Blood 2022;139:1785)")
         if rel.site == "combined" and b < 5:
             warnings.append(f"combined relapse with {b:g} % marrow blasts: the definition needs >= 5 %")
         if site == "iem" and b >= 5:
             warnings.append(f"isolated extramedullary relapse with {b:g} % marrow blasts: the "
                             "definition needs < 5 % (M1); check the site")
+    cns = rel.cns_status
+    if rel.site in ("isolated_bm", "isolated_testis") and cns in ("CNS2", "CNS3"):
+        warnings.append(f"site {rel.site.replace('_', ' ')} with {cns}: CNS involvement makes it a "
+                        "combined relapse (site definitions, Fuster 2014 Table 2); the groups "
+                        "below use the recorded site - check it")
+    if rel.site == "isolated_cns" and cns == "CNS1":
+        warnings.append("site isolated CNS with CNS1 recorded: the site and the CNS status "
+                        "disagree - check them")
 
     # lookups (the time point may be unknown: then use only cells that agree across candidates)
     tps: list[TimePoint] = [tp] if tp is not None else ["early", "late"]
@@ -663,8 +711,7 @@ def stratify(
                           schemes=("ALL-REZ BFM", "IntReALL", "UK ALLR3")))
 
     def lookup(fn: Any) -> SchemeGroup | None:
-        groups = [fn(lineage, site, t, rules=r) if fn is not bfm_group else fn(lineage, site, t)
-                  for t in tps]
+        groups = [fn(lineage, site, t, rules=r) for t in tps]
         if len({g.group for g in groups}) == 1:
             g0 = groups[0]
             if tp is None:
@@ -713,7 +760,7 @@ def stratify(
                           schemes=("ALL-REZ BFM", "IntReALL", "UK ALLR3", "COG AALL1331"),
                           table_lookup=table))
         excluded |= {"bfm", "intreall", "allr3", "cog"}
-    if _is_ph_positive(case):
+    if is_ph_positive(case, vocabulary):
         flags.append(Flag(code="ph_positive",
                           message="BCR::ABL1 (Ph+) ALL: excluded from IntReALL and AALL1331; Ph+ "
                                   "relapse is treated outside these schemes (TKI-based); flagged, "
@@ -725,7 +772,7 @@ def stratify(
                                    ("allr3", "allr3_age_years", "UK ALLR3"),
                                    ("cog", "cog_age_years", "COG AALL1331")):
         lo, hi = r[rule_name].value
-        if not lo <= age < hi:
+        if not age_in_range(case, rel.date, lo, hi):
             flags.append(Flag(code="age_outside_scheme",
                               message=f"age {age:g} y at relapse is outside {scheme} "
                                       f"({lo}-{hi - 1} y)",
@@ -739,7 +786,7 @@ def stratify(
     if any(t.kind == "bispecific" and "blinatumomab" in t.name.lower() and t.start < rel.date
            for t in case.therapies) and lineage == "BCP":
         flags.append(Flag(code="prior_blinatumomab",
-                          message="blinatumomab before this relapse: excluded from AALL1331 (§1.6)",
+                          message="blinatumomab before this relapse: excluded from AALL1331",
                           schemes=("COG AALL1331",), table_lookup={"cog": table["cog"]}))
         excluded.add("cog")
 
@@ -772,6 +819,8 @@ def stratify(
     used.update(n for n, rule in r.items() if rule.tag == "user")  # every override is listed
     if transplant is not None and "IntReALL SR 2010" in transplant.rule:
         used.add("intreall_early_s2_hsct")
+    if transplant is not None and transplant.rule.startswith("IntReALL HR: very early"):
+        used.add("intreall_very_early_iem")
     sources = sorted({s for g in (bfm, intreall, allr3, cog_out) if g for s in g.sources}
                      | set(transplant.sources if transplant else ()))
     return RiskAssessment(

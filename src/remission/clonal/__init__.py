@@ -24,8 +24,8 @@ from remission.clonal.cluster import (
 )
 from remission.clonal.pattern import (
     DEFAULT_RULES,
-    RELAPSE_LESIONS,
     RelapsePattern,
+    RelapseTable,
     annotate_case_lesions,
     annotate_lesions,
     clone_status,
@@ -35,7 +35,6 @@ from remission.clonal.tree import ROOT, CloneTree, build_tree, enumerate_trees, 
 
 __all__ = [
     "DEFAULT_RULES",
-    "RELAPSE_LESIONS",
     "ROOT",
     "CcfEstimate",
     "ClonalResult",
@@ -44,6 +43,7 @@ __all__ = [
     "ClusterResult",
     "MutationClusterer",
     "RelapsePattern",
+    "RelapseTable",
     "adjusted_rand_index",
     "analyse_clonal",
     "annotate_case_lesions",

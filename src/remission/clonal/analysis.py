@@ -25,6 +25,7 @@ from remission.clonal.cluster import ClusterResult, cluster_mutations, loglik_te
 from remission.clonal.pattern import (
     DEFAULT_RULES,
     RelapsePattern,
+    RelapseTable,
     annotate_lesions,
     clone_status,
     pattern_over_trees,
@@ -138,6 +139,7 @@ def analyse_clonal(
     restarts: int = 5,
     criterion: Literal["bic", "icl"] = "bic",
     precision: float | None = None,
+    relapse_lesions: RelapseTable | None = None,
 ) -> ClonalResult:
     """Clonal architecture of one patient from multi-sample read counts.
 
@@ -151,6 +153,8 @@ def analyse_clonal(
     roles : sample → diagnosis | relapse | remission | follow_up; inferred from names if absent.
     parameters : overrides of :data:`remission.clonal.pattern.DEFAULT_RULES` by name.
     precision : beta-binomial precision (None = binomial).
+    relapse_lesions : relapse-associated gene facts from the knowledge base
+        (:meth:`remission.knowledge.Vocabulary.relapse_lesions`); without it no lesion is annotated.
     """
     rules = resolve(DEFAULT_RULES, parameters)
     warn: list[str] = list(getattr(table, "notes", []) or [])
@@ -235,7 +239,8 @@ def analyse_clonal(
                           "cluster": int(clusters.labels[n_i]), "cluster_prob": round(float(clusters.prob[n_i]), 4),
                           "samples": per})
     lesions = annotate_lesions([table.genes[i] for i in idx], clusters.labels, status,
-                               [table.mutation_ids[i] for i in idx], np.nan_to_num(ccf_pt))
+                               [table.mutation_ids[i] for i in idx], np.nan_to_num(ccf_pt),
+                               relapse_lesions=relapse_lesions or {})
     for les in lesions:
         les["ccf"] = dict(zip(tum, les["ccf"], strict=True))
     used = [rules[n] for n in ("present_ccf", "tree_tolerance_ccf", "major_clone_ccf", "multiclonal_min_relapse_ccf")]

@@ -35,8 +35,8 @@ from remission.domain.parameters import Rule, rule_set
 
 __all__ = [
     "DEFAULT_RULES",
-    "RELAPSE_LESIONS",
     "RelapsePattern",
+    "RelapseTable",
     "annotate_case_lesions",
     "annotate_lesions",
     "relapse_pattern",
@@ -63,44 +63,19 @@ DEFAULT_RULES: dict[str, Rule] = rule_set(
          "VAF in a remission sample at or above which a variant is treated as germline and dropped"),
 )
 
-#: relapse-associated genes → mechanism (clinical_rules.md §7.1; tag per row as in the spec)
-RELAPSE_LESIONS: dict[str, dict[str, str]] = {
-    "NT5C2": {"mechanism": "activating; dephosphorylates thio-IMP/thio-GMP", "resistance": "6-mercaptopurine / 6-thioguanine (thiopurines)",
-              "tag": "C", "source": "clinical_rules.md §7.1 [S-PMKB-NT5C2], [S-NT5C2-BFM], [S-Meyer]"},
-    "PRPS1": {"mechanism": "gain of function; loss of feedback inhibition of de novo purine synthesis", "resistance": "thiopurines",
-              "tag": "C", "source": "clinical_rules.md §7.1 [S-PRPS1]"},
-    "NR3C1": {"mechanism": "glucocorticoid receptor deletion/mutation", "resistance": "glucocorticoids",
-              "tag": "C", "source": "clinical_rules.md §7.1 [S-Irving2016], [S-LiB2020]"},
-    "NR3C2": {"mechanism": "mineralocorticoid receptor deletion/mutation", "resistance": "glucocorticoids",
-              "tag": "C", "source": "clinical_rules.md §7.1 [S-Irving2016], [S-LiB2020]"},
-    "CREBBP": {"mechanism": "impaired histone acetyltransferase activity; attenuated glucocorticoid-responsive transcription",
-               "resistance": "glucocorticoids", "tag": "R",
-               "source": "clinical_rules.md §7.1 [S-Mullighan], [S-Inthal] (GC mechanism [R])"},
-    "TP53": {"mechanism": "loss of DNA-damage apoptosis", "resistance": "multi-agent",
-             "tag": "C", "source": "clinical_rules.md §7.1 [S-Irving2016], [S-Krentz]"},
-    "MSH6": {"mechanism": "mismatch-repair haploinsufficiency; thioguanine incorporated without arrest", "resistance": "thiopurine tolerance",
-             "tag": "C", "source": "clinical_rules.md §7.1 [S-Evensen]"},
-    "MSH2": {"mechanism": "mismatch-repair haploinsufficiency", "resistance": "thiopurine tolerance",
-             "tag": "C", "source": "clinical_rules.md §7.1 [S-Evensen]"},
-    "PMS2": {"mechanism": "mismatch-repair haploinsufficiency", "resistance": "thiopurine tolerance",
-             "tag": "C", "source": "clinical_rules.md §7.1 [S-Evensen]"},
-    "NRAS": {"mechanism": "activating RAS signalling", "resistance": "chemoresistance (prednisolone, vincristine ex vivo); MEK-inhibitor sensitivity",
-             "tag": "C", "source": "clinical_rules.md §7.1 [S-Irving2014], [S-Jerchel]"},
-    "KRAS": {"mechanism": "activating RAS signalling", "resistance": "chemoresistance (prednisolone, vincristine ex vivo); MEK-inhibitor sensitivity",
-             "tag": "C", "source": "clinical_rules.md §7.1 [S-Irving2014], [S-Jerchel]"},
-    "PTPN11": {"mechanism": "activating RAS-pathway signalling", "resistance": "chemoresistance; MEK-inhibitor sensitivity",
-               "tag": "C", "source": "clinical_rules.md §7.1 [S-Irving2014], [S-Jerchel]"},
-    "FLT3": {"mechanism": "activating RAS-pathway signalling", "resistance": "chemoresistance",
-             "tag": "C", "source": "clinical_rules.md §7.1 [S-Irving2014]"},
-    "CBL": {"mechanism": "RAS-pathway activation", "resistance": "chemoresistance",
-            "tag": "C", "source": "clinical_rules.md §7.1 [S-Irving2014]"},
-    "NSD2": {"mechanism": "p.E1099K gain of function; increased H3K36me2, chromatin decompaction",
-             "resistance": "context-dependent (glucocorticoids in some models [U])", "tag": "C",
-             "source": "clinical_rules.md §7.1 [S-NSD2]"},
-    "FPGS": {"mechanism": "loss; reduced methotrexate polyglutamation", "resistance": "methotrexate",
-             "tag": "R", "source": "clinical_rules.md §7.1 [S-LiB2020] (mechanism [R])"},
-}
-RELAPSE_LESIONS["WHSC1"] = RELAPSE_LESIONS["NSD2"]
+#: The relapse-lesion facts (gene → mechanism, resistance, tag, source) live once, in the
+#: knowledge base's lesion vocabulary (:meth:`remission.knowledge.Vocabulary.relapse_lesions`);
+#: the functions below receive that table.
+RelapseTable = Mapping[str, Any]
+
+
+def _facts(table: RelapseTable, gene: str) -> dict[str, str] | None:
+    info = table.get(gene)
+    if info is None:
+        return None
+    if hasattr(info, "model_dump"):
+        return dict(info.model_dump())
+    return dict(info)
 
 
 @dataclass
@@ -170,14 +145,19 @@ def pattern_over_trees(trees: Sequence[list[int | None]], ccf: np.ndarray, toler
 
 def annotate_lesions(genes: Sequence[str | None], labels: Sequence[int] | np.ndarray,
                      clone_status: Mapping[int, str], mutation_ids: Sequence[str] | None = None,
-                     ccf: np.ndarray | None = None) -> list[dict[str, Any]]:
-    """Relapse-associated mutations (genes of §7.1) with mechanism, clone and clone status."""
+                     ccf: np.ndarray | None = None, *,
+                     relapse_lesions: RelapseTable) -> list[dict[str, Any]]:
+    """Relapse-associated mutations with mechanism, clone and clone status.
+
+    ``relapse_lesions``: gene → facts, from the knowledge base
+    (:meth:`remission.knowledge.Vocabulary.relapse_lesions`; Li B et al. Blood 2020;135:41).
+    """
     out = []
     for i, g in enumerate(genes):
         if not g:
             continue
         key = str(g).upper()
-        info = RELAPSE_LESIONS.get(key)
+        info = _facts(relapse_lesions, key)
         if info is None:
             continue
         k = int(labels[i])
@@ -210,7 +190,8 @@ def clone_status(tree: CloneTree, dx: int, relapse: int, rules: Mapping[str, Any
     return out
 
 
-def annotate_case_lesions(diagnosis: Sequence[Any], relapses: Sequence[tuple[int, Sequence[Any]]]) -> list[dict[str, Any]]:
+def annotate_case_lesions(diagnosis: Sequence[Any], relapses: Sequence[tuple[int, Sequence[Any]]], *,
+                          relapse_lesions: RelapseTable) -> list[dict[str, Any]]:
     """Relapse-associated lesions reported in the case file (no raw data), with mechanism.
 
     ``diagnosis``: lesions (objects/dicts with ``name``, ``detail``, ``vaf``); ``relapses``:
@@ -224,13 +205,15 @@ def annotate_case_lesions(diagnosis: Sequence[Any], relapses: Sequence[tuple[int
     out = []
     for le in diagnosis:
         g = str(get(le, "name")).upper()
-        if g in RELAPSE_LESIONS:
+        info = _facts(relapse_lesions, g)
+        if info is not None:
             out.append({"gene": g, "detail": get(le, "detail"), "vaf": get(le, "vaf"), "found_at": "diagnosis",
-                        "acquired": False, **RELAPSE_LESIONS[g]})
+                        "acquired": False, **info})
     for number, lesions in relapses:
         for le in lesions:
             g = str(get(le, "name")).upper()
-            if g in RELAPSE_LESIONS:
+            info = _facts(relapse_lesions, g)
+            if info is not None:
                 out.append({"gene": g, "detail": get(le, "detail"), "vaf": get(le, "vaf"),
-                            "found_at": f"relapse {number}", "acquired": g not in at_dx, **RELAPSE_LESIONS[g]})
+                            "found_at": f"relapse {number}", "acquired": g not in at_dx, **info})
     return out

@@ -21,6 +21,7 @@ __all__ = [
     "CarTInfusion",
     "Case",
     "Diagnosis",
+    "Donor",
     "Frontline",
     "Immunophenotype",
     "Lesion",
@@ -29,13 +30,16 @@ __all__ = [
     "Material",
     "MrdMethod",
     "MrdReport",
+    "OrganFunction",
     "Patient",
+    "PerformanceStatus",
     "Relapse",
     "RelapseSite",
     "Sample",
     "SampleRole",
     "Therapy",
     "Transplant",
+    "TumourBoard",
 ]
 
 Lineage = Literal["B", "T"]
@@ -43,7 +47,8 @@ LesionKind = Literal["fusion", "snv", "indel", "cnv", "rearrangement", "karyotyp
 RelapseSite = Literal["isolated_bm", "combined", "isolated_cns", "isolated_testis", "other_em"]
 Material = Literal["bone_marrow", "peripheral_blood"]
 AssayKind = Literal[
-    "ngs_mrd", "flow_mrd", "pcr_mrd", "variants", "cart_kinetics", "b_cells", "observations"
+    "ngs_mrd", "flow_mrd", "pcr_mrd", "variants", "cart_kinetics", "b_cells", "observations",
+    "tcell_panel",
 ]
 SampleRole = Literal["diagnosis", "follow_up", "relapse", "remission", "normal_reference"]
 MrdMethod = Literal["ngs", "flow", "pcr"]
@@ -104,6 +109,11 @@ class Lesion(_Model):
     kind: LesionKind
     detail: str | None = None
     vaf: float | None = Field(None, ge=0, le=1, description="Variant allele fraction (0-1).")
+    classification: Literal["pathogenic", "likely_pathogenic", "uncertain_significance",
+                            "likely_benign", "benign"] | None = Field(
+        None, description="ClinVar-style (ACMG/AMP) class; benign, likely benign and uncertain "
+                          "variants do not count as lesions for options")
+    oncogenic: bool | None = Field(None, description="explicit oncogenicity flag (OncoKB-style)")
 
 
 class Diagnosis(_Model):
@@ -163,7 +173,48 @@ class Antigen(_Model):
     date: dt.date
     cd19_percent: float | None = Field(None, alias="CD19_percent", ge=0, le=100)
     cd22_percent: float | None = Field(None, alias="CD22_percent", ge=0, le=100)
+    cd19_dim_percent: float | None = Field(None, alias="CD19_dim_percent", ge=0, le=100,
+                                           description="blasts with dim CD19 (percent of blasts)")
+    cd22_dim_percent: float | None = Field(None, alias="CD22_dim_percent", ge=0, le=100,
+                                           description="blasts with dim CD22 (percent of blasts)")
     method: str | None = None
+
+
+class Donor(_Model):
+    available: bool | None = Field(None, description="a suitable donor is identified")
+    type: DonorType | None = None
+    note: str | None = None
+
+
+class PerformanceStatus(_Model):
+    scale: Literal["lansky", "karnofsky"] = Field(description="Lansky (< 16 y) or Karnofsky")
+    value: float = Field(ge=0, le=100)
+    date: dt.date | None = None
+
+
+class OrganFunction(_Model):
+    date: dt.date | None = None
+    bilirubin_x_uln: float | None = Field(None, ge=0, description="total bilirubin / ULN")
+    alt_x_uln: float | None = Field(None, ge=0, description="ALT / ULN")
+    ast_x_uln: float | None = Field(None, ge=0, description="AST / ULN")
+    lvef_percent: float | None = Field(None, ge=0, le=100, description="LV ejection fraction")
+    shortening_fraction_percent: float | None = Field(None, ge=0, le=100)
+
+
+class TumourBoard(_Model):
+    """What a tumour board asks for beyond the disease course (all optional; options say when
+    a field they need is missing)."""
+
+    donor: Donor | None = None
+    performance_status: PerformanceStatus | None = None
+    organ_function: OrganFunction | None = None
+    cumulative_anthracycline_mg_m2: float | None = Field(
+        None, ge=0, description="cumulative anthracycline dose, doxorubicin-equivalent mg/m2")
+    down_syndrome: bool | None = None
+    germline_predisposition: tuple[str, ...] | None = Field(
+        None, description="known germline predisposition (e.g. TP53 Li-Fraumeni); [] = none found; "
+                          "null = not assessed")
+    trial_notes: str | None = Field(None, description="trial eligibility notes (free text)")
 
 
 class MrdReport(_Model):
@@ -216,6 +267,7 @@ class Case(_Model):
     antigen_expression: tuple[Antigen, ...] = ()
     mrd_reports: tuple[MrdReport, ...] = ()
     samples: tuple[Sample, ...] = ()
+    tumour_board: TumourBoard = TumourBoard()
 
     def cd19_directed_before(self, when: dt.date) -> list[str]:
         """CD19-directed therapies given on or before ``when`` (CD19 CAR-T infusions, therapies

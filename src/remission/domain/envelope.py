@@ -13,7 +13,7 @@ __all__ = ["SCHEMA_MAJOR", "SCHEMA_MAJORS", "envelope"]
 #: the major version of every ``remission.<kind>`` schema unless listed in SCHEMA_MAJORS
 SCHEMA_MAJOR = 1
 #: kinds whose schema had a breaking change (see CHANGELOG.md)
-SCHEMA_MAJORS: dict[str, int] = {"case_analysis": 2}
+SCHEMA_MAJORS: dict[str, int] = {"case_analysis": 2, "options": 2}
 
 
 def envelope(

@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from remission.domain.state import DiseaseState, ImmuneResult
+
 __all__ = [
     "AntigenCourse",
     "BCellAplasia",
@@ -27,7 +29,9 @@ __all__ = [
     "CartResult",
     "ClonalResult",
     "CourseResult",
+    "DiseaseState",
     "EngineResult",
+    "EvidenceInSetting",
     "FlowCall",
     "FlowResult",
     "FlowSampleResult",
@@ -318,6 +322,20 @@ class RiskResult(_Result):
 
 # -- options -------------------------------------------------------------------------------------
 
+class EvidenceInSetting(_Result):
+    """One evidence item of an option and whether the patient is in the setting it comes from."""
+
+    framework: str
+    level: str
+    level_text: str = Field(description="clinical wording, e.g. 'randomised phase 3'")
+    summary: str
+    setting: str = Field(description="the patients the evidence comes from")
+    in_setting: bool | None = Field(description="True: in that setting; False: extrapolated; "
+                                                "None: not checkable")
+    why: str
+    strength: int
+
+
 class OptionEntry(_Result):
     """One therapy option (ranked) or exclusion, with its evidence and citations."""
 
@@ -327,7 +345,8 @@ class OptionEntry(_Result):
     category: str
     target: str | None = None
     mechanism: str | None = None
-    access: str | None = None
+    access: JsonObject | None = Field(None, description="route (standard / label / trial / "
+                                      "off_label / compassionate), label jurisdictions, note")
     context: str | None = None
     evidence: list[JsonObject] = Field(default_factory=list)
     evidence_level: str | None = None
@@ -343,6 +362,15 @@ class OptionEntry(_Result):
     toxicities: list[str] = Field(default_factory=list)
     lesion_specific: bool | None = None
     evidence_strength: int | None = None
+    eligibility_by_jurisdiction: dict[str, str] = Field(default_factory=dict)
+    missing_fields: list[str] = Field(default_factory=list, description="tumour-board fields the "
+                                      "option needs and the case lacks")
+    evidence_in_setting: str | None = Field(None, description="the evidence level shown for this "
+                                            "patient: in the patient's setting, or extrapolated")
+    evidence_items: list[EvidenceInSetting] = Field(default_factory=list)
+    extrapolated: bool | None = None
+    immune_context: str | None = Field(None, description="T-cell context beside immunotherapy "
+                                       "options (values and trends, no threshold)")
 
 
 class OptionsResult(_Result):
@@ -359,6 +387,6 @@ class OptionsResult(_Result):
 
 EngineResult = Annotated[
     NgsResult | FlowResult | PcrResult | CourseResult | CartResult | ClonalResult | RiskResult
-    | OptionsResult,
+    | DiseaseState | ImmuneResult | OptionsResult,
     Field(discriminator="kind"),
 ]

@@ -143,9 +143,12 @@ def render_html(analysis: CaseAnalysis) -> str:
          "warnings": s.warnings, "rests_on": s.rests_on, "error": s.error}
         for s in analysis.sections
     ]
+    from remission.report.sections.state import summary_html
+
     template = _env().get_template("report.html.j2")
     return str(template.render(
         a=analysis,
+        now=Markup(summary_html(analysis)),
         case=analysis.case,
         prov=analysis.provenance,
         notice=NOT_A_MEDICAL_DEVICE,

@@ -13,7 +13,8 @@ from remission.steps._base import MRD, Step, StepContext, registry, step
 __all__ = ["MODULES", "MRD", "Step", "StepContext", "all_steps", "step"]
 
 #: the step modules (``remission.steps.<name>``)
-MODULES: tuple[str, ...] = ("ngs", "flow", "pcr", "course", "cart", "clonal", "risk", "options")
+MODULES: tuple[str, ...] = ("ngs", "flow", "pcr", "course", "cart", "clonal", "risk", "immune",
+                            "state", "options")
 
 
 def all_steps() -> list[Step]:

@@ -15,11 +15,16 @@ TITLE = "Clonal architecture"
 _ENGINE_KEYS = {"seed", "max_clusters", "restarts", "criterion", "precision"}
 
 
-def _has_relapse_lesions(case: Any) -> bool:
-    from remission.clonal.pattern import RELAPSE_LESIONS
+def _relapse_table() -> dict[str, Any]:
+    from remission.knowledge import default_vocabulary
 
+    return dict(default_vocabulary().relapse_lesions())
+
+
+def _has_relapse_lesions(case: Any) -> bool:
+    table = _relapse_table()
     names = [le.name for le in case.diagnosis.lesions] + [le.name for r in case.relapses for le in r.lesions]
-    return any(n.upper() in RELAPSE_LESIONS for n in names)
+    return any(n.upper() in table for n in names)
 
 
 def _applies(case: Any) -> bool:
@@ -58,10 +63,12 @@ def run(ctx: StepContext) -> EngineSection:
     engine = {k: params.pop(k) for k in list(params) if k in _ENGINE_KEYS}
     clono_params = {k: params.pop(k) for k in list(params)
                     if k in ("index_min_fraction", "expanded_fold", "related_suffix_nt")}
+    table = _relapse_table()
     result: dict[str, Any] = {
         "variant_samples": [],
         "case_lesions": annotate_case_lesions(ctx.case.diagnosis.lesions,
-                                              [(r.number, r.lesions) for r in ctx.case.relapses]),
+                                              [(r.number, r.lesions) for r in ctx.case.relapses],
+                                              relapse_lesions=table),
     }
     warnings: list[str] = []
     rested: list[dict[str, Any]] = []
@@ -74,7 +81,8 @@ def run(ctx: StepContext) -> EngineSection:
             inputs = read_variant_inputs([*ctx.sample_paths(sample), *extra],
                                          purity=sample.parameters.get("purity"))
             res = analyse_clonal(inputs.table, purity=inputs.purity, segments=inputs.segments,
-                                 roles=sample.parameters.get("roles"), parameters=params, **engine)
+                                 roles=sample.parameters.get("roles"), parameters=params,
+                                 relapse_lesions=table, **engine)
         except (InputError, ValidationError) as exc:
             entry["error"] = str(exc)
             ctx.sample_failed(TITLE, sample.id, exc)

@@ -27,23 +27,34 @@ def render(section: EngineSection, analysis: CaseAnalysis) -> str:
            f"({kb.get('entries', '?')} entries). Order: {escape(r.get('ranking', ''))}.</p>"]
     for n in r.get("notes", []):
         out.append(f"<p class='warning'>{escape(n)}</p>")
-    out.append("<table class='compact'><thead><tr><th>#</th><th>option</th><th>why it applies</th>"
-               "<th>evidence</th><th>eligibility</th><th>cautions / contraindications</th>"
-               "<th>citations</th></tr></thead><tbody>")
+    # four columns (fits a 1024-px screen): option with access and citations, why, evidence in
+    # this patient's setting, cautions
+    out.append("<table class='compact options'><thead><tr><th>#</th><th>option and access</th>"
+               "<th>why it applies</th><th>evidence in this setting</th>"
+               "<th>cautions / missing fields</th></tr></thead><tbody>")
     for o in r.get("options", []):
         why = "<ul class='small'>" + "".join(f"<li>{escape(w)}</li>" for w in o["why"]) + "</ul>"
-        ev = "<br>".join(f"{escape(e['framework'])} <b>{escape(e['level'])}</b>: {escape(e['summary'])}"
-                         for e in o["evidence"])
-        cautions = ("<ul class='small'>" + "".join(f"<li>{escape(c)}</li>" for c in o["cautions"])
-                    + "</ul>") if o["cautions"] else "–"
+        items = "".join(
+            f"<li>{escape(e['level_text'])}: {escape(e['summary'])} <i>({escape(e['setting'])}; "
+            + ("in setting" if e["in_setting"] else "extrapolated" if e["in_setting"] is False
+               else "not checkable") + ")</i></li>"
+            for e in o.get("evidence_items") or [])
+        imm = (f"<br><span class='small'>{escape(o['immune_context'])}</span>"
+               if o.get("immune_context") else "")
+        ev = (f"<b>{escape(o.get('evidence_in_setting') or o.get('evidence_level') or '')}</b>{imm}"
+              + (f"<details><summary>all evidence</summary><ul class='small'>{items}</ul></details>"
+                 if items else ""))
+        notes = [*o["cautions"], *(o.get("missing_fields") or [])]
+        cautions = ("<ul class='small'>" + "".join(f"<li>{escape(c)}</li>" for c in notes)
+                    + "</ul>") if notes else "–"
         contra = ""
         if o.get("contraindications"):
             contra = ("<br><span class='small'>contraindicated when: "
                       + "; ".join(escape(c) for c in o["contraindications"]) + "</span>")
         out.append(f"<tr><td>{o['rank']}</td><td><b>{escape(o['name'])}</b><br>"
-                   f"<span class='small'>{escape(o.get('target') or '')}</span></td><td>{why}</td>"
-                   f"<td>{ev}</td><td>{escape(o['eligibility'])}</td><td>{cautions}{contra}</td>"
-                   f"<td>{_cites(o['citations'])}</td></tr>")
+                   f"<span class='small'>{escape(o['eligibility'])}</span>"
+                   f"<details><summary class='small'>citations</summary>{_cites(o['citations'])}"
+                   f"</details></td><td>{why}</td><td>{ev}</td><td>{cautions}{contra}</td></tr>")
     out.append("</tbody></table>")
     if r.get("excluded"):
         out.append("<h3>Not proposed</h3><table class='compact'><thead><tr><th>option</th>"

@@ -9,6 +9,14 @@ from markupsafe import escape
 
 from remission.domain import CaseAnalysis, EngineSection
 
+_SITE = {"isolated_bm": "isolated marrow", "combined": "combined marrow and extramedullary",
+         "isolated_cns": "isolated CNS", "isolated_testis": "isolated testicular",
+         "other_em": "isolated extramedullary (other)"}
+_FLAG = {"relapse_after_hsct": "relapse after HSCT", "second_relapse": "later relapse",
+         "ph_positive": "Ph+ ALL", "age_outside_scheme": "age outside a scheme",
+         "t_all_not_aall1331": "T-ALL and AALL1331", "prior_blinatumomab": "prior blinatumomab",
+         "missing_frontline_end_date": "end of frontline therapy missing",
+         "no_relapse": "no relapse"}
 _SCHEMES = (("bfm", "ALL-REZ BFM"), ("intreall", "IntReALL"), ("allr3", "UK ALLR3"), ("cog", "COG"))
 
 
@@ -21,6 +29,11 @@ def _mrd(m: dict[str, Any] | None) -> str:
             f"{', ' + escape(m['timepoint']) if m.get('timepoint') else ''})")
 
 
+def _cite(source: str) -> str:
+    """``[S-Fuster] Fuster JL. ...`` -> ``Fuster JL. ...`` (authors, journal, year only)."""
+    return source.split("] ", 1)[1] if source.startswith("[S-") and "] " in source else source
+
+
 def render(section: EngineSection, analysis: CaseAnalysis) -> str:
     r = section.data()
     out: list[str] = []
@@ -29,7 +42,7 @@ def render(section: EngineSection, analysis: CaseAnalysis) -> str:
     tp = r.get("time_point") or "unknown (end of frontline therapy not given)"
     out.append(
         f"<p>Relapse {r['relapse_number']} on {escape(str(r['relapse_date']))}: "
-        f"{escape(r['lineage'])} lineage, site <b>{escape(r['case_site'])}</b>, BFM time point "
+        f"{escape(r['lineage'])} lineage, site <b>{escape(_SITE.get(r['case_site'], r['case_site']))}</b>, BFM time point "
         f"<b>{escape(tp.replace('_', ' '))}</b> ({r['months_from_diagnosis']} months from diagnosis"
         + (f", {r['months_from_end_of_frontline']} months after the end of frontline therapy"
            if r.get("months_from_end_of_frontline") is not None else "")
@@ -61,12 +74,12 @@ def render(section: EngineSection, analysis: CaseAnalysis) -> str:
         out.append("<h3>Flags</h3><ul>")
         for f in r["flags"]:
             look = ", ".join(f"{k}: {v}" for k, v in f.get("table_lookup", {}).items() if v)
-            out.append(f"<li><b>{escape(f['code'])}</b>: {escape(f['message'])}"
+            out.append(f"<li><b>{escape(_FLAG.get(f['code'], f['code']))}</b>: {escape(f['message'])}"
                        + (f" <span class='small'>(table alone: {escape(look)})</span>" if look else "")
                        + "</li>")
         out.append("</ul>")
     if r.get("sources"):
         out.append("<details><summary>Sources</summary><ul>"
-                   + "".join(f"<li>{escape(s)}</li>" for s in r["sources"]) + "</ul></details>")
+                   + "".join(f"<li>{escape(_cite(s))}</li>" for s in r["sources"]) + "</ul></details>")
     out.append(f"<p class='small'>{escape(r.get('notice', ''))}</p>")
     return "\n".join(out)

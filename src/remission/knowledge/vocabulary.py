@@ -2,7 +2,7 @@
 
 Names arrive in many spellings: ``BCR::ABL1``, ``BCR-ABL1``, ``BCR/ABL1``, ``t(9;22)`` and ``Ph+``
 are the same lesion; ``MLL-r`` is a ``KMT2A`` rearrangement; ``WHSC1`` is ``NSD2``. The vocabulary
-(``clinic/knowledge/lesions.yaml``, part of the versioned knowledge base) maps each spelling to a
+(``knowledge/data/lesions.yaml``, part of the versioned knowledge base) maps each spelling to a
 canonical name and to *classes* that the options knowledge base refers to
 (``abl_class``, ``jak_stat``, ``ras_pathway``, ``thiopurine_resistance`` ...).
 
@@ -26,22 +26,24 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from remission.errors import KnowledgeBaseError, ValidationError
+from remission.knowledge.schema import (
+    BenignPolymorphism,
+    FusionEntry,
+    FusionPattern,
+    GeneEntry,
+    LesionClass,
+    LesionVocabularyFile,
+    NamedLesion,
+    RelapseFacts,
+)
 
 __all__ = [
-    "LesionClass",
-    "LesionVocabularyFile",
     "NormalisedLesion",
     "UnknownLesionError",
     "Vocabulary",
-    "default_vocabulary",
-    "normalise_lesion",
 ]
 
 _SEP = re.compile(r"\s*(?:::|/|-|_)\s*")
@@ -55,58 +57,6 @@ class UnknownLesionError(ValidationError):
 
 def _key(text: str) -> str:
     return re.sub(r"\s+", " ", text.strip()).upper()
-
-
-# -- the YAML schema ------------------------------------------------------------------------
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LesionClass(_Model):
-    description: str = Field(min_length=1)
-    sources: tuple[str, ...] = Field(min_length=1)
-
-
-class GeneEntry(_Model):
-    symbol: str = Field(min_length=1)
-    aliases: tuple[str, ...] = ()
-    classes: tuple[str, ...] = ()
-    classes_if_rearranged: tuple[str, ...] = ()
-    note: str | None = None
-
-
-class FusionEntry(_Model):
-    name: str = Field(min_length=3, pattern=r"^[A-Za-z0-9.]+::[A-Za-z0-9.]+$")
-    aliases: tuple[str, ...] = ()
-    classes: tuple[str, ...] = ()
-    note: str | None = None
-
-
-class NamedLesion(_Model):
-    """A lesion that is not a gene or a two-partner fusion (ploidy, iAMP21, generic rearrangement)."""
-
-    name: str = Field(min_length=1)
-    aliases: tuple[str, ...] = ()
-    classes: tuple[str, ...] = ()
-    genes: tuple[str, ...] = ()
-    note: str | None = None
-
-
-class FusionPattern(_Model):
-    partner: str = Field(min_length=1)
-    position: str = Field("any", pattern="^(5prime|3prime|any)$")
-    classes: tuple[str, ...] = ()
-
-
-class LesionVocabularyFile(_Model):
-    kind: str = Field(pattern="^lesions$")
-    classes: dict[str, LesionClass] = Field(default_factory=dict)
-    genes: tuple[GeneEntry, ...] = ()
-    fusions: tuple[FusionEntry, ...] = ()
-    named: tuple[NamedLesion, ...] = ()
-    fusion_patterns: tuple[FusionPattern, ...] = ()
-    synonyms: dict[str, str] = Field(default_factory=dict)
 
 
 # -- the vocabulary ---------------------------------------------------------------------------
@@ -131,7 +81,7 @@ class NormalisedLesion:
 class Vocabulary:
     """Canonical lesion names, their synonyms and classes.
 
-    Build it from a ``lesions.yaml`` (:meth:`from_file`); add user synonyms with
+    Build it from a ``lesions.yaml`` (:func:`remission.knowledge.load_vocabulary`); add user synonyms with
     :meth:`add_synonym`.
     """
 
@@ -140,6 +90,7 @@ class Vocabulary:
     fusions: dict[str, FusionEntry] = field(default_factory=dict)
     named: dict[str, NamedLesion] = field(default_factory=dict)
     patterns: list[FusionPattern] = field(default_factory=list)
+    benign: tuple[BenignPolymorphism, ...] = ()
     _gene_alias: dict[str, str] = field(default_factory=dict)
     _synonyms: dict[str, str] = field(default_factory=dict)  # key -> canonical lesion name
 
@@ -176,19 +127,13 @@ class Vocabulary:
             v.patterns.append(p)
         for alias, canonical in data.synonyms.items():
             v.add_synonym(alias, canonical, source=source)
+        v.benign = tuple(data.benign_polymorphisms)
         return v
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> Vocabulary:
-        from remission.clinic.kb import _load_yaml_model
-
-        data = _load_yaml_model(Path(path), LesionVocabularyFile)
-        return cls.from_data(data, source=Path(path).name)
 
     def copy(self) -> Vocabulary:
         return Vocabulary(classes=dict(self.classes), genes=dict(self.genes),
                           fusions=dict(self.fusions), named=dict(self.named),
-                          patterns=list(self.patterns), _gene_alias=dict(self._gene_alias),
+                          patterns=list(self.patterns), benign=self.benign, _gene_alias=dict(self._gene_alias),
                           _synonyms=dict(self._synonyms))
 
     def add_synonym(self, alias: str, canonical: str, *, source: str = "user") -> None:
@@ -308,17 +253,36 @@ class Vocabulary:
         return True
 
 
-@cache
-def _default() -> Vocabulary:
-    return Vocabulary.from_file(Path(__file__).parent / "knowledge" / "lesions.yaml")
+    # -- facts about genes -------------------------------------------------------------------
+    def relapse_lesions(self) -> dict[str, RelapseFacts]:
+        """Relapse-associated genes with mechanism and resistance, by symbol and by alias.
 
+        The one table of these facts (Li B et al. Blood 2020;135:41 and the sources per gene);
+        :mod:`remission.clonal` receives it from here.
+        """
+        out: dict[str, RelapseFacts] = {}
+        for sym, g in self.genes.items():
+            if g.relapse is not None:
+                out[sym] = g.relapse
+                for a in g.aliases:
+                    out[a.upper()] = g.relapse
+        return out
 
-def default_vocabulary() -> Vocabulary:
-    """A fresh copy of the bundled vocabulary (safe to add synonyms to)."""
-    return _default().copy()
+    def gene_effect(self, symbol: str) -> str | None:
+        """``activating`` | ``loss`` | None: how lesions of this gene act."""
+        g = self.genes.get(symbol.upper())
+        return g.effect if g is not None else None
 
-
-def normalise_lesion(name: str, *, kind: str | None = None, detail: str | None = None,
-                     vocabulary: Vocabulary | None = None) -> NormalisedLesion:
-    """Normalise one lesion name with the bundled (or a given) vocabulary."""
-    return (vocabulary or _default()).normalise(name, kind=kind, detail=detail)
+    def benign_polymorphism(self, gene: str, detail: str | None) -> BenignPolymorphism | None:
+        """The listed common polymorphism this variant is, if any (``TP53 p.P72R``)."""
+        if not detail:
+            return None
+        sym = self._gene_alias.get(_key(gene), gene.strip().upper())
+        d = detail.strip().upper().removeprefix("P.")
+        for b in self.benign:
+            if b.gene.upper() != sym:
+                continue
+            names = {x.strip().upper().removeprefix("P.") for x in (b.detail, *b.aliases)}
+            if d in names:
+                return b
+        return None

@@ -1,4 +1,4 @@
-"""Version of the clinical knowledge base (read lazily from ``clinic/knowledge/VERSION``)."""
+"""Version of the bundled clinical knowledge base (``knowledge/data/VERSION``)."""
 
 from __future__ import annotations
 
@@ -10,5 +10,5 @@ __all__ = ["knowledge_base_version"]
 
 @cache
 def knowledge_base_version() -> str | None:
-    f = Path(__file__).parent / "clinic" / "knowledge" / "VERSION"
+    f = Path(__file__).parent / "data" / "VERSION"
     return f.read_text(encoding="utf-8").strip() if f.is_file() else None
