@@ -1,4 +1,4 @@
-"""``analyse_clonal`` options: roles, germline filter, purity, criterion, beta-binomial; clonotype step."""
+"""``analyze_clonal`` options: roles, germline filter, purity, criterion, beta-binomial; clonotype step."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from remission.clonal import adjusted_rand_index, analyse_clonal, infer_roles
+from remission.clonal import adjusted_rand_index, analyze_clonal, infer_roles
 from remission.errors import RemissionWarning, ValidationError
 from remission.io.variants import VariantTable
 from remission.synth.clonal import simulate_clonal
@@ -41,7 +41,7 @@ def _with_remission(seed: int) -> tuple[Any, VariantTable]:
 
 def test_germline_filter_and_remission_sample() -> None:
     ds, table = _with_remission(4)
-    res = analyse_clonal(table, purity=ds.purity, segments=ds.segments)
+    res = analyze_clonal(table, purity=ds.purity, segments=ds.segments)
     assert res.samples == ["DX", "R1"]  # the remission sample is not clustered
     assert res.roles["REM"] == "remission"
     assert len(res.mutations) == len(ds.labels)  # the 5 germline SNPs were dropped
@@ -53,16 +53,16 @@ def test_germline_filter_and_remission_sample() -> None:
 def test_missing_purity_warns_and_assumes_one() -> None:
     ds = simulate_clonal(2, pattern="major", n_clones=2)
     with pytest.warns(RemissionWarning, match="purity of sample 'R1' not given; assumed 1.0"):
-        res = analyse_clonal(ds.table(), purity={"DX": ds.purity["DX"]})
+        res = analyze_clonal(ds.table(), purity={"DX": ds.purity["DX"]})
     assert res.purity["R1"] == 1.0
     with pytest.raises(ValidationError, match="purity names sample 'X'"):
-        analyse_clonal(ds.table(), purity={"X": 0.5, **ds.purity})
+        analyze_clonal(ds.table(), purity={"X": 0.5, **ds.purity})
 
 
 @pytest.mark.parametrize("kw", [{"criterion": "icl"}, {"precision": 200.0}])
 def test_icl_and_beta_binomial(kw: dict[str, Any]) -> None:
     ds = simulate_clonal(9, pattern="ancestral", n_clones=4)
-    res = analyse_clonal(ds.table(), purity=ds.purity, segments=ds.segments, roles=ds.roles, **kw)
+    res = analyze_clonal(ds.table(), purity=ds.purity, segments=ds.segments, roles=ds.roles, **kw)
     assert adjusted_rand_index(ds.labels, res.clusters.labels) >= 0.9
     assert res.pattern is not None and res.pattern.pattern == "ancestral"
 
@@ -70,13 +70,13 @@ def test_icl_and_beta_binomial(kw: dict[str, Any]) -> None:
 def test_bad_counts() -> None:
     t = VariantTable(("DX",), ("m1",), ("1",), (5,), (None,), np.array([[5]]), np.array([[3]]))
     with pytest.raises(ValidationError, match="alt must be between 0 and depth"):
-        analyse_clonal(t, purity={"DX": 0.5})
+        analyze_clonal(t, purity={"DX": 0.5})
 
 
 def test_unknown_rule_override() -> None:
     ds = simulate_clonal(2, pattern="major", n_clones=2)
     with pytest.raises(ValidationError, match="unknown parameter 'major_ccf'"):
-        analyse_clonal(ds.table(), purity=ds.purity, parameters={"major_ccf": 0.3})
+        analyze_clonal(ds.table(), purity=ds.purity, parameters={"major_ccf": 0.3})
 
 
 def test_step_clonotype_evolution_from_airr(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 from remission.clonal import (
     MutationClusterer,
     adjusted_rand_index,
-    analyse_clonal,
+    analyze_clonal,
     assign_copy_number,
     cluster_mutations,
     loglik_tensor,
@@ -31,7 +31,7 @@ def test_ari_hand_calculation() -> None:
 
 def _fit(seed: int, **kw: object) -> tuple[object, object]:
     ds = simulate_clonal(seed, **kw)  # type: ignore[arg-type]
-    res = analyse_clonal(ds.table(), purity=ds.purity, segments=ds.segments, roles=ds.roles, seed=seed)
+    res = analyze_clonal(ds.table(), purity=ds.purity, segments=ds.segments, roles=ds.roles, seed=seed)
     return ds, res
 
 
@@ -49,9 +49,9 @@ def test_seeded_result_is_reproducible() -> None:
 def test_copy_number_is_used() -> None:
     # every mutation of one clonal CN-LOH-deletion (1 + 0) clone: ignoring CN would put them at CCF ≈ 0.5·(2-…)
     ds = simulate_clonal(21, pattern="major", n_clones=2, cn_fraction=0.5)
-    res = analyse_clonal(ds.table(), purity=ds.purity, segments=ds.segments, roles=ds.roles)
+    res = analyze_clonal(ds.table(), purity=ds.purity, segments=ds.segments, roles=ds.roles)
     assert adjusted_rand_index(ds.labels, res.clusters.labels) >= 0.9
-    no_cn = analyse_clonal(ds.table(), purity=ds.purity, segments=(), roles=ds.roles)
+    no_cn = analyze_clonal(ds.table(), purity=ds.purity, segments=(), roles=ds.roles)
     assert no_cn.clusters.n_clusters > res.clusters.n_clusters  # CN-altered mutations split off without CN
 
 

@@ -44,7 +44,7 @@ def test_real_tube_in_report(diva_path: Path, tmp_path: Path) -> None:
 
 def test_example_cases_have_flow_sections(example_cases: dict[str, Path]) -> None:
     from remission.pipeline import analyze
-    from remission.steps.flow import analyse_file
+    from remission.steps.flow import analyze_file
     from remission.synth.flow import DEMO_REFERENCE_FILE
 
     with warnings.catch_warnings():
@@ -62,7 +62,7 @@ def test_example_cases_have_flow_sections(example_cases: dict[str, Path]) -> Non
     folder = example_cases["ph-like-very-early"].parent
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LowSensitivityWarning)
-        v = analyse_file(folder / "flow" / "flow-d28-cart.fcs", auto=True, validation=True,
+        v = analyze_file(folder / "flow" / "flow-d28-cart.fcs", auto=True, validation=True,
                          strategy="cd19_independent", reference=folder / "flow" / DEMO_REFERENCE_FILE)
     assert v["result"].f1 > 0.9
     b = analyze(example_cases["late-bm-bcp"])

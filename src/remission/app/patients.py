@@ -7,7 +7,7 @@ page never parses the analyses of a thousand patients. The state is descriptive,
 classification: the newest MRD value's status, or "molecular relapse" when the MRD-course engine
 reported one (its rule is listed on the patient page).
 
-Re-analysis is isolated in :func:`reanalyse` (``pipeline.analyze_case`` + ``Store.save_analysis``)
+Re-analysis is isolated in :func:`reanalyze` (``pipeline.analyze_case`` + ``Store.save_analysis``)
 so that it can be pointed at the application layer's single "run a case" use case.
 """
 
@@ -43,7 +43,7 @@ __all__ = [
     "latest_with_id",
     "list_patients",
     "locate_case_dir",
-    "reanalyse",
+    "reanalyze",
     "refresh_index",
     "rendered_page",
     "summarise",
@@ -235,7 +235,7 @@ def case_lock(case_id: str) -> threading.RLock:
         return _reanalysis_locks.setdefault(case_id, threading.RLock())
 
 
-def reanalyse(store: Store, case: Case, case_dir: Path, *,
+def reanalyze(store: Store, case: Case, case_dir: Path, *,
               progress: Callable[[str], None] | None = None) -> str:
     """Analyse ``case`` (every engine that has data), save it and refresh the patient index;
     returns the analysis id. Re-analyses of one case run one at a time in this process."""
@@ -257,7 +257,7 @@ def reanalyse(store: Store, case: Case, case_dir: Path, *,
 
 
 #: sections shown right after the summary on the patient page (risk groups, options in setting)
-FIRST_SECTIONS = ("risk", "options")
+FIRST_SECTIONS = ("state", "risk", "options")
 _pages: OrderedDict[str, dict[str, Any]] = OrderedDict()
 _pages_lock = threading.Lock()
 _PAGES_IN_MEMORY = 256

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import Connection
 
 from remission.app import audit
-from remission.app.patients import NotFound, case_lock, latest_analysis, locate_case_dir, reanalyse
+from remission.app.patients import NotFound, case_lock, latest_analysis, locate_case_dir, reanalyze
 from remission.domain import Case, MrdReport, Sample
 from remission.errors import RemissionError, ValidationError
 from remission.store import Store
@@ -319,7 +319,7 @@ def reanalyse_after_sign_off(store: Store, result_id: str, case_id: str, *, file
         # this patient sees this one in the stored case, so no signed result is left out
         with case_lock(case_id):
             case = _merge(store, latest_analysis(store, case_id).case, files_dir)
-            analysis_id = reanalyse(store, case, case_dir,
+            analysis_id = reanalyze(store, case, case_dir,
                                     progress=lambda step: PROGRESS.__setitem__(result_id, step))
         store.write(lambda conn: conn.execute(T.assay_results.update().where(c.result_id == result_id)
                                               .values(analysis_id=analysis_id)))

@@ -67,7 +67,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         """Clonal architecture: CCF, clones across samples, clone tree and relapse pattern."""
         import warnings
 
-        from remission.clonal import analyse_clonal
+        from remission.clonal import analyze_clonal
         from remission.clonal.pattern import DEFAULT_RULES
         from remission.errors import RemissionWarning, excerpt
         from remission.io.variants import read_variant_inputs
@@ -90,7 +90,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         inputs = read_variant_inputs(files, purity=purity)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RemissionWarning)  # carried in the result's warnings
-            res = analyse_clonal(inputs.table, purity=inputs.purity, segments=inputs.segments, roles=roles or None,
+            res = analyze_clonal(inputs.table, purity=inputs.purity, segments=inputs.segments, roles=roles or None,
                                  parameters=params, seed=seed, max_clusters=max_clusters,
                                  criterion=criterion,  # type: ignore[arg-type]
                                  relapse_lesions=default_vocabulary().relapse_lesions())

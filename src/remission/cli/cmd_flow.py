@@ -34,11 +34,11 @@ def _one(path: str, kw: dict[str, Any]) -> dict[str, Any]:
     import warnings
 
     from remission.errors import LowSensitivityWarning
-    from remission.steps.flow import analyse_file
+    from remission.steps.flow import analyze_file
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LowSensitivityWarning)  # carried in the result's warnings
-        res = analyse_file(path, **kw)
+        res = analyze_file(path, **kw)
     d = res["result"].as_dict()
     d["file"] = Path(path).name
     if res["auto"] is not None:
@@ -80,12 +80,12 @@ def _flow_group() -> Any:
     from typer.core import TyperGroup
 
     class FlowGroup(TyperGroup):
-        """``mrd flow FILES...`` analyses (the ``analyse`` command is the default);
+        """``mrd flow FILES...`` analyses (the ``analyze`` command is the default);
         ``mrd flow reference build ...`` builds a normal reference model."""
 
         def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
             if not args or args[0] not in self.commands:
-                args = ["analyse", *args]
+                args = ["analyze", *args]
             return super().parse_args(ctx, args)
 
     return FlowGroup
@@ -94,14 +94,14 @@ def _flow_group() -> Any:
 def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     flow_app = typer.Typer(cls=_flow_group(), add_completion=False, pretty_exceptions_enable=False,
                            rich_markup_mode=None,
-                           help="Flow-cytometric MRD: analyse FCS tubes (default) or build a normal reference.")
+                           help="Flow-cytometric MRD: analyze FCS tubes (default) or build a normal reference.")
     reference_app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
                                 no_args_is_help=True,
                                 help="Normal reference models for automated (--auto) flow MRD.")
     flow_app.add_typer(reference_app, name="reference")
     groups["mrd"].add_typer(flow_app, name="flow")
 
-    @flow_app.command("analyse")
+    @flow_app.command("analyze")
     def flow(
         files: list[Path] = typer.Argument(..., help="FCS files or folders of FCS files."),
         gates: Path | None = typer.Option(None, "--gates", help="Gating-ML 2.0 file with the gates."),

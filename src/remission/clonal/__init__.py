@@ -4,7 +4,7 @@ Pure engines (no file access). Formulas: ``cart_models.md`` §4; patterns and le
 ``clinical_rules.md`` §7.
 """
 
-from remission.clonal.analysis import ClonalResult, analyse_clonal, infer_roles
+from remission.clonal.analysis import ClonalResult, analyze_clonal, infer_roles
 from remission.clonal.ccf import (
     CcfEstimate,
     assign_copy_number,
@@ -45,7 +45,7 @@ __all__ = [
     "RelapsePattern",
     "RelapseTable",
     "adjusted_rand_index",
-    "analyse_clonal",
+    "analyze_clonal",
     "annotate_case_lesions",
     "annotate_lesions",
     "assign_copy_number",

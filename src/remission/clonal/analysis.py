@@ -1,6 +1,6 @@
 """The whole clonal analysis of one patient: CCF → clones → tree → relapse pattern → lesions.
 
-:func:`analyse_clonal` is pure: it takes read counts (any object with ``samples,
+:func:`analyze_clonal` is pure: it takes read counts (any object with ``samples,
 mutation_ids, chrom, pos, genes, alt, depth``, e.g. :class:`remission.io.variants.VariantTable`),
 purity per sample and copy-number segments, and returns a :class:`ClonalResult`.
 
@@ -35,7 +35,7 @@ from remission.clonal.tree import CloneTree, build_tree, enumerate_trees
 from remission.domain.parameters import Rule, resolve, rests_on
 from remission.errors import RemissionWarning, ValidationError
 
-__all__ = ["ClonalResult", "analyse_clonal", "infer_roles"]
+__all__ = ["ClonalResult", "analyze_clonal", "infer_roles"]
 
 _ROLE_PATTERNS = (
     ("remission", re.compile(r"(REM|GERM|NORMAL|^CR\d*$|[-_]CR\d*$|SKIN)", re.I)),
@@ -127,7 +127,7 @@ class ClonalResult:
         }
 
 
-def analyse_clonal(
+def analyze_clonal(
     table: Any,
     *,
     purity: Mapping[str, float] | None = None,

@@ -55,7 +55,7 @@ def read_clonotypes(paths: list[Path]) -> list[dict[str, Any]] | None:
 
 @step("clonal", title=TITLE, applies=_applies)
 def run(ctx: StepContext) -> EngineSection:
-    from remission.clonal import analyse_clonal, annotate_case_lesions, clonotype_evolution
+    from remission.clonal import analyze_clonal, annotate_case_lesions, clonotype_evolution
     from remission.clonal.analysis import rules_rested_on
     from remission.io.variants import read_variant_inputs
 
@@ -80,7 +80,7 @@ def run(ctx: StepContext) -> EngineSection:
                 [ctx.path(sample.parameters["copy_number"])] if sample.parameters.get("copy_number") else [])
             inputs = read_variant_inputs([*ctx.sample_paths(sample), *extra],
                                          purity=sample.parameters.get("purity"))
-            res = analyse_clonal(inputs.table, purity=inputs.purity, segments=inputs.segments,
+            res = analyze_clonal(inputs.table, purity=inputs.purity, segments=inputs.segments,
                                  roles=sample.parameters.get("roles"), parameters=params,
                                  relapse_lesions=table, **engine)
         except (InputError, ValidationError) as exc:

@@ -36,7 +36,7 @@ from remission.domain import EngineSection, FlowResult, rests_on
 from remission.errors import LowSensitivityWarning, ValidationError
 from remission.steps._base import MRD, StepContext, step
 
-__all__ = ["analyse_file", "load_reference", "plot_events"]
+__all__ = ["analyze_file", "load_reference", "plot_events"]
 
 _PLOT_MARKERS = ("CD19", "CD10", "CD34", "CD45", "SSC")
 
@@ -70,7 +70,7 @@ def plot_events(tube: Any, leukemic: np.ndarray, *, n: int = 4000, seed: int = 0
     return out
 
 
-def analyse_file(
+def analyze_file(
     fcs: str | Path,
     *,
     gates: str | Path | None = None,
@@ -209,7 +209,7 @@ def run(ctx: StepContext) -> EngineSection:
             want_auto = False
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", LowSensitivityWarning)
-            res = analyse_file(
+            res = analyze_file(
                 fcs[0],
                 gates=xml[0] if (method == "gating" and xml) else None,
                 leukemic_gate=p.get("leukemic_gate"), denominator_gate=p.get("denominator_gate"),

@@ -73,7 +73,7 @@ def upload_mrd(request: Request, case_id: str, session: Annotated[SessionInfo, D
     return _results_page(request, case_id, message="MRD value stored as a draft; a second laboratory user signs it off.")
 
 
-def _reanalyse(st: Any, result_id: str, case_id: str, files_dir: Any, case_roots: Any) -> None:
+def _reanalyze(st: Any, result_id: str, case_id: str, files_dir: Any, case_roots: Any) -> None:
     try:
         svc.reanalyse_after_sign_off(st, result_id, case_id, files_dir=files_dir, case_roots=case_roots)
     except Exception as exc:  # shown on the results page (PROGRESS); the log names no patient
@@ -87,5 +87,5 @@ def signoff(request: Request, result_id: str, session: Annotated[SessionInfo, De
     settings = request.app.state.settings
     st = store_of(request)
     case_id = svc.sign(st, result_id, actor=session.user.username, address=client_address(request))
-    background.add_task(_reanalyse, st, result_id, case_id, settings.files_dir, settings.case_roots)
+    background.add_task(_reanalyze, st, result_id, case_id, settings.files_dir, settings.case_roots)
     return RedirectResponse(f"/patients/{quote(case_id, safe='')}/results", status_code=303)
