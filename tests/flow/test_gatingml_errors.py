@@ -168,3 +168,13 @@ def test_any_attribute_value_parses_or_raises_gatingml_error(edits: list[tuple[i
         assert "\n" not in str(exc)
     else:
         assert all(v.dtype == bool for v in out.values())
+
+
+def test_unknown_encoding_declaration_is_a_gatingml_error() -> None:
+    # found by the mutation fuzz above ('UTF-8' -> 'ATF-8' in the XML declaration): the XML parser
+    # raised a bare LookupError
+    from remission.errors import GatingMLError
+    from remission.io.gatingml import parse_gatingml
+
+    with pytest.raises(GatingMLError, match="cannot be decoded: unknown encoding: ATF-8"):
+        parse_gatingml(b'<?xml version="1.0" encoding="ATF-8"?><a/>')

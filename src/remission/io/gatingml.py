@@ -268,6 +268,8 @@ def parse_gatingml(source: str | Path | bytes) -> GatingDocument:
     except ET.ParseError as exc:
         raise GatingMLError(f"is not well-formed XML: {exc}", path=path,
                             line=exc.position[0] if exc.position else None) from exc
+    except (LookupError, UnicodeError) as exc:  # an unknown or wrong encoding declaration
+        raise GatingMLError(f"cannot be decoded: {str(exc)[:80]}", path=path, field="encoding") from exc
     if root.tag != _G + "Gating-ML":
         raise GatingMLError(f"root element must be gating:Gating-ML (namespace {NS['gating']}), "
                             f"but was {root.tag!r}", path=path)
