@@ -1,20 +1,21 @@
 """A patient's MRD course across methods: response, conversion, molecular relapse, regrowth.
 
-Definitions come from ``shared/specs/clinical_rules.md`` §4 (MRD response terminology,
-molecular relapse, post-HSCT MRD) and the kinetics from ``shared/specs/cart_models.md`` §3:
+Definitions follow the published MRD response terminology, molecular-relapse and post-HSCT MRD
+literature cited below; the regrowth kinetics follow Beal's M3 censoring (Ahn JE et al.,
+*J Pharmacokinet Pharmacodyn* 2008;35:401):
 
-- **Response per result** (§4.1, [C], Gökbuget, Hematology ASH Educ 2021): ``MRD_CR`` =
+- **Response per result** ([C], Gökbuget N, *Hematology Am Soc Hematol Educ Program* 2021:718): ``MRD_CR`` =
   negative with sensitivity (LoD) <= 10⁻⁴; ``MRD_failure`` = positive >= 10⁻⁴; otherwise
   ``MRD_intermediate`` (positive < 10⁻⁴, PNQ < 10⁻⁴, negative with insufficient sensitivity).
   Response is only evaluable in haematological CR; that is for the reader to check.
-- **Conversion** negative → detectable (§4.2, Raff et al., Blood 2007;109:910, [C]) and the
+- **Conversion** negative → detectable (Raff T et al., *Blood* 2007;109:910, [C]) and the
   GMALL trigger "recurrence of quantifiable MRD" [C]. When the two results come from different
   methods the conversion is flagged as a method change.
-- **Molecular relapse** (§4.2, [U]): after negativity, MRD >= ``molecular_relapse_threshold``
+- **Molecular relapse** ([U], recalled, no primary source checked): after negativity, MRD >= ``molecular_relapse_threshold``
   confirmed in the next sample (``molecular_relapse_require_confirmation``); **progression** of
   persistent MRD: an increase of >= ``progression_log_increase`` log10 between two quantifiable
   results of one method. Both are rules whose defaults are stated in the output.
-- **Regrowth** (cart_models.md §3.2-3.3): ``log10 MRD(t) = a + b·t + ε``, ε ~ N(0, σ²), fitted
+- **Regrowth** (exponential regrowth: recalled, no primary source checked; censoring: Ahn 2008): ``log10 MRD(t) = a + b·t + ε``, ε ~ N(0, σ²), fitted
   by maximum likelihood with censoring (Beal M3 / Tobit): results below the LoD contribute
   ``Φ((log10 LoD - μ)/σ)``, positive-not-quantifiable results the probability of
   ``[LoD, LoQ]``, quantified results the normal density. Doubling time ``Td = log10 2 / b``.
@@ -64,21 +65,22 @@ __all__ = [
     "response_category",
 ]
 
-_R4 = "clinical_rules.md §4"
+_GOKBUGET = "Gökbuget N, Hematology Am Soc Hematol Educ Program 2021:718 (MRD terminology table)"
+_RECALLED = "recalled, no primary source checked"
 
 COURSE_RULES: dict[str, Rule] = rule_set(
-    Rule("negativity_max_lod", 1e-4, "C", f"{_R4}.1 [S-Gokbuget-ASH]",
+    Rule("negativity_max_lod", 1e-4, "C", _GOKBUGET,
          "a negative result is an MRD complete response only with sensitivity (LoD) <= this"),
-    Rule("mrd_failure_threshold", 1e-4, "C", f"{_R4}.1 [S-Gokbuget-ASH]",
+    Rule("mrd_failure_threshold", 1e-4, "C", _GOKBUGET,
          "a positive result >= this is MRD failure"),
-    Rule("molecular_relapse_threshold", 1e-4, "U", f"{_R4}.2 ('confirmed reappearance >= 1e-4')",
+    Rule("molecular_relapse_threshold", 1e-4, "U", f"{_RECALLED} ('confirmed reappearance >= 1e-4')",
          "MRD level that, after negativity, counts towards molecular relapse"),
-    Rule("molecular_relapse_require_confirmation", True, "U", f"{_R4}.2",
+    Rule("molecular_relapse_require_confirmation", True, "U", _RECALLED,
          "molecular relapse needs a second consecutive sample >= the threshold"),
-    Rule("progression_log_increase", 1.0, "U", f"{_R4}.2 ('>= 1 log increase')",
+    Rule("progression_log_increase", 1.0, "U", f"{_RECALLED} ('>= 1 log increase')",
          "log10 increase between two quantifiable results of one method that counts as MRD "
          "progression"),
-    Rule("relapse_blast_fraction", 0.05, "R", "cart_models.md §3.2 (5 % blasts, 5e-2)",
+    Rule("relapse_blast_fraction", 0.05, "R", f"{_RECALLED} (5 % blasts, 5e-2)",
          "MRD fraction taken as haematological relapse for the projection"),
     Rule("interval_level", 0.95, "C", "statistical convention",
          "confidence level of the profile-likelihood intervals"),
@@ -146,7 +148,7 @@ class CensoredFit:
 
     @property
     def growth_rate_per_day(self) -> float:
-        """Natural-log growth rate g (cart_models.md §3.2)."""
+        """Natural-log growth rate g (``ln MRD(t) = ln MRD(t0) + g (t - t0)``)."""
         return self.slope_log10_per_day * math.log(10.0)
 
     @property
@@ -335,7 +337,8 @@ def fit_censored_loglinear(
     kind : ``exact`` (``y`` = log10 MRD), ``left`` (below ``hi`` = log10 LoD) or ``interval``
         (between ``lo`` and ``hi``, e.g. positive not quantifiable in [LoD, LoQ]).
     censoring : ``m3`` uses every observation; ``drop`` discards the censored ones (Beal M1,
-        shown to be biased; kept for comparison, cart_models.md §3.3).
+        shown to be biased; kept for comparison; Ahn JE et al., *J Pharmacokinet Pharmacodyn*
+        2008;35:401).
     interval : compute the slope's profile-likelihood interval (``slope_ci``; else ``None``s).
 
     Returns a :class:`CensoredFit` with the slope's profile-likelihood interval.
@@ -513,7 +516,7 @@ class RegrowthFit:
 
 
 def response_category(r: MrdResult, rules: Mapping[str, Rule] | None = None) -> str:
-    """§4.1 category of one result: MRD_CR, MRD_failure, MRD_intermediate or indeterminate."""
+    """Gökbuget 2021 category of one result: MRD_CR, MRD_failure, MRD_intermediate or indeterminate."""
     ru = rules or COURSE_RULES
     neg_lod = float(ru["negativity_max_lod"].value)
     fail = float(ru["mrd_failure_threshold"].value)
@@ -864,7 +867,8 @@ def analyze_course(
     molecular = _summarise_molecular(molecular_by_material, progression, thr, confirm)
     cross = _cross_material(series)
 
-    # after HSCT / CAR-T: any detectable MRD (clinical_rules.md §4.2 [S-NGS-HCT], §4.3 [S-Pulsipher])
+    # after HSCT / CAR-T: any detectable MRD (Blood Adv 2023;7:3395; Pulsipher MA et al.,
+    # Blood Cancer Discov 2022;3:66)
     def detectable_after(kind: str) -> list[dict[str, Any]]:
         dates = [e.date for e in events if e.kind == kind]
         if not dates:
