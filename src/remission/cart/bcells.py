@@ -1,17 +1,17 @@
 """B-cell aplasia after CD19-directed therapy, and CD19/CD22 expression over time.
 
 B-cell aplasia (BCA) is the pharmacodynamic marker of functional CAR-T persistence
-(``shared/specs/cart_models.md`` §1.3). Loss of BCA (B-cell recovery) is defined by a CD19+
+(recalled, no primary source checked). Loss of BCA (B-cell recovery) is defined by a CD19+
 B-cell threshold whose convention differs between centres, so thresholds are rules
-(§1.3 [R]: >= 1 % of lymphocytes, or >= 3 % of mononuclear cells; no cells/µL threshold is in
-the specs, so that unit needs a user-set threshold).
+([R], recalled, no primary source checked: >= 1 % of lymphocytes, or >= 3 % of mononuclear
+cells; no cells/µL threshold is in the specs, so that unit needs a user-set threshold).
 
 Relapse-risk signals and their sources:
 
 * B-cell recovery within 6 months went with earlier transgene loss (Mueller KT et al.,
-  *Clin Cancer Res* 2018;24:6175; cart_models.md §1.1, [V]).
+  *Clin Cancer Res* 2018;24:6175, [V]).
 * B-cell recovery within the first year: relapse HR 4.5 (2.03-9.97); at day 28, HR 3.33
-  (Pulsipher MA et al., *Blood Cancer Discov* 2022;3:66; cart_models.md §5.2, [V]).
+  (Pulsipher MA et al., *Blood Cancer Discov* 2022;3:66, [V]).
 * Relapses while BCA persisted were 88 % (23/25) CD19-negative (Pulsipher 2022).
 """
 
@@ -37,16 +37,17 @@ __all__ = [
 ]
 
 _MUELLER = ("Mueller KT et al., Clin Cancer Res 2018;24:6175: B-cell recovery within 6 months went "
-            "with earlier loss of CAR transgene (cart_models.md §1.1)")
+            "with earlier loss of CAR transgene")
 _PULSIPHER = ("Pulsipher MA et al., Blood Cancer Discov 2022;3:66: B-cell recovery within the first "
-              "year, relapse HR 4.5 (95% CI 2.03-9.97) (cart_models.md §5.2)")
+              "year, relapse HR 4.5 (95% CI 2.03-9.97)")
 _PULSIPHER_CD19 = ("Pulsipher MA et al., Blood Cancer Discov 2022;3:66: 23/25 (88%) relapses with "
-                   "persistent B-cell aplasia were CD19-negative (cart_models.md §5.2)")
+                   "persistent B-cell aplasia were CD19-negative")
+_RECALLED = "recalled, no primary source checked"
 
 BCELL_RULES: dict[str, Rule] = rule_set(
-    Rule("bca_threshold_percent_lymphocytes", 1.0, "R", "cart_models.md §1.3",
+    Rule("bca_threshold_percent_lymphocytes", 1.0, "R", _RECALLED,
          "CD19+ B cells (% of lymphocytes) at or above which B-cell aplasia is lost"),
-    Rule("bca_threshold_percent_mnc", 3.0, "R", "cart_models.md §1.3",
+    Rule("bca_threshold_percent_mnc", 3.0, "R", _RECALLED,
          "CD19+ B cells (% of mononuclear cells) at or above which B-cell aplasia is lost"),
     Rule("bca_threshold_cells_per_ul", None, "U", "not in the specs: centre-specific; must be set",
          "CD19+ B cells/µL at or above which B-cell aplasia is lost"),
@@ -211,7 +212,7 @@ def b_cell_aplasia(series: BCellSeries, *, infusion_date: dt.date | None = None,
                         "kind": "relapse_risk", "day": rec_day, "source": _PULSIPHER})
     if not periods:
         signals.append({"signal": "B-cell aplasia never reached after infusion", "kind": "no_aplasia",
-                        "day": None, "source": "cart_models.md §1.3 (BCA marks functional CAR-T)"})
+                        "day": None, "source": f"{_RECALLED} (BCA marks functional CAR-T)"})
     if status == "loss_unconfirmed":
         signals.append({"signal": f"B cells at/above the threshold on the latest sample ({samples[-1]['date'] or samples[-1]['day']}): "
                                   "loss of aplasia needs a confirming sample", "kind": "awaiting_confirmation",
@@ -276,7 +277,7 @@ def antigen_course(antigens: Iterable[Antigen], *, infusion_date: dt.date | None
     signals = []
     if neg_after:
         text = f"CD19-negative disease (CD19 < {thr:g} % of blasts) from {first_neg}"
-        src = "clinical_rules.md / cart_models.md §2.2 (antigen escape)"
+        src = "Hamieh et al., Nature 2019 (antigen escape)"
         if bca_ongoing:
             text += " with B-cell aplasia ongoing: antigen escape despite functional CAR-T"
             src = _PULSIPHER_CD19
