@@ -1,10 +1,10 @@
 """CAR-T cellular kinetics: non-compartmental analysis and the Stein 2019 model.
 
-Sources (``shared/specs/cart_models.md``):
+Sources:
 
-* §1.3 NCA conventions (PKNCA "lin up/log down"; BLQ handling; λz on the last >= 3
+* NCA conventions (Rowland & Tozer, *Clinical Pharmacokinetics*; PKNCA "lin up/log down"; BLQ handling; λz on the last >= 3
   quantifiable points after Tmax; Beal M3 censoring for model fits, Ahn et al. 2008).
-* §1.2 Stein AM et al., *CPT Pharmacometrics Syst Pharmacol* 2019;8:285-295: exponential
+* Stein AM et al., *CPT Pharmacometrics Syst Pharmacol* 2019;8:285-295: exponential
   expansion to Tmax, then biexponential contraction, closed form::
 
       C(t) = Cmax/foldx * exp(rho*t),  rho = ln(foldx)/Tmax                 t <  Tmax
@@ -51,7 +51,9 @@ __all__ = [
     "stein_log_curve",
 ]
 
-_SRC = "cart_models.md §1.2 (Stein 2019 Table 1, via nlmixr2lib Stein_2019_Tisagenlecleucel) [V]"
+_SRC = ("Stein AM et al., CPT Pharmacometrics Syst Pharmacol 2019;8:285-295, Table 1 (via nlmixr2lib "
+        "Stein_2019_Tisagenlecleucel) [V]")
+_NCA_SRC = "Rowland & Tozer, Clinical Pharmacokinetics; PKNCA 'lin up/log down' NCA conventions"
 
 #: Stein 2019 Table 1: name -> (typical value, ω² of log-normal IIV)
 STEIN_PARAMS: dict[str, tuple[float, float]] = {
@@ -69,9 +71,9 @@ KINETICS_RULES: dict[str, Rule] = rule_set(
            f"Stein 2019 population {k}: typical value and variance of log-normal IIV")
       for k, v in STEIN_PARAMS.items()),
     Rule("stein_sigma_log", 0.56, "C", _SRC, "Stein 2019 residual error, additive on log scale"),
-    Rule("auc_end_day", 28.0, "C", "cart_models.md §1.3 (AUC0-28d)", "end of the AUC window (days)"),
-    Rule("lambda_z_min_points", 3, "C", "cart_models.md §1.3", "minimum points for the terminal slope"),
-    Rule("lambda_z_adj_r2_tolerance", 1e-4, "C", "cart_models.md §1.3 (PKNCA default)",
+    Rule("auc_end_day", 28.0, "C", f"{_NCA_SRC} (AUC0-28d)", "end of the AUC window (days)"),
+    Rule("lambda_z_min_points", 3, "C", _NCA_SRC, "minimum points for the terminal slope"),
+    Rule("lambda_z_adj_r2_tolerance", 1e-4, "C", f"{_NCA_SRC} (PKNCA default)",
          "choose the most points among windows within this adjusted-R² of the best"),
 )
 
@@ -134,7 +136,7 @@ def _interp(t0: float, c0: float, t1: float, c1: float, t: float) -> float:
 
 def nca(days: Sequence[float], values: Sequence[float], below_lod: Sequence[bool] | None = None,
         *, rules: Mapping[str, Rule] | None = None) -> NcaResult:
-    """NCA of a CAR-T profile (cart_models.md §1.3).
+    """NCA of a CAR-T profile (PKNCA "lin up/log down" conventions; Rowland & Tozer).
 
     Cmax/Tmax: largest quantified value and its first day. AUC0-28 by linear-up/log-down with
     C(0) = 0 assumed when there is no day-0 sample; below-LoD values count as 0 before Tmax,
