@@ -134,18 +134,9 @@ def _interp(t0: float, c0: float, t1: float, c1: float, t: float) -> float:
     return c0 + (c1 - c0) * f
 
 
-def nca(days: Sequence[float], values: Sequence[float], below_lod: Sequence[bool] | None = None,
-        *, rules: Mapping[str, Rule] | None = None) -> NcaResult:
-    """NCA of a CAR-T profile (PKNCA "lin up/log down" conventions; Rowland & Tozer).
-
-    Cmax/Tmax: largest quantified value and its first day. AUC0-28 by linear-up/log-down with
-    C(0) = 0 assumed when there is no day-0 sample; below-LoD values count as 0 before Tmax,
-    are dropped between Tmax and Tlast and excluded after Tlast. When the profile stops
-    before day 28 (or becomes undetectable), the AUC runs to the last point and ``auc_method``
-    says so. λz: log-linear least squares over the last >= 3 quantified points after Tmax,
-    choosing the window with the best adjusted R² (most points within a tolerance).
-    """
-    r = KINETICS_RULES if rules is None else rules
+def _profile_arrays(days: Sequence[float], values: Sequence[float],
+                    below_lod: Sequence[bool] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Days, values and below-LoD flags as arrays, checked (equal length, finite, increasing)."""
     t = np.asarray(days, dtype=float)
     c = np.asarray(values, dtype=float)
     blq = np.zeros(len(t), bool) if below_lod is None else np.asarray(below_lod, dtype=bool)
@@ -156,18 +147,12 @@ def nca(days: Sequence[float], values: Sequence[float], below_lod: Sequence[bool
         raise ValidationError("values must be finite numbers >= 0 and days finite, but were not")
     if np.any(np.diff(t) <= 0):
         raise ValidationError("days must be strictly increasing, but were not")
-    quant = ~blq & (c > 0)
-    nq, nb = int(quant.sum()), int((~quant).sum())
-    end = float(r["auc_end_day"].value)
-    if nq == 0:
-        return NcaResult(None, None, None, None, 0.0, None, "no quantified value", None, None, None, 0,
-                         None, None, 0, nb)
-    qi = np.flatnonzero(quant)
-    imax = qi[np.argmax(c[qi])]
-    cmax, tmax = float(c[imax]), float(t[imax])
-    ilast = qi[-1]
-    clast, tlast = float(c[ilast]), float(t[ilast])
-    # --- AUC 0-28
+    return t, c, blq
+
+
+def _auc_points(t: np.ndarray, c: np.ndarray, quant: np.ndarray, tmax: float,
+                ilast: int) -> list[tuple[float, float]]:
+    """Points entering the AUC: quantified values, below-LoD as 0 before Tmax, none after Tlast."""
     pts: list[tuple[float, float]] = []
     for i in range(len(t)):
         if t[i] < 0 or i > ilast:
@@ -176,6 +161,14 @@ def nca(days: Sequence[float], values: Sequence[float], below_lod: Sequence[bool
             pts.append((float(t[i]), float(c[i])))
         elif t[i] < tmax:
             pts.append((float(t[i]), 0.0))
+    return pts
+
+
+def _auc_to_end(t: np.ndarray, c: np.ndarray, quant: np.ndarray, tmax: float, ilast: int,
+                end: float, cmax: float) -> tuple[float, float, str]:
+    """Linear-up/log-down AUC from 0 to ``end`` (or to the last point): (auc, stop day, method)."""
+    tlast = float(t[ilast])
+    pts = _auc_points(t, c, quant, tmax, ilast)
     notes = []
     if not pts or pts[0][0] > 0:
         pts.insert(0, (0.0, 0.0))
@@ -204,10 +197,13 @@ def nca(days: Sequence[float], values: Sequence[float], below_lod: Sequence[bool
         method = f"AUC0-{stop:g} (no sample to day {end:g}), linear-up/log-down"
     if notes:
         method += "; " + "; ".join(notes)
-    # --- lambda_z
+    return auc, stop, method
+
+
+def _lambda_z(t: np.ndarray, c: np.ndarray, qi: np.ndarray, tmax: float, kmin: int,
+              tol: float) -> tuple[float, int, float, float, float] | None:
+    """Terminal slope window (adj_r2, n, slope, t0, t1) with the most points near the best adj. R²."""
     after = [i for i in qi if t[i] > tmax]
-    kmin = int(r["lambda_z_min_points"].value)
-    tol = float(r["lambda_z_adj_r2_tolerance"].value)
     best: tuple[float, int, float, float, float] | None = None  # adj_r2, n, slope, t0, t1
     cands = []
     for k in range(kmin, len(after) + 1):
@@ -224,6 +220,36 @@ def nca(days: Sequence[float], values: Sequence[float], below_lod: Sequence[bool
         top = max(a for a, *_ in cands)
         ok = [cand for cand in cands if cand[0] >= top - tol]
         best = max(ok, key=lambda cand: cand[1])
+    return best
+
+
+def nca(days: Sequence[float], values: Sequence[float], below_lod: Sequence[bool] | None = None,
+        *, rules: Mapping[str, Rule] | None = None) -> NcaResult:
+    """NCA of a CAR-T profile (PKNCA "lin up/log down" conventions; Rowland & Tozer).
+
+    Cmax/Tmax: largest quantified value and its first day. AUC0-28 by linear-up/log-down with
+    C(0) = 0 assumed when there is no day-0 sample; below-LoD values count as 0 before Tmax,
+    are dropped between Tmax and Tlast and excluded after Tlast. When the profile stops
+    before day 28 (or becomes undetectable), the AUC runs to the last point and ``auc_method``
+    says so. λz: log-linear least squares over the last >= 3 quantified points after Tmax,
+    choosing the window with the best adjusted R² (most points within a tolerance).
+    """
+    r = KINETICS_RULES if rules is None else rules
+    t, c, blq = _profile_arrays(days, values, below_lod)
+    quant = ~blq & (c > 0)
+    nq, nb = int(quant.sum()), int((~quant).sum())
+    end = float(r["auc_end_day"].value)
+    if nq == 0:
+        return NcaResult(None, None, None, None, 0.0, None, "no quantified value", None, None, None, 0,
+                         None, None, 0, nb)
+    qi = np.flatnonzero(quant)
+    imax = qi[np.argmax(c[qi])]
+    cmax, tmax = float(c[imax]), float(t[imax])
+    ilast = int(qi[-1])
+    clast, tlast = float(c[ilast]), float(t[ilast])
+    auc, stop, method = _auc_to_end(t, c, quant, tmax, ilast, end, cmax)
+    best = _lambda_z(t, c, qi, tmax, int(r["lambda_z_min_points"].value),
+                     float(r["lambda_z_adj_r2_tolerance"].value))
     lam = -best[2] if best else None
     return NcaResult(
         cmax=cmax, tmax=tmax, clast=clast, tlast=tlast, auc_0_28=auc, auc_end_day=stop,
