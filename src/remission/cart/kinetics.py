@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -347,23 +347,12 @@ def fit_stein(days: Sequence[float], values: Sequence[float], below_lod: Sequenc
     --------
     SteinModel : fit-style wrapper; nca : model-free summary.
     """
-    from scipy.optimize import minimize
     from scipy.special import log_ndtr
 
     r = KINETICS_RULES if rules is None else rules
     pop = _pop(r)
-    t = np.asarray(days, dtype=float)
-    y = np.asarray(values, dtype=float)
-    cens = np.zeros(len(t), bool) if below_lod is None else np.asarray(below_lod, dtype=bool)
-    if not (len(t) == len(y) == len(cens)):
-        raise ValidationError("days, values and below_lod must be of equal length, but were not")
-    keep = t >= 0
-    t, y, cens = t[keep], y[keep], cens[keep]
-    if np.any(y <= 0) or not np.all(np.isfinite(y)):
-        raise ValidationError("values must be finite and > 0 (below-LoD rows carry the LoD), but were not")
+    t, y, cens = _stein_data(days, values, below_lod)
     nq = int((~cens).sum())
-    if nq < 3:
-        raise ValidationError(f"quantified points must be >= 3 for a Stein fit, but was {nq}")
     ly = np.log(y)
     sig_fixed = sigma_log if sigma_log is not None else (float(r["stein_sigma_log"].value) if prior else None)
     mu = np.array([math.log(pop[k][0]) for k in _ORDER])
@@ -385,6 +374,39 @@ def fit_stein(days: Sequence[float], values: Sequence[float], below_lod: Sequenc
         v = -float(ll) + pen
         return v if math.isfinite(v) else 1e300
 
+    bounds, starts = _stein_bounds_and_starts(t, y, cens, pop, cmax_prior=cmax_prior,
+                                              fit_sigma=sig_fixed is None)
+    best = _multistart_minimise(nlp, bounds, starts)
+    vals, sig = unpack(best.x)
+    method = ("MAP with Stein 2019 population prior" if prior else "maximum likelihood") + \
+        ", censored (Tobit / Beal M3) log-normal likelihood"
+    return SteinFit(**vals, sigma_log=sig, neg_log_posterior=float(best.fun), method=method,
+                    converged=bool(best.success), n_obs=nq,
+                    n_censored=int(cens.sum()))
+
+
+def _stein_data(days: Sequence[float], values: Sequence[float],
+                below_lod: Sequence[bool] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Days >= 0, values and censoring flags for a Stein fit, checked (>= 3 quantified, > 0)."""
+    t = np.asarray(days, dtype=float)
+    y = np.asarray(values, dtype=float)
+    cens = np.zeros(len(t), bool) if below_lod is None else np.asarray(below_lod, dtype=bool)
+    if not (len(t) == len(y) == len(cens)):
+        raise ValidationError("days, values and below_lod must be of equal length, but were not")
+    keep = t >= 0
+    t, y, cens = t[keep], y[keep], cens[keep]
+    if np.any(y <= 0) or not np.all(np.isfinite(y)):
+        raise ValidationError("values must be finite and > 0 (below-LoD rows carry the LoD), but were not")
+    nq = int((~cens).sum())
+    if nq < 3:
+        raise ValidationError(f"quantified points must be >= 3 for a Stein fit, but was {nq}")
+    return t, y, cens
+
+
+def _stein_bounds_and_starts(t: np.ndarray, y: np.ndarray, cens: np.ndarray,
+                             pop: Mapping[str, tuple[float, float]], *, cmax_prior: bool,
+                             fit_sigma: bool) -> tuple[list[tuple[float, float]], list[list[float]]]:
+    """Log-parameter bounds and the four starting points of the Stein fit (σ last if fitted)."""
     q = ~cens
     i_max = np.flatnonzero(q)[np.argmax(y[q])]
     tmax0 = max(float(t[i_max]), 0.5)
@@ -401,12 +423,20 @@ def fit_stein(days: Sequence[float], values: Sequence[float], below_lod: Sequenc
         [math.log(y[i_max]), math.log(max(tmax0 * 0.7, 0.5)), math.log(pop["foldx"][0]) - 1, math.log(0.08),
          math.log(0.005), math.log(0.002)],
     ]
-    if sig_fixed is None:
+    if fit_sigma:
         bounds.append((math.log(0.01), math.log(5.0)))
         starts = [[*s, math.log(0.5)] for s in starts]
     if bounds[0][1] >= _LOG_FLOAT_MAX:
         raise ValidationError(f"values must be below {math.exp(_LOG_FLOAT_MAX - 5):.3g} for a Stein "
                               f"fit (floating-point range), but the largest was {float(y.max()):.3g}")
+    return bounds, starts
+
+
+def _multistart_minimise(nlp: Callable[[np.ndarray], float], bounds: list[tuple[float, float]],
+                         starts: list[list[float]]) -> Any:
+    """L-BFGS-B from each start, the best polished by Nelder-Mead (the model has a kink at Tmax)."""
+    from scipy.optimize import minimize
+
     best = None
     for s in starts:
         x0 = np.clip(np.array(s), [b[0] for b in bounds], [b[1] for b in bounds])
@@ -421,12 +451,7 @@ def fit_stein(days: Sequence[float], values: Sequence[float], below_lod: Sequenc
         best = minimize(nlp, polish.x, method="L-BFGS-B", bounds=bounds)
         if best.fun > polish.fun:
             best = polish
-    vals, sig = unpack(best.x)
-    method = ("MAP with Stein 2019 population prior" if prior else "maximum likelihood") + \
-        ", censored (Tobit / Beal M3) log-normal likelihood"
-    return SteinFit(**vals, sigma_log=sig, neg_log_posterior=float(best.fun), method=method,
-                    converged=bool(best.success), n_obs=nq,
-                    n_censored=int(cens.sum()))
+    return best
 
 
 # -------------------------------------------------------------------------- population --
