@@ -316,6 +316,64 @@ def _profile_interval(prof: Any, x_hat: float, ll_hat: float, q: float, *, step:
     return out[0], out[1]
 
 
+def _float_array(v: Sequence[float | None]) -> np.ndarray:
+    return np.array([np.nan if x is None else float(x) for x in v], dtype=float)
+
+
+def _censored_observations(
+    days: Sequence[float],
+    kind: Sequence[ObsKind],
+    y: Sequence[float | None],
+    lo: Sequence[float | None],
+    hi: Sequence[float | None],
+    censoring: str,
+) -> tuple[dict[str, np.ndarray], float, float]:
+    """Checked observations on a centred, scaled time axis: (obs, centre, scale)."""
+    t = np.asarray(days, dtype=float)
+    k = np.asarray(kind)
+    if not (len(t) == len(k) == len(y) == len(lo) == len(hi)):
+        raise ValidationError("days, kind, y, lo and hi must have the same length, but were "
+                              f"{[len(t), len(k), len(y), len(lo), len(hi)]!r}")
+    bad = set(k.tolist()) - {"exact", "left", "interval"}
+    if bad:
+        raise ValidationError(f"kind must be one of exact, left, interval, but was {sorted(bad)[0]!r}")
+    if censoring == "drop":
+        keep = k == "exact"
+        t, k = t[keep], k[keep]
+        y = [v for v, m in zip(y, keep, strict=True) if m]
+        lo = [v for v, m in zip(lo, keep, strict=True) if m]
+        hi = [v for v, m in zip(hi, keep, strict=True) if m]
+    elif censoring != "m3":
+        raise ValidationError(f"censoring must be one of m3, drop, but was {censoring!r}")
+    ya, loa, hia = _float_array(y), _float_array(lo), _float_array(hi)
+    exact, left, intv = k == "exact", k == "left", k == "interval"
+    if np.any(exact & ~np.isfinite(ya)) or np.any(left & ~np.isfinite(hia)) or \
+            np.any(intv & ~(np.isfinite(loa) & np.isfinite(hia))):
+        raise ValidationError("every exact observation needs y, every left-censored one hi, and "
+                              "every interval one lo < hi")
+    n_detect = int(exact.sum() + intv.sum())
+    if n_detect < 2 or len(np.unique(t)) < 2:
+        raise ValidationError(f"a regrowth fit needs at least 2 detectable observations at 2 "
+                              f"distinct times, but had {n_detect}")
+    c = float(np.mean(t))
+    s = float(max(np.ptp(t), 1.0))
+    obs = {"t": (t - c) / s, "y": ya, "lo": loa, "hi": hia, "exact": exact, "left": left,
+           "interval": intv}
+    return obs, c, s
+
+
+def _least_squares_start(obs: Mapping[str, np.ndarray]) -> tuple[float, float]:
+    """Starting (intercept, slope): least squares on the detectable points (interval midpoints)."""
+    exact, intv, ya, loa, hia = obs["exact"], obs["interval"], obs["y"], obs["lo"], obs["hi"]
+    ymid = np.where(exact, ya, np.where(intv, (loa + hia) / 2, np.nan))
+    m = np.isfinite(ymid)
+    if len(np.unique(obs["t"][m])) >= 2:
+        b0, a0 = np.polyfit(obs["t"][m], ymid[m], 1)
+    else:
+        b0, a0 = 0.0, float(np.nanmean(ymid))
+    return a0, b0
+
+
 def fit_censored_loglinear(
     days: Sequence[float],
     kind: Sequence[ObsKind],
@@ -347,47 +405,9 @@ def fit_censored_loglinear(
     lv = check_positive("level", level)
     if not lv < 1:
         raise ValidationError(f"level must be a number in (0, 1), but was {level!r}")
-    t = np.asarray(days, dtype=float)
-    k = np.asarray(kind)
-    if not (len(t) == len(k) == len(y) == len(lo) == len(hi)):
-        raise ValidationError("days, kind, y, lo and hi must have the same length, but were "
-                              f"{[len(t), len(k), len(y), len(lo), len(hi)]!r}")
-    bad = set(k.tolist()) - {"exact", "left", "interval"}
-    if bad:
-        raise ValidationError(f"kind must be one of exact, left, interval, but was {sorted(bad)[0]!r}")
-    if censoring == "drop":
-        keep = k == "exact"
-        t, k = t[keep], k[keep]
-        y = [v for v, m in zip(y, keep, strict=True) if m]
-        lo = [v for v, m in zip(lo, keep, strict=True) if m]
-        hi = [v for v, m in zip(hi, keep, strict=True) if m]
-    elif censoring != "m3":
-        raise ValidationError(f"censoring must be one of m3, drop, but was {censoring!r}")
-
-    def arr(v: Sequence[float | None]) -> np.ndarray:
-        return np.array([np.nan if x is None else float(x) for x in v], dtype=float)
-
-    ya, loa, hia = arr(y), arr(lo), arr(hi)
-    exact, left, intv = k == "exact", k == "left", k == "interval"
-    if np.any(exact & ~np.isfinite(ya)) or np.any(left & ~np.isfinite(hia)) or \
-            np.any(intv & ~(np.isfinite(loa) & np.isfinite(hia))):
-        raise ValidationError("every exact observation needs y, every left-censored one hi, and "
-                              "every interval one lo < hi")
-    n_detect = int(exact.sum() + intv.sum())
-    if n_detect < 2 or len(np.unique(t)) < 2:
-        raise ValidationError(f"a regrowth fit needs at least 2 detectable observations at 2 "
-                              f"distinct times, but had {n_detect}")
-    c = float(np.mean(t))
-    s = float(max(np.ptp(t), 1.0))
-    obs = {"t": (t - c) / s, "y": ya, "lo": loa, "hi": hia, "exact": exact, "left": left,
-           "interval": intv}
-    # start from least squares on the detectable points (interval midpoints)
-    ymid = np.where(exact, ya, np.where(intv, (loa + hia) / 2, np.nan))
-    m = np.isfinite(ymid)
-    if len(np.unique(obs["t"][m])) >= 2:
-        b0, a0 = np.polyfit(obs["t"][m], ymid[m], 1)
-    else:
-        b0, a0 = 0.0, float(np.nanmean(ymid))
+    obs, c, s = _censored_observations(days, kind, y, lo, hi, censoring)
+    exact, left, intv = obs["exact"], obs["left"], obs["interval"]
+    a0, b0 = _least_squares_start(obs)
     floor = math.log(sigma_floor)
 
     def nll(p: np.ndarray) -> float:
