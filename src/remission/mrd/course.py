@@ -797,72 +797,63 @@ def _alerts(series: Sequence[MrdResult]) -> list[dict[str, Any]]:
     return out
 
 
-def analyze_course(
-    mrd: Sequence[MrdResult],
-    *,
-    baseline: Baseline | None = None,
-    events: Sequence[CourseEvent] = (),
-    parameters: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The whole MRD course of one patient (JSON-ready dict; see the module docstring).
-
-    ``mrd``: every MRD result of the case, any method (computed and reported), with dates.
-    ``events``: therapies, HSCT, CAR-T infusions and relapses (for markers and flags).
-
-    See Also
-    --------
-    fit_censored_loglinear : the regrowth fit.
-    """
-    rules = resolve(COURSE_RULES, parameters)
+def _check_fraction_rules(rules: Mapping[str, Rule]) -> None:
     for name in ("negativity_max_lod", "mrd_failure_threshold", "molecular_relapse_threshold",
                  "relapse_blast_fraction"):
         v = rules[name].value
         if not isinstance(v, (int, float)) or not 0 < v <= 1:
             raise ValidationError(f"{name} must be a fraction in (0, 1], but was {v!r}")
-    warnings: list[str] = []
-    undated = [r for r in mrd if r.date is None]
-    if undated:
-        warnings.append(f"{len(undated)} MRD result(s) without a date left out of the course")
-    series = sorted((r for r in mrd if r.date is not None and r.status != "not_evaluable"),
-                    key=lambda r: (r.date, r.method, r.sample_id or ""))
-    points = [_point(r) for r in series]
-    for p, r in zip(points, series, strict=True):
-        p["response"] = response_category(r, rules)
-        p["log_reduction"] = None
-        if baseline is not None and baseline.fraction > 0 and r.date is not None \
-                and r.date >= baseline.date:
-            b = baseline.fraction
-            if r.status == "positive" and r.value:
-                p["log_reduction"] = {"value": math.log10(b / r.value), "bound": "exact"}
-            elif r.status == "positive_not_quantifiable" and r.loq:
-                p["log_reduction"] = {"value": math.log10(b / r.loq), "bound": "at_least",
-                                      "at_most": math.log10(b / r.lod) if r.lod else None}
-            elif r.status == "negative" and r.lod:
-                p["log_reduction"] = {"value": math.log10(b / r.lod), "bound": "at_least"}
 
-    # method changes: the set of methods used on a date differs from the previous date's
+
+def _log_reduction(r: MrdResult, baseline: Baseline | None) -> dict[str, Any] | None:
+    """log10 reduction from the baseline (exact, or a bound for PNQ/negative results)."""
+    if baseline is not None and baseline.fraction > 0 and r.date is not None \
+            and r.date >= baseline.date:
+        b = baseline.fraction
+        if r.status == "positive" and r.value:
+            return {"value": math.log10(b / r.value), "bound": "exact"}
+        if r.status == "positive_not_quantifiable" and r.loq:
+            return {"value": math.log10(b / r.loq), "bound": "at_least",
+                    "at_most": math.log10(b / r.lod) if r.lod else None}
+        if r.status == "negative" and r.lod:
+            return {"value": math.log10(b / r.lod), "bound": "at_least"}
+    return None
+
+
+def _method_changes(series: list[MrdResult]) -> list[dict[str, Any]]:
+    """Dates where the set of methods used differs from the previous date's."""
     by_date: dict[dt.date, set[str]] = {}
     for r in series:
         assert r.date is not None
         by_date.setdefault(r.date, set()).add(r.method)
     dates = sorted(by_date)
-    method_changes = [
+    return [
         {"date": d1.isoformat(), "from": sorted(by_date[d0]), "to": sorted(by_date[d1])}
         for d0, d1 in itertools.pairwise(dates) if by_date[d0] != by_date[d1]
     ]
-    # time to MRD negativity (first negative with sufficient sensitivity)
+
+
+def _time_to_negativity(series: list[MrdResult], baseline: Baseline | None,
+                        rules: Mapping[str, Rule]) -> dict[str, Any] | None:
+    """Days to the first negative with sufficient sensitivity, from baseline or the first result."""
     neg_lod = float(rules["negativity_max_lod"].value)
     first_neg = next((r for r in series if r.status == "negative" and r.lod is not None
                       and r.lod <= neg_lod), None)
     t0 = baseline.date if baseline else (series[0].date if series else None)
-    time_to_neg = None
     if first_neg is not None and t0 is not None and first_neg.date is not None:
-        time_to_neg = {"days": (first_neg.date - t0).days, "date": _iso(first_neg.date),
-                       "method": first_neg.method, "lod": first_neg.lod,
-                       "from": "baseline" if baseline else "first MRD result"}
+        return {"days": (first_neg.date - t0).days, "date": _iso(first_neg.date),
+                "method": first_neg.method, "lod": first_neg.lod,
+                "from": "baseline" if baseline else "first MRD result"}
+    return None
 
-    # conversions, molecular relapse and progression: per material (marrow and blood MRD differ
-    # by about a log in B-ALL; never pooled), over the methods of that material
+
+def _by_material(series: list[MrdResult], events: Sequence[CourseEvent],
+                 rules: Mapping[str, Rule]) -> dict[str, Any]:
+    """Conversions, quantifiable recurrence, molecular relapse and progression per material.
+
+    Marrow and blood MRD differ by about a log in B-ALL, so materials are never pooled; within a
+    material every method counts.
+    """
     by_material: dict[str, list[MrdResult]] = {}
     for r in series:
         by_material.setdefault(_material(r), []).append(r)
@@ -884,20 +875,28 @@ def analyze_course(
             progression.extend(_progression([r for r in rs if r.method == method], method, material, inc))
     conversions.sort(key=lambda c: c["date"] or "")
     progression.sort(key=lambda p: p["to_date"] or "")
-    molecular = _summarise_molecular(molecular_by_material, progression, thr, confirm)
-    cross = _cross_material(series)
+    return {"materials": sorted(by_material), "conversions": conversions,
+            "quantifiable_recurrence": quant_recurrence,
+            "molecular_relapse": _summarise_molecular(molecular_by_material, progression, thr, confirm),
+            "molecular_relapse_by_material": molecular_by_material, "progression": progression}
 
-    # after HSCT / CAR-T: any detectable MRD (Blood Adv 2023;7:3395; Pulsipher MA et al.,
-    # Blood Cancer Discov 2022;3:66)
-    def detectable_after(kind: str) -> list[dict[str, Any]]:
-        dates = [e.date for e in events if e.kind == kind]
-        if not dates:
-            return []
-        first = min(dates)
-        return [{"date": _iso(r.date), "method": r.method,
-                 "display": format_mrd(r.status, r.value, r.lod, r.loq)}
-                for r in series if r.date is not None and r.date > first and _detectable(r)]
 
+def _detectable_after(kind: str, events: Sequence[CourseEvent],
+                      series: list[MrdResult]) -> list[dict[str, Any]]:
+    """Detectable MRD after the first HSCT / CAR-T event (Blood Adv 2023;7:3395; Pulsipher MA et
+    al., Blood Cancer Discov 2022;3:66)."""
+    dates = [e.date for e in events if e.kind == kind]
+    if not dates:
+        return []
+    first = min(dates)
+    return [{"date": _iso(r.date), "method": r.method,
+             "display": format_mrd(r.status, r.value, r.lod, r.loq)}
+            for r in series if r.date is not None and r.date > first and _detectable(r)]
+
+
+def _fits_and_headline(series: list[MrdResult],
+                       rules: Mapping[str, Rule]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One regrowth fit per (method, material) series, and the headline fit among them."""
     by_series: dict[tuple[str, str], list[MrdResult]] = {}
     for r in series:
         by_series.setdefault((r.method, _material(r)), []).append(r)
@@ -916,6 +915,55 @@ def analyze_course(
                     "material": best["material"],
                     "why": "the fit with the most recent result (then most quantifiable results); "
                            "fits of different methods or materials are never pooled"}
+    return fits, headline
+
+
+def _latest_response(latest: MrdResult | None, rules: Mapping[str, Rule]) -> dict[str, Any] | None:
+    if latest is None:
+        return None
+    latest_response: dict[str, Any] = {
+        "date": _iso(latest.date), "method": latest.method, "material": _material(latest),
+        "category": response_category(latest, rules),
+        "note": "MRD response is only evaluable in haematological CR (Gökbuget, Hematology "
+                "ASH Educ Program 2021)"}
+    caveat = latest.details.get("marker_caveat")
+    if caveat:
+        latest_response["caveat"] = caveat
+        latest_response["plain_response"] = False
+    return latest_response
+
+
+def analyze_course(
+    mrd: Sequence[MrdResult],
+    *,
+    baseline: Baseline | None = None,
+    events: Sequence[CourseEvent] = (),
+    parameters: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The whole MRD course of one patient (JSON-ready dict; see the module docstring).
+
+    ``mrd``: every MRD result of the case, any method (computed and reported), with dates.
+    ``events``: therapies, HSCT, CAR-T infusions and relapses (for markers and flags).
+
+    See Also
+    --------
+    fit_censored_loglinear : the regrowth fit.
+    """
+    rules = resolve(COURSE_RULES, parameters)
+    _check_fraction_rules(rules)
+    warnings: list[str] = []
+    undated = [r for r in mrd if r.date is None]
+    if undated:
+        warnings.append(f"{len(undated)} MRD result(s) without a date left out of the course")
+    series = sorted((r for r in mrd if r.date is not None and r.status != "not_evaluable"),
+                    key=lambda r: (r.date, r.method, r.sample_id or ""))
+    points = [_point(r) for r in series]
+    for p, r in zip(points, series, strict=True):
+        p["response"] = response_category(r, rules)
+        p["log_reduction"] = _log_reduction(r, baseline)
+    material = _by_material(series, events, rules)
+    cross = _cross_material(series)
+    fits, headline = _fits_and_headline(series, rules)
     latest = series[-1] if series else None
     alerts = _alerts(series)
     read_fractions = [r for r in mrd if r.status == "not_evaluable" and r.details.get("quantity") == "read_fraction"]
@@ -924,17 +972,6 @@ def analyze_course(
                         "spike-in): not used as MRD")
         alerts.extend(_alerts(sorted((r for r in read_fractions if r.date is not None),
                                      key=lambda r: r.date or dt.date.min)))
-    latest_response: dict[str, Any] | None = None
-    if latest is not None:
-        latest_response = {
-            "date": _iso(latest.date), "method": latest.method, "material": _material(latest),
-            "category": response_category(latest, rules),
-            "note": "MRD response is only evaluable in haematological CR (Gökbuget, Hematology "
-                    "ASH Educ Program 2021)"}
-        caveat = latest.details.get("marker_caveat")
-        if caveat:
-            latest_response["caveat"] = caveat
-            latest_response["plain_response"] = False
     return {
         "n_results": len(series),
         "methods": sorted({r.method for r in series}),
@@ -942,20 +979,20 @@ def analyze_course(
         "baseline": None if baseline is None else {"date": baseline.date.isoformat(),
                                                    "fraction": baseline.fraction,
                                                    "source": baseline.source},
-        "method_changes": method_changes,
-        "time_to_negativity": time_to_neg,
-        "materials": sorted(by_material),
-        "latest_response": latest_response,
+        "method_changes": _method_changes(series),
+        "time_to_negativity": _time_to_negativity(series, baseline, rules),
+        "materials": material["materials"],
+        "latest_response": _latest_response(latest, rules),
         "alerts": alerts,
         "cross_material": cross,
         "mrd_failure": bool(latest is not None and response_category(latest, rules) == "MRD_failure"),
-        "conversions": conversions,
-        "quantifiable_recurrence": quant_recurrence,
-        "molecular_relapse": molecular,
-        "molecular_relapse_by_material": molecular_by_material,
-        "progression": progression,
-        "detectable_after_hsct": detectable_after("hsct"),
-        "detectable_after_cart": detectable_after("cart"),
+        "conversions": material["conversions"],
+        "quantifiable_recurrence": material["quantifiable_recurrence"],
+        "molecular_relapse": material["molecular_relapse"],
+        "molecular_relapse_by_material": material["molecular_relapse_by_material"],
+        "progression": material["progression"],
+        "detectable_after_hsct": _detectable_after("hsct", events, series),
+        "detectable_after_cart": _detectable_after("cart", events, series),
         "fits": fits,
         "headline": headline,
         "events": [{"kind": e.kind, "date": e.date.isoformat(), "end": _iso(e.end),
