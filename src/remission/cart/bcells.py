@@ -1,17 +1,17 @@
 """B-cell aplasia after CD19-directed therapy, and CD19/CD22 expression over time.
 
 B-cell aplasia (BCA) is the pharmacodynamic marker of functional CAR-T persistence
-(``shared/specs/cart_models.md`` §1.3). Loss of BCA (B-cell recovery) is defined by a CD19+
+(recalled, no primary source checked). Loss of BCA (B-cell recovery) is defined by a CD19+
 B-cell threshold whose convention differs between centres, so thresholds are rules
-(§1.3 [R]: >= 1 % of lymphocytes, or >= 3 % of mononuclear cells; no cells/µL threshold is in
-the specs, so that unit needs a user-set threshold).
+([R], recalled, no primary source checked: >= 1 % of lymphocytes, or >= 3 % of mononuclear
+cells; no cells/µL threshold is in the specs, so that unit needs a user-set threshold).
 
 Relapse-risk signals and their sources:
 
 * B-cell recovery within 6 months went with earlier transgene loss (Mueller KT et al.,
-  *Clin Cancer Res* 2018;24:6175; cart_models.md §1.1, [V]).
+  *Clin Cancer Res* 2018;24:6175, [V]).
 * B-cell recovery within the first year: relapse HR 4.5 (2.03-9.97); at day 28, HR 3.33
-  (Pulsipher MA et al., *Blood Cancer Discov* 2022;3:66; cart_models.md §5.2, [V]).
+  (Pulsipher MA et al., *Blood Cancer Discov* 2022;3:66, [V]).
 * Relapses while BCA persisted were 88 % (23/25) CD19-negative (Pulsipher 2022).
 """
 
@@ -37,16 +37,17 @@ __all__ = [
 ]
 
 _MUELLER = ("Mueller KT et al., Clin Cancer Res 2018;24:6175: B-cell recovery within 6 months went "
-            "with earlier loss of CAR transgene (cart_models.md §1.1)")
+            "with earlier loss of CAR transgene")
 _PULSIPHER = ("Pulsipher MA et al., Blood Cancer Discov 2022;3:66: B-cell recovery within the first "
-              "year, relapse HR 4.5 (95% CI 2.03-9.97) (cart_models.md §5.2)")
+              "year, relapse HR 4.5 (95% CI 2.03-9.97)")
 _PULSIPHER_CD19 = ("Pulsipher MA et al., Blood Cancer Discov 2022;3:66: 23/25 (88%) relapses with "
-                   "persistent B-cell aplasia were CD19-negative (cart_models.md §5.2)")
+                   "persistent B-cell aplasia were CD19-negative")
+_RECALLED = "recalled, no primary source checked"
 
 BCELL_RULES: dict[str, Rule] = rule_set(
-    Rule("bca_threshold_percent_lymphocytes", 1.0, "R", "cart_models.md §1.3",
+    Rule("bca_threshold_percent_lymphocytes", 1.0, "R", _RECALLED,
          "CD19+ B cells (% of lymphocytes) at or above which B-cell aplasia is lost"),
-    Rule("bca_threshold_percent_mnc", 3.0, "R", "cart_models.md §1.3",
+    Rule("bca_threshold_percent_mnc", 3.0, "R", _RECALLED,
          "CD19+ B cells (% of mononuclear cells) at or above which B-cell aplasia is lost"),
     Rule("bca_threshold_cells_per_ul", None, "U", "not in the specs: centre-specific; must be set",
          "CD19+ B cells/µL at or above which B-cell aplasia is lost"),
@@ -116,19 +117,9 @@ def _threshold(unit: str, r: Mapping[str, Rule]) -> float:
     return float(v)
 
 
-def b_cell_aplasia(series: BCellSeries, *, infusion_date: dt.date | None = None,
-                   overrides: Mapping[str, Any] | None = None) -> BCellAplasia:
-    """Aplasia periods, the date of B-cell recovery and early loss of aplasia.
-
-    A sample is aplastic when CD19+ B cells are below the unit's threshold. Only samples on or
-    after the infusion (day >= 0) count. Recovery (loss of aplasia) is the first of
-    ``recovery_confirm_samples`` consecutive samples at/above the threshold after aplasia was
-    reached. A shorter excursion followed by aplastic samples is transient (listed, not loss); one
-    at the end of the series is ``loss_unconfirmed``. ``status`` follows the latest evidence: it
-    returns to ``ongoing`` when aplastic samples follow.
-    """
-    r = resolve(BCELL_RULES, overrides)
-    thr = _threshold(series.unit, r)
+def _post_infusion_samples(series: BCellSeries, thr: float,
+                           infusion_date: dt.date | None) -> list[dict[str, Any]]:
+    """Samples on or after the infusion (day >= 0), with day/date completed and the aplastic flag."""
     n = len(series.values)
     if n == 0:
         raise ValidationError("series must contain at least one sample, but was empty")
@@ -151,6 +142,11 @@ def b_cell_aplasia(series: BCellSeries, *, infusion_date: dt.date | None = None,
                         "value": series.values[i], "aplastic": aplastic})
     if not samples:
         raise ValidationError("series must contain samples on or after the infusion, but had none")
+    return samples
+
+
+def _aplasia_periods(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Runs of consecutive aplastic samples, each with the sample that ended it (if any)."""
     periods: list[dict[str, Any]] = []
     k = 0
     m = len(samples)
@@ -168,36 +164,43 @@ def b_cell_aplasia(series: BCellSeries, *, infusion_date: dt.date | None = None,
                         "end_day": samples[j + 1]["day"] if ended else None,
                         "end_date": samples[j + 1]["date"] if ended else None})
         k = j + 1
-    confirm = max(1, int(r["recovery_confirm_samples"].value))
+    return periods
+
+
+def _recovery(samples: list[dict[str, Any]],
+              confirm: int) -> tuple[int | None, str, list[dict[str, Any]]]:
+    """After aplasia was reached: (index of confirmed recovery, status, transient excursions)."""
+    m = len(samples)
     rec_i = None
     transient: list[dict[str, Any]] = []
-    status = "never_reached"
-    if periods:
-        first_aplastic = next(i for i, s in enumerate(samples) if s["aplastic"])
-        status = "ongoing"
-        i = first_aplastic + 1
-        while i < m:
-            if samples[i]["aplastic"]:
-                i += 1
-                continue
-            j = i
-            while j + 1 < m and not samples[j + 1]["aplastic"]:
-                j += 1
-            length = j - i + 1
-            if length >= confirm:
-                rec_i = i if rec_i is None else rec_i
-                status = "lost" if j == m - 1 else "ongoing"  # aplastic again later: re-established
-            elif j == m - 1:
-                status = "loss_unconfirmed"  # above threshold at the end, awaiting a second sample
-            else:
-                transient.append({"day": samples[i]["day"], "date": samples[i]["date"],
-                                  "value": samples[i]["value"], "samples": length,
-                                  "note": "above the threshold without a confirming sample, and "
-                                          "aplastic again afterwards: transient, not loss of aplasia"})
-            i = j + 1
-    rec_day: float | None = samples[rec_i]["day"] if rec_i is not None else None
-    rec_date_s: str | None = samples[rec_i]["date"] if rec_i is not None else None
-    rec_date = dt.date.fromisoformat(rec_date_s) if rec_date_s else None
+    first_aplastic = next(i for i, s in enumerate(samples) if s["aplastic"])
+    status = "ongoing"
+    i = first_aplastic + 1
+    while i < m:
+        if samples[i]["aplastic"]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < m and not samples[j + 1]["aplastic"]:
+            j += 1
+        length = j - i + 1
+        if length >= confirm:
+            rec_i = i if rec_i is None else rec_i
+            status = "lost" if j == m - 1 else "ongoing"  # aplastic again later: re-established
+        elif j == m - 1:
+            status = "loss_unconfirmed"  # above threshold at the end, awaiting a second sample
+        else:
+            transient.append({"day": samples[i]["day"], "date": samples[i]["date"],
+                              "value": samples[i]["value"], "samples": length,
+                              "note": "above the threshold without a confirming sample, and "
+                                      "aplastic again afterwards: transient, not loss of aplasia"})
+        i = j + 1
+    return rec_i, status, transient
+
+
+def _aplasia_signals(samples: list[dict[str, Any]], aplasia_reached: bool, status: str,
+                     rec_day: float | None, r: Mapping[str, Rule]) -> tuple[list[dict[str, Any]], bool]:
+    """Relapse-risk and follow-up signals with their sources, and whether loss was early."""
     early_days = float(r["early_loss_days"].value)
     window = float(r["recovery_risk_window_days"].value)
     signals: list[dict[str, Any]] = []
@@ -209,13 +212,41 @@ def b_cell_aplasia(series: BCellSeries, *, infusion_date: dt.date | None = None,
     if rec_day is not None and rec_day <= window:
         signals.append({"signal": f"B-cell recovery within the first {window:g} days after infusion",
                         "kind": "relapse_risk", "day": rec_day, "source": _PULSIPHER})
-    if not periods:
+    if not aplasia_reached:
         signals.append({"signal": "B-cell aplasia never reached after infusion", "kind": "no_aplasia",
-                        "day": None, "source": "cart_models.md §1.3 (BCA marks functional CAR-T)"})
+                        "day": None, "source": f"{_RECALLED} (BCA marks functional CAR-T)"})
     if status == "loss_unconfirmed":
         signals.append({"signal": f"B cells at/above the threshold on the latest sample ({samples[-1]['date'] or samples[-1]['day']}): "
                                   "loss of aplasia needs a confirming sample", "kind": "awaiting_confirmation",
                         "day": samples[-1]["day"], "source": BCELL_RULES["recovery_confirm_samples"].source})
+    return signals, early
+
+
+def b_cell_aplasia(series: BCellSeries, *, infusion_date: dt.date | None = None,
+                   overrides: Mapping[str, Any] | None = None) -> BCellAplasia:
+    """Aplasia periods, the date of B-cell recovery and early loss of aplasia.
+
+    A sample is aplastic when CD19+ B cells are below the unit's threshold. Only samples on or
+    after the infusion (day >= 0) count. Recovery (loss of aplasia) is the first of
+    ``recovery_confirm_samples`` consecutive samples at/above the threshold after aplasia was
+    reached. A shorter excursion followed by aplastic samples is transient (listed, not loss); one
+    at the end of the series is ``loss_unconfirmed``. ``status`` follows the latest evidence: it
+    returns to ``ongoing`` when aplastic samples follow.
+    """
+    r = resolve(BCELL_RULES, overrides)
+    thr = _threshold(series.unit, r)
+    samples = _post_infusion_samples(series, thr, infusion_date)
+    periods = _aplasia_periods(samples)
+    confirm = max(1, int(r["recovery_confirm_samples"].value))
+    rec_i: int | None = None
+    transient: list[dict[str, Any]] = []
+    status = "never_reached"
+    if periods:
+        rec_i, status, transient = _recovery(samples, confirm)
+    rec_day: float | None = samples[rec_i]["day"] if rec_i is not None else None
+    rec_date_s: str | None = samples[rec_i]["date"] if rec_i is not None else None
+    rec_date = dt.date.fromisoformat(rec_date_s) if rec_date_s else None
+    signals, early = _aplasia_signals(samples, bool(periods), status, rec_day, r)
     ongoing = status in ("ongoing", "loss_unconfirmed")
     return BCellAplasia(unit=series.unit, threshold=thr, samples=tuple(samples), periods=tuple(periods),
                         aplasia_reached=bool(periods), ongoing=ongoing, recovery_day=rec_day,
@@ -276,7 +307,7 @@ def antigen_course(antigens: Iterable[Antigen], *, infusion_date: dt.date | None
     signals = []
     if neg_after:
         text = f"CD19-negative disease (CD19 < {thr:g} % of blasts) from {first_neg}"
-        src = "clinical_rules.md / cart_models.md §2.2 (antigen escape)"
+        src = "Hamieh et al., Nature 2019 (antigen escape)"
         if bca_ongoing:
             text += " with B-cell aplasia ongoing: antigen escape despite functional CAR-T"
             src = _PULSIPHER_CD19

@@ -1,10 +1,10 @@
 """CAR-T cellular kinetics: non-compartmental analysis and the Stein 2019 model.
 
-Sources (``shared/specs/cart_models.md``):
+Sources:
 
-* §1.3 NCA conventions (PKNCA "lin up/log down"; BLQ handling; λz on the last >= 3
+* NCA conventions (Rowland & Tozer, *Clinical Pharmacokinetics*; PKNCA "lin up/log down"; BLQ handling; λz on the last >= 3
   quantifiable points after Tmax; Beal M3 censoring for model fits, Ahn et al. 2008).
-* §1.2 Stein AM et al., *CPT Pharmacometrics Syst Pharmacol* 2019;8:285-295: exponential
+* Stein AM et al., *CPT Pharmacometrics Syst Pharmacol* 2019;8:285-295: exponential
   expansion to Tmax, then biexponential contraction, closed form::
 
       C(t) = Cmax/foldx * exp(rho*t),  rho = ln(foldx)/Tmax                 t <  Tmax
@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +51,9 @@ __all__ = [
     "stein_log_curve",
 ]
 
-_SRC = "cart_models.md §1.2 (Stein 2019 Table 1, via nlmixr2lib Stein_2019_Tisagenlecleucel) [V]"
+_SRC = ("Stein AM et al., CPT Pharmacometrics Syst Pharmacol 2019;8:285-295, Table 1 (via nlmixr2lib "
+        "Stein_2019_Tisagenlecleucel) [V]")
+_NCA_SRC = "Rowland & Tozer, Clinical Pharmacokinetics; PKNCA 'lin up/log down' NCA conventions"
 
 #: Stein 2019 Table 1: name -> (typical value, ω² of log-normal IIV)
 STEIN_PARAMS: dict[str, tuple[float, float]] = {
@@ -69,9 +71,9 @@ KINETICS_RULES: dict[str, Rule] = rule_set(
            f"Stein 2019 population {k}: typical value and variance of log-normal IIV")
       for k, v in STEIN_PARAMS.items()),
     Rule("stein_sigma_log", 0.56, "C", _SRC, "Stein 2019 residual error, additive on log scale"),
-    Rule("auc_end_day", 28.0, "C", "cart_models.md §1.3 (AUC0-28d)", "end of the AUC window (days)"),
-    Rule("lambda_z_min_points", 3, "C", "cart_models.md §1.3", "minimum points for the terminal slope"),
-    Rule("lambda_z_adj_r2_tolerance", 1e-4, "C", "cart_models.md §1.3 (PKNCA default)",
+    Rule("auc_end_day", 28.0, "C", f"{_NCA_SRC} (AUC0-28d)", "end of the AUC window (days)"),
+    Rule("lambda_z_min_points", 3, "C", _NCA_SRC, "minimum points for the terminal slope"),
+    Rule("lambda_z_adj_r2_tolerance", 1e-4, "C", f"{_NCA_SRC} (PKNCA default)",
          "choose the most points among windows within this adjusted-R² of the best"),
 )
 
@@ -132,18 +134,9 @@ def _interp(t0: float, c0: float, t1: float, c1: float, t: float) -> float:
     return c0 + (c1 - c0) * f
 
 
-def nca(days: Sequence[float], values: Sequence[float], below_lod: Sequence[bool] | None = None,
-        *, rules: Mapping[str, Rule] | None = None) -> NcaResult:
-    """NCA of a CAR-T profile (cart_models.md §1.3).
-
-    Cmax/Tmax: largest quantified value and its first day. AUC0-28 by linear-up/log-down with
-    C(0) = 0 assumed when there is no day-0 sample; below-LoD values count as 0 before Tmax,
-    are dropped between Tmax and Tlast and excluded after Tlast. When the profile stops
-    before day 28 (or becomes undetectable), the AUC runs to the last point and ``auc_method``
-    says so. λz: log-linear least squares over the last >= 3 quantified points after Tmax,
-    choosing the window with the best adjusted R² (most points within a tolerance).
-    """
-    r = KINETICS_RULES if rules is None else rules
+def _profile_arrays(days: Sequence[float], values: Sequence[float],
+                    below_lod: Sequence[bool] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Days, values and below-LoD flags as arrays, checked (equal length, finite, increasing)."""
     t = np.asarray(days, dtype=float)
     c = np.asarray(values, dtype=float)
     blq = np.zeros(len(t), bool) if below_lod is None else np.asarray(below_lod, dtype=bool)
@@ -154,18 +147,12 @@ def nca(days: Sequence[float], values: Sequence[float], below_lod: Sequence[bool
         raise ValidationError("values must be finite numbers >= 0 and days finite, but were not")
     if np.any(np.diff(t) <= 0):
         raise ValidationError("days must be strictly increasing, but were not")
-    quant = ~blq & (c > 0)
-    nq, nb = int(quant.sum()), int((~quant).sum())
-    end = float(r["auc_end_day"].value)
-    if nq == 0:
-        return NcaResult(None, None, None, None, 0.0, None, "no quantified value", None, None, None, 0,
-                         None, None, 0, nb)
-    qi = np.flatnonzero(quant)
-    imax = qi[np.argmax(c[qi])]
-    cmax, tmax = float(c[imax]), float(t[imax])
-    ilast = qi[-1]
-    clast, tlast = float(c[ilast]), float(t[ilast])
-    # --- AUC 0-28
+    return t, c, blq
+
+
+def _auc_points(t: np.ndarray, c: np.ndarray, quant: np.ndarray, tmax: float,
+                ilast: int) -> list[tuple[float, float]]:
+    """Points entering the AUC: quantified values, below-LoD as 0 before Tmax, none after Tlast."""
     pts: list[tuple[float, float]] = []
     for i in range(len(t)):
         if t[i] < 0 or i > ilast:
@@ -174,6 +161,14 @@ def nca(days: Sequence[float], values: Sequence[float], below_lod: Sequence[bool
             pts.append((float(t[i]), float(c[i])))
         elif t[i] < tmax:
             pts.append((float(t[i]), 0.0))
+    return pts
+
+
+def _auc_to_end(t: np.ndarray, c: np.ndarray, quant: np.ndarray, tmax: float, ilast: int,
+                end: float, cmax: float) -> tuple[float, float, str]:
+    """Linear-up/log-down AUC from 0 to ``end`` (or to the last point): (auc, stop day, method)."""
+    tlast = float(t[ilast])
+    pts = _auc_points(t, c, quant, tmax, ilast)
     notes = []
     if not pts or pts[0][0] > 0:
         pts.insert(0, (0.0, 0.0))
@@ -202,10 +197,13 @@ def nca(days: Sequence[float], values: Sequence[float], below_lod: Sequence[bool
         method = f"AUC0-{stop:g} (no sample to day {end:g}), linear-up/log-down"
     if notes:
         method += "; " + "; ".join(notes)
-    # --- lambda_z
+    return auc, stop, method
+
+
+def _lambda_z(t: np.ndarray, c: np.ndarray, qi: np.ndarray, tmax: float, kmin: int,
+              tol: float) -> tuple[float, int, float, float, float] | None:
+    """Terminal slope window (adj_r2, n, slope, t0, t1) with the most points near the best adj. R²."""
     after = [i for i in qi if t[i] > tmax]
-    kmin = int(r["lambda_z_min_points"].value)
-    tol = float(r["lambda_z_adj_r2_tolerance"].value)
     best: tuple[float, int, float, float, float] | None = None  # adj_r2, n, slope, t0, t1
     cands = []
     for k in range(kmin, len(after) + 1):
@@ -222,6 +220,36 @@ def nca(days: Sequence[float], values: Sequence[float], below_lod: Sequence[bool
         top = max(a for a, *_ in cands)
         ok = [cand for cand in cands if cand[0] >= top - tol]
         best = max(ok, key=lambda cand: cand[1])
+    return best
+
+
+def nca(days: Sequence[float], values: Sequence[float], below_lod: Sequence[bool] | None = None,
+        *, rules: Mapping[str, Rule] | None = None) -> NcaResult:
+    """NCA of a CAR-T profile (PKNCA "lin up/log down" conventions; Rowland & Tozer).
+
+    Cmax/Tmax: largest quantified value and its first day. AUC0-28 by linear-up/log-down with
+    C(0) = 0 assumed when there is no day-0 sample; below-LoD values count as 0 before Tmax,
+    are dropped between Tmax and Tlast and excluded after Tlast. When the profile stops
+    before day 28 (or becomes undetectable), the AUC runs to the last point and ``auc_method``
+    says so. λz: log-linear least squares over the last >= 3 quantified points after Tmax,
+    choosing the window with the best adjusted R² (most points within a tolerance).
+    """
+    r = KINETICS_RULES if rules is None else rules
+    t, c, blq = _profile_arrays(days, values, below_lod)
+    quant = ~blq & (c > 0)
+    nq, nb = int(quant.sum()), int((~quant).sum())
+    end = float(r["auc_end_day"].value)
+    if nq == 0:
+        return NcaResult(None, None, None, None, 0.0, None, "no quantified value", None, None, None, 0,
+                         None, None, 0, nb)
+    qi = np.flatnonzero(quant)
+    imax = qi[np.argmax(c[qi])]
+    cmax, tmax = float(c[imax]), float(t[imax])
+    ilast = int(qi[-1])
+    clast, tlast = float(c[ilast]), float(t[ilast])
+    auc, stop, method = _auc_to_end(t, c, quant, tmax, ilast, end, cmax)
+    best = _lambda_z(t, c, qi, tmax, int(r["lambda_z_min_points"].value),
+                     float(r["lambda_z_adj_r2_tolerance"].value))
     lam = -best[2] if best else None
     return NcaResult(
         cmax=cmax, tmax=tmax, clast=clast, tlast=tlast, auc_0_28=auc, auc_end_day=stop,
@@ -319,23 +347,12 @@ def fit_stein(days: Sequence[float], values: Sequence[float], below_lod: Sequenc
     --------
     SteinModel : fit-style wrapper; nca : model-free summary.
     """
-    from scipy.optimize import minimize
     from scipy.special import log_ndtr
 
     r = KINETICS_RULES if rules is None else rules
     pop = _pop(r)
-    t = np.asarray(days, dtype=float)
-    y = np.asarray(values, dtype=float)
-    cens = np.zeros(len(t), bool) if below_lod is None else np.asarray(below_lod, dtype=bool)
-    if not (len(t) == len(y) == len(cens)):
-        raise ValidationError("days, values and below_lod must be of equal length, but were not")
-    keep = t >= 0
-    t, y, cens = t[keep], y[keep], cens[keep]
-    if np.any(y <= 0) or not np.all(np.isfinite(y)):
-        raise ValidationError("values must be finite and > 0 (below-LoD rows carry the LoD), but were not")
+    t, y, cens = _stein_data(days, values, below_lod)
     nq = int((~cens).sum())
-    if nq < 3:
-        raise ValidationError(f"quantified points must be >= 3 for a Stein fit, but was {nq}")
     ly = np.log(y)
     sig_fixed = sigma_log if sigma_log is not None else (float(r["stein_sigma_log"].value) if prior else None)
     mu = np.array([math.log(pop[k][0]) for k in _ORDER])
@@ -357,6 +374,39 @@ def fit_stein(days: Sequence[float], values: Sequence[float], below_lod: Sequenc
         v = -float(ll) + pen
         return v if math.isfinite(v) else 1e300
 
+    bounds, starts = _stein_bounds_and_starts(t, y, cens, pop, cmax_prior=cmax_prior,
+                                              fit_sigma=sig_fixed is None)
+    best = _multistart_minimise(nlp, bounds, starts)
+    vals, sig = unpack(best.x)
+    method = ("MAP with Stein 2019 population prior" if prior else "maximum likelihood") + \
+        ", censored (Tobit / Beal M3) log-normal likelihood"
+    return SteinFit(**vals, sigma_log=sig, neg_log_posterior=float(best.fun), method=method,
+                    converged=bool(best.success), n_obs=nq,
+                    n_censored=int(cens.sum()))
+
+
+def _stein_data(days: Sequence[float], values: Sequence[float],
+                below_lod: Sequence[bool] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Days >= 0, values and censoring flags for a Stein fit, checked (>= 3 quantified, > 0)."""
+    t = np.asarray(days, dtype=float)
+    y = np.asarray(values, dtype=float)
+    cens = np.zeros(len(t), bool) if below_lod is None else np.asarray(below_lod, dtype=bool)
+    if not (len(t) == len(y) == len(cens)):
+        raise ValidationError("days, values and below_lod must be of equal length, but were not")
+    keep = t >= 0
+    t, y, cens = t[keep], y[keep], cens[keep]
+    if np.any(y <= 0) or not np.all(np.isfinite(y)):
+        raise ValidationError("values must be finite and > 0 (below-LoD rows carry the LoD), but were not")
+    nq = int((~cens).sum())
+    if nq < 3:
+        raise ValidationError(f"quantified points must be >= 3 for a Stein fit, but was {nq}")
+    return t, y, cens
+
+
+def _stein_bounds_and_starts(t: np.ndarray, y: np.ndarray, cens: np.ndarray,
+                             pop: Mapping[str, tuple[float, float]], *, cmax_prior: bool,
+                             fit_sigma: bool) -> tuple[list[tuple[float, float]], list[list[float]]]:
+    """Log-parameter bounds and the four starting points of the Stein fit (σ last if fitted)."""
     q = ~cens
     i_max = np.flatnonzero(q)[np.argmax(y[q])]
     tmax0 = max(float(t[i_max]), 0.5)
@@ -373,12 +423,20 @@ def fit_stein(days: Sequence[float], values: Sequence[float], below_lod: Sequenc
         [math.log(y[i_max]), math.log(max(tmax0 * 0.7, 0.5)), math.log(pop["foldx"][0]) - 1, math.log(0.08),
          math.log(0.005), math.log(0.002)],
     ]
-    if sig_fixed is None:
+    if fit_sigma:
         bounds.append((math.log(0.01), math.log(5.0)))
         starts = [[*s, math.log(0.5)] for s in starts]
     if bounds[0][1] >= _LOG_FLOAT_MAX:
         raise ValidationError(f"values must be below {math.exp(_LOG_FLOAT_MAX - 5):.3g} for a Stein "
                               f"fit (floating-point range), but the largest was {float(y.max()):.3g}")
+    return bounds, starts
+
+
+def _multistart_minimise(nlp: Callable[[np.ndarray], float], bounds: list[tuple[float, float]],
+                         starts: list[list[float]]) -> Any:
+    """L-BFGS-B from each start, the best polished by Nelder-Mead (the model has a kink at Tmax)."""
+    from scipy.optimize import minimize
+
     best = None
     for s in starts:
         x0 = np.clip(np.array(s), [b[0] for b in bounds], [b[1] for b in bounds])
@@ -393,12 +451,7 @@ def fit_stein(days: Sequence[float], values: Sequence[float], below_lod: Sequenc
         best = minimize(nlp, polish.x, method="L-BFGS-B", bounds=bounds)
         if best.fun > polish.fun:
             best = polish
-    vals, sig = unpack(best.x)
-    method = ("MAP with Stein 2019 population prior" if prior else "maximum likelihood") + \
-        ", censored (Tobit / Beal M3) log-normal likelihood"
-    return SteinFit(**vals, sigma_log=sig, neg_log_posterior=float(best.fun), method=method,
-                    converged=bool(best.success), n_obs=nq,
-                    n_censored=int(cens.sum()))
+    return best
 
 
 # -------------------------------------------------------------------------- population --

@@ -1,20 +1,21 @@
 """A patient's MRD course across methods: response, conversion, molecular relapse, regrowth.
 
-Definitions come from ``shared/specs/clinical_rules.md`` §4 (MRD response terminology,
-molecular relapse, post-HSCT MRD) and the kinetics from ``shared/specs/cart_models.md`` §3:
+Definitions follow the published MRD response terminology, molecular-relapse and post-HSCT MRD
+literature cited below; the regrowth kinetics follow Beal's M3 censoring (Ahn JE et al.,
+*J Pharmacokinet Pharmacodyn* 2008;35:401):
 
-- **Response per result** (§4.1, [C], Gökbuget, Hematology ASH Educ 2021): ``MRD_CR`` =
+- **Response per result** ([C], Gökbuget N, *Hematology Am Soc Hematol Educ Program* 2021:718): ``MRD_CR`` =
   negative with sensitivity (LoD) <= 10⁻⁴; ``MRD_failure`` = positive >= 10⁻⁴; otherwise
   ``MRD_intermediate`` (positive < 10⁻⁴, PNQ < 10⁻⁴, negative with insufficient sensitivity).
   Response is only evaluable in haematological CR; that is for the reader to check.
-- **Conversion** negative → detectable (§4.2, Raff et al., Blood 2007;109:910, [C]) and the
+- **Conversion** negative → detectable (Raff T et al., *Blood* 2007;109:910, [C]) and the
   GMALL trigger "recurrence of quantifiable MRD" [C]. When the two results come from different
   methods the conversion is flagged as a method change.
-- **Molecular relapse** (§4.2, [U]): after negativity, MRD >= ``molecular_relapse_threshold``
+- **Molecular relapse** ([U], recalled, no primary source checked): after negativity, MRD >= ``molecular_relapse_threshold``
   confirmed in the next sample (``molecular_relapse_require_confirmation``); **progression** of
   persistent MRD: an increase of >= ``progression_log_increase`` log10 between two quantifiable
   results of one method. Both are rules whose defaults are stated in the output.
-- **Regrowth** (cart_models.md §3.2-3.3): ``log10 MRD(t) = a + b·t + ε``, ε ~ N(0, σ²), fitted
+- **Regrowth** (exponential regrowth: recalled, no primary source checked; censoring: Ahn 2008): ``log10 MRD(t) = a + b·t + ε``, ε ~ N(0, σ²), fitted
   by maximum likelihood with censoring (Beal M3 / Tobit): results below the LoD contribute
   ``Φ((log10 LoD - μ)/σ)``, positive-not-quantifiable results the probability of
   ``[LoD, LoQ]``, quantified results the normal density. Doubling time ``Td = log10 2 / b``.
@@ -64,21 +65,22 @@ __all__ = [
     "response_category",
 ]
 
-_R4 = "clinical_rules.md §4"
+_GOKBUGET = "Gökbuget N, Hematology Am Soc Hematol Educ Program 2021:718 (MRD terminology table)"
+_RECALLED = "recalled, no primary source checked"
 
 COURSE_RULES: dict[str, Rule] = rule_set(
-    Rule("negativity_max_lod", 1e-4, "C", f"{_R4}.1 [S-Gokbuget-ASH]",
+    Rule("negativity_max_lod", 1e-4, "C", _GOKBUGET,
          "a negative result is an MRD complete response only with sensitivity (LoD) <= this"),
-    Rule("mrd_failure_threshold", 1e-4, "C", f"{_R4}.1 [S-Gokbuget-ASH]",
+    Rule("mrd_failure_threshold", 1e-4, "C", _GOKBUGET,
          "a positive result >= this is MRD failure"),
-    Rule("molecular_relapse_threshold", 1e-4, "U", f"{_R4}.2 ('confirmed reappearance >= 1e-4')",
+    Rule("molecular_relapse_threshold", 1e-4, "U", f"{_RECALLED} ('confirmed reappearance >= 1e-4')",
          "MRD level that, after negativity, counts towards molecular relapse"),
-    Rule("molecular_relapse_require_confirmation", True, "U", f"{_R4}.2",
+    Rule("molecular_relapse_require_confirmation", True, "U", _RECALLED,
          "molecular relapse needs a second consecutive sample >= the threshold"),
-    Rule("progression_log_increase", 1.0, "U", f"{_R4}.2 ('>= 1 log increase')",
+    Rule("progression_log_increase", 1.0, "U", f"{_RECALLED} ('>= 1 log increase')",
          "log10 increase between two quantifiable results of one method that counts as MRD "
          "progression"),
-    Rule("relapse_blast_fraction", 0.05, "R", "cart_models.md §3.2 (5 % blasts, 5e-2)",
+    Rule("relapse_blast_fraction", 0.05, "R", f"{_RECALLED} (5 % blasts, 5e-2)",
          "MRD fraction taken as haematological relapse for the projection"),
     Rule("interval_level", 0.95, "C", "statistical convention",
          "confidence level of the profile-likelihood intervals"),
@@ -146,7 +148,7 @@ class CensoredFit:
 
     @property
     def growth_rate_per_day(self) -> float:
-        """Natural-log growth rate g (cart_models.md §3.2)."""
+        """Natural-log growth rate g (``ln MRD(t) = ln MRD(t0) + g (t - t0)``)."""
         return self.slope_log10_per_day * math.log(10.0)
 
     @property
@@ -314,6 +316,64 @@ def _profile_interval(prof: Any, x_hat: float, ll_hat: float, q: float, *, step:
     return out[0], out[1]
 
 
+def _float_array(v: Sequence[float | None]) -> np.ndarray:
+    return np.array([np.nan if x is None else float(x) for x in v], dtype=float)
+
+
+def _censored_observations(
+    days: Sequence[float],
+    kind: Sequence[ObsKind],
+    y: Sequence[float | None],
+    lo: Sequence[float | None],
+    hi: Sequence[float | None],
+    censoring: str,
+) -> tuple[dict[str, np.ndarray], float, float]:
+    """Checked observations on a centred, scaled time axis: (obs, centre, scale)."""
+    t = np.asarray(days, dtype=float)
+    k = np.asarray(kind)
+    if not (len(t) == len(k) == len(y) == len(lo) == len(hi)):
+        raise ValidationError("days, kind, y, lo and hi must have the same length, but were "
+                              f"{[len(t), len(k), len(y), len(lo), len(hi)]!r}")
+    bad = set(k.tolist()) - {"exact", "left", "interval"}
+    if bad:
+        raise ValidationError(f"kind must be one of exact, left, interval, but was {sorted(bad)[0]!r}")
+    if censoring == "drop":
+        keep = k == "exact"
+        t, k = t[keep], k[keep]
+        y = [v for v, m in zip(y, keep, strict=True) if m]
+        lo = [v for v, m in zip(lo, keep, strict=True) if m]
+        hi = [v for v, m in zip(hi, keep, strict=True) if m]
+    elif censoring != "m3":
+        raise ValidationError(f"censoring must be one of m3, drop, but was {censoring!r}")
+    ya, loa, hia = _float_array(y), _float_array(lo), _float_array(hi)
+    exact, left, intv = k == "exact", k == "left", k == "interval"
+    if np.any(exact & ~np.isfinite(ya)) or np.any(left & ~np.isfinite(hia)) or \
+            np.any(intv & ~(np.isfinite(loa) & np.isfinite(hia))):
+        raise ValidationError("every exact observation needs y, every left-censored one hi, and "
+                              "every interval one lo < hi")
+    n_detect = int(exact.sum() + intv.sum())
+    if n_detect < 2 or len(np.unique(t)) < 2:
+        raise ValidationError(f"a regrowth fit needs at least 2 detectable observations at 2 "
+                              f"distinct times, but had {n_detect}")
+    c = float(np.mean(t))
+    s = float(max(np.ptp(t), 1.0))
+    obs = {"t": (t - c) / s, "y": ya, "lo": loa, "hi": hia, "exact": exact, "left": left,
+           "interval": intv}
+    return obs, c, s
+
+
+def _least_squares_start(obs: Mapping[str, np.ndarray]) -> tuple[float, float]:
+    """Starting (intercept, slope): least squares on the detectable points (interval midpoints)."""
+    exact, intv, ya, loa, hia = obs["exact"], obs["interval"], obs["y"], obs["lo"], obs["hi"]
+    ymid = np.where(exact, ya, np.where(intv, (loa + hia) / 2, np.nan))
+    m = np.isfinite(ymid)
+    if len(np.unique(obs["t"][m])) >= 2:
+        b0, a0 = np.polyfit(obs["t"][m], ymid[m], 1)
+    else:
+        b0, a0 = 0.0, float(np.nanmean(ymid))
+    return a0, b0
+
+
 def fit_censored_loglinear(
     days: Sequence[float],
     kind: Sequence[ObsKind],
@@ -335,7 +395,8 @@ def fit_censored_loglinear(
     kind : ``exact`` (``y`` = log10 MRD), ``left`` (below ``hi`` = log10 LoD) or ``interval``
         (between ``lo`` and ``hi``, e.g. positive not quantifiable in [LoD, LoQ]).
     censoring : ``m3`` uses every observation; ``drop`` discards the censored ones (Beal M1,
-        shown to be biased; kept for comparison, cart_models.md §3.3).
+        shown to be biased; kept for comparison; Ahn JE et al., *J Pharmacokinet Pharmacodyn*
+        2008;35:401).
     interval : compute the slope's profile-likelihood interval (``slope_ci``; else ``None``s).
 
     Returns a :class:`CensoredFit` with the slope's profile-likelihood interval.
@@ -344,47 +405,9 @@ def fit_censored_loglinear(
     lv = check_positive("level", level)
     if not lv < 1:
         raise ValidationError(f"level must be a number in (0, 1), but was {level!r}")
-    t = np.asarray(days, dtype=float)
-    k = np.asarray(kind)
-    if not (len(t) == len(k) == len(y) == len(lo) == len(hi)):
-        raise ValidationError("days, kind, y, lo and hi must have the same length, but were "
-                              f"{[len(t), len(k), len(y), len(lo), len(hi)]!r}")
-    bad = set(k.tolist()) - {"exact", "left", "interval"}
-    if bad:
-        raise ValidationError(f"kind must be one of exact, left, interval, but was {sorted(bad)[0]!r}")
-    if censoring == "drop":
-        keep = k == "exact"
-        t, k = t[keep], k[keep]
-        y = [v for v, m in zip(y, keep, strict=True) if m]
-        lo = [v for v, m in zip(lo, keep, strict=True) if m]
-        hi = [v for v, m in zip(hi, keep, strict=True) if m]
-    elif censoring != "m3":
-        raise ValidationError(f"censoring must be one of m3, drop, but was {censoring!r}")
-
-    def arr(v: Sequence[float | None]) -> np.ndarray:
-        return np.array([np.nan if x is None else float(x) for x in v], dtype=float)
-
-    ya, loa, hia = arr(y), arr(lo), arr(hi)
-    exact, left, intv = k == "exact", k == "left", k == "interval"
-    if np.any(exact & ~np.isfinite(ya)) or np.any(left & ~np.isfinite(hia)) or \
-            np.any(intv & ~(np.isfinite(loa) & np.isfinite(hia))):
-        raise ValidationError("every exact observation needs y, every left-censored one hi, and "
-                              "every interval one lo < hi")
-    n_detect = int(exact.sum() + intv.sum())
-    if n_detect < 2 or len(np.unique(t)) < 2:
-        raise ValidationError(f"a regrowth fit needs at least 2 detectable observations at 2 "
-                              f"distinct times, but had {n_detect}")
-    c = float(np.mean(t))
-    s = float(max(np.ptp(t), 1.0))
-    obs = {"t": (t - c) / s, "y": ya, "lo": loa, "hi": hia, "exact": exact, "left": left,
-           "interval": intv}
-    # start from least squares on the detectable points (interval midpoints)
-    ymid = np.where(exact, ya, np.where(intv, (loa + hia) / 2, np.nan))
-    m = np.isfinite(ymid)
-    if len(np.unique(obs["t"][m])) >= 2:
-        b0, a0 = np.polyfit(obs["t"][m], ymid[m], 1)
-    else:
-        b0, a0 = 0.0, float(np.nanmean(ymid))
+    obs, c, s = _censored_observations(days, kind, y, lo, hi, censoring)
+    exact, left, intv = obs["exact"], obs["left"], obs["interval"]
+    a0, b0 = _least_squares_start(obs)
     floor = math.log(sigma_floor)
 
     def nll(p: np.ndarray) -> float:
@@ -513,7 +536,7 @@ class RegrowthFit:
 
 
 def response_category(r: MrdResult, rules: Mapping[str, Rule] | None = None) -> str:
-    """§4.1 category of one result: MRD_CR, MRD_failure, MRD_intermediate or indeterminate."""
+    """Gökbuget 2021 category of one result: MRD_CR, MRD_failure, MRD_intermediate or indeterminate."""
     ru = rules or COURSE_RULES
     neg_lod = float(ru["negativity_max_lod"].value)
     fail = float(ru["mrd_failure_threshold"].value)
@@ -774,72 +797,63 @@ def _alerts(series: Sequence[MrdResult]) -> list[dict[str, Any]]:
     return out
 
 
-def analyze_course(
-    mrd: Sequence[MrdResult],
-    *,
-    baseline: Baseline | None = None,
-    events: Sequence[CourseEvent] = (),
-    parameters: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The whole MRD course of one patient (JSON-ready dict; see the module docstring).
-
-    ``mrd``: every MRD result of the case, any method (computed and reported), with dates.
-    ``events``: therapies, HSCT, CAR-T infusions and relapses (for markers and flags).
-
-    See Also
-    --------
-    fit_censored_loglinear : the regrowth fit.
-    """
-    rules = resolve(COURSE_RULES, parameters)
+def _check_fraction_rules(rules: Mapping[str, Rule]) -> None:
     for name in ("negativity_max_lod", "mrd_failure_threshold", "molecular_relapse_threshold",
                  "relapse_blast_fraction"):
         v = rules[name].value
         if not isinstance(v, (int, float)) or not 0 < v <= 1:
             raise ValidationError(f"{name} must be a fraction in (0, 1], but was {v!r}")
-    warnings: list[str] = []
-    undated = [r for r in mrd if r.date is None]
-    if undated:
-        warnings.append(f"{len(undated)} MRD result(s) without a date left out of the course")
-    series = sorted((r for r in mrd if r.date is not None and r.status != "not_evaluable"),
-                    key=lambda r: (r.date, r.method, r.sample_id or ""))
-    points = [_point(r) for r in series]
-    for p, r in zip(points, series, strict=True):
-        p["response"] = response_category(r, rules)
-        p["log_reduction"] = None
-        if baseline is not None and baseline.fraction > 0 and r.date is not None \
-                and r.date >= baseline.date:
-            b = baseline.fraction
-            if r.status == "positive" and r.value:
-                p["log_reduction"] = {"value": math.log10(b / r.value), "bound": "exact"}
-            elif r.status == "positive_not_quantifiable" and r.loq:
-                p["log_reduction"] = {"value": math.log10(b / r.loq), "bound": "at_least",
-                                      "at_most": math.log10(b / r.lod) if r.lod else None}
-            elif r.status == "negative" and r.lod:
-                p["log_reduction"] = {"value": math.log10(b / r.lod), "bound": "at_least"}
 
-    # method changes: the set of methods used on a date differs from the previous date's
+
+def _log_reduction(r: MrdResult, baseline: Baseline | None) -> dict[str, Any] | None:
+    """log10 reduction from the baseline (exact, or a bound for PNQ/negative results)."""
+    if baseline is not None and baseline.fraction > 0 and r.date is not None \
+            and r.date >= baseline.date:
+        b = baseline.fraction
+        if r.status == "positive" and r.value:
+            return {"value": math.log10(b / r.value), "bound": "exact"}
+        if r.status == "positive_not_quantifiable" and r.loq:
+            return {"value": math.log10(b / r.loq), "bound": "at_least",
+                    "at_most": math.log10(b / r.lod) if r.lod else None}
+        if r.status == "negative" and r.lod:
+            return {"value": math.log10(b / r.lod), "bound": "at_least"}
+    return None
+
+
+def _method_changes(series: list[MrdResult]) -> list[dict[str, Any]]:
+    """Dates where the set of methods used differs from the previous date's."""
     by_date: dict[dt.date, set[str]] = {}
     for r in series:
         assert r.date is not None
         by_date.setdefault(r.date, set()).add(r.method)
     dates = sorted(by_date)
-    method_changes = [
+    return [
         {"date": d1.isoformat(), "from": sorted(by_date[d0]), "to": sorted(by_date[d1])}
         for d0, d1 in itertools.pairwise(dates) if by_date[d0] != by_date[d1]
     ]
-    # time to MRD negativity (first negative with sufficient sensitivity)
+
+
+def _time_to_negativity(series: list[MrdResult], baseline: Baseline | None,
+                        rules: Mapping[str, Rule]) -> dict[str, Any] | None:
+    """Days to the first negative with sufficient sensitivity, from baseline or the first result."""
     neg_lod = float(rules["negativity_max_lod"].value)
     first_neg = next((r for r in series if r.status == "negative" and r.lod is not None
                       and r.lod <= neg_lod), None)
     t0 = baseline.date if baseline else (series[0].date if series else None)
-    time_to_neg = None
     if first_neg is not None and t0 is not None and first_neg.date is not None:
-        time_to_neg = {"days": (first_neg.date - t0).days, "date": _iso(first_neg.date),
-                       "method": first_neg.method, "lod": first_neg.lod,
-                       "from": "baseline" if baseline else "first MRD result"}
+        return {"days": (first_neg.date - t0).days, "date": _iso(first_neg.date),
+                "method": first_neg.method, "lod": first_neg.lod,
+                "from": "baseline" if baseline else "first MRD result"}
+    return None
 
-    # conversions, molecular relapse and progression: per material (marrow and blood MRD differ
-    # by about a log in B-ALL; never pooled), over the methods of that material
+
+def _by_material(series: list[MrdResult], events: Sequence[CourseEvent],
+                 rules: Mapping[str, Rule]) -> dict[str, Any]:
+    """Conversions, quantifiable recurrence, molecular relapse and progression per material.
+
+    Marrow and blood MRD differ by about a log in B-ALL, so materials are never pooled; within a
+    material every method counts.
+    """
     by_material: dict[str, list[MrdResult]] = {}
     for r in series:
         by_material.setdefault(_material(r), []).append(r)
@@ -861,19 +875,28 @@ def analyze_course(
             progression.extend(_progression([r for r in rs if r.method == method], method, material, inc))
     conversions.sort(key=lambda c: c["date"] or "")
     progression.sort(key=lambda p: p["to_date"] or "")
-    molecular = _summarise_molecular(molecular_by_material, progression, thr, confirm)
-    cross = _cross_material(series)
+    return {"materials": sorted(by_material), "conversions": conversions,
+            "quantifiable_recurrence": quant_recurrence,
+            "molecular_relapse": _summarise_molecular(molecular_by_material, progression, thr, confirm),
+            "molecular_relapse_by_material": molecular_by_material, "progression": progression}
 
-    # after HSCT / CAR-T: any detectable MRD (clinical_rules.md §4.2 [S-NGS-HCT], §4.3 [S-Pulsipher])
-    def detectable_after(kind: str) -> list[dict[str, Any]]:
-        dates = [e.date for e in events if e.kind == kind]
-        if not dates:
-            return []
-        first = min(dates)
-        return [{"date": _iso(r.date), "method": r.method,
-                 "display": format_mrd(r.status, r.value, r.lod, r.loq)}
-                for r in series if r.date is not None and r.date > first and _detectable(r)]
 
+def _detectable_after(kind: str, events: Sequence[CourseEvent],
+                      series: list[MrdResult]) -> list[dict[str, Any]]:
+    """Detectable MRD after the first HSCT / CAR-T event (Blood Adv 2023;7:3395; Pulsipher MA et
+    al., Blood Cancer Discov 2022;3:66)."""
+    dates = [e.date for e in events if e.kind == kind]
+    if not dates:
+        return []
+    first = min(dates)
+    return [{"date": _iso(r.date), "method": r.method,
+             "display": format_mrd(r.status, r.value, r.lod, r.loq)}
+            for r in series if r.date is not None and r.date > first and _detectable(r)]
+
+
+def _fits_and_headline(series: list[MrdResult],
+                       rules: Mapping[str, Rule]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """One regrowth fit per (method, material) series, and the headline fit among them."""
     by_series: dict[tuple[str, str], list[MrdResult]] = {}
     for r in series:
         by_series.setdefault((r.method, _material(r)), []).append(r)
@@ -892,6 +915,55 @@ def analyze_course(
                     "material": best["material"],
                     "why": "the fit with the most recent result (then most quantifiable results); "
                            "fits of different methods or materials are never pooled"}
+    return fits, headline
+
+
+def _latest_response(latest: MrdResult | None, rules: Mapping[str, Rule]) -> dict[str, Any] | None:
+    if latest is None:
+        return None
+    latest_response: dict[str, Any] = {
+        "date": _iso(latest.date), "method": latest.method, "material": _material(latest),
+        "category": response_category(latest, rules),
+        "note": "MRD response is only evaluable in haematological CR (Gökbuget, Hematology "
+                "ASH Educ Program 2021)"}
+    caveat = latest.details.get("marker_caveat")
+    if caveat:
+        latest_response["caveat"] = caveat
+        latest_response["plain_response"] = False
+    return latest_response
+
+
+def analyze_course(
+    mrd: Sequence[MrdResult],
+    *,
+    baseline: Baseline | None = None,
+    events: Sequence[CourseEvent] = (),
+    parameters: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The whole MRD course of one patient (JSON-ready dict; see the module docstring).
+
+    ``mrd``: every MRD result of the case, any method (computed and reported), with dates.
+    ``events``: therapies, HSCT, CAR-T infusions and relapses (for markers and flags).
+
+    See Also
+    --------
+    fit_censored_loglinear : the regrowth fit.
+    """
+    rules = resolve(COURSE_RULES, parameters)
+    _check_fraction_rules(rules)
+    warnings: list[str] = []
+    undated = [r for r in mrd if r.date is None]
+    if undated:
+        warnings.append(f"{len(undated)} MRD result(s) without a date left out of the course")
+    series = sorted((r for r in mrd if r.date is not None and r.status != "not_evaluable"),
+                    key=lambda r: (r.date, r.method, r.sample_id or ""))
+    points = [_point(r) for r in series]
+    for p, r in zip(points, series, strict=True):
+        p["response"] = response_category(r, rules)
+        p["log_reduction"] = _log_reduction(r, baseline)
+    material = _by_material(series, events, rules)
+    cross = _cross_material(series)
+    fits, headline = _fits_and_headline(series, rules)
     latest = series[-1] if series else None
     alerts = _alerts(series)
     read_fractions = [r for r in mrd if r.status == "not_evaluable" and r.details.get("quantity") == "read_fraction"]
@@ -900,17 +972,6 @@ def analyze_course(
                         "spike-in): not used as MRD")
         alerts.extend(_alerts(sorted((r for r in read_fractions if r.date is not None),
                                      key=lambda r: r.date or dt.date.min)))
-    latest_response: dict[str, Any] | None = None
-    if latest is not None:
-        latest_response = {
-            "date": _iso(latest.date), "method": latest.method, "material": _material(latest),
-            "category": response_category(latest, rules),
-            "note": "MRD response is only evaluable in haematological CR (Gökbuget, Hematology "
-                    "ASH Educ Program 2021)"}
-        caveat = latest.details.get("marker_caveat")
-        if caveat:
-            latest_response["caveat"] = caveat
-            latest_response["plain_response"] = False
     return {
         "n_results": len(series),
         "methods": sorted({r.method for r in series}),
@@ -918,20 +979,20 @@ def analyze_course(
         "baseline": None if baseline is None else {"date": baseline.date.isoformat(),
                                                    "fraction": baseline.fraction,
                                                    "source": baseline.source},
-        "method_changes": method_changes,
-        "time_to_negativity": time_to_neg,
-        "materials": sorted(by_material),
-        "latest_response": latest_response,
+        "method_changes": _method_changes(series),
+        "time_to_negativity": _time_to_negativity(series, baseline, rules),
+        "materials": material["materials"],
+        "latest_response": _latest_response(latest, rules),
         "alerts": alerts,
         "cross_material": cross,
         "mrd_failure": bool(latest is not None and response_category(latest, rules) == "MRD_failure"),
-        "conversions": conversions,
-        "quantifiable_recurrence": quant_recurrence,
-        "molecular_relapse": molecular,
-        "molecular_relapse_by_material": molecular_by_material,
-        "progression": progression,
-        "detectable_after_hsct": detectable_after("hsct"),
-        "detectable_after_cart": detectable_after("cart"),
+        "conversions": material["conversions"],
+        "quantifiable_recurrence": material["quantifiable_recurrence"],
+        "molecular_relapse": material["molecular_relapse"],
+        "molecular_relapse_by_material": material["molecular_relapse_by_material"],
+        "progression": material["progression"],
+        "detectable_after_hsct": _detectable_after("hsct", events, series),
+        "detectable_after_cart": _detectable_after("cart", events, series),
         "fits": fits,
         "headline": headline,
         "events": [{"kind": e.kind, "date": e.date.isoformat(), "end": _iso(e.end),
