@@ -146,8 +146,8 @@ def analyze_clonal(
     Parameters
     ----------
     table : read counts (``samples, mutation_ids, chrom, pos, genes, alt, depth``).
-    purity : tumour fraction per sample (blast fraction is a good prior, §4.4); a missing sample
-        is taken as purity 1 with a warning.
+    purity : tumour fraction per sample (blast fraction is a good prior; recalled, no primary
+        source checked); a missing sample is taken as purity 1 with a warning.
     segments : allele-specific copy-number segments (objects with ``sample, chrom, start, end,
         major_cn, minor_cn, normal_cn``); outside a segment a mutation is diploid.
     roles : sample → diagnosis | relapse | remission | follow_up; inferred from names if absent.
