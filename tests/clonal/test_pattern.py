@@ -1,4 +1,4 @@
-"""Relapse patterns (clinical_rules.md §7.2) and lesion annotation (§7.1) on hand-built trees."""
+"""Relapse patterns (Waanders 2020, Ma 2015) and lesion annotation on hand-built trees."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def test_threshold_is_a_named_overridable_rule() -> None:
 
 
 def test_every_spec_gene_has_a_mechanism() -> None:
-    # clinical_rules.md §7.1 rows
+    # genes of the relapse gene → mechanism table (Irving 2014, Barz 2020, Li 2015, ... as cited in the lesion vocabulary)
     for gene in ["NT5C2", "PRPS1", "NR3C1", "NR3C2", "CREBBP", "TP53", "MSH6", "NRAS", "KRAS", "PTPN11",
                  "NSD2", "WHSC1", "FPGS"]:
         info = RELAPSE_LESIONS[gene]

@@ -59,7 +59,7 @@ def test_report_has_fish_plot_tree_and_threshold(section: object) -> None:
     part = html[start:]
     assert "Fish plot of clone fractions" in part and "Clone tree" in part
     assert part.count("<svg") >= 2
-    assert "major_clone_ccf" in part and "clinical_rules.md §7.2" in part
+    assert "major_clone_ccf" in part and "Waanders E et al. Blood Cancer Discov 2020;1:96" in part
 
 
 def test_cli_json(late_case: Path, capsys: pytest.CaptureFixture[str]) -> None:

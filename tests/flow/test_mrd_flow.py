@@ -24,7 +24,8 @@ from .conftest import tube_as_fcsdata
 
 
 def test_lod_loq_by_hand() -> None:
-    # flow_mrd.md §3.3 worked example: 4e6 cells -> LoD 20/4e6 = 5e-6, LLOQ 50/4e6 = 1.25e-5
+    # ICCS rare-event convention (LoD 20, LLOQ 50 events; cytometry.org Q&A id 258), worked by hand:
+    # 4e6 cells -> LoD 20/4e6 = 5e-6, LLOQ 50/4e6 = 1.25e-5
     status, lod, loq = flow_mrd_status(60, 4_000_000)
     assert (status, lod, loq) == ("positive", 5e-6, 1.25e-5)
     assert flow_mrd_status(19, 4_000_000)[0] == "negative"              # < 20 events

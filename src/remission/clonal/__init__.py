@@ -1,7 +1,9 @@
 """Clonal architecture: CCF, clone clustering, clone trees, relapse patterns, IG/TR clonotype evolution.
 
-Pure engines (no file access). Formulas: ``cart_models.md`` §4; patterns and lesions:
-``clinical_rules.md`` §7.
+Pure engines (no file access). Formulas: CCF algebra of the PyClone family (Roth et al. Nat Methods
+2014; Gillis & Roth, BMC Bioinformatics 2020), tree rules as in ClonEvol (Dang et al. Ann Oncol
+2017); patterns: Waanders E et al. Blood Cancer Discov 2020;1:96 and Ma X et al. Nat Commun
+2015;6:6604; lesions: the knowledge base's lesion vocabulary, each with its publication.
 """
 
 from remission.clonal.analysis import ClonalResult, analyze_clonal, infer_roles

@@ -1,17 +1,18 @@
 """Which diagnostic clone seeded the relapse, and relapse-associated lesions with their mechanism.
 
-Patterns (``clinical_rules.md`` §7.2, Waanders et al., Blood Cancer Discov 2020;1:96 and Ma et
-al., Nat Commun 2015;6:6604, [C] for the categories):
+Patterns (Waanders E et al., Blood Cancer Discov 2020;1:96 and Ma X et al., Nat Commun
+2015;6:6604, [C] for the categories):
 
 * ``major``       — the relapse founder is the dominant diagnostic clone;
 * ``minor``       — the relapse founder was a minor subclone at diagnosis;
 * ``ancestral``   — the relapse shares only truncal/early clones with diagnosis: it diverged before
   the dominant diagnostic clone (which is lost) and carries new mutations;
 * ``multiclonal`` — more than one diagnostic clone persists into the relapse;
-* ``unrelated``   — no clone is shared (a possible second leukaemia; not one of the §7.2 patterns).
+* ``unrelated``   — no clone is shared (a possible second leukaemia; not one of the published patterns).
 
-The CCF thresholds are not given in the sources (§7.2 "[U]"): the major/minor cut-off
-(``major_clone_ccf`` = 0.5, the working definition "CCF ≥ ~0.5" of §7.2) and the presence floor
+The CCF thresholds are not given in the sources ("[U]"; the Waanders 2020 and Ma 2015 abstracts
+give none): the major/minor cut-off (``major_clone_ccf`` = 0.5, the working definition "CCF ≥ ~0.5",
+recalled, no primary source checked) and the presence floor
 are named :class:`~remission.domain.Rule` objects, overridable by name, and every result lists
 them in ``rests_on``.
 
@@ -44,22 +45,25 @@ __all__ = [
 
 DEFAULT_RULES: dict[str, Rule] = rule_set(
     Rule("major_clone_ccf", 0.5, "U",
-         "clinical_rules.md §7.2 working definition (major: CCF ≥ ~0.5 at diagnosis); Waanders 2020 and "
-         "Ma 2015 abstracts give no CCF threshold",
+         "working definition (major: CCF ≥ ~0.5 at diagnosis), recalled, no primary source checked; "
+         "Waanders E et al. Blood Cancer Discov 2020;1:96 and Ma X et al. Nat Commun 2015;6:6604 abstracts "
+         "give no CCF threshold",
          "diagnosis CCF at or above which the relapse founder is the major (dominant) diagnostic clone; "
          "below it, a minor subclone"),
     Rule("present_ccf", 0.05, "U",
          "our choice (no source); about the detection floor of 100-1000x sequencing at usual purity",
          "CCF at or above which a clone counts as present in a sample"),
     Rule("multiclonal_min_relapse_ccf", 0.1, "U",
-         "our choice (no source); clinical_rules.md §7.2 defines multiclonal as > 1 diagnosis clone persisting",
+         "our choice (no source); multiclonal = > 1 diagnosis clone persisting (Waanders E et al. Blood "
+         "Cancer Discov 2020;1:96)",
          "relapse CCF each of two or more persisting diagnostic clones needs for a multiclonal relapse"),
     Rule("tree_tolerance_ccf", 0.05, "U",
-         "cart_models.md §4.3: ClonEvol tests the sum rule by bootstrap (sum.p.cutoff 0.01); a fixed CCF "
-         "tolerance is our simplification",
+         "ClonEvol (Dang et al. Ann Oncol 2017) tests the sum rule by bootstrap (sum.p.cutoff 0.01); "
+         "a fixed CCF tolerance is our simplification",
          "absolute CCF slack allowed in the sum and crossing rules"),
     Rule("germline_remission_vaf", 0.25, "U",
-         "our choice (no source); cart_models.md §4.4 uses remission samples as germline reference",
+         "our choice (no source); remission samples as germline reference is usual practice (recalled, "
+         "no primary source checked)",
          "VAF in a remission sample at or above which a variant is treated as germline and dropped"),
 )
 

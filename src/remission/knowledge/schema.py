@@ -80,8 +80,11 @@ def evidence_strength(framework: str, level: str) -> int:
 class Citation(_Model):
     source: str = Field(min_length=3, description="author, journal, year (or label) of the source")
     key_numbers: str | None = Field(None, description="the numbers the entry rests on, as published")
-    tag: Literal["C", "R", "U"] = Field(description="C confirmed in the spec; R recalled; U uncertain")
-    spec: str | None = Field(None, description="spec section / source key, e.g. 'clinical_rules.md §5.2'")
+    tag: Literal["C", "R", "U"] = Field(description="C confirmed against the primary source; R recalled; "
+                                                    "U uncertain")
+    spec: str | None = Field(None, description="primary source the key numbers were confirmed against "
+                                               "(authors, journal, year), e.g. 'Locatelli F et al. "
+                                               "JAMA 2021;325:843'")
 
 
 class EvidenceSetting(_Model):

@@ -156,7 +156,8 @@ def _biex(fn_name: str, x: np.ndarray, t: float, m: float, w: float, a: float) -
 
 
 def _check(kind: str, **params: float) -> None:
-    """Refuse parameters outside what Gating-ML 2.0 §6 allows (``ValidationError``)."""
+    """Refuse parameters outside what the Gating-ML 2.0 transforms allow (Spidlen et al., Cytometry A
+    2015;87:683-687, section 6) (``ValidationError``)."""
     problem = transform_parameter_problem(kind, params)
     if problem is not None:
         raise ValidationError(problem)

@@ -4,8 +4,8 @@ Nothing here is real patient data, and the germline sequences are **synthetic**:
 its real IMGT name (so V/J usage reads naturally) but a random sequence drawn once from a fixed
 seed, built like a germline end (V: ... + conserved ``TGT`` Cys codon + a short germline tail;
 J: a germline head + ``TGG`` (IGH, Trp) or ``TTC`` (others, Phe) + downstream). IMGT
-sequences are not bundled (licence) and AGPL/GPL simulators (airrship, olga) are not imported
-(``ngs_mrd.md`` §4).
+sequences are not bundled (licence) and AGPL/GPL simulators (airrship 0.1.5, AGPL-3,
+bioRxiv 2022.12.20.521228; olga 1.3.0, GPL-3) are not imported.
 
 A rearrangement is built as V-tail (trimmed) + N1 + D (trimmed both ends) + N2 + J-head (trimmed);
 incomplete DJH (IGH+), Vκ-Kde / intron-Kde (IGK+) and TRG/TRD/TRB/IGK/IGL are supported.
@@ -15,7 +15,8 @@ A *sample* is simulated at clonotype level (fast, so 10^6-cell samples take well
 2. background cells spread over ``n_clonotypes`` polyclonal clonotypes with heavy-tailed sizes;
 3. reads per clonotype ~ Poisson(cells × ``reads_per_cell``) (PCR + sequencing sampling);
 4. substitution errors at ``error_rate`` per base in the junction of expanded clonotypes,
-   giving 1- and 2-mismatch satellites (spec §2.5), collapsed to one row per variant.
+   giving 1- and 2-mismatch satellites (about 1 - 0.997^50 ≈ 14 % of a 50-nt window at 0.3 %/base;
+   our own simulation, no primary source), collapsed to one row per variant.
 
 Writers: :func:`write_sample_airr` (AIRR Rearrangement TSV) and :func:`write_sample_fastq`
 (150-bp amplicon reads, FASTQ, optional gzip, optional R2 mates).
@@ -269,7 +270,8 @@ def _random_batch(rng: np.random.Generator, locus: str, n: int, kind: str) -> li
 def spike_rearrangements(copies: Sequence[float] = (10, 40, 160)) -> list[tuple[Rearrangement, float]]:
     """Calibrator rearrangements (a fixed synthetic TRDV1-like sequence per copy level).
 
-    Vidjil's spike example uses three spikes at 10/40/160 copies (spec §1.1).
+    Vidjil's spike example (``tools/spike-normalization.py``; spike-in controls: Navarro NG et al.
+    Br J Haematol 2020;189:e150) uses three spikes at 10/40/160 copies.
     """
     out = []
     for i, c in enumerate(copies):

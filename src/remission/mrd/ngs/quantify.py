@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -156,6 +157,175 @@ def emerging_clones(index: IndexResult, track: TrackResult, rules: Mapping[str, 
     return out, watch
 
 
+@dataclass(frozen=True)
+class _Limits:
+    """The resolved, checked numbers :func:`quantify` works with (one place for the rule checks)."""
+
+    k_lod: float          # leukemic genomes for detection at lod_detection_probability (Poisson)
+    loq_cells: float
+    loq_reads: int
+    det_reads: int
+    templates_per_cell: float
+    bg_min: int
+    model: str
+
+
+def _limits(rules: Mapping[str, Any]) -> _Limits:
+    check_in("case_combine", rules["case_combine"].value, ("max", "min", "mean"))
+    check_in("reads_per_cell_model", rules["reads_per_cell_model"].value,
+             ("background_coverage", "locus_reads"))
+    p_detect = float(rules["lod_detection_probability"].value)
+    if not 0 < p_detect < 1:
+        raise ValidationError(f"lod_detection_probability must be in (0, 1), but was {p_detect!r}")
+    return _Limits(
+        k_lod=-math.log(1.0 - p_detect),
+        loq_cells=check_nonnegative("loq_min_cells", rules["loq_min_cells"].value),
+        loq_reads=int(rules["loq_min_reads"].value),
+        det_reads=max(1, int(rules["detect_min_reads"].value)),
+        templates_per_cell=check_positive("templates_per_cell", rules["templates_per_cell"].value),
+        bg_min=int(check_positive("background_min_clonotypes", rules["background_min_clonotypes"].value)),
+        model=str(rules["reads_per_cell_model"].value))
+
+
+def _spike_calibration(spikes: Sequence[SpikeIn], track: TrackResult, rules: Mapping[str, Any]
+                       ) -> tuple[dict[str, Any] | None, float | None]:
+    """(spike summary, reads per calibrator copy); both None without spike-ins."""
+    if not spikes:
+        return None, None
+    coef, r2 = reads_per_copy([s.copies for s in spikes], track.spike_reads)
+    spike_info = {"reads_per_copy": coef, "r2": r2,
+                  "calibrators": [{"name": s.name, "copies": s.copies, "reads": n}
+                                  for s, n in zip(spikes, track.spike_reads, strict=True)]}
+    if coef <= 0 or r2 <= float(rules["spike_min_r2"].value):
+        raise ValidationError(f"spike-in calibration must have reads > 0 and r² > "
+                              f"{rules['spike_min_r2'].value}, but was reads per copy {coef:.3g}, "
+                              f"r² {r2:.3f}")
+    return spike_info, coef
+
+
+def _given_cells(rules: Mapping[str, Any], dna_ng: float | None, cell_equivalents: float | None
+                 ) -> float | None:
+    """Cells analysed as given, or from the DNA input; None when neither is given."""
+    if cell_equivalents is not None:
+        return check_positive("cell_equivalents", cell_equivalents)
+    if dna_ng is not None:
+        return cells_from_dna(dna_ng, float(rules["pg_dna_per_cell"].value))
+    return None
+
+
+def _cells_from_spike(index: IndexResult, track: TrackResult, rpc_spike: float,
+                      warnings: list[str]) -> float:
+    """Last resort: cells analysed as the target's reads over reads per spike copy."""
+    tr = max((_target_reads(track, c) for c in index.clones), default=track.total_reads)
+    warnings.append("cells analysed estimated as the target's reads over reads per spike copy "
+                    "(every analysed cell assumed to carry one template); give the DNA input "
+                    "for a true denominator")
+    return tr / rpc_spike
+
+
+def _emerging_context(index: IndexResult, track: TrackResult, rules: Mapping[str, Any],
+                      warnings: list[str]) -> dict[str, Any]:
+    """Emerging-clone alerts and watch list, with the caveat they put on the marker-based call."""
+    emerging, watch = emerging_clones(index, track, rules)
+    caveat = None
+    if emerging:
+        caveat = (f"the MRD call rests on the diagnosis index markers, which may no longer represent "
+                  f"the disease: {len(emerging)} non-index clonotype(s) are emerging "
+                  f"({emerging[0]['alert']})")
+        warnings.extend(e["alert"] for e in emerging)
+    if track.others is None and index.watch:
+        warnings.append("emerging-clone watch needs an annotated (AIRR) follow-up; not run on raw reads")
+    return {"emerging": tuple(emerging), "watch": tuple(watch), "marker_caveat": caveat}
+
+
+def _read_fraction_only(index: IndexResult, track: TrackResult, lim: _Limits, warnings: list[str],
+                        common: dict[str, Any]) -> NgsMrdResult:
+    """Neither DNA input nor spike-ins: the markers' read fraction, never an MRD value."""
+    markers = []
+    for c, mc in zip(index.clones, track.counts, strict=True):
+        tr = _target_reads(track, c)
+        markers.append(MarkerMrd(
+            clone=c, reads=mc.reads, reads_exact=mc.exact, reads_by_mismatches=tuple(mc.by_mismatches),
+            relatives_reads=mc.relatives_reads, relatives=_rels(mc), leukemic_cells=None, mrd=None,
+            status="detected" if mc.reads >= lim.det_reads else "not_detected", lod=None, loq=None,
+            read_fraction=mc.reads / tr if tr else None, target_reads=tr))
+    rf = max((m.read_fraction or 0.0 for m in markers), default=0.0)
+    warnings.insert(0, "no DNA input and no spike-in: the markers' read fraction of their target "
+                       "is reported, not an MRD value (cells analysed unknown)")
+    return NgsMrdResult(status="not_evaluable", mrd=None, lod=None, loq=None, cell_equivalents=None,
+                        markers=tuple(markers), quantification="none", reads_per_cell=None,
+                        warnings=tuple(warnings), quantity="read_fraction", read_fraction=rf,
+                        **common)
+
+
+def _reads_per_template(track: TrackResult, clone: IndexClone, target_reads: int, cells: float,
+                        lim: _Limits, rpc_spike: float | None, warnings: list[str]) -> tuple[float, str]:
+    """Reads one marker template yields, and the model it came from."""
+    if rpc_spike is not None:
+        return rpc_spike, "spike_in"
+    rpc_bg, n_bg = background_reads_per_template(track, clone.target)
+    if lim.model == "background_coverage" and rpc_bg is not None and n_bg >= lim.bg_min and rpc_bg > 1.0:
+        return rpc_bg, "background_coverage"
+    tpc = lim.templates_per_cell
+    if lim.model == "background_coverage":
+        warnings.append(f"marker {clone.marker}: {n_bg} distinct non-marker {clone.target} "
+                        f"clonotype(s) (fewer than {lim.bg_min}, raw reads, or a median of one "
+                        "read each, where coverage cannot be told): reads per template from "
+                        "the target's reads over cells analysed, assuming every analysed "
+                        f"cell contributes {tpc:g} template(s) (over-estimates MRD in "
+                        "B-cell-depleted marrow)")
+    return target_reads / (cells * tpc), "locus_reads"
+
+
+def _marker_mrd(clone: IndexClone, mc: Any, target_reads: int, rpc: float, cells: float,
+                lim: _Limits) -> MarkerMrd:
+    """One marker's MRD, LoD (Poisson) and LoQ (cells and reads) at ``rpc`` reads per template."""
+    if rpc <= 0:
+        lod = loq = 1.0
+        leuk = 0.0
+    else:
+        lod = lim.k_lod / (cells * min(1.0, rpc))
+        loq = max(lim.loq_cells / cells, lim.loq_reads / (rpc * cells))
+        leuk = mc.reads / rpc
+    lod, loq = min(lod, 1.0), min(max(loq, lod), 1.0)
+    value: float | None
+    if mc.reads < lim.det_reads:
+        status, value = "negative", None
+    else:
+        value = min(1.0, leuk / cells)
+        status = "positive" if (mc.reads >= lim.loq_reads and leuk >= lim.loq_cells and value >= loq) \
+            else "positive_not_quantifiable"
+    return MarkerMrd(clone=clone, reads=mc.reads, reads_exact=mc.exact,
+                     reads_by_mismatches=tuple(mc.by_mismatches),
+                     relatives_reads=mc.relatives_reads, relatives=_rels(mc),
+                     leukemic_cells=leuk, mrd=value, status=status, lod=lod, loq=loq,
+                     read_fraction=mc.reads / target_reads if target_reads else None,
+                     target_reads=target_reads, reads_per_cell=rpc)
+
+
+def _case_call(markers: Sequence[MarkerMrd], rules: Mapping[str, Any], warnings: list[str]
+               ) -> tuple[str, float | None, float, float]:
+    """Case-level (status, MRD, LoD, LoQ) over the detected markers, quantifiable ones first."""
+    how = str(rules["case_combine"].value)
+    det = [m for m in markers if m.status != "negative"]
+    quant_m = [m for m in det if m.status == "positive"]
+    value: float | None
+    if quant_m:
+        status, value = "positive", _combine([m.mrd or 0.0 for m in quant_m], how)
+    elif det:
+        status, value = "positive_not_quantifiable", _combine([m.mrd or 0.0 for m in det], how)
+    else:
+        status, value = "negative", None
+    lod_case = min(m.lod or 1.0 for m in markers)
+    loq_case = min(m.loq or 1.0 for m in markers)
+    if status == "positive" and value is not None and value < loq_case:
+        status = "positive_not_quantifiable"
+    if status == "negative" and lod_case > float(rules["insufficient_sensitivity_lod"].value):
+        warnings.append(f"negative with insufficient sensitivity: LoD {lod_case:.1e} is above "
+                        f"{rules['insufficient_sensitivity_lod'].value:g}")
+    return status, value, lod_case, loq_case
+
+
 def quantify(
     index: IndexResult,
     track: TrackResult,
@@ -182,54 +352,14 @@ def quantify(
     target (``quantity: "read_fraction"``, status ``not_evaluable``), never an MRD value.
     """
     rules = resolve(NGS_RULES, parameters) if parameters is not None else index.rules
-    check_in("case_combine", rules["case_combine"].value, ("max", "min", "mean"))
-    check_in("reads_per_cell_model", rules["reads_per_cell_model"].value,
-             ("background_coverage", "locus_reads"))
-    p_detect = float(rules["lod_detection_probability"].value)
-    if not 0 < p_detect < 1:
-        raise ValidationError(f"lod_detection_probability must be in (0, 1), but was {p_detect!r}")
-    k_lod = -math.log(1.0 - p_detect)
-    loq_cells = check_nonnegative("loq_min_cells", rules["loq_min_cells"].value)
-    loq_reads = int(rules["loq_min_reads"].value)
-    det_reads = max(1, int(rules["detect_min_reads"].value))
-    tpc = check_positive("templates_per_cell", rules["templates_per_cell"].value)
-    bg_min = int(check_positive("background_min_clonotypes", rules["background_min_clonotypes"].value))
+    lim = _limits(rules)
     warnings: list[str] = []
-    cells: float | None = None
-    if cell_equivalents is not None:
-        cells = check_positive("cell_equivalents", cell_equivalents)
-    elif dna_ng is not None:
-        cells = cells_from_dna(dna_ng, float(rules["pg_dna_per_cell"].value))
-    spike_info: dict[str, Any] | None = None
-    rpc_spike: float | None = None
-    if spikes:
-        coef, r2 = reads_per_copy([s.copies for s in spikes], track.spike_reads)
-        spike_info = {"reads_per_copy": coef, "r2": r2,
-                      "calibrators": [{"name": s.name, "copies": s.copies, "reads": n}
-                                      for s, n in zip(spikes, track.spike_reads, strict=True)]}
-        if coef <= 0 or r2 <= float(rules["spike_min_r2"].value):
-            raise ValidationError(f"spike-in calibration must have reads > 0 and r² > "
-                                  f"{rules['spike_min_r2'].value}, but was reads per copy {coef:.3g}, "
-                                  f"r² {r2:.3f}")
-        rpc_spike = coef
+    cells = _given_cells(rules, dna_ng, cell_equivalents)
+    spike_info, rpc_spike = _spike_calibration(spikes, track, rules)
     if cells is None and rpc_spike is not None:
-        tr = max((_target_reads(track, c) for c in index.clones), default=track.total_reads)
-        cells = tr / rpc_spike
-        warnings.append("cells analysed estimated as the target's reads over reads per spike copy "
-                        "(every analysed cell assumed to carry one template); give the DNA input "
-                        "for a true denominator")
-    emerging, watch = emerging_clones(index, track, rules)
-    caveat = None
-    if emerging:
-        caveat = (f"the MRD call rests on the diagnosis index markers, which may no longer represent "
-                  f"the disease: {len(emerging)} non-index clonotype(s) are emerging "
-                  f"({emerging[0]['alert']})")
-        warnings.extend(e["alert"] for e in emerging)
-    if track.others is None and index.watch:
-        warnings.append("emerging-clone watch needs an annotated (AIRR) follow-up; not run on raw reads")
+        cells = _cells_from_spike(index, track, rpc_spike, warnings)
     common: dict[str, Any] = {"total_reads": track.total_reads, "spike": spike_info, "rules": rules,
-              "mode": track.mode, "emerging": tuple(emerging), "watch": tuple(watch),
-              "marker_caveat": caveat}
+                              "mode": track.mode, **_emerging_context(index, track, rules, warnings)}
     if not index.clones:
         return NgsMrdResult(status="no_marker", mrd=None, lod=None, loq=None,
                             cell_equivalents=cells, markers=(), quantification="none",
@@ -237,65 +367,16 @@ def quantify(
                             warnings=("the diagnosis has no index clonotype passing the criteria: "
                                       "no NGS-MRD marker", *warnings), **common)
     if cells is None:
-        markers = []
-        for c, mc in zip(index.clones, track.counts, strict=True):
-            tr = _target_reads(track, c)
-            markers.append(MarkerMrd(
-                clone=c, reads=mc.reads, reads_exact=mc.exact, reads_by_mismatches=tuple(mc.by_mismatches),
-                relatives_reads=mc.relatives_reads, relatives=_rels(mc), leukemic_cells=None, mrd=None,
-                status="detected" if mc.reads >= det_reads else "not_detected", lod=None, loq=None,
-                read_fraction=mc.reads / tr if tr else None, target_reads=tr))
-        rf = max((m.read_fraction or 0.0 for m in markers), default=0.0)
-        warnings.insert(0, "no DNA input and no spike-in: the markers' read fraction of their target "
-                           "is reported, not an MRD value (cells analysed unknown)")
-        return NgsMrdResult(status="not_evaluable", mrd=None, lod=None, loq=None, cell_equivalents=None,
-                            markers=tuple(markers), quantification="none", reads_per_cell=None,
-                            warnings=tuple(warnings), quantity="read_fraction", read_fraction=rf,
-                            **common)
-    model = str(rules["reads_per_cell_model"].value)
+        return _read_fraction_only(index, track, lim, warnings, common)
     markers = []
     rpc_used: list[float] = []
     models_used: set[str] = set()
     for c, mc in zip(index.clones, track.counts, strict=True):
         tr = _target_reads(track, c)
-        if rpc_spike is not None:
-            rpc, how = rpc_spike, "spike_in"
-        else:
-            rpc_bg, n_bg = background_reads_per_template(track, c.target)
-            if model == "background_coverage" and rpc_bg is not None and n_bg >= bg_min and rpc_bg > 1.0:
-                rpc, how = rpc_bg, "background_coverage"
-            else:
-                rpc, how = tr / (cells * tpc), "locus_reads"
-                if model == "background_coverage":
-                    warnings.append(f"marker {c.marker}: {n_bg} distinct non-marker {c.target} "
-                                    f"clonotype(s) (fewer than {bg_min}, raw reads, or a median of one "
-                                    "read each, where coverage cannot be told): reads per template from "
-                                    "the target's reads over cells analysed, assuming every analysed "
-                                    f"cell contributes {tpc:g} template(s) (over-estimates MRD in "
-                                    "B-cell-depleted marrow)")
+        rpc, how = _reads_per_template(track, c, tr, cells, lim, rpc_spike, warnings)
         models_used.add(how)
         rpc_used.append(rpc)
-        if rpc <= 0:
-            lod = loq = 1.0
-            leuk = 0.0
-        else:
-            lod = k_lod / (cells * min(1.0, rpc))
-            loq = max(loq_cells / cells, loq_reads / (rpc * cells))
-            leuk = mc.reads / rpc
-        lod, loq = min(lod, 1.0), min(max(loq, lod), 1.0)
-        value: float | None
-        if mc.reads < det_reads:
-            status, value = "negative", None
-        else:
-            value = min(1.0, leuk / cells)
-            status = "positive" if (mc.reads >= loq_reads and leuk >= loq_cells and value >= loq) \
-                else "positive_not_quantifiable"
-        markers.append(MarkerMrd(clone=c, reads=mc.reads, reads_exact=mc.exact,
-                                 reads_by_mismatches=tuple(mc.by_mismatches),
-                                 relatives_reads=mc.relatives_reads, relatives=_rels(mc),
-                                 leukemic_cells=leuk, mrd=value, status=status, lod=lod, loq=loq,
-                                 read_fraction=mc.reads / tr if tr else None, target_reads=tr,
-                                 reads_per_cell=rpc))
+        markers.append(_marker_mrd(c, mc, tr, rpc, cells, lim))
         if mc.relatives_reads:
             warnings.append(f"marker {c.marker}: {mc.relatives_reads} reads of evolved relatives "
                             "(shared 3' stem) reported apart, not counted in MRD")
@@ -303,30 +384,13 @@ def quantify(
     if track.mode == "fastq" and "locus_reads" in models_used:
         warnings.append("FASTQ without annotation: the target's reads are all reads of the file; "
                         "with several loci in one library use a spike-in or AIRR input")
-    how = str(rules["case_combine"].value)
-    # case level: over the detected markers; quantifiable ones first (max = highest marker)
-    det = [m for m in markers if m.status != "negative"]
-    quant_m = [m for m in det if m.status == "positive"]
-    if quant_m:
-        status, value = "positive", _combine([m.mrd or 0.0 for m in quant_m], how)
-    elif det:
-        status, value = "positive_not_quantifiable", _combine([m.mrd or 0.0 for m in det], how)
-    else:
-        status, value = "negative", None
-    lod_case = min(m.lod or 1.0 for m in markers)
-    loq_case = min(m.loq or 1.0 for m in markers)
-    if status == "positive" and value is not None and value < loq_case:
-        status = "positive_not_quantifiable"
-    if status == "negative" and lod_case > float(rules["insufficient_sensitivity_lod"].value):
-        warnings.append(f"negative with insufficient sensitivity: LoD {lod_case:.1e} is above "
-                        f"{rules['insufficient_sensitivity_lod'].value:g}")
+    status, value, lod_case, loq_case = _case_call(markers, rules, warnings)
     return NgsMrdResult(status=status, mrd=value, lod=lod_case, loq=loq_case, cell_equivalents=cells,
                         markers=tuple(markers), quantification=quant,
                         reads_per_cell=float(np.mean(rpc_used)) if rpc_used else None,
                         warnings=tuple(dict.fromkeys(warnings)),
                         read_fraction=max((m.read_fraction or 0.0 for m in markers), default=None),
                         reads_per_cell_model=",".join(sorted(models_used)), **common)
-
 
 def _rels(mc: Any) -> tuple[dict[str, Any], ...]:
     return tuple({"v_call": v, "j_call": j, "junction": s, "reads": n}

@@ -7,20 +7,22 @@ from remission.domain.parameters import Rule, rule_set
 __all__ = ["NGS_RULES"]
 
 NGS_RULES: dict[str, Rule] = rule_set(
-    Rule("index_min_fraction", 0.05, "R", "ngs_mrd.md §1.1 (Vidjil 'Clonotypes ≥5%' [source]; "
-         "EuroClonality-NGS ≥5 % of the locus [memory])",
+    Rule("index_min_fraction", 0.05, "R", "Vidjil user documentation, 'Clonotypes ≥5%' column "
+         "(Duez M et al. PLOS ONE 2016;11:e0166126); EuroClonality-NGS ≥5 % of the locus (Brüggemann M "
+         "et al. Leukemia 2019;33:2241; recalled, no primary source checked)",
          "an index clonotype holds at least this fraction of the reads of its target/locus"),
-    Rule("index_min_reads", 5, "R", "ngs_mrd.md §2.1 (vidjil-algo -r/--min-reads default 5)",
+    Rule("index_min_reads", 5, "R", "vidjil-algo -r/--min-reads default 5 (Giraud M et al. BMC Genomics 2014;15:409)",
          "an index clonotype has at least this many reads at diagnosis"),
-    Rule("max_mismatches", 2, "R", "ngs_mrd.md §1.1/§7 (≤1–2 mismatches, no indels)",
+    Rule("max_mismatches", 2, "R", "EuroClonality-NGS meta-clonotypes: ≤1–2 mismatches, no indels "
+         "(Knecht H et al. Leukemia 2019;33:2254; recalled, no primary source checked)",
          "Hamming distance within which a junction counts as the index (sequencing/PCR errors)"),
     Rule("min_seed_nt", 10, "U", "chosen here (specificity of short junctions; FASTQ seeds)",
          "the mismatches allowed in a junction are lowered until an exact run of this many bases "
          "is guaranteed ((L - d) // (d + 1) >= min_seed_nt); shorter junctions get fewer"),
-    Rule("require_vj_consistency", True, "R", "issue #3; ngs_mrd.md §1.1 (meta-clonotypes within "
-         "V/J groups)", "a tolerant match must have the index's V and J gene (AIRR input)"),
-    Rule("relative_stem_fraction", 0.6, "U", "ngs_mrd.md §1.1 (relatives share the D-N-J stem); "
-         "fraction chosen here", "3' part of the index junction a relative must share exactly"),
+    Rule("require_vj_consistency", True, "R", "issue #3; EuroClonality-NGS meta-clonotypes within V/J "
+         "groups (Knecht H et al. Leukemia 2019;33:2254; recalled, no primary source checked)", "a tolerant match must have the index's V and J gene (AIRR input)"),
+    Rule("relative_stem_fraction", 0.6, "U", "relatives share the D-N-J stem (Theunissen PMC5664391, "
+         "Haematologica 2017; Darzentas, Front Immunol 2023;14:1125017); fraction chosen here", "3' part of the index junction a relative must share exactly"),
     Rule("relative_stem_min_nt", 18, "U", "chosen here (specificity of an exact shared stem)",
          "minimum length of that shared 3' stem"),
     Rule("relative_stem_beyond_germline_nt", 6, "U", "chosen here (an exact stem must reach this far "
@@ -36,7 +38,8 @@ NGS_RULES: dict[str, Rule] = rule_set(
          "clonotypes at diagnosis to see where the shared J germline ends)",
          "fewer unrelated diagnosis clonotypes with the index's J gene than this: the J-germline "
          "extent is unknown and relatives are not assessed (never grouped on J germline alone)"),
-    Rule("pg_dna_per_cell", 6.5, "R", "ngs_mrd.md §1.1/§7 (~6.5 pg per diploid cell; Vidjil uses 6.0)",
+    Rule("pg_dna_per_cell", 6.5, "R", "~6.5 pg per diploid cell (Knecht H et al. Leukemia "
+         "2019;33:2254; recalled, no primary source checked); Vidjil tools/spike-normalization.py uses 6.0",
          "DNA per diploid cell, to turn ng of DNA into cells analysed"),
     Rule("reads_per_cell_model", "background_coverage", "U", "chosen here; reads per template from "
          "the sample's own polyclonal background (each distinct non-marker rearrangement of the target "
@@ -54,15 +57,20 @@ NGS_RULES: dict[str, Rule] = rule_set(
     Rule("templates_per_cell", 1.0, "U", "chosen here (one productive or non-productive "
          "rearrangement of the target per analysed cell; amplification assumed uniform)",
          "templates of the marker's target per analysed cell in the 'locus_reads' model"),
-    Rule("lod_detection_probability", 0.95, "R", "ngs_mrd.md §1.1 (Poisson: 1-exp(-k), k≈3 for 95 %)",
+    Rule("lod_detection_probability", 0.95, "R", "Poisson: 1-exp(-k), k≈3 for 95 % (recalled, no "
+         "primary source checked)",
          "LoD = the MRD at which a sample holds at least one leukemic genome with this probability"),
-    Rule("loq_min_cells", 3.0, "U", "ngs_mrd.md §1.1/§7 (LoQ ~2–3 cell equivalents [memory])",
+    Rule("loq_min_cells", 3.0, "U", "LoQ ~2–3 cell equivalents (EuroMRD concepts, van der "
+         "Velden VHJ et al. Leukemia 2007;21:604; recalled, no primary source checked)",
          "leukemic cell equivalents needed to quantify"),
-    Rule("loq_min_reads", 5, "R", "ngs_mrd.md §0/§7 (Vidjil: < 5 reads 'detected, not quantifiable')",
+    Rule("loq_min_reads", 5, "R", "Vidjil user documentation: < 5 reads 'detected, not "
+         "quantifiable' (Duez M et al. PLOS ONE 2016;11:e0166126)",
          "index reads needed to quantify"),
-    Rule("detect_min_reads", 1, "R", "ngs_mrd.md §6 (track down to the first read; vidjil -r 1 for MRD)",
+    Rule("detect_min_reads", 1, "R", "track down to the first read; vidjil-algo -r 1 for MRD "
+         "(Giraud M et al. BMC Genomics 2014;15:409)",
          "index reads needed to call the marker detected"),
-    Rule("spike_min_r2", 0.8, "R", "ngs_mrd.md §1.1 (vidjil spike-normalization: fall back when r² ≤ 0.8)",
+    Rule("spike_min_r2", 0.8, "R", "Vidjil tools/spike-normalization.py: fall back when r² "
+         "≤ 0.8 (spike-in controls: Navarro NG et al. Br J Haematol 2020;189:e150)",
          "a spike-in calibration with r² at or below this is refused"),
     Rule("case_combine", "max", "R", "issue #3 (default: highest marker)",
          "case-level MRD from several markers: max, min or mean of the quantifiable markers "
@@ -82,6 +90,6 @@ NGS_RULES: dict[str, Rule] = rule_set(
     Rule("emerging_min_fold", 5.0, "U", "chosen here",
          "a clonotype present at diagnosis alerts only when its fraction rose at least this many "
          "times (a new clonotype, absent at diagnosis, alerts on the fraction and reads alone)"),
-    Rule("insufficient_sensitivity_lod", 1e-4, "R", "ngs_mrd.md §1.1 (PMC8824253 Table 1: minimum "
-         "sensitivity 0.01 %)", "a negative with an LoD above this is flagged 'insufficient sensitivity'"),
+    Rule("insufficient_sensitivity_lod", 1e-4, "R", "ASH Education Program 2021, PMC8824253 Table 1: "
+         "minimum sensitivity 0.01 %", "a negative with an LoD above this is flagged 'insufficient sensitivity'"),
 )

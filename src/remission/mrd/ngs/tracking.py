@@ -19,6 +19,147 @@ from remission.mrd.ngs.targets import gene, genes, target_of
 __all__ = ["FastqChunkLike", "track_airr", "track_fastq"]
 
 
+def _by_length(junctions: Sequence[str]) -> dict[int, list[int]]:
+    """Indices of ``junctions`` grouped by junction length (only equal lengths are compared)."""
+    out: dict[int, list[int]] = {}
+    for k, s in enumerate(junctions):
+        out.setdefault(len(s), []).append(k)
+    return out
+
+
+class _AirrTally:
+    """The running counts of :func:`track_airr`; one method per kind of row in a block."""
+
+    def __init__(self, index: IndexResult, rules: Mapping[str, Any], spikes: Sequence[SpikeIn]) -> None:
+        clones = self.clones = index.clones
+        self.d = d = int(rules["max_mismatches"].value)
+        self.vj = bool(rules["require_vj_consistency"].value)
+        self.counts = [MarkerCount(by_mismatches=[0] * (d + 1)) for _ in clones]
+        self.spike_reads = [0] * len(spikes)
+        self.by_len = _by_length([c.junction for c in clones])
+        self.refs = {k: np.frombuffer(c.junction.encode(), dtype=np.uint8) for k, c in enumerate(clones)}
+        seed = int(rules["min_seed_nt"].value)
+        self.dk = {k: effective_mismatches(len(c.junction), d, seed) for k, c in enumerate(clones)}
+        self.stems = {k: _stem(c) for k, c in enumerate(clones)}
+        self.spike_len = _by_length([s.junction for s in spikes])
+        self.spike_refs = {k: np.frombuffer(s.junction.upper().encode(), dtype=np.uint8)
+                           for k, s in enumerate(spikes)}
+        self.target_reads: dict[str, int] = {}
+        self.others: dict[tuple[str, str, str, str], int] = {}
+        self.tcache: dict[tuple[str, str, str, str], str] = {}
+        self.total = 0
+
+    def add_block(self, b: ClonotypeBlock) -> None:
+        cnt = b.count
+        n = len(cnt)
+        if n == 0:
+            return
+        jn = np.array([str(x).upper() for x in b.get("junction")], dtype=object)
+        v, j = b.get("v_call"), b.get("j_call")
+        self.total += int(cnt.sum())
+        tarr = self._targets(b, cnt)
+        lens = np.fromiter((len(x) for x in jn), dtype=np.int64, count=n)
+        spike_hit = self._spikes(jn, lens, cnt)
+        matched = self._markers(jn, lens, cnt, v, j, spike_hit)
+        free = ~matched & ~spike_hit
+        rel_hit = self._relatives(jn, cnt, v, j, free)
+        self._background(jn, cnt, v, j, tarr, free & ~rel_hit)
+
+    def _targets(self, b: ClonotypeBlock, cnt: np.ndarray) -> list[str]:
+        """Target of every row (cached per locus/V/D/J), adding its reads to the target's total."""
+        loc, v, dd, j = b.get("locus"), b.get("v_call"), b.get("d_call"), b.get("j_call")
+        tarr = []
+        for key, c in zip(zip(loc.tolist(), v.tolist(), dd.tolist(), j.tolist(), strict=True), cnt.tolist(),
+                          strict=True):
+            t = self.tcache.get(key)
+            if t is None:
+                t = self.tcache[key] = target_of(*map(str, key))
+            tarr.append(t)
+            self.target_reads[t] = self.target_reads.get(t, 0) + int(c)
+        return tarr
+
+    def _spikes(self, jn: np.ndarray, lens: np.ndarray, cnt: np.ndarray) -> np.ndarray:
+        """Rows within ``max_mismatches`` of a spike junction (junction alone); their reads counted."""
+        spike_hit = np.zeros(len(cnt), dtype=bool)
+        for length, ks in self.spike_len.items():
+            rows = np.flatnonzero(lens == length)
+            if rows.size == 0:
+                continue
+            mat = as_matrix([jn[r] for r in rows])
+            for k in ks:
+                hit = rows[hamming_rows(mat, self.spike_refs[k]) <= self.d]
+                self.spike_reads[k] += int(cnt[hit].sum())
+                spike_hit[hit] = True
+        return spike_hit
+
+    def _markers(self, jn: np.ndarray, lens: np.ndarray, cnt: np.ndarray, v: Any, j: Any,
+                 spike_hit: np.ndarray) -> np.ndarray:
+        """Rows matching an index marker (nearest marker wins), counted by mismatches."""
+        matched = np.zeros(len(cnt), dtype=bool)
+        d, clones = self.d, self.clones
+        for length, ks in self.by_len.items():
+            rows = np.flatnonzero((lens == length) & ~spike_hit)
+            if rows.size == 0:
+                continue
+            mat = as_matrix([jn[r] for r in rows])
+            best = np.full(rows.size, d + 1, dtype=np.int64)
+            best_k = np.full(rows.size, -1, dtype=np.int64)
+            for k in ks:
+                dist = hamming_rows(mat, self.refs[k])
+                ok = dist <= self.dk[k]
+                if self.vj:
+                    c = clones[k]
+                    ok &= np.fromiter(((not c.v_call or c.v_call in genes(str(v[r])))
+                                       and (not c.j_call or c.j_call in genes(str(j[r])))
+                                       for r in rows), dtype=bool, count=rows.size) if ok.any() else ok
+                better = ok & (dist < best)
+                best[better] = dist[better]
+                best_k[better] = k
+            for i in np.flatnonzero(best_k >= 0):
+                r = rows[i]
+                mc = self.counts[int(best_k[i])]
+                mc.reads += int(cnt[r])
+                mc.by_mismatches[int(best[i])] += int(cnt[r])
+                matched[r] = True
+        return matched
+
+    def _relatives(self, jn: np.ndarray, cnt: np.ndarray, v: Any, j: Any, free: np.ndarray) -> np.ndarray:
+        """Evolved relatives: same J gene, shares the 3' stem exactly, not a match."""
+        rel_hit = np.zeros(len(cnt), dtype=bool)
+        if not (free.any() and any(self.stems.values())):
+            return rel_hit
+        import pandas as pd
+
+        ser = pd.Series(jn)
+        suffix: dict[int, np.ndarray] = {}
+        for k, c in enumerate(self.clones):
+            stem = self.stems[k]
+            if not stem:
+                continue
+            if len(stem) not in suffix:
+                suffix[len(stem)] = ser.str[-len(stem):].to_numpy(dtype=object)
+            cand = np.flatnonzero(free & (suffix[len(stem)] == stem) & (jn != c.junction))
+            for r in cand:
+                if c.j_call and c.j_call not in genes(str(j[r])):
+                    continue
+                mc = self.counts[k]
+                mc.relatives_reads += int(cnt[r])
+                rkey = (gene(str(v[r])) if v[r] else "", gene(str(j[r])) if j[r] else "", str(jn[r]))
+                mc.relatives[rkey] = mc.relatives.get(rkey, 0) + int(cnt[r])
+                rel_hit[r] = True
+        return rel_hit
+
+    def _background(self, jn: np.ndarray, cnt: np.ndarray, v: Any, j: Any, tarr: list[str],
+                    rest: np.ndarray) -> None:
+        """Every other clonotype: the polyclonal background (reads per template) and the
+        emerging-clone watch."""
+        for r in np.flatnonzero(rest).tolist():
+            if not jn[r] or cnt[r] <= 0:
+                continue
+            okey = (tarr[r], gene(str(v[r])) if v[r] else "", gene(str(j[r])) if j[r] else "", str(jn[r]))
+            self.others[okey] = self.others.get(okey, 0) + int(cnt[r])
+
+
 def track_airr(
     index: IndexResult,
     blocks: Iterable[ClonotypeBlock],
@@ -34,110 +175,11 @@ def track_airr(
     Spike rows are matched on junction alone.
     """
     rules = resolve(NGS_RULES, parameters) if parameters is not None else index.rules
-    d = int(rules["max_mismatches"].value)
-    vj = bool(rules["require_vj_consistency"].value)
-    clones = index.clones
-    counts = [MarkerCount(by_mismatches=[0] * (d + 1)) for _ in clones]
-    spike_reads = [0] * len(spikes)
-    by_len: dict[int, list[int]] = {}
-    for k, c in enumerate(clones):
-        by_len.setdefault(len(c.junction), []).append(k)
-    refs = {k: np.frombuffer(c.junction.encode(), dtype=np.uint8) for k, c in enumerate(clones)}
-    seed = int(rules["min_seed_nt"].value)
-    dk = {k: effective_mismatches(len(c.junction), d, seed) for k, c in enumerate(clones)}
-    stems = {k: _stem(c) for k, c in enumerate(clones)}
-    spike_len: dict[int, list[int]] = {}
-    for k, s in enumerate(spikes):
-        spike_len.setdefault(len(s.junction), []).append(k)
-    spike_refs = {k: np.frombuffer(s.junction.upper().encode(), dtype=np.uint8) for k, s in enumerate(spikes)}
-    target_reads: dict[str, int] = {}
-    others: dict[tuple[str, str, str, str], int] = {}
-    tcache: dict[tuple[str, str, str, str], str] = {}
-    total = 0
+    tally = _AirrTally(index, rules, spikes)
     for b in blocks:
-        cnt = b.count
-        n = len(cnt)
-        if n == 0:
-            continue
-        jn = np.array([str(x).upper() for x in b.get("junction")], dtype=object)
-        loc, v, dd, j = b.get("locus"), b.get("v_call"), b.get("d_call"), b.get("j_call")
-        total += int(cnt.sum())
-        tarr = []
-        for key, c in zip(zip(loc.tolist(), v.tolist(), dd.tolist(), j.tolist(), strict=True), cnt.tolist(),
-                          strict=True):
-            t = tcache.get(key)
-            if t is None:
-                t = tcache[key] = target_of(*map(str, key))
-            tarr.append(t)
-            target_reads[t] = target_reads.get(t, 0) + int(c)
-        lens = np.fromiter((len(x) for x in jn), dtype=np.int64, count=n)
-        matched = np.zeros(n, dtype=bool)
-        spike_hit = np.zeros(n, dtype=bool)
-        for length, ks in spike_len.items():
-            rows = np.flatnonzero(lens == length)
-            if rows.size == 0:
-                continue
-            mat = as_matrix([jn[r] for r in rows])
-            for k in ks:
-                hit = rows[hamming_rows(mat, spike_refs[k]) <= d]
-                spike_reads[k] += int(cnt[hit].sum())
-                spike_hit[hit] = True
-        for length, ks in by_len.items():
-            rows = np.flatnonzero((lens == length) & ~spike_hit)
-            if rows.size == 0:
-                continue
-            mat = as_matrix([jn[r] for r in rows])
-            best = np.full(rows.size, d + 1, dtype=np.int64)
-            best_k = np.full(rows.size, -1, dtype=np.int64)
-            for k in ks:
-                dist = hamming_rows(mat, refs[k])
-                ok = dist <= dk[k]
-                if vj:
-                    c = clones[k]
-                    ok &= np.fromiter(((not c.v_call or c.v_call in genes(str(v[r])))
-                                       and (not c.j_call or c.j_call in genes(str(j[r])))
-                                       for r in rows), dtype=bool, count=rows.size) if ok.any() else ok
-                better = ok & (dist < best)
-                best[better] = dist[better]
-                best_k[better] = k
-            for i in np.flatnonzero(best_k >= 0):
-                r = rows[i]
-                mc = counts[int(best_k[i])]
-                mc.reads += int(cnt[r])
-                mc.by_mismatches[int(best[i])] += int(cnt[r])
-                matched[r] = True
-        # evolved relatives: same J gene, shares the 3' stem exactly, not a match
-        free = ~matched & ~spike_hit
-        rel_hit = np.zeros(n, dtype=bool)
-        if free.any() and any(stems.values()):
-            import pandas as pd
-
-            ser = pd.Series(jn)
-            suffix: dict[int, np.ndarray] = {}
-            for k, c in enumerate(clones):
-                stem = stems[k]
-                if not stem:
-                    continue
-                if len(stem) not in suffix:
-                    suffix[len(stem)] = ser.str[-len(stem):].to_numpy(dtype=object)
-                cand = np.flatnonzero(free & (suffix[len(stem)] == stem) & (jn != c.junction))
-                for r in cand:
-                    if c.j_call and c.j_call not in genes(str(j[r])):
-                        continue
-                    mc = counts[k]
-                    mc.relatives_reads += int(cnt[r])
-                    rkey = (gene(str(v[r])) if v[r] else "", gene(str(j[r])) if j[r] else "", str(jn[r]))
-                    mc.relatives[rkey] = mc.relatives.get(rkey, 0) + int(cnt[r])
-                    rel_hit[r] = True
-        # every other clonotype: the polyclonal background (reads per template) and the
-        # emerging-clone watch
-        for r in np.flatnonzero(free & ~rel_hit).tolist():
-            if not jn[r] or cnt[r] <= 0:
-                continue
-            okey = (tarr[r], gene(str(v[r])) if v[r] else "", gene(str(j[r])) if j[r] else "", str(jn[r]))
-            others[okey] = others.get(okey, 0) + int(cnt[r])
-    return TrackResult(counts=counts, total_reads=total, target_reads=target_reads,
-                       spike_reads=spike_reads, mode="airr", others=others)
+        tally.add_block(b)
+    return TrackResult(counts=tally.counts, total_reads=tally.total, target_reads=tally.target_reads,
+                       spike_reads=tally.spike_reads, mode="airr", others=tally.others)
 
 
 

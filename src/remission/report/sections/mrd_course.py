@@ -156,7 +156,7 @@ def render(section: Any, analysis: Any) -> str:
                         _f(p["loq"]), p["response"].replace("_", " "), lr_s, p["source"]))
     base = res.get("baseline")
     out.append("<table class='compact'><thead><tr><th>date</th><th>method</th><th>marker</th>"
-               "<th>MRD</th><th>LoD</th><th>LoQ</th><th>response (§4.1)</th>"
+               "<th>MRD</th><th>LoD</th><th>LoQ</th><th>response (ASH Educ Program 2021:718)</th>"
                f"<th>log reduction{' from ' + escape(base['source']) if base else ''}</th>"
                "<th>source</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
     items = []
@@ -223,6 +223,7 @@ def render(section: Any, analysis: Any) -> str:
     out.append("<p class='note'>Regrowth: log-linear fit per method with values below the LoD "
                "censored (Tobit / Beal M3) and values below the LoQ interval-censored; methods are "
                "never pooled. Projection to the relapse threshold with a profile-likelihood interval "
-               "(cart_models.md §3.2–3.3). A projection is a model extrapolation, not a prediction "
+               "(Beal M3 censoring as assessed by Ahn et al., J Pharmacokinet Pharmacodyn 2008;35:401). "
+               "A projection is a model extrapolation, not a prediction "
                "for this patient.</p>")
     return "\n".join(out)
