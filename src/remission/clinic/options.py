@@ -424,133 +424,157 @@ def _age_at_least(p: PatientProfile, years: float) -> bool:
     return p.age_years is not None and p.age_years >= years
 
 
-def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
-             rules: Mapping[str, Rule]) -> _Eval:
-    """Evaluate a condition: all clauses must hold; unrecorded facts give ``None``."""
-    parts: list[_Eval] = []
+class _Clauses(list[_Eval]):
+    """The evaluated clauses of one condition, in the order they are checked."""
+
+    def add(self, v: bool | None, text: str, *used: str) -> None:
+        self.append(_Eval(v, text, set(used)))
+
+
+def _disease_clauses(cond: Condition, p: PatientProfile, vocab: Vocabulary,
+                     rules: Mapping[str, Rule]) -> _Clauses:
+    """Lineage, lesions and antigen expression."""
+    out = _Clauses()
     thr = float(rules["antigen_positive_min_percent"].value)
-
-    def add(v: bool | None, text: str, *used: str) -> None:
-        parts.append(_Eval(v, text, set(used)))
-
     if cond.lineage is not None:
-        add(p.lineage == cond.lineage, f"lineage {p.lineage}" if p.lineage == cond.lineage
+        out.add(p.lineage == cond.lineage, f"lineage {p.lineage}" if p.lineage == cond.lineage
             else f"lineage {p.lineage}, not {cond.lineage}")
     if cond.lesion_any:
         hits = [h for ref in cond.lesion_any for h in _lesion_matches(ref, p, vocab)]
-        add(bool(hits), "lesion " + ", ".join(dict.fromkeys(hits)) if hits
+        out.add(bool(hits), "lesion " + ", ".join(dict.fromkeys(hits)) if hits
             else "none of " + ", ".join(cond.lesion_any))
     for antigen, want in ((cond.antigen_positive, True), (cond.antigen_negative, False)):
         if antigen is None:
             continue
         pct = p.cd19_percent if antigen == "CD19" else p.cd22_percent
         if pct is None:
-            add(None, f"{antigen} expression not recorded")
+            out.add(None, f"{antigen} expression not recorded")
         else:
             expressed = pct >= thr
             word = "expressed" if expressed else "negative"
-            add(expressed == want, f"{antigen} {word} ({pct:g} % of blasts, {p.antigen_source}; "
+            out.add(expressed == want, f"{antigen} {word} ({pct:g} % of blasts, {p.antigen_source}; "
                                    f"cut-off {thr:g} %)", "antigen_positive_min_percent")
+    return out
+
+
+def _patient_clauses(cond: Condition, p: PatientProfile, vocab: Vocabulary,
+                     rules: Mapping[str, Rule]) -> _Clauses:
+    """Age, relapse number, relapse site (isolated extramedullary) and marrow blasts."""
+    out = _Clauses()
     if cond.age_min_years is not None:
         if p.age_years is None:
-            add(None, "age not recorded")
+            out.add(None, "age not recorded")
         else:
             ok = _age_at_least(p, cond.age_min_years)
-            add(ok, f"age {p.age_years:.1f} y {'>=' if ok else '<'} {cond.age_min_years:g} y")
+            out.add(ok, f"age {p.age_years:.1f} y {'>=' if ok else '<'} {cond.age_min_years:g} y")
     if cond.age_below_years is not None:
         if p.age_years is None:
-            add(None, "age not recorded")
+            out.add(None, "age not recorded")
         else:
             ok = not _age_at_least(p, cond.age_below_years)
-            add(ok, f"age {p.age_years:.1f} y {'<' if ok else '>='} {cond.age_below_years:g} y")
+            out.add(ok, f"age {p.age_years:.1f} y {'<' if ok else '>='} {cond.age_below_years:g} y")
     if cond.relapse_number_min is not None:
-        add(p.relapse_number >= cond.relapse_number_min, f"relapse number {p.relapse_number}")
+        out.add(p.relapse_number >= cond.relapse_number_min, f"relapse number {p.relapse_number}")
     if cond.relapse_number_max is not None:
-        add(p.relapse_number <= cond.relapse_number_max, f"relapse number {p.relapse_number}")
+        out.add(p.relapse_number <= cond.relapse_number_max, f"relapse number {p.relapse_number}")
     if cond.isolated_extramedullary is not None:
         iem = p.relapse_site in ("isolated_cns", "isolated_testis", "other_em")
-        add(iem == cond.isolated_extramedullary,
+        out.add(iem == cond.isolated_extramedullary,
             f"relapse site {str(p.relapse_site).replace('_', ' ')}")
     if cond.marrow_blasts_at_least_rule is not None:
         r = rules[cond.marrow_blasts_at_least_rule]
         b = p.marrow_blasts_percent
         if b is None:
-            add(None, "marrow blasts not recorded")
+            out.add(None, "marrow blasts not recorded")
         else:
-            add(b >= float(r.value), f"marrow blasts {b:g} % {'>=' if b >= float(r.value) else '<'} "
+            out.add(b >= float(r.value), f"marrow blasts {b:g} % {'>=' if b >= float(r.value) else '<'} "
                                      f"{float(r.value):g} %", r.name)
     if cond.marrow_blasts_below_percent is not None:
         b = p.marrow_blasts_percent
         if b is None:
-            add(None, "marrow blasts not recorded")
+            out.add(None, "marrow blasts not recorded")
         else:
-            add(b < cond.marrow_blasts_below_percent,
+            out.add(b < cond.marrow_blasts_below_percent,
                 f"marrow blasts {b:g} % {'<' if b < cond.marrow_blasts_below_percent else '>='} "
                 f"{cond.marrow_blasts_below_percent:g} %")
+    return out
+
+
+def _prior_therapy_clauses(cond: Condition, p: PatientProfile, vocab: Vocabulary,
+                           rules: Mapping[str, Rule]) -> _Clauses:
+    """Prior therapies, CD19-directed therapy, CAR-T and HSCT."""
+    out = _Clauses()
     if cond.prior_therapy_any:
         hits = _therapy_hits(cond.prior_therapy_any, p, no_response=False)
-        add(bool(hits), "prior " + "; ".join(hits) if hits
+        out.add(bool(hits), "prior " + "; ".join(hits) if hits
             else "no prior " + "/".join(cond.prior_therapy_any))
     if cond.prior_therapy_no_response_any:
         hits = _therapy_hits(cond.prior_therapy_no_response_any, p, no_response=True,
                              bad=rules["no_response_values"].value)
-        add(bool(hits), "no response to prior " + "; ".join(hits) if hits
+        out.add(bool(hits), "no response to prior " + "; ".join(hits) if hits
             else "no failed prior " + "/".join(cond.prior_therapy_no_response_any),
             "no_response_values")
     if cond.prior_cd19_directed is not None:
         hits = _therapy_hits(_CD19_DIRECTED, p, no_response=False)
         hits += [f"{c['product']} ({c['date']})" for c in p.cart_products
                  if c["target"] in ("CD19", "CD19_CD22") and f"{c['product']} ({c['date']})" not in hits]
-        add(bool(hits) == cond.prior_cd19_directed,
+        out.add(bool(hits) == cond.prior_cd19_directed,
             "prior CD19-directed therapy: " + "; ".join(hits) if hits else "no prior CD19-directed therapy")
     if cond.prior_cart is not None:
-        add(bool(p.cart_products) == cond.prior_cart,
+        out.add(bool(p.cart_products) == cond.prior_cart,
             "prior CAR-T: " + ", ".join(c["product"] for c in p.cart_products)
             if p.cart_products else "no prior CAR-T")
     if cond.prior_hsct is not None:
-        add(p.prior_hsct == cond.prior_hsct, "prior allogeneic HSCT" if p.prior_hsct else "no prior HSCT")
+        out.add(p.prior_hsct == cond.prior_hsct, "prior allogeneic HSCT" if p.prior_hsct else "no prior HSCT")
     if cond.relapse_after_hsct is not None:
-        add(p.relapse_after_hsct == cond.relapse_after_hsct,
+        out.add(p.relapse_after_hsct == cond.relapse_after_hsct,
             "relapse after HSCT" if p.relapse_after_hsct else "relapse not after HSCT")
+    return out
+
+
+def _response_clauses(cond: Condition, p: PatientProfile, vocab: Vocabulary,
+                      rules: Mapping[str, Rule]) -> _Clauses:
+    """MRD, refractoriness, transplant rule, risk groups, CAR-T follow-up and HSCT after relapse."""
+    out = _Clauses()
     if cond.mrd_positive is not None:
         if p.mrd_positive is None:
-            add(None, "no MRD after the latest relapse")
+            out.add(None, "no MRD after the latest relapse")
         else:
-            add(p.mrd_positive == cond.mrd_positive, f"latest MRD {p.mrd_latest}")
+            out.add(p.mrd_positive == cond.mrd_positive, f"latest MRD {p.mrd_latest}")
     if cond.mrd_at_least is not None:
         m = p.mrd_latest_result
         if m is None:
-            add(None, "no MRD after the latest relapse")
+            out.add(None, "no MRD after the latest relapse")
         else:
             side = compare_to_threshold(m, cond.mrd_at_least)
-            add(side, f"latest MRD {p.mrd_latest} "
+            out.add(side, f"latest MRD {p.mrd_latest} "
                       + {True: ">=", False: "<", None: "not comparable with"}[side]
                       + f" {cond.mrd_at_least:g}")
     if cond.refractory is not None:
         if p.refractory is None:
-            add(None, "response to relapse therapy not recorded")
+            out.add(None, "response to relapse therapy not recorded")
         else:
-            add(p.refractory == cond.refractory,
+            out.add(p.refractory == cond.refractory,
                 "refractory (no CR on the latest therapy)" if p.refractory else "in remission")
     if cond.transplant_decision_any:
         if p.transplant_decision is None:
-            add(None, "transplant rule not available")
+            out.add(None, "transplant rule not available")
         else:
-            add(p.transplant_decision in cond.transplant_decision_any,
+            out.add(p.transplant_decision in cond.transplant_decision_any,
                 f"transplant rule: {_DECISION_WORDS.get(p.transplant_decision, p.transplant_decision)}")
     if cond.transplant_other_backbone_any:
         hits = [d for d in p.transplant_other if d in cond.transplant_other_backbone_any]
         if not p.transplant_other:
-            add(None, "no other-backbone transplant rule")
+            out.add(None, "no other-backbone transplant rule")
         else:
-            add(bool(hits), "other backbone's transplant rule: "
+            out.add(bool(hits), "other backbone's transplant rule: "
                 + ", ".join(_DECISION_WORDS.get(d, d) for d in p.transplant_other))
     if cond.risk_group_any:
         hits = sorted(p.risk_groups & set(cond.risk_group_any))
         if not p.risk_groups:
-            add(None, "risk groups not available")
+            out.add(None, "risk groups not available")
         else:
-            add(bool(hits), "risk group " + ", ".join(_group_words(g) for g in hits) if hits
+            out.add(bool(hits), "risk group " + ", ".join(_group_words(g) for g in hits) if hits
                 else "risk group " + ", ".join(_group_words(g) for g in sorted(p.risk_groups)))
     for attr, fact, label in (("cart_persistence", p.cart_persistence, "CAR-T persistence"),
                               ("b_cell_aplasia", p.b_cell_aplasia, "B-cell aplasia")):
@@ -558,76 +582,108 @@ def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
         if want is None:
             continue
         if fact is None:
-            add(None, f"{label} not recorded")
+            out.add(None, f"{label} not recorded")
         else:
-            add(fact == want, f"{label} {'present' if fact else 'absent'}")
+            out.add(fact == want, f"{label} {'present' if fact else 'absent'}")
 
     if cond.hsct_after_latest_relapse is not None:
         done = p.hsct_after_relapse is not None
-        add(done == cond.hsct_after_latest_relapse,
+        out.add(done == cond.hsct_after_latest_relapse,
             f"allogeneic HSCT after the latest relapse ({p.hsct_after_relapse})" if done
             else "no HSCT after the latest relapse")
+    return out
+
+
+def _state_clauses(cond: Condition, p: PatientProfile, vocab: Vocabulary,
+                   rules: Mapping[str, Rule]) -> _Clauses:
+    """Relapse site and CNS status, current disease state, remission and Ph status."""
+    out = _Clauses()
     if cond.relapse_site_any:
-        add(p.relapse_site in cond.relapse_site_any,
+        out.add(p.relapse_site in cond.relapse_site_any,
             f"relapse site {str(p.relapse_site).replace('_', ' ')}")
     if cond.cns_status_any:
         if p.relapse_cns_status is None:
-            add(None, "CNS status at relapse not recorded")
+            out.add(None, "CNS status at relapse not recorded")
         else:
-            add(p.relapse_cns_status in cond.cns_status_any, f"{p.relapse_cns_status} at relapse")
+            out.add(p.relapse_cns_status in cond.cns_status_any, f"{p.relapse_cns_status} at relapse")
     if cond.disease_status_any:
         if p.disease_status is None:
-            add(None, "current disease state not available")
+            out.add(None, "current disease state not available")
         else:
-            add(p.disease_status in cond.disease_status_any, f"now: {p.state_label}")
+            out.add(p.disease_status in cond.disease_status_any, f"now: {p.state_label}")
     if cond.in_remission is not None:
         if p.in_remission is None:
-            add(None, "remission status not available")
+            out.add(None, "remission status not available")
         else:
-            add(p.in_remission == cond.in_remission,
+            out.add(p.in_remission == cond.in_remission,
                 f"{'in remission' if p.in_remission else 'not in remission'} ({p.state_label})")
     if cond.ph_positive is not None:
-        add(p.ph_positive == cond.ph_positive,
+        out.add(p.ph_positive == cond.ph_positive,
             "BCR::ABL1 (Ph+)" if p.ph_positive else "Ph-negative (no BCR::ABL1 recorded)")
+    return out
+
+
+def _tumour_board_clauses(cond: Condition, p: PatientProfile, vocab: Vocabulary,
+                          rules: Mapping[str, Rule]) -> _Clauses:
+    """Tumour-board facts: Down syndrome, organ function, performance status, donor."""
+    out = _Clauses()
     tb = p.tumour_board
     if cond.down_syndrome is not None:
         ds = tb.get("down_syndrome")
         if ds is None:
-            add(None, "Down syndrome status not recorded")
+            out.add(None, "Down syndrome status not recorded")
         else:
-            add(ds == cond.down_syndrome, "Down syndrome" if ds else "no Down syndrome")
+            out.add(ds == cond.down_syndrome, "Down syndrome" if ds else "no Down syndrome")
     if cond.bilirubin_above_uln is not None:
         bili = (tb.get("organ_function") or {}).get("bilirubin_x_uln")
         if bili is None:
-            add(None, "bilirubin not recorded")
+            out.add(None, "bilirubin not recorded")
         else:
-            add((bili >= 1) == cond.bilirubin_above_uln, f"total bilirubin {bili:g} x ULN")
+            out.add((bili >= 1) == cond.bilirubin_above_uln, f"total bilirubin {bili:g} x ULN")
     if cond.performance_below_percent is not None:
         ps = tb.get("performance_status")
         if not ps:
-            add(None, "Lansky/Karnofsky not recorded")
+            out.add(None, "Lansky/Karnofsky not recorded")
         else:
-            add(ps["value"] < cond.performance_below_percent,
+            out.add(ps["value"] < cond.performance_below_percent,
                 f"{ps['scale'].capitalize()} {ps['value']:g}")
     if cond.donor_available is not None:
         donor = tb.get("donor") or {}
         if donor.get("available") is None:
-            add(None, "donor availability not recorded")
+            out.add(None, "donor availability not recorded")
         else:
-            add(donor["available"] == cond.donor_available,
+            out.add(donor["available"] == cond.donor_available,
                 "donor available" + (f" ({str(donor.get('type')).replace('_', ' ')})"
                                      if donor.get("type") else "")
                 if donor["available"] else "no donor identified")
-    if cond.any_of:
-        subs = [evaluate(c, p, vocab, rules) for c in cond.any_of]
-        hit = [x for x in subs if x.value]
-        if hit:
-            parts.append(_Eval(True, " or ".join(x.text for x in hit), set().union(*(x.rules for x in hit))))
-        elif any(x.value is None for x in subs):
-            parts.append(_Eval(None, " / ".join(x.text for x in subs if x.value is None)))
-        else:
-            parts.append(_Eval(False, "none of: " + " / ".join(x.text for x in subs)))
+    return out
 
+
+def _any_of_clause(cond: Condition, p: PatientProfile, vocab: Vocabulary,
+                   rules: Mapping[str, Rule]) -> _Eval | None:
+    """The ``any_of`` clause: met when one alternative is met, unknown when one is unknown."""
+    if not cond.any_of:
+        return None
+    subs = [evaluate(c, p, vocab, rules) for c in cond.any_of]
+    hit = [x for x in subs if x.value]
+    if hit:
+        return _Eval(True, " or ".join(x.text for x in hit), set().union(*(x.rules for x in hit)))
+    if any(x.value is None for x in subs):
+        return _Eval(None, " / ".join(x.text for x in subs if x.value is None))
+    return _Eval(False, "none of: " + " / ".join(x.text for x in subs))
+
+
+_CLAUSE_FAMILIES = (_disease_clauses, _patient_clauses, _prior_therapy_clauses, _response_clauses,
+                    _state_clauses, _tumour_board_clauses)
+
+
+def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
+             rules: Mapping[str, Rule]) -> _Eval:
+    """Evaluate a condition: all clauses must hold; unrecorded facts give ``None``."""
+    parts: list[_Eval] = [x for family in _CLAUSE_FAMILIES for x in family(cond, p, vocab, rules)]
+    any_of = _any_of_clause(cond, p, vocab, rules)
+    if any_of is not None:
+        parts.append(any_of)
     if not parts:
         return _Eval(True, "always")
     used = set().union(*(x.rules for x in parts))
