@@ -30,7 +30,7 @@ from typing import Any
 
 from remission.clinic.risk import add_months
 from remission.domain.case import CD19_DIRECTED_AGENTS as _CD19_DIRECTED
-from remission.domain.case import Case
+from remission.domain.case import Case, Relapse
 from remission.domain.mrd import MrdResult, compare_to_threshold
 from remission.domain.parameters import Rule, resolve, rests_on, rule_set
 from remission.domain.results import CartResult, RiskResult
@@ -189,45 +189,31 @@ def lesion_not_counted(n: NormalisedLesion, les: Any, vocabulary: Vocabulary) ->
     return None
 
 
-def patient_profile(
-    case: Case,
-    *,
-    vocabulary: Vocabulary,
-    mrd: Sequence[MrdResult] = (),
-    risk: RiskResult | Mapping[str, Any] | None = None,
-    cart: CartResult | None = None,
-    allow_unknown_lesions: bool = False,
-    rules: Mapping[str, Any] | None = None,
-    state: Any = None,
-    relapse_number: int | None = None,
-) -> PatientProfile:
-    """Collect the patient facts (pure: reads only the given records).
-
-    ``risk`` is the typed result of the risk step (or :meth:`RiskAssessment.to_json`); ``cart``
-    that of the CAR-T monitoring step (persistence and B-cell aplasia as the CAR-T engine defines
-    them), both optional. Unknown lesion names raise
-    :class:`~remission.knowledge.UnknownLesionError` unless ``allow_unknown_lesions``.
-    ``rules``: overrides of :data:`OPTIONS_RULES` (``refractory_values`` is used here).
-    ``state``: the disease state (:func:`remission.state.disease_state`; model or its JSON): when
-    given, remission status, refractoriness, current marrow burden, antigen status and CAR-T
-    facts come from it. ``relapse_number``: the relapse whose site and lesions are read (default:
-    the latest).
-    """
-    r = resolve(OPTIONS_RULES, rules)
+def _profile_date(case: Case, mrd: Sequence[MrdResult]) -> dt.date:
+    """The date the profile describes: the latest date in the records."""
     dates = [case.diagnosis.date, *(r.date for r in case.relapses),
              *(t.end or t.start for t in case.therapies), *(c.date for c in case.cart_infusions),
              *(h.date for h in case.transplants), *(a.date for a in case.antigen_expression),
              *(m.date for m in mrd if m.date is not None)]
-    as_of = max(dates)
-    age = round(case.age_at(as_of), 2)
+    return max(dates)
+
+
+def _profile_relapse(case: Case, relapse_number: int | None) -> Relapse | None:
+    """The relapse whose site and lesions are read: ``relapse_number`` or the latest one."""
     last = case.relapses[-1] if case.relapses else None
     if relapse_number is not None:
         last = next((x for x in case.relapses if x.number == relapse_number), None)
         if last is None:
             raise ValidationError(f"relapse_number must be one of "
                                   f"{[x.number for x in case.relapses]}, but was {relapse_number!r}")
-    st = as_mapping(state)
+    return last
 
+
+def _lesion_facts(
+    case: Case, last: Relapse | None, vocabulary: Vocabulary, allow_unknown_lesions: bool,
+) -> tuple[list[NormalisedLesion], list[str], list[str], dict[str, float]]:
+    """Counted lesions (diagnosis and relapses up to ``last``), unknown names, ignored lesions
+    with the reason, and VAF by lesion label."""
     lesions: list[NormalisedLesion] = []
     unknown: list[str] = []
     ignored: list[str] = []
@@ -254,7 +240,13 @@ def patient_profile(
         if k not in seen:
             seen.add(k)
             lesions.append(n)
+    return lesions, unknown, ignored, vafs
 
+
+def _recorded_antigens(case: Case, last: Relapse | None,
+                       ) -> tuple[float | None, float | None, str | None]:
+    """CD19 % and CD22 % of blasts and their source: the latest antigen-expression records, else
+    the relapse or diagnosis immunophenotype."""
     cd19 = cd22 = None
     src = None
     for a in sorted(case.antigen_expression, key=lambda a: a.date):
@@ -268,29 +260,34 @@ def patient_profile(
             if ip is not None and (ip.cd19_percent is not None or ip.cd22_percent is not None):
                 cd19, cd22, src = ip.cd19_percent, ip.cd22_percent, label
                 break
+    return cd19, cd22, src
 
-    therapies = [{"name": t.name, "kind": t.kind, "start": t.start.isoformat(),
-                  "best_response": t.best_response} for t in case.therapies]
-    carts = [{"product": c.product, "target": c.target, "date": c.date.isoformat()}
-             for c in case.cart_infusions]
-    rel_after_hsct = bool(last and any(h.date < last.date for h in case.transplants))
 
-    mrd_pos = None
-    mrd_txt = None
-    latest = None
+def _latest_mrd(mrd: Sequence[MrdResult], last: Relapse | None,
+                ) -> tuple[bool | None, str | None, MrdResult | None]:
+    """The latest MRD after the relapse: positive?, its display text, the value itself."""
     after = [m for m in mrd if m.date is not None and (last is None or m.date >= last.date)]
-    if after:
-        latest = max(after, key=lambda m: m.date or dt.date.min)
-        mrd_pos = latest.status != "negative"
-        mrd_txt = f"{latest.display()} ({latest.method}, {latest.date})"
+    if not after:
+        return None, None, None
+    latest = max(after, key=lambda m: m.date or dt.date.min)
+    return (latest.status != "negative", f"{latest.display()} ({latest.method}, {latest.date})",
+            latest)
 
-    refractory = None
-    if last is not None:
-        post = [t for t in case.therapies if t.start >= last.date and t.best_response is not None]
-        if post:
-            latest_t = max(post, key=lambda t: t.start)
-            refractory = latest_t.best_response in r["refractory_values"].value
 
+def _recorded_refractory(case: Case, last: Relapse | None, r: Mapping[str, Rule]) -> bool | None:
+    """No CR on the latest therapy after the relapse (rule ``refractory_values``); None: unknown."""
+    if last is None:
+        return None
+    post = [t for t in case.therapies if t.start >= last.date and t.best_response is not None]
+    if not post:
+        return None
+    latest_t = max(post, key=lambda t: t.start)
+    return latest_t.best_response in r["refractory_values"].value
+
+
+def _risk_facts(risk: RiskResult | Mapping[str, Any] | None,
+                ) -> tuple[set[str], str | None, list[str]]:
+    """Risk groups (``scheme:group``), the transplant decision and the other backbone's ones."""
     groups: set[str] = set()
     decision = None
     other: list[str] = []
@@ -301,66 +298,113 @@ def patient_profile(
         if risk.transplant is not None:
             decision = risk.transplant.decision
             other = [str(a.get("decision")) for a in risk.transplant.alternatives]
-    persistence = cart.persistence.present if cart is not None and cart.persistence else None
-    bca = cart.b_cell_aplasia.ongoing if cart is not None else None
+    return groups, decision, other
 
+
+def _apply_state(st: Mapping[str, Any], f: dict[str, Any], *, latest_relapse: bool) -> None:
+    """Overlay the disease state's facts on the recorded ones in ``f`` (profile field names).
+
+    Remission status, refractoriness, antigen status, CAR-T facts and, for the latest relapse
+    (``latest_relapse``), the current marrow burden and relapse after HSCT come from the state.
+    """
+    cur = st.get("current") or {}
+    f["disease_status"] = disease_status = cur.get("status")
+    f["state_label"] = cur.get("label")
+    f["in_remission"] = in_remission = st.get("in_remission")
+    if disease_status is not None:
+        f["refractory"] = disease_status == "refractory"
+    cb = st.get("current_burden")
+    if isinstance(cb, Mapping) and latest_relapse:
+        frac = cb.get("fraction")
+        f["marrow_blasts_percent"] = None if frac is None else round(float(frac) * 100, 6)
+        f["burden_source"] = f"{cb.get('source')} {cb.get('date')} ({cb.get('display')})"
+        if in_remission and str(cb.get("date")) < str(cur.get("start")):
+            # in remission since a date after the last burden value: the burden is not known
+            f["marrow_blasts_percent"], f["burden_source"] = None, "not measured since remission"
+    for a in st.get("antigens") or ():
+        f["antigens"][str(a["antigen"])] = dict(a)
+        if a["antigen"] == "CD19":
+            f["cd19_percent"], f["antigen_source"] = a["percent_of_blasts"], a["source"]
+        elif a["antigen"] == "CD22":
+            f["cd22_percent"] = a["percent_of_blasts"]
+    sc = st.get("cart")
+    if isinstance(sc, Mapping):
+        if f["cart_persistence"] is None:
+            f["cart_persistence"] = sc.get("persistence")
+        if f["b_cell_aplasia"] is None:
+            f["b_cell_aplasia"] = sc.get("b_cell_aplasia")
+    f["days_since_hsct"] = st.get("days_since_hsct")
+    f["immune"] = list(st.get("immune") or [])
+    line = st.get("line") or {}
+    if disease_status in ("haematological_relapse", "refractory", "molecular_relapse") \
+            and line.get("after_hsct") and latest_relapse:
+        f["relapse_after_hsct"] = True  # the current event came after a transplant
+
+
+def patient_profile(
+    case: Case,
+    *,
+    vocabulary: Vocabulary,
+    mrd: Sequence[MrdResult] = (),
+    risk: RiskResult | Mapping[str, Any] | None = None,
+    cart: CartResult | None = None,
+    allow_unknown_lesions: bool = False,
+    rules: Mapping[str, Any] | None = None,
+    state: Any = None,
+    relapse_number: int | None = None,
+) -> PatientProfile:
+    """Collect the patient facts (pure: reads only the given records).
+
+    ``risk`` is the typed result of the risk step (or :meth:`RiskAssessment.to_json`); ``cart``
+    that of the CAR-T monitoring step (persistence and B-cell aplasia as the CAR-T engine defines
+    them), both optional. Unknown lesion names raise
+    :class:`~remission.knowledge.UnknownLesionError` unless ``allow_unknown_lesions``.
+    ``rules``: overrides of :data:`OPTIONS_RULES` (``refractory_values`` is used here).
+    ``state``: the disease state (:func:`remission.state.disease_state`; model or its JSON): when
+    given, remission status, refractoriness, current marrow burden, antigen status and CAR-T
+    facts come from it. ``relapse_number``: the relapse whose site and lesions are read (default:
+    the latest).
+    """
+    r = resolve(OPTIONS_RULES, rules)
+    as_of = _profile_date(case, mrd)
+    last = _profile_relapse(case, relapse_number)
+    lesions, unknown, ignored, vafs = _lesion_facts(case, last, vocabulary, allow_unknown_lesions)
+    cd19, cd22, src = _recorded_antigens(case, last)
+    mrd_pos, mrd_txt, latest = _latest_mrd(mrd, last)
+    groups, decision, other = _risk_facts(risk)
     marrow = last.marrow_blasts_percent if last else None
-    burden_src = f"relapse {last.number} marrow blasts" if last and marrow is not None else None
-    disease_status = state_label = None
-    in_remission = None
-    antigens: dict[str, dict[str, Any]] = {}
-    days_since_hsct = None
-    immune: list[dict[str, Any]] = []
+    f: dict[str, Any] = {
+        "cd19_percent": cd19, "cd22_percent": cd22, "antigen_source": src,
+        "marrow_blasts_percent": marrow,
+        "burden_source": f"relapse {last.number} marrow blasts" if last and marrow is not None else None,
+        "relapse_after_hsct": bool(last and any(h.date < last.date for h in case.transplants)),
+        "refractory": _recorded_refractory(case, last, r),
+        "cart_persistence": cart.persistence.present if cart is not None and cart.persistence else None,
+        "b_cell_aplasia": cart.b_cell_aplasia.ongoing if cart is not None else None,
+        "disease_status": None, "state_label": None, "in_remission": None, "antigens": {},
+        "days_since_hsct": None, "immune": [],
+    }
+    st = as_mapping(state)
     if st is not None:
-        cur = st.get("current") or {}
-        disease_status = cur.get("status")
-        state_label = cur.get("label")
-        in_remission = st.get("in_remission")
-        if disease_status is not None:
-            refractory = disease_status == "refractory"
-        cb = st.get("current_burden")
-        if isinstance(cb, Mapping) and relapse_number is None:
-            frac = cb.get("fraction")
-            marrow = None if frac is None else round(float(frac) * 100, 6)
-            burden_src = f"{cb.get('source')} {cb.get('date')} ({cb.get('display')})"
-            if in_remission and str(cb.get("date")) < str(cur.get("start")):
-                # in remission since a date after the last burden value: the burden is not known
-                marrow, burden_src = None, "not measured since remission"
-        for a in st.get("antigens") or ():
-            antigens[str(a["antigen"])] = dict(a)
-            if a["antigen"] == "CD19":
-                cd19, src = a["percent_of_blasts"], a["source"]
-            elif a["antigen"] == "CD22":
-                cd22 = a["percent_of_blasts"]
-        sc = st.get("cart")
-        if isinstance(sc, Mapping):
-            persistence = sc.get("persistence") if persistence is None else persistence
-            bca = sc.get("b_cell_aplasia") if bca is None else bca
-        days_since_hsct = st.get("days_since_hsct")
-        immune = list(st.get("immune") or [])
-        line = st.get("line") or {}
-        if disease_status in ("haematological_relapse", "refractory", "molecular_relapse") \
-                and line.get("after_hsct") and relapse_number is None:
-            rel_after_hsct = True  # the current event came after a transplant
-    ph = any("ph_positive" in n.classes for n in lesions)
+        _apply_state(st, f, latest_relapse=relapse_number is None)
     return PatientProfile(
-        lineage=case.diagnosis.lineage, age_years=age, as_of=as_of, lesions=lesions,
-        unknown_lesions=unknown, cd19_percent=cd19, cd22_percent=cd22, antigen_source=src,
-        marrow_blasts_percent=marrow,
+        lineage=case.diagnosis.lineage, age_years=round(case.age_at(as_of), 2), as_of=as_of,
+        lesions=lesions, unknown_lesions=unknown,
         relapse_number=last.number if last else 0, relapse_site=last.site if last else None,
-        therapies=therapies, cart_products=carts, prior_hsct=bool(case.transplants),
-        relapse_after_hsct=rel_after_hsct, mrd_positive=mrd_pos, mrd_latest=mrd_txt, mrd_latest_result=latest,
-        refractory=refractory, transplant_decision=decision, transplant_other=other,
-        risk_groups=groups,
-        cart_persistence=persistence, b_cell_aplasia=bca,
+        therapies=[{"name": t.name, "kind": t.kind, "start": t.start.isoformat(),
+                    "best_response": t.best_response} for t in case.therapies],
+        cart_products=[{"product": c.product, "target": c.target, "date": c.date.isoformat()}
+                       for c in case.cart_infusions],
+        prior_hsct=bool(case.transplants),
+        mrd_positive=mrd_pos, mrd_latest=mrd_txt, mrd_latest_result=latest,
+        transplant_decision=decision, transplant_other=other, risk_groups=groups,
         hsct_after_relapse=next((h.date.isoformat() for h in case.transplants
                                  if last is not None and h.date >= last.date), None),
         date_of_birth=case.patient.date_of_birth,
         relapse_cns_status=last.cns_status if last else None,
-        disease_status=disease_status, state_label=state_label, in_remission=in_remission,
-        ph_positive=ph, antigens=antigens, burden_source=burden_src, ignored_lesions=ignored,
+        ph_positive=any("ph_positive" in n.classes for n in lesions), ignored_lesions=ignored,
         lesion_vaf=vafs, tumour_board=case.tumour_board.model_dump(mode="json"),
-        days_since_hsct=days_since_hsct, immune=immune,
+        **f,
     )
 
 
