@@ -887,83 +887,91 @@ def _antigen_cautions(e: OptionEntry, p: PatientProfile) -> list[str]:
     return out
 
 
-def propose_options(
-    profile: PatientProfile,
-    kb: KnowledgeBase,
-    *,
-    rules: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Match every knowledge-base entry to the patient; return a JSON-ready result.
+@dataclass
+class _Match:
+    """How one knowledge-base entry matches the patient (before eligibility and evidence)."""
 
-    Result keys: ``options`` (ranked, each with ``why``, ``evidence``, ``citations``,
-    ``eligibility``, ``cautions``), ``excluded`` (each with ``reasons``), ``patient`` (the facts
-    used), ``knowledge_base`` (version, files), ``rules`` ([R]/[U]/user rules used), ``notice``.
-    """
-    r = resolve(OPTIONS_RULES, rules)
-    vocab = kb.vocabulary
-    used: set[str] = set()
-    included: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-    excluded: list[dict[str, Any]] = []
-    for e in kb.entries:
-        reasons: list[str] = []
-        cautions: list[str] = []
-        why: list[str] = []
-        specific = False
-        if e.relevant_when:
-            for rel in e.relevant_when:
-                ev = evaluate(rel.when, profile, vocab, r)
-                if ev.value:
-                    used |= ev.rules
-                    why.append(f"{rel.why} [{ev.text}]")
-                    specific = specific or bool(rel.when.lesion_any)
-            if not why:
-                reasons.append("not relevant to this patient: "
-                               + " / ".join(rel.why for rel in e.relevant_when))
-        else:
-            why.append(e.context)
-        for req in e.requires:
-            ev = evaluate(req.when, profile, vocab, r)
-            used |= ev.rules
-            if ev.value is False:
-                reasons.append(f"{req.reason} [{ev.text}]")
-            elif ev.value is None:
-                cautions.append(f"not recorded, confirm: {req.reason} [{ev.text}]")
-        for con in e.contraindications:
-            ev = evaluate(con.when, profile, vocab, r)
-            if ev.value:
-                used |= ev.rules
-                reasons.append(f"contraindicated: {con.reason} [{ev.text}]")
-        for cau in e.cautions:
-            ev = evaluate(cau.when, profile, vocab, r)
-            if ev.value:
-                used |= ev.rules
-                cautions.append(f"{cau.reason} [{ev.text}]")
-        given = _therapy_hits(e.agents or (e.id,), profile, no_response=False)
-        if given:
-            cautions.append("already received: " + "; ".join(given))
-        cautions.extend(_antigen_cautions(e, profile))
-        missing = [f"needed field missing: {n.field.replace('_', ' ')} ({n.why})"
-                   for n in e.needs if not _NEED_PRESENT[n.field](profile)]
-        eligibility, by_jurisdiction = _eligibility(e, profile, vocab, r, cautions)
-        base = _entry_out(e, kb)
-        if reasons:
-            excluded.append({**base, "reasons": reasons})
-            continue
-        ev_items, strength, shown = _evidence_in_setting(e, profile, vocab, r)
-        item = {**base, "why": why, "eligibility": eligibility,
-                "eligibility_by_jurisdiction": by_jurisdiction, "cautions": cautions,
-                "missing_fields": missing,
-                "contraindications": [c.reason for c in e.contraindications],
-                "advantages": list(e.advantages), "limitations": list(e.limitations),
-                "toxicities": list(e.toxicities), "lesion_specific": specific,
-                "evidence_in_setting": shown, "evidence_items": ev_items,
-                "extrapolated": not any(i["in_setting"] for i in ev_items),
-                "immune_context": _immune_context(e, profile)}
-        item["evidence_strength"] = strength
-        key = (-strength, not specific, _CATEGORY_ORDER[e.category], len(cautions), e.id)
-        included.append((key, item))
-    included.sort(key=lambda x: x[0])
-    used.update(n for n, rule in r.items() if rule.tag == "user")  # every override is listed
+    why: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # reasons to exclude
+    cautions: list[str] = field(default_factory=list)
+    specific: bool = False  # relevant through a lesion
+    used: set[str] = field(default_factory=set)
+
+
+def _match_relevance(e: OptionEntry, profile: PatientProfile, vocab: Vocabulary,
+                     r: Mapping[str, Rule], m: _Match) -> None:
+    """Why the entry is relevant (its ``relevant_when`` clauses); not relevant is a reason."""
+    if not e.relevant_when:
+        m.why.append(e.context)
+        return
+    for rel in e.relevant_when:
+        ev = evaluate(rel.when, profile, vocab, r)
+        if ev.value:
+            m.used |= ev.rules
+            m.why.append(f"{rel.why} [{ev.text}]")
+            m.specific = m.specific or bool(rel.when.lesion_any)
+    if not m.why:
+        m.reasons.append("not relevant to this patient: "
+                         + " / ".join(rel.why for rel in e.relevant_when))
+
+
+def _match_conditions(e: OptionEntry, profile: PatientProfile, vocab: Vocabulary,
+                      r: Mapping[str, Rule], m: _Match) -> None:
+    """Requirements (unmet: a reason; unknown: a caution), contraindications and cautions."""
+    for req in e.requires:
+        ev = evaluate(req.when, profile, vocab, r)
+        m.used |= ev.rules
+        if ev.value is False:
+            m.reasons.append(f"{req.reason} [{ev.text}]")
+        elif ev.value is None:
+            m.cautions.append(f"not recorded, confirm: {req.reason} [{ev.text}]")
+    for con in e.contraindications:
+        ev = evaluate(con.when, profile, vocab, r)
+        if ev.value:
+            m.used |= ev.rules
+            m.reasons.append(f"contraindicated: {con.reason} [{ev.text}]")
+    for cau in e.cautions:
+        ev = evaluate(cau.when, profile, vocab, r)
+        if ev.value:
+            m.used |= ev.rules
+            m.cautions.append(f"{cau.reason} [{ev.text}]")
+
+
+def _match_entry(e: OptionEntry, profile: PatientProfile, vocab: Vocabulary,
+                 r: Mapping[str, Rule]) -> _Match:
+    """Relevance, conditions, agents already given and antigen cautions of one entry."""
+    m = _Match()
+    _match_relevance(e, profile, vocab, r, m)
+    _match_conditions(e, profile, vocab, r, m)
+    given = _therapy_hits(e.agents or (e.id,), profile, no_response=False)
+    if given:
+        m.cautions.append("already received: " + "; ".join(given))
+    m.cautions.extend(_antigen_cautions(e, profile))
+    return m
+
+
+def _option_item(e: OptionEntry, m: _Match, base: dict[str, Any], eligibility: str,
+                 by_jurisdiction: dict[str, str], missing: list[str], profile: PatientProfile,
+                 vocab: Vocabulary, r: Mapping[str, Rule]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """An included option with its ranking key (evidence strength, lesion-specific, category,
+    number of cautions, id)."""
+    ev_items, strength, shown = _evidence_in_setting(e, profile, vocab, r)
+    item = {**base, "why": m.why, "eligibility": eligibility,
+            "eligibility_by_jurisdiction": by_jurisdiction, "cautions": m.cautions,
+            "missing_fields": missing,
+            "contraindications": [c.reason for c in e.contraindications],
+            "advantages": list(e.advantages), "limitations": list(e.limitations),
+            "toxicities": list(e.toxicities), "lesion_specific": m.specific,
+            "evidence_in_setting": shown, "evidence_items": ev_items,
+            "extrapolated": not any(i["in_setting"] for i in ev_items),
+            "immune_context": _immune_context(e, profile)}
+    item["evidence_strength"] = strength
+    key = (-strength, not m.specific, _CATEGORY_ORDER[e.category], len(m.cautions), e.id)
+    return key, item
+
+
+def _profile_notes(profile: PatientProfile) -> list[str]:
+    """Notes on the patient facts that frame every option."""
     notes = []
     if profile.hsct_after_relapse is not None:
         notes.append(f"allogeneic HSCT was performed after the latest relapse "
@@ -984,11 +992,45 @@ def propose_options(
     if tb.get("germline_predisposition"):
         notes.append("germline predisposition recorded: " + ", ".join(tb["germline_predisposition"])
                      + " - consider it for conditioning, radiotherapy and donor choice")
+    return notes
+
+
+def propose_options(
+    profile: PatientProfile,
+    kb: KnowledgeBase,
+    *,
+    rules: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Match every knowledge-base entry to the patient; return a JSON-ready result.
+
+    Result keys: ``options`` (ranked, each with ``why``, ``evidence``, ``citations``,
+    ``eligibility``, ``cautions``), ``excluded`` (each with ``reasons``), ``patient`` (the facts
+    used), ``knowledge_base`` (version, files), ``rules`` ([R]/[U]/user rules used), ``notice``.
+    """
+    r = resolve(OPTIONS_RULES, rules)
+    vocab = kb.vocabulary
+    used: set[str] = set()
+    included: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    excluded: list[dict[str, Any]] = []
+    for e in kb.entries:
+        m = _match_entry(e, profile, vocab, r)
+        used |= m.used
+        missing = [f"needed field missing: {n.field.replace('_', ' ')} ({n.why})"
+                   for n in e.needs if not _NEED_PRESENT[n.field](profile)]
+        eligibility, by_jurisdiction = _eligibility(e, profile, vocab, r, m.cautions)
+        base = _entry_out(e, kb)
+        if m.reasons:
+            excluded.append({**base, "reasons": m.reasons})
+            continue
+        included.append(_option_item(e, m, base, eligibility, by_jurisdiction, missing, profile,
+                                     vocab, r))
+    included.sort(key=lambda x: x[0])
+    used.update(n for n, rule in r.items() if rule.tag == "user")  # every override is listed
     options = [{"rank": i + 1, **item} for i, (_, item) in enumerate(included)]
     return {
         "options": options,
         "excluded": excluded,
-        "notes": notes,
+        "notes": _profile_notes(profile),
         "patient": profile.as_dict(),
         "knowledge_base": {"version": kb.version, "directory": str(kb.directory),
                            "files": list(kb.files), "entries": len(kb.entries)},
