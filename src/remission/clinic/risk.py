@@ -715,6 +715,21 @@ def _induction_end(case: Case, rel: Relapse, r: Mapping[str, Rule]) -> dt.date |
     return ind[0].end if ind else None
 
 
+def _cog_assessment(
+    lineage: RiskLineage, site: RiskSite, ctp: CogTimePoint, mrd: Sequence[MrdResult],
+    rel: Relapse, until: dt.date | None, induction_end: dt.date | None, r: Mapping[str, Rule],
+) -> tuple[SchemeGroup, set[str]]:
+    """The COG group, with end-of-block-1 MRD picked from the case; and the rule names used."""
+    used: set[str] = set()
+    eob1 = _pick_mrd(mrd, rel, r["cog_eob1_timepoints"].value, until, induction_end)
+    cog = cog_group(lineage, site, ctp, eob1, rules=r)
+    if eob1 is not None and ctp == "late" and lineage == "BCP":
+        used.add("cog_eob1_timepoints")
+        if not eob1.timepoint:
+            used.add("mrd_at_induction_end_date")
+    return cog, used
+
+
 _ALL_SCHEMES = ("ALL-REZ BFM", "IntReALL", "UK ALLR3", "COG AALL1331")
 
 
@@ -835,7 +850,6 @@ def stratify(
         vocabulary = default_vocabulary()
     r = resolve(RISK_RULES, rules)
     lineage: RiskLineage = "BCP" if case.diagnosis.lineage == "B" else "T"
-    used: set[str] = set()
     if not case.relapses:
         return _no_relapse(lineage)
     rel = _select_relapse(case, relapse_number)
@@ -854,12 +868,7 @@ def stratify(
     allr3 = _table_lookup(allr3_group, lineage, site, tp, r)
     until = _mrd_window_end(case, rel)
     induction_end = _induction_end(case, rel, r)
-    eob1 = _pick_mrd(mrd, rel, r["cog_eob1_timepoints"].value, until, induction_end)
-    cog = cog_group(lineage, site, ctp, eob1, rules=r)
-    if eob1 is not None and ctp == "late" and lineage == "BCP":
-        used.add("cog_eob1_timepoints")
-        if not eob1.timepoint:
-            used.add("mrd_at_induction_end_date")
+    cog, used = _cog_assessment(lineage, site, ctp, mrd, rel, until, induction_end, r)
 
     table = {"bfm": bfm.group if bfm else None, "intreall": intreall.group if intreall else None,
              "allr3": allr3.group if allr3 else None, "cog": cog.group}
@@ -882,23 +891,12 @@ def stratify(
     sources = sorted({s for g in (bfm, intreall, allr3, cog_out) if g for s in g.sources}
                      | set(transplant.sources if transplant else ()))
     return RiskAssessment(
-        relapse_number=rel.number,
-        relapse_date=rel.date,
+        relapse_number=rel.number, relapse_date=rel.date,
         months_from_diagnosis=whole_months(dx, rel.date),
         months_from_end_of_frontline=whole_months(end, rel.date) if end and rel.date >= end else None,
-        time_point=tp,
-        cog_time_point=ctp,
-        site=site,
-        case_site=rel.site,
-        lineage=lineage,
-        age_years_at_relapse=age,
-        bfm=bfm,
-        intreall=intreall,
-        allr3=allr3,
-        cog=cog_out,
-        transplant=transplant,
-        flags=tuple(flags),
-        warnings=tuple(warnings),
+        time_point=tp, cog_time_point=ctp, site=site, case_site=rel.site, lineage=lineage,
+        age_years_at_relapse=age, bfm=bfm, intreall=intreall, allr3=allr3, cog=cog_out,
+        transplant=transplant, flags=tuple(flags), warnings=tuple(warnings),
         sources=tuple(f"[{k}] {SOURCES[k]}" for k in sources if k in SOURCES),
         rules=tuple(rests_on(r[n] for n in sorted(used) if n in r)),
     )
