@@ -30,7 +30,7 @@ from typing import Any
 
 from remission.clinic.risk import add_months
 from remission.domain.case import CD19_DIRECTED_AGENTS as _CD19_DIRECTED
-from remission.domain.case import Case
+from remission.domain.case import Case, Relapse
 from remission.domain.mrd import MrdResult, compare_to_threshold
 from remission.domain.parameters import Rule, resolve, rests_on, rule_set
 from remission.domain.results import CartResult, RiskResult
@@ -189,45 +189,31 @@ def lesion_not_counted(n: NormalisedLesion, les: Any, vocabulary: Vocabulary) ->
     return None
 
 
-def patient_profile(
-    case: Case,
-    *,
-    vocabulary: Vocabulary,
-    mrd: Sequence[MrdResult] = (),
-    risk: RiskResult | Mapping[str, Any] | None = None,
-    cart: CartResult | None = None,
-    allow_unknown_lesions: bool = False,
-    rules: Mapping[str, Any] | None = None,
-    state: Any = None,
-    relapse_number: int | None = None,
-) -> PatientProfile:
-    """Collect the patient facts (pure: reads only the given records).
-
-    ``risk`` is the typed result of the risk step (or :meth:`RiskAssessment.to_json`); ``cart``
-    that of the CAR-T monitoring step (persistence and B-cell aplasia as the CAR-T engine defines
-    them), both optional. Unknown lesion names raise
-    :class:`~remission.knowledge.UnknownLesionError` unless ``allow_unknown_lesions``.
-    ``rules``: overrides of :data:`OPTIONS_RULES` (``refractory_values`` is used here).
-    ``state``: the disease state (:func:`remission.state.disease_state`; model or its JSON): when
-    given, remission status, refractoriness, current marrow burden, antigen status and CAR-T
-    facts come from it. ``relapse_number``: the relapse whose site and lesions are read (default:
-    the latest).
-    """
-    r = resolve(OPTIONS_RULES, rules)
+def _profile_date(case: Case, mrd: Sequence[MrdResult]) -> dt.date:
+    """The date the profile describes: the latest date in the records."""
     dates = [case.diagnosis.date, *(r.date for r in case.relapses),
              *(t.end or t.start for t in case.therapies), *(c.date for c in case.cart_infusions),
              *(h.date for h in case.transplants), *(a.date for a in case.antigen_expression),
              *(m.date for m in mrd if m.date is not None)]
-    as_of = max(dates)
-    age = round(case.age_at(as_of), 2)
+    return max(dates)
+
+
+def _profile_relapse(case: Case, relapse_number: int | None) -> Relapse | None:
+    """The relapse whose site and lesions are read: ``relapse_number`` or the latest one."""
     last = case.relapses[-1] if case.relapses else None
     if relapse_number is not None:
         last = next((x for x in case.relapses if x.number == relapse_number), None)
         if last is None:
             raise ValidationError(f"relapse_number must be one of "
                                   f"{[x.number for x in case.relapses]}, but was {relapse_number!r}")
-    st = as_mapping(state)
+    return last
 
+
+def _lesion_facts(
+    case: Case, last: Relapse | None, vocabulary: Vocabulary, allow_unknown_lesions: bool,
+) -> tuple[list[NormalisedLesion], list[str], list[str], dict[str, float]]:
+    """Counted lesions (diagnosis and relapses up to ``last``), unknown names, ignored lesions
+    with the reason, and VAF by lesion label."""
     lesions: list[NormalisedLesion] = []
     unknown: list[str] = []
     ignored: list[str] = []
@@ -254,7 +240,13 @@ def patient_profile(
         if k not in seen:
             seen.add(k)
             lesions.append(n)
+    return lesions, unknown, ignored, vafs
 
+
+def _recorded_antigens(case: Case, last: Relapse | None,
+                       ) -> tuple[float | None, float | None, str | None]:
+    """CD19 % and CD22 % of blasts and their source: the latest antigen-expression records, else
+    the relapse or diagnosis immunophenotype."""
     cd19 = cd22 = None
     src = None
     for a in sorted(case.antigen_expression, key=lambda a: a.date):
@@ -268,29 +260,34 @@ def patient_profile(
             if ip is not None and (ip.cd19_percent is not None or ip.cd22_percent is not None):
                 cd19, cd22, src = ip.cd19_percent, ip.cd22_percent, label
                 break
+    return cd19, cd22, src
 
-    therapies = [{"name": t.name, "kind": t.kind, "start": t.start.isoformat(),
-                  "best_response": t.best_response} for t in case.therapies]
-    carts = [{"product": c.product, "target": c.target, "date": c.date.isoformat()}
-             for c in case.cart_infusions]
-    rel_after_hsct = bool(last and any(h.date < last.date for h in case.transplants))
 
-    mrd_pos = None
-    mrd_txt = None
-    latest = None
+def _latest_mrd(mrd: Sequence[MrdResult], last: Relapse | None,
+                ) -> tuple[bool | None, str | None, MrdResult | None]:
+    """The latest MRD after the relapse: positive?, its display text, the value itself."""
     after = [m for m in mrd if m.date is not None and (last is None or m.date >= last.date)]
-    if after:
-        latest = max(after, key=lambda m: m.date or dt.date.min)
-        mrd_pos = latest.status != "negative"
-        mrd_txt = f"{latest.display()} ({latest.method}, {latest.date})"
+    if not after:
+        return None, None, None
+    latest = max(after, key=lambda m: m.date or dt.date.min)
+    return (latest.status != "negative", f"{latest.display()} ({latest.method}, {latest.date})",
+            latest)
 
-    refractory = None
-    if last is not None:
-        post = [t for t in case.therapies if t.start >= last.date and t.best_response is not None]
-        if post:
-            latest_t = max(post, key=lambda t: t.start)
-            refractory = latest_t.best_response in r["refractory_values"].value
 
+def _recorded_refractory(case: Case, last: Relapse | None, r: Mapping[str, Rule]) -> bool | None:
+    """No CR on the latest therapy after the relapse (rule ``refractory_values``); None: unknown."""
+    if last is None:
+        return None
+    post = [t for t in case.therapies if t.start >= last.date and t.best_response is not None]
+    if not post:
+        return None
+    latest_t = max(post, key=lambda t: t.start)
+    return latest_t.best_response in r["refractory_values"].value
+
+
+def _risk_facts(risk: RiskResult | Mapping[str, Any] | None,
+                ) -> tuple[set[str], str | None, list[str]]:
+    """Risk groups (``scheme:group``), the transplant decision and the other backbone's ones."""
     groups: set[str] = set()
     decision = None
     other: list[str] = []
@@ -301,66 +298,113 @@ def patient_profile(
         if risk.transplant is not None:
             decision = risk.transplant.decision
             other = [str(a.get("decision")) for a in risk.transplant.alternatives]
-    persistence = cart.persistence.present if cart is not None and cart.persistence else None
-    bca = cart.b_cell_aplasia.ongoing if cart is not None else None
+    return groups, decision, other
 
+
+def _apply_state(st: Mapping[str, Any], f: dict[str, Any], *, latest_relapse: bool) -> None:
+    """Overlay the disease state's facts on the recorded ones in ``f`` (profile field names).
+
+    Remission status, refractoriness, antigen status, CAR-T facts and, for the latest relapse
+    (``latest_relapse``), the current marrow burden and relapse after HSCT come from the state.
+    """
+    cur = st.get("current") or {}
+    f["disease_status"] = disease_status = cur.get("status")
+    f["state_label"] = cur.get("label")
+    f["in_remission"] = in_remission = st.get("in_remission")
+    if disease_status is not None:
+        f["refractory"] = disease_status == "refractory"
+    cb = st.get("current_burden")
+    if isinstance(cb, Mapping) and latest_relapse:
+        frac = cb.get("fraction")
+        f["marrow_blasts_percent"] = None if frac is None else round(float(frac) * 100, 6)
+        f["burden_source"] = f"{cb.get('source')} {cb.get('date')} ({cb.get('display')})"
+        if in_remission and str(cb.get("date")) < str(cur.get("start")):
+            # in remission since a date after the last burden value: the burden is not known
+            f["marrow_blasts_percent"], f["burden_source"] = None, "not measured since remission"
+    for a in st.get("antigens") or ():
+        f["antigens"][str(a["antigen"])] = dict(a)
+        if a["antigen"] == "CD19":
+            f["cd19_percent"], f["antigen_source"] = a["percent_of_blasts"], a["source"]
+        elif a["antigen"] == "CD22":
+            f["cd22_percent"] = a["percent_of_blasts"]
+    sc = st.get("cart")
+    if isinstance(sc, Mapping):
+        if f["cart_persistence"] is None:
+            f["cart_persistence"] = sc.get("persistence")
+        if f["b_cell_aplasia"] is None:
+            f["b_cell_aplasia"] = sc.get("b_cell_aplasia")
+    f["days_since_hsct"] = st.get("days_since_hsct")
+    f["immune"] = list(st.get("immune") or [])
+    line = st.get("line") or {}
+    if disease_status in ("haematological_relapse", "refractory", "molecular_relapse") \
+            and line.get("after_hsct") and latest_relapse:
+        f["relapse_after_hsct"] = True  # the current event came after a transplant
+
+
+def patient_profile(
+    case: Case,
+    *,
+    vocabulary: Vocabulary,
+    mrd: Sequence[MrdResult] = (),
+    risk: RiskResult | Mapping[str, Any] | None = None,
+    cart: CartResult | None = None,
+    allow_unknown_lesions: bool = False,
+    rules: Mapping[str, Any] | None = None,
+    state: Any = None,
+    relapse_number: int | None = None,
+) -> PatientProfile:
+    """Collect the patient facts (pure: reads only the given records).
+
+    ``risk`` is the typed result of the risk step (or :meth:`RiskAssessment.to_json`); ``cart``
+    that of the CAR-T monitoring step (persistence and B-cell aplasia as the CAR-T engine defines
+    them), both optional. Unknown lesion names raise
+    :class:`~remission.knowledge.UnknownLesionError` unless ``allow_unknown_lesions``.
+    ``rules``: overrides of :data:`OPTIONS_RULES` (``refractory_values`` is used here).
+    ``state``: the disease state (:func:`remission.state.disease_state`; model or its JSON): when
+    given, remission status, refractoriness, current marrow burden, antigen status and CAR-T
+    facts come from it. ``relapse_number``: the relapse whose site and lesions are read (default:
+    the latest).
+    """
+    r = resolve(OPTIONS_RULES, rules)
+    as_of = _profile_date(case, mrd)
+    last = _profile_relapse(case, relapse_number)
+    lesions, unknown, ignored, vafs = _lesion_facts(case, last, vocabulary, allow_unknown_lesions)
+    cd19, cd22, src = _recorded_antigens(case, last)
+    mrd_pos, mrd_txt, latest = _latest_mrd(mrd, last)
+    groups, decision, other = _risk_facts(risk)
     marrow = last.marrow_blasts_percent if last else None
-    burden_src = f"relapse {last.number} marrow blasts" if last and marrow is not None else None
-    disease_status = state_label = None
-    in_remission = None
-    antigens: dict[str, dict[str, Any]] = {}
-    days_since_hsct = None
-    immune: list[dict[str, Any]] = []
+    f: dict[str, Any] = {
+        "cd19_percent": cd19, "cd22_percent": cd22, "antigen_source": src,
+        "marrow_blasts_percent": marrow,
+        "burden_source": f"relapse {last.number} marrow blasts" if last and marrow is not None else None,
+        "relapse_after_hsct": bool(last and any(h.date < last.date for h in case.transplants)),
+        "refractory": _recorded_refractory(case, last, r),
+        "cart_persistence": cart.persistence.present if cart is not None and cart.persistence else None,
+        "b_cell_aplasia": cart.b_cell_aplasia.ongoing if cart is not None else None,
+        "disease_status": None, "state_label": None, "in_remission": None, "antigens": {},
+        "days_since_hsct": None, "immune": [],
+    }
+    st = as_mapping(state)
     if st is not None:
-        cur = st.get("current") or {}
-        disease_status = cur.get("status")
-        state_label = cur.get("label")
-        in_remission = st.get("in_remission")
-        if disease_status is not None:
-            refractory = disease_status == "refractory"
-        cb = st.get("current_burden")
-        if isinstance(cb, Mapping) and relapse_number is None:
-            frac = cb.get("fraction")
-            marrow = None if frac is None else round(float(frac) * 100, 6)
-            burden_src = f"{cb.get('source')} {cb.get('date')} ({cb.get('display')})"
-            if in_remission and str(cb.get("date")) < str(cur.get("start")):
-                # in remission since a date after the last burden value: the burden is not known
-                marrow, burden_src = None, "not measured since remission"
-        for a in st.get("antigens") or ():
-            antigens[str(a["antigen"])] = dict(a)
-            if a["antigen"] == "CD19":
-                cd19, src = a["percent_of_blasts"], a["source"]
-            elif a["antigen"] == "CD22":
-                cd22 = a["percent_of_blasts"]
-        sc = st.get("cart")
-        if isinstance(sc, Mapping):
-            persistence = sc.get("persistence") if persistence is None else persistence
-            bca = sc.get("b_cell_aplasia") if bca is None else bca
-        days_since_hsct = st.get("days_since_hsct")
-        immune = list(st.get("immune") or [])
-        line = st.get("line") or {}
-        if disease_status in ("haematological_relapse", "refractory", "molecular_relapse") \
-                and line.get("after_hsct") and relapse_number is None:
-            rel_after_hsct = True  # the current event came after a transplant
-    ph = any("ph_positive" in n.classes for n in lesions)
+        _apply_state(st, f, latest_relapse=relapse_number is None)
     return PatientProfile(
-        lineage=case.diagnosis.lineage, age_years=age, as_of=as_of, lesions=lesions,
-        unknown_lesions=unknown, cd19_percent=cd19, cd22_percent=cd22, antigen_source=src,
-        marrow_blasts_percent=marrow,
+        lineage=case.diagnosis.lineage, age_years=round(case.age_at(as_of), 2), as_of=as_of,
+        lesions=lesions, unknown_lesions=unknown,
         relapse_number=last.number if last else 0, relapse_site=last.site if last else None,
-        therapies=therapies, cart_products=carts, prior_hsct=bool(case.transplants),
-        relapse_after_hsct=rel_after_hsct, mrd_positive=mrd_pos, mrd_latest=mrd_txt, mrd_latest_result=latest,
-        refractory=refractory, transplant_decision=decision, transplant_other=other,
-        risk_groups=groups,
-        cart_persistence=persistence, b_cell_aplasia=bca,
+        therapies=[{"name": t.name, "kind": t.kind, "start": t.start.isoformat(),
+                    "best_response": t.best_response} for t in case.therapies],
+        cart_products=[{"product": c.product, "target": c.target, "date": c.date.isoformat()}
+                       for c in case.cart_infusions],
+        prior_hsct=bool(case.transplants),
+        mrd_positive=mrd_pos, mrd_latest=mrd_txt, mrd_latest_result=latest,
+        transplant_decision=decision, transplant_other=other, risk_groups=groups,
         hsct_after_relapse=next((h.date.isoformat() for h in case.transplants
                                  if last is not None and h.date >= last.date), None),
         date_of_birth=case.patient.date_of_birth,
         relapse_cns_status=last.cns_status if last else None,
-        disease_status=disease_status, state_label=state_label, in_remission=in_remission,
-        ph_positive=ph, antigens=antigens, burden_source=burden_src, ignored_lesions=ignored,
+        ph_positive=any("ph_positive" in n.classes for n in lesions), ignored_lesions=ignored,
         lesion_vaf=vafs, tumour_board=case.tumour_board.model_dump(mode="json"),
-        days_since_hsct=days_since_hsct, immune=immune,
+        **f,
     )
 
 
@@ -424,133 +468,157 @@ def _age_at_least(p: PatientProfile, years: float) -> bool:
     return p.age_years is not None and p.age_years >= years
 
 
-def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
-             rules: Mapping[str, Rule]) -> _Eval:
-    """Evaluate a condition: all clauses must hold; unrecorded facts give ``None``."""
-    parts: list[_Eval] = []
+class _Clauses(list[_Eval]):
+    """The evaluated clauses of one condition, in the order they are checked."""
+
+    def add(self, v: bool | None, text: str, *used: str) -> None:
+        self.append(_Eval(v, text, set(used)))
+
+
+def _disease_clauses(cond: Condition, p: PatientProfile, vocab: Vocabulary,
+                     rules: Mapping[str, Rule]) -> _Clauses:
+    """Lineage, lesions and antigen expression."""
+    out = _Clauses()
     thr = float(rules["antigen_positive_min_percent"].value)
-
-    def add(v: bool | None, text: str, *used: str) -> None:
-        parts.append(_Eval(v, text, set(used)))
-
     if cond.lineage is not None:
-        add(p.lineage == cond.lineage, f"lineage {p.lineage}" if p.lineage == cond.lineage
+        out.add(p.lineage == cond.lineage, f"lineage {p.lineage}" if p.lineage == cond.lineage
             else f"lineage {p.lineage}, not {cond.lineage}")
     if cond.lesion_any:
         hits = [h for ref in cond.lesion_any for h in _lesion_matches(ref, p, vocab)]
-        add(bool(hits), "lesion " + ", ".join(dict.fromkeys(hits)) if hits
+        out.add(bool(hits), "lesion " + ", ".join(dict.fromkeys(hits)) if hits
             else "none of " + ", ".join(cond.lesion_any))
     for antigen, want in ((cond.antigen_positive, True), (cond.antigen_negative, False)):
         if antigen is None:
             continue
         pct = p.cd19_percent if antigen == "CD19" else p.cd22_percent
         if pct is None:
-            add(None, f"{antigen} expression not recorded")
+            out.add(None, f"{antigen} expression not recorded")
         else:
             expressed = pct >= thr
             word = "expressed" if expressed else "negative"
-            add(expressed == want, f"{antigen} {word} ({pct:g} % of blasts, {p.antigen_source}; "
+            out.add(expressed == want, f"{antigen} {word} ({pct:g} % of blasts, {p.antigen_source}; "
                                    f"cut-off {thr:g} %)", "antigen_positive_min_percent")
+    return out
+
+
+def _patient_clauses(cond: Condition, p: PatientProfile, vocab: Vocabulary,
+                     rules: Mapping[str, Rule]) -> _Clauses:
+    """Age, relapse number, relapse site (isolated extramedullary) and marrow blasts."""
+    out = _Clauses()
     if cond.age_min_years is not None:
         if p.age_years is None:
-            add(None, "age not recorded")
+            out.add(None, "age not recorded")
         else:
             ok = _age_at_least(p, cond.age_min_years)
-            add(ok, f"age {p.age_years:.1f} y {'>=' if ok else '<'} {cond.age_min_years:g} y")
+            out.add(ok, f"age {p.age_years:.1f} y {'>=' if ok else '<'} {cond.age_min_years:g} y")
     if cond.age_below_years is not None:
         if p.age_years is None:
-            add(None, "age not recorded")
+            out.add(None, "age not recorded")
         else:
             ok = not _age_at_least(p, cond.age_below_years)
-            add(ok, f"age {p.age_years:.1f} y {'<' if ok else '>='} {cond.age_below_years:g} y")
+            out.add(ok, f"age {p.age_years:.1f} y {'<' if ok else '>='} {cond.age_below_years:g} y")
     if cond.relapse_number_min is not None:
-        add(p.relapse_number >= cond.relapse_number_min, f"relapse number {p.relapse_number}")
+        out.add(p.relapse_number >= cond.relapse_number_min, f"relapse number {p.relapse_number}")
     if cond.relapse_number_max is not None:
-        add(p.relapse_number <= cond.relapse_number_max, f"relapse number {p.relapse_number}")
+        out.add(p.relapse_number <= cond.relapse_number_max, f"relapse number {p.relapse_number}")
     if cond.isolated_extramedullary is not None:
         iem = p.relapse_site in ("isolated_cns", "isolated_testis", "other_em")
-        add(iem == cond.isolated_extramedullary,
+        out.add(iem == cond.isolated_extramedullary,
             f"relapse site {str(p.relapse_site).replace('_', ' ')}")
     if cond.marrow_blasts_at_least_rule is not None:
         r = rules[cond.marrow_blasts_at_least_rule]
         b = p.marrow_blasts_percent
         if b is None:
-            add(None, "marrow blasts not recorded")
+            out.add(None, "marrow blasts not recorded")
         else:
-            add(b >= float(r.value), f"marrow blasts {b:g} % {'>=' if b >= float(r.value) else '<'} "
+            out.add(b >= float(r.value), f"marrow blasts {b:g} % {'>=' if b >= float(r.value) else '<'} "
                                      f"{float(r.value):g} %", r.name)
     if cond.marrow_blasts_below_percent is not None:
         b = p.marrow_blasts_percent
         if b is None:
-            add(None, "marrow blasts not recorded")
+            out.add(None, "marrow blasts not recorded")
         else:
-            add(b < cond.marrow_blasts_below_percent,
+            out.add(b < cond.marrow_blasts_below_percent,
                 f"marrow blasts {b:g} % {'<' if b < cond.marrow_blasts_below_percent else '>='} "
                 f"{cond.marrow_blasts_below_percent:g} %")
+    return out
+
+
+def _prior_therapy_clauses(cond: Condition, p: PatientProfile, vocab: Vocabulary,
+                           rules: Mapping[str, Rule]) -> _Clauses:
+    """Prior therapies, CD19-directed therapy, CAR-T and HSCT."""
+    out = _Clauses()
     if cond.prior_therapy_any:
         hits = _therapy_hits(cond.prior_therapy_any, p, no_response=False)
-        add(bool(hits), "prior " + "; ".join(hits) if hits
+        out.add(bool(hits), "prior " + "; ".join(hits) if hits
             else "no prior " + "/".join(cond.prior_therapy_any))
     if cond.prior_therapy_no_response_any:
         hits = _therapy_hits(cond.prior_therapy_no_response_any, p, no_response=True,
                              bad=rules["no_response_values"].value)
-        add(bool(hits), "no response to prior " + "; ".join(hits) if hits
+        out.add(bool(hits), "no response to prior " + "; ".join(hits) if hits
             else "no failed prior " + "/".join(cond.prior_therapy_no_response_any),
             "no_response_values")
     if cond.prior_cd19_directed is not None:
         hits = _therapy_hits(_CD19_DIRECTED, p, no_response=False)
         hits += [f"{c['product']} ({c['date']})" for c in p.cart_products
                  if c["target"] in ("CD19", "CD19_CD22") and f"{c['product']} ({c['date']})" not in hits]
-        add(bool(hits) == cond.prior_cd19_directed,
+        out.add(bool(hits) == cond.prior_cd19_directed,
             "prior CD19-directed therapy: " + "; ".join(hits) if hits else "no prior CD19-directed therapy")
     if cond.prior_cart is not None:
-        add(bool(p.cart_products) == cond.prior_cart,
+        out.add(bool(p.cart_products) == cond.prior_cart,
             "prior CAR-T: " + ", ".join(c["product"] for c in p.cart_products)
             if p.cart_products else "no prior CAR-T")
     if cond.prior_hsct is not None:
-        add(p.prior_hsct == cond.prior_hsct, "prior allogeneic HSCT" if p.prior_hsct else "no prior HSCT")
+        out.add(p.prior_hsct == cond.prior_hsct, "prior allogeneic HSCT" if p.prior_hsct else "no prior HSCT")
     if cond.relapse_after_hsct is not None:
-        add(p.relapse_after_hsct == cond.relapse_after_hsct,
+        out.add(p.relapse_after_hsct == cond.relapse_after_hsct,
             "relapse after HSCT" if p.relapse_after_hsct else "relapse not after HSCT")
+    return out
+
+
+def _response_clauses(cond: Condition, p: PatientProfile, vocab: Vocabulary,
+                      rules: Mapping[str, Rule]) -> _Clauses:
+    """MRD, refractoriness, transplant rule, risk groups, CAR-T follow-up and HSCT after relapse."""
+    out = _Clauses()
     if cond.mrd_positive is not None:
         if p.mrd_positive is None:
-            add(None, "no MRD after the latest relapse")
+            out.add(None, "no MRD after the latest relapse")
         else:
-            add(p.mrd_positive == cond.mrd_positive, f"latest MRD {p.mrd_latest}")
+            out.add(p.mrd_positive == cond.mrd_positive, f"latest MRD {p.mrd_latest}")
     if cond.mrd_at_least is not None:
         m = p.mrd_latest_result
         if m is None:
-            add(None, "no MRD after the latest relapse")
+            out.add(None, "no MRD after the latest relapse")
         else:
             side = compare_to_threshold(m, cond.mrd_at_least)
-            add(side, f"latest MRD {p.mrd_latest} "
+            out.add(side, f"latest MRD {p.mrd_latest} "
                       + {True: ">=", False: "<", None: "not comparable with"}[side]
                       + f" {cond.mrd_at_least:g}")
     if cond.refractory is not None:
         if p.refractory is None:
-            add(None, "response to relapse therapy not recorded")
+            out.add(None, "response to relapse therapy not recorded")
         else:
-            add(p.refractory == cond.refractory,
+            out.add(p.refractory == cond.refractory,
                 "refractory (no CR on the latest therapy)" if p.refractory else "in remission")
     if cond.transplant_decision_any:
         if p.transplant_decision is None:
-            add(None, "transplant rule not available")
+            out.add(None, "transplant rule not available")
         else:
-            add(p.transplant_decision in cond.transplant_decision_any,
+            out.add(p.transplant_decision in cond.transplant_decision_any,
                 f"transplant rule: {_DECISION_WORDS.get(p.transplant_decision, p.transplant_decision)}")
     if cond.transplant_other_backbone_any:
         hits = [d for d in p.transplant_other if d in cond.transplant_other_backbone_any]
         if not p.transplant_other:
-            add(None, "no other-backbone transplant rule")
+            out.add(None, "no other-backbone transplant rule")
         else:
-            add(bool(hits), "other backbone's transplant rule: "
+            out.add(bool(hits), "other backbone's transplant rule: "
                 + ", ".join(_DECISION_WORDS.get(d, d) for d in p.transplant_other))
     if cond.risk_group_any:
         hits = sorted(p.risk_groups & set(cond.risk_group_any))
         if not p.risk_groups:
-            add(None, "risk groups not available")
+            out.add(None, "risk groups not available")
         else:
-            add(bool(hits), "risk group " + ", ".join(_group_words(g) for g in hits) if hits
+            out.add(bool(hits), "risk group " + ", ".join(_group_words(g) for g in hits) if hits
                 else "risk group " + ", ".join(_group_words(g) for g in sorted(p.risk_groups)))
     for attr, fact, label in (("cart_persistence", p.cart_persistence, "CAR-T persistence"),
                               ("b_cell_aplasia", p.b_cell_aplasia, "B-cell aplasia")):
@@ -558,76 +626,108 @@ def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
         if want is None:
             continue
         if fact is None:
-            add(None, f"{label} not recorded")
+            out.add(None, f"{label} not recorded")
         else:
-            add(fact == want, f"{label} {'present' if fact else 'absent'}")
+            out.add(fact == want, f"{label} {'present' if fact else 'absent'}")
 
     if cond.hsct_after_latest_relapse is not None:
         done = p.hsct_after_relapse is not None
-        add(done == cond.hsct_after_latest_relapse,
+        out.add(done == cond.hsct_after_latest_relapse,
             f"allogeneic HSCT after the latest relapse ({p.hsct_after_relapse})" if done
             else "no HSCT after the latest relapse")
+    return out
+
+
+def _state_clauses(cond: Condition, p: PatientProfile, vocab: Vocabulary,
+                   rules: Mapping[str, Rule]) -> _Clauses:
+    """Relapse site and CNS status, current disease state, remission and Ph status."""
+    out = _Clauses()
     if cond.relapse_site_any:
-        add(p.relapse_site in cond.relapse_site_any,
+        out.add(p.relapse_site in cond.relapse_site_any,
             f"relapse site {str(p.relapse_site).replace('_', ' ')}")
     if cond.cns_status_any:
         if p.relapse_cns_status is None:
-            add(None, "CNS status at relapse not recorded")
+            out.add(None, "CNS status at relapse not recorded")
         else:
-            add(p.relapse_cns_status in cond.cns_status_any, f"{p.relapse_cns_status} at relapse")
+            out.add(p.relapse_cns_status in cond.cns_status_any, f"{p.relapse_cns_status} at relapse")
     if cond.disease_status_any:
         if p.disease_status is None:
-            add(None, "current disease state not available")
+            out.add(None, "current disease state not available")
         else:
-            add(p.disease_status in cond.disease_status_any, f"now: {p.state_label}")
+            out.add(p.disease_status in cond.disease_status_any, f"now: {p.state_label}")
     if cond.in_remission is not None:
         if p.in_remission is None:
-            add(None, "remission status not available")
+            out.add(None, "remission status not available")
         else:
-            add(p.in_remission == cond.in_remission,
+            out.add(p.in_remission == cond.in_remission,
                 f"{'in remission' if p.in_remission else 'not in remission'} ({p.state_label})")
     if cond.ph_positive is not None:
-        add(p.ph_positive == cond.ph_positive,
+        out.add(p.ph_positive == cond.ph_positive,
             "BCR::ABL1 (Ph+)" if p.ph_positive else "Ph-negative (no BCR::ABL1 recorded)")
+    return out
+
+
+def _tumour_board_clauses(cond: Condition, p: PatientProfile, vocab: Vocabulary,
+                          rules: Mapping[str, Rule]) -> _Clauses:
+    """Tumour-board facts: Down syndrome, organ function, performance status, donor."""
+    out = _Clauses()
     tb = p.tumour_board
     if cond.down_syndrome is not None:
         ds = tb.get("down_syndrome")
         if ds is None:
-            add(None, "Down syndrome status not recorded")
+            out.add(None, "Down syndrome status not recorded")
         else:
-            add(ds == cond.down_syndrome, "Down syndrome" if ds else "no Down syndrome")
+            out.add(ds == cond.down_syndrome, "Down syndrome" if ds else "no Down syndrome")
     if cond.bilirubin_above_uln is not None:
         bili = (tb.get("organ_function") or {}).get("bilirubin_x_uln")
         if bili is None:
-            add(None, "bilirubin not recorded")
+            out.add(None, "bilirubin not recorded")
         else:
-            add((bili >= 1) == cond.bilirubin_above_uln, f"total bilirubin {bili:g} x ULN")
+            out.add((bili >= 1) == cond.bilirubin_above_uln, f"total bilirubin {bili:g} x ULN")
     if cond.performance_below_percent is not None:
         ps = tb.get("performance_status")
         if not ps:
-            add(None, "Lansky/Karnofsky not recorded")
+            out.add(None, "Lansky/Karnofsky not recorded")
         else:
-            add(ps["value"] < cond.performance_below_percent,
+            out.add(ps["value"] < cond.performance_below_percent,
                 f"{ps['scale'].capitalize()} {ps['value']:g}")
     if cond.donor_available is not None:
         donor = tb.get("donor") or {}
         if donor.get("available") is None:
-            add(None, "donor availability not recorded")
+            out.add(None, "donor availability not recorded")
         else:
-            add(donor["available"] == cond.donor_available,
+            out.add(donor["available"] == cond.donor_available,
                 "donor available" + (f" ({str(donor.get('type')).replace('_', ' ')})"
                                      if donor.get("type") else "")
                 if donor["available"] else "no donor identified")
-    if cond.any_of:
-        subs = [evaluate(c, p, vocab, rules) for c in cond.any_of]
-        hit = [x for x in subs if x.value]
-        if hit:
-            parts.append(_Eval(True, " or ".join(x.text for x in hit), set().union(*(x.rules for x in hit))))
-        elif any(x.value is None for x in subs):
-            parts.append(_Eval(None, " / ".join(x.text for x in subs if x.value is None)))
-        else:
-            parts.append(_Eval(False, "none of: " + " / ".join(x.text for x in subs)))
+    return out
 
+
+def _any_of_clause(cond: Condition, p: PatientProfile, vocab: Vocabulary,
+                   rules: Mapping[str, Rule]) -> _Eval | None:
+    """The ``any_of`` clause: met when one alternative is met, unknown when one is unknown."""
+    if not cond.any_of:
+        return None
+    subs = [evaluate(c, p, vocab, rules) for c in cond.any_of]
+    hit = [x for x in subs if x.value]
+    if hit:
+        return _Eval(True, " or ".join(x.text for x in hit), set().union(*(x.rules for x in hit)))
+    if any(x.value is None for x in subs):
+        return _Eval(None, " / ".join(x.text for x in subs if x.value is None))
+    return _Eval(False, "none of: " + " / ".join(x.text for x in subs))
+
+
+_CLAUSE_FAMILIES = (_disease_clauses, _patient_clauses, _prior_therapy_clauses, _response_clauses,
+                    _state_clauses, _tumour_board_clauses)
+
+
+def evaluate(cond: Condition, p: PatientProfile, vocab: Vocabulary,
+             rules: Mapping[str, Rule]) -> _Eval:
+    """Evaluate a condition: all clauses must hold; unrecorded facts give ``None``."""
+    parts: list[_Eval] = [x for family in _CLAUSE_FAMILIES for x in family(cond, p, vocab, rules)]
+    any_of = _any_of_clause(cond, p, vocab, rules)
+    if any_of is not None:
+        parts.append(any_of)
     if not parts:
         return _Eval(True, "always")
     used = set().union(*(x.rules for x in parts))
@@ -787,83 +887,91 @@ def _antigen_cautions(e: OptionEntry, p: PatientProfile) -> list[str]:
     return out
 
 
-def propose_options(
-    profile: PatientProfile,
-    kb: KnowledgeBase,
-    *,
-    rules: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Match every knowledge-base entry to the patient; return a JSON-ready result.
+@dataclass
+class _Match:
+    """How one knowledge-base entry matches the patient (before eligibility and evidence)."""
 
-    Result keys: ``options`` (ranked, each with ``why``, ``evidence``, ``citations``,
-    ``eligibility``, ``cautions``), ``excluded`` (each with ``reasons``), ``patient`` (the facts
-    used), ``knowledge_base`` (version, files), ``rules`` ([R]/[U]/user rules used), ``notice``.
-    """
-    r = resolve(OPTIONS_RULES, rules)
-    vocab = kb.vocabulary
-    used: set[str] = set()
-    included: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-    excluded: list[dict[str, Any]] = []
-    for e in kb.entries:
-        reasons: list[str] = []
-        cautions: list[str] = []
-        why: list[str] = []
-        specific = False
-        if e.relevant_when:
-            for rel in e.relevant_when:
-                ev = evaluate(rel.when, profile, vocab, r)
-                if ev.value:
-                    used |= ev.rules
-                    why.append(f"{rel.why} [{ev.text}]")
-                    specific = specific or bool(rel.when.lesion_any)
-            if not why:
-                reasons.append("not relevant to this patient: "
-                               + " / ".join(rel.why for rel in e.relevant_when))
-        else:
-            why.append(e.context)
-        for req in e.requires:
-            ev = evaluate(req.when, profile, vocab, r)
-            used |= ev.rules
-            if ev.value is False:
-                reasons.append(f"{req.reason} [{ev.text}]")
-            elif ev.value is None:
-                cautions.append(f"not recorded, confirm: {req.reason} [{ev.text}]")
-        for con in e.contraindications:
-            ev = evaluate(con.when, profile, vocab, r)
-            if ev.value:
-                used |= ev.rules
-                reasons.append(f"contraindicated: {con.reason} [{ev.text}]")
-        for cau in e.cautions:
-            ev = evaluate(cau.when, profile, vocab, r)
-            if ev.value:
-                used |= ev.rules
-                cautions.append(f"{cau.reason} [{ev.text}]")
-        given = _therapy_hits(e.agents or (e.id,), profile, no_response=False)
-        if given:
-            cautions.append("already received: " + "; ".join(given))
-        cautions.extend(_antigen_cautions(e, profile))
-        missing = [f"needed field missing: {n.field.replace('_', ' ')} ({n.why})"
-                   for n in e.needs if not _NEED_PRESENT[n.field](profile)]
-        eligibility, by_jurisdiction = _eligibility(e, profile, vocab, r, cautions)
-        base = _entry_out(e, kb)
-        if reasons:
-            excluded.append({**base, "reasons": reasons})
-            continue
-        ev_items, strength, shown = _evidence_in_setting(e, profile, vocab, r)
-        item = {**base, "why": why, "eligibility": eligibility,
-                "eligibility_by_jurisdiction": by_jurisdiction, "cautions": cautions,
-                "missing_fields": missing,
-                "contraindications": [c.reason for c in e.contraindications],
-                "advantages": list(e.advantages), "limitations": list(e.limitations),
-                "toxicities": list(e.toxicities), "lesion_specific": specific,
-                "evidence_in_setting": shown, "evidence_items": ev_items,
-                "extrapolated": not any(i["in_setting"] for i in ev_items),
-                "immune_context": _immune_context(e, profile)}
-        item["evidence_strength"] = strength
-        key = (-strength, not specific, _CATEGORY_ORDER[e.category], len(cautions), e.id)
-        included.append((key, item))
-    included.sort(key=lambda x: x[0])
-    used.update(n for n, rule in r.items() if rule.tag == "user")  # every override is listed
+    why: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # reasons to exclude
+    cautions: list[str] = field(default_factory=list)
+    specific: bool = False  # relevant through a lesion
+    used: set[str] = field(default_factory=set)
+
+
+def _match_relevance(e: OptionEntry, profile: PatientProfile, vocab: Vocabulary,
+                     r: Mapping[str, Rule], m: _Match) -> None:
+    """Why the entry is relevant (its ``relevant_when`` clauses); not relevant is a reason."""
+    if not e.relevant_when:
+        m.why.append(e.context)
+        return
+    for rel in e.relevant_when:
+        ev = evaluate(rel.when, profile, vocab, r)
+        if ev.value:
+            m.used |= ev.rules
+            m.why.append(f"{rel.why} [{ev.text}]")
+            m.specific = m.specific or bool(rel.when.lesion_any)
+    if not m.why:
+        m.reasons.append("not relevant to this patient: "
+                         + " / ".join(rel.why for rel in e.relevant_when))
+
+
+def _match_conditions(e: OptionEntry, profile: PatientProfile, vocab: Vocabulary,
+                      r: Mapping[str, Rule], m: _Match) -> None:
+    """Requirements (unmet: a reason; unknown: a caution), contraindications and cautions."""
+    for req in e.requires:
+        ev = evaluate(req.when, profile, vocab, r)
+        m.used |= ev.rules
+        if ev.value is False:
+            m.reasons.append(f"{req.reason} [{ev.text}]")
+        elif ev.value is None:
+            m.cautions.append(f"not recorded, confirm: {req.reason} [{ev.text}]")
+    for con in e.contraindications:
+        ev = evaluate(con.when, profile, vocab, r)
+        if ev.value:
+            m.used |= ev.rules
+            m.reasons.append(f"contraindicated: {con.reason} [{ev.text}]")
+    for cau in e.cautions:
+        ev = evaluate(cau.when, profile, vocab, r)
+        if ev.value:
+            m.used |= ev.rules
+            m.cautions.append(f"{cau.reason} [{ev.text}]")
+
+
+def _match_entry(e: OptionEntry, profile: PatientProfile, vocab: Vocabulary,
+                 r: Mapping[str, Rule]) -> _Match:
+    """Relevance, conditions, agents already given and antigen cautions of one entry."""
+    m = _Match()
+    _match_relevance(e, profile, vocab, r, m)
+    _match_conditions(e, profile, vocab, r, m)
+    given = _therapy_hits(e.agents or (e.id,), profile, no_response=False)
+    if given:
+        m.cautions.append("already received: " + "; ".join(given))
+    m.cautions.extend(_antigen_cautions(e, profile))
+    return m
+
+
+def _option_item(e: OptionEntry, m: _Match, base: dict[str, Any], eligibility: str,
+                 by_jurisdiction: dict[str, str], missing: list[str], profile: PatientProfile,
+                 vocab: Vocabulary, r: Mapping[str, Rule]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """An included option with its ranking key (evidence strength, lesion-specific, category,
+    number of cautions, id)."""
+    ev_items, strength, shown = _evidence_in_setting(e, profile, vocab, r)
+    item = {**base, "why": m.why, "eligibility": eligibility,
+            "eligibility_by_jurisdiction": by_jurisdiction, "cautions": m.cautions,
+            "missing_fields": missing,
+            "contraindications": [c.reason for c in e.contraindications],
+            "advantages": list(e.advantages), "limitations": list(e.limitations),
+            "toxicities": list(e.toxicities), "lesion_specific": m.specific,
+            "evidence_in_setting": shown, "evidence_items": ev_items,
+            "extrapolated": not any(i["in_setting"] for i in ev_items),
+            "immune_context": _immune_context(e, profile)}
+    item["evidence_strength"] = strength
+    key = (-strength, not m.specific, _CATEGORY_ORDER[e.category], len(m.cautions), e.id)
+    return key, item
+
+
+def _profile_notes(profile: PatientProfile) -> list[str]:
+    """Notes on the patient facts that frame every option."""
     notes = []
     if profile.hsct_after_relapse is not None:
         notes.append(f"allogeneic HSCT was performed after the latest relapse "
@@ -884,11 +992,45 @@ def propose_options(
     if tb.get("germline_predisposition"):
         notes.append("germline predisposition recorded: " + ", ".join(tb["germline_predisposition"])
                      + " - consider it for conditioning, radiotherapy and donor choice")
+    return notes
+
+
+def propose_options(
+    profile: PatientProfile,
+    kb: KnowledgeBase,
+    *,
+    rules: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Match every knowledge-base entry to the patient; return a JSON-ready result.
+
+    Result keys: ``options`` (ranked, each with ``why``, ``evidence``, ``citations``,
+    ``eligibility``, ``cautions``), ``excluded`` (each with ``reasons``), ``patient`` (the facts
+    used), ``knowledge_base`` (version, files), ``rules`` ([R]/[U]/user rules used), ``notice``.
+    """
+    r = resolve(OPTIONS_RULES, rules)
+    vocab = kb.vocabulary
+    used: set[str] = set()
+    included: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    excluded: list[dict[str, Any]] = []
+    for e in kb.entries:
+        m = _match_entry(e, profile, vocab, r)
+        used |= m.used
+        missing = [f"needed field missing: {n.field.replace('_', ' ')} ({n.why})"
+                   for n in e.needs if not _NEED_PRESENT[n.field](profile)]
+        eligibility, by_jurisdiction = _eligibility(e, profile, vocab, r, m.cautions)
+        base = _entry_out(e, kb)
+        if m.reasons:
+            excluded.append({**base, "reasons": m.reasons})
+            continue
+        included.append(_option_item(e, m, base, eligibility, by_jurisdiction, missing, profile,
+                                     vocab, r))
+    included.sort(key=lambda x: x[0])
+    used.update(n for n, rule in r.items() if rule.tag == "user")  # every override is listed
     options = [{"rank": i + 1, **item} for i, (_, item) in enumerate(included)]
     return {
         "options": options,
         "excluded": excluded,
-        "notes": notes,
+        "notes": _profile_notes(profile),
         "patient": profile.as_dict(),
         "knowledge_base": {"version": kb.version, "directory": str(kb.directory),
                            "files": list(kb.files), "entries": len(kb.entries)},

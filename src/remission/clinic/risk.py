@@ -631,6 +631,199 @@ def is_ph_positive(case: Case, vocabulary: Vocabulary) -> bool:
     return False
 
 
+def _no_relapse(lineage: RiskLineage) -> RiskAssessment:
+    """The assessment of a case without a relapse: every scheme empty, one flag."""
+    return RiskAssessment(
+        relapse_number=None, relapse_date=None, months_from_diagnosis=None,
+        months_from_end_of_frontline=None, time_point=None, cog_time_point=None, site=None,
+        case_site=None, lineage=lineage, age_years_at_relapse=None, bfm=None, intreall=None,
+        allr3=None, cog=None, transplant=None,
+        flags=(Flag(code="no_relapse", message="the case records no relapse; the relapse "
+                                               "schemes do not apply"),),
+    )
+
+
+def _select_relapse(case: Case, relapse_number: int | None) -> Relapse:
+    """The relapse to classify: the first recorded one, or the one numbered ``relapse_number``."""
+    rel = case.relapses[0] if relapse_number is None else next(
+        (x for x in case.relapses if x.number == relapse_number), None)
+    if rel is None:
+        raise ValidationError(f"relapse_number must be one of {[x.number for x in case.relapses]}, "
+                              f"but was {relapse_number!r}")
+    return rel
+
+
+def _site_warnings(rel: Relapse, site: RiskSite) -> list[str]:
+    """Blast counts and CNS status checked against the site definitions [C]."""
+    warnings: list[str] = []
+    b = rel.marrow_blasts_percent
+    if b is not None:
+        if rel.site == "isolated_bm" and b < 25:
+            warnings.append(f"isolated marrow relapse with {b:g} % blasts: the definition needs >= 25 % "
+                            "(M3) or blood blasts; < 25 % needs MRD confirmation (Buchmann S et al. Blood 2022;139:1785)")
+        if rel.site == "combined" and b < 5:
+            warnings.append(f"combined relapse with {b:g} % marrow blasts: the definition needs >= 5 %")
+        if site == "iem" and b >= 5:
+            warnings.append(f"isolated extramedullary relapse with {b:g} % marrow blasts: the "
+                            "definition needs < 5 % (M1); check the site")
+    cns = rel.cns_status
+    if rel.site in ("isolated_bm", "isolated_testis") and cns in ("CNS2", "CNS3"):
+        warnings.append(f"site {rel.site.replace('_', ' ')} with {cns}: CNS involvement makes it a "
+                        "combined relapse (site definitions, Fuster 2014 Table 2); the groups "
+                        "below use the recorded site - check it")
+    if rel.site == "isolated_cns" and cns == "CNS1":
+        warnings.append("site isolated CNS with CNS1 recorded: the site and the CNS status "
+                        "disagree - check them")
+    return warnings
+
+
+def _missing_frontline_end_flag() -> Flag:
+    return Flag(code="missing_frontline_end_date",
+                message="relapse >= 18 months after diagnosis but the end of frontline "
+                        "therapy is not given (never inferred): early vs late is unknown; "
+                        "groups are given only where early and late agree",
+                schemes=("ALL-REZ BFM", "IntReALL", "UK ALLR3"))
+
+
+def _table_lookup(fn: Any, lineage: RiskLineage, site: RiskSite, tp: TimePoint | None,
+                  r: Mapping[str, Rule]) -> SchemeGroup | None:
+    """One BFM-timed scheme's group; with an unknown time point, only where early and late agree."""
+    tps: list[TimePoint] = [tp] if tp is not None else ["early", "late"]
+    groups = [fn(lineage, site, t, rules=r) for t in tps]
+    if len({g.group for g in groups}) == 1:
+        g0: SchemeGroup = groups[0]
+        if tp is None:
+            return g0.model_copy(update={"rule_path": (*g0.rule_path[:2],
+                                                        "time point early or late (unknown): both give "
+                                                        f"{g0.group}", g0.rule_path[-1])})
+        return g0
+    return None
+
+
+def _mrd_window_end(case: Case, rel: Relapse) -> dt.date | None:
+    """Date of the first HSCT after the relapse: MRD after a later HSCT does not decide."""
+    return next((t.date for t in sorted(case.transplants, key=lambda t: t.date)
+                 if t.date > rel.date), None)
+
+
+def _induction_end(case: Case, rel: Relapse, r: Mapping[str, Rule]) -> dt.date | None:
+    """End of the first 'induction' therapy after the relapse (rule ``mrd_at_induction_end_date``)."""
+    if not r["mrd_at_induction_end_date"].value:
+        return None
+    ind = sorted((t for t in case.therapies if t.start >= rel.date and t.end is not None
+                  and "induction" in t.name.lower()), key=lambda t: t.start)
+    return ind[0].end if ind else None
+
+
+def _cog_assessment(
+    lineage: RiskLineage, site: RiskSite, ctp: CogTimePoint, mrd: Sequence[MrdResult],
+    rel: Relapse, until: dt.date | None, induction_end: dt.date | None, r: Mapping[str, Rule],
+) -> tuple[SchemeGroup, set[str]]:
+    """The COG group, with end-of-block-1 MRD picked from the case; and the rule names used."""
+    used: set[str] = set()
+    eob1 = _pick_mrd(mrd, rel, r["cog_eob1_timepoints"].value, until, induction_end)
+    cog = cog_group(lineage, site, ctp, eob1, rules=r)
+    if eob1 is not None and ctp == "late" and lineage == "BCP":
+        used.add("cog_eob1_timepoints")
+        if not eob1.timepoint:
+            used.add("mrd_at_induction_end_date")
+    return cog, used
+
+
+_ALL_SCHEMES = ("ALL-REZ BFM", "IntReALL", "UK ALLR3", "COG AALL1331")
+
+
+def _scheme_flags(case: Case, rel: Relapse, lineage: RiskLineage, age: float,
+                  table: dict[str, str | None], r: Mapping[str, Rule], vocabulary: Vocabulary,
+                  ) -> tuple[list[Flag], set[str], set[str]]:
+    """Out-of-scheme cases: flag, do not force a group.
+
+    Returns the flags, the scheme keys excluded and the rule names used.
+    """
+    flags: list[Flag] = []
+    excluded: set[str] = set()
+    used: set[str] = set()
+    prior_hsct = [t for t in case.transplants if t.date < rel.date]
+    if prior_hsct:
+        flags.append(Flag(code="relapse_after_hsct",
+                          message=f"relapse after allogeneic HSCT ({prior_hsct[0].date}): outside the "
+                                  "first-relapse schemes (excluded from IntReALL SR and AALL1331); "
+                                  "flagged, not classified",
+                          schemes=_ALL_SCHEMES, table_lookup=table))
+        excluded |= {"bfm", "intreall", "allr3", "cog"}
+    if rel.number > 1 or len(case.relapses) > 1:
+        later = max(x.number for x in case.relapses)
+        flags.append(Flag(code="second_relapse",
+                          message=f"the case records relapse {later}: the schemes stratify a first "
+                                  "relapse only; the first-relapse groups are shown in table_lookup "
+                                  "and do not stratify the later relapse",
+                          schemes=_ALL_SCHEMES, table_lookup=table))
+        excluded |= {"bfm", "intreall", "allr3", "cog"}
+    if is_ph_positive(case, vocabulary):
+        flags.append(Flag(code="ph_positive",
+                          message="BCR::ABL1 (Ph+) ALL: excluded from IntReALL and AALL1331; Ph+ "
+                                  "relapse is treated outside these schemes (TKI-based); flagged, "
+                                  "not classified",
+                          schemes=_ALL_SCHEMES, table_lookup=table))
+        excluded |= {"bfm", "intreall", "allr3", "cog"}
+    for key, rule_name, scheme in (("intreall", "intreall_age_years", "IntReALL"),
+                                   ("allr3", "allr3_age_years", "UK ALLR3"),
+                                   ("cog", "cog_age_years", "COG AALL1331")):
+        lo, hi = r[rule_name].value
+        if not age_in_range(case, rel.date, lo, hi):
+            flags.append(Flag(code="age_outside_scheme",
+                              message=f"age {age:g} y at relapse is outside {scheme} "
+                                      f"({lo}-{hi - 1} y)",
+                              schemes=(scheme,), table_lookup={key: table[key]}))
+            excluded.add(key)
+            used.add(rule_name)
+    if lineage == "T":
+        flags.append(Flag(code="t_all_not_aall1331",
+                          message="T-ALL was not eligible for AALL1331; the COG group is from the "
+                                  "general COG scheme", schemes=("COG AALL1331",)))
+    if any(t.kind == "bispecific" and "blinatumomab" in t.name.lower() and t.start < rel.date
+           for t in case.therapies) and lineage == "BCP":
+        flags.append(Flag(code="prior_blinatumomab",
+                          message="blinatumomab before this relapse: excluded from AALL1331",
+                          schemes=("COG AALL1331",), table_lookup={"cog": table["cog"]}))
+        excluded.add("cog")
+    return flags, excluded, used
+
+
+def _transplant_decision(
+    r: Mapping[str, Rule], bfm: SchemeGroup | None, allr3: SchemeGroup | None, site: RiskSite,
+    tp: TimePoint | None, lineage: RiskLineage, mrd: Sequence[MrdResult], rel: Relapse,
+    until: dt.date | None, induction_end: dt.date | None,
+) -> tuple[TransplantRule | None, set[str]]:
+    """The transplant rule of the chosen backbone, with the other backbone as an alternative.
+
+    Returns the rule and the rule names it used.
+    """
+    used: set[str] = set()
+    backbone = str(r["transplant_backbone"].value)
+    transplant = None
+    if tp is not None:
+        transplant = _transplant(backbone, bfm, allr3, site, tp, lineage, mrd, rel, until, r,
+                                 induction_end)
+        other = "allr3" if backbone == "bfm" else "bfm"
+        alt = _transplant(other, bfm, allr3, site, tp, lineage, mrd, rel, until, r, induction_end)
+        if transplant is not None and alt is not None:
+            transplant = transplant.model_copy(update={"alternatives": (
+                {"backbone": alt.backbone, "rule": alt.rule, "mrd_threshold": alt.mrd_threshold,
+                 "decision": alt.decision, "rule_path": list(alt.rule_path)},)})
+        if transplant is not None and transplant.mrd is not None:
+            used.add("bfm_mrd_timepoints" if backbone == "bfm" else "allr3_mrd_timepoints")
+            if transplant.mrd is not None and not transplant.mrd.timepoint:
+                used.add("mrd_at_induction_end_date")
+    elif bfm is not None and bfm.group in ("S3", "S4"):
+        transplant = _transplant(backbone, bfm, allr3, site, "early", lineage, mrd, rel, until, r)
+    if transplant is not None and "IntReALL SR 2010" in transplant.rule:
+        used.add("intreall_early_s2_hsct")
+    if transplant is not None and transplant.rule.startswith("IntReALL HR: very early"):
+        used.add("intreall_very_early_iem")
+    return transplant, used
+
+
 def stratify(
     case: Case,
     mrd: Sequence[MrdResult] = (),
@@ -657,190 +850,53 @@ def stratify(
         vocabulary = default_vocabulary()
     r = resolve(RISK_RULES, rules)
     lineage: RiskLineage = "BCP" if case.diagnosis.lineage == "B" else "T"
-    used: set[str] = set()
     if not case.relapses:
-        return RiskAssessment(
-            relapse_number=None, relapse_date=None, months_from_diagnosis=None,
-            months_from_end_of_frontline=None, time_point=None, cog_time_point=None, site=None,
-            case_site=None, lineage=lineage, age_years_at_relapse=None, bfm=None, intreall=None,
-            allr3=None, cog=None, transplant=None,
-            flags=(Flag(code="no_relapse", message="the case records no relapse; the relapse "
-                                                   "schemes do not apply"),),
-        )
-    rel = case.relapses[0] if relapse_number is None else next(
-        (x for x in case.relapses if x.number == relapse_number), None)
-    if rel is None:
-        raise ValidationError(f"relapse_number must be one of {[x.number for x in case.relapses]}, "
-                              f"but was {relapse_number!r}")
+        return _no_relapse(lineage)
+    rel = _select_relapse(case, relapse_number)
     dx = case.diagnosis.date
     end = case.frontline.end_date
     site = risk_site(rel.site)
     tp = bfm_time_point(dx, rel.date, end, rules=r)
     ctp = cog_time_point(dx, rel.date, site, rules=r)
     age = round(case.age_at(rel.date), 2)
-    flags: list[Flag] = []
-    warnings: list[str] = []
-
-    # blast counts against the site definitions [C]
-    b = rel.marrow_blasts_percent
-    if b is not None:
-        if rel.site == "isolated_bm" and b < 25:
-            warnings.append(f"isolated marrow relapse with {b:g} % blasts: the definition needs >= 25 % "
-                            "(M3) or blood blasts; < 25 % needs MRD confirmation (Buchmann S et al. Blood 2022;139:1785)")
-        if rel.site == "combined" and b < 5:
-            warnings.append(f"combined relapse with {b:g} % marrow blasts: the definition needs >= 5 %")
-        if site == "iem" and b >= 5:
-            warnings.append(f"isolated extramedullary relapse with {b:g} % marrow blasts: the "
-                            "definition needs < 5 % (M1); check the site")
-    cns = rel.cns_status
-    if rel.site in ("isolated_bm", "isolated_testis") and cns in ("CNS2", "CNS3"):
-        warnings.append(f"site {rel.site.replace('_', ' ')} with {cns}: CNS involvement makes it a "
-                        "combined relapse (site definitions, Fuster 2014 Table 2); the groups "
-                        "below use the recorded site - check it")
-    if rel.site == "isolated_cns" and cns == "CNS1":
-        warnings.append("site isolated CNS with CNS1 recorded: the site and the CNS status "
-                        "disagree - check them")
+    warnings = _site_warnings(rel, site)
+    flags: list[Flag] = [] if tp is not None else [_missing_frontline_end_flag()]
 
     # lookups (the time point may be unknown: then use only cells that agree across candidates)
-    tps: list[TimePoint] = [tp] if tp is not None else ["early", "late"]
-    if tp is None:
-        flags.append(Flag(code="missing_frontline_end_date",
-                          message="relapse >= 18 months after diagnosis but the end of frontline "
-                                  "therapy is not given (never inferred): early vs late is unknown; "
-                                  "groups are given only where early and late agree",
-                          schemes=("ALL-REZ BFM", "IntReALL", "UK ALLR3")))
+    bfm = _table_lookup(bfm_group, lineage, site, tp, r)
+    intreall = _table_lookup(intreall_group, lineage, site, tp, r)
+    allr3 = _table_lookup(allr3_group, lineage, site, tp, r)
+    until = _mrd_window_end(case, rel)
+    induction_end = _induction_end(case, rel, r)
+    cog, used = _cog_assessment(lineage, site, ctp, mrd, rel, until, induction_end, r)
 
-    def lookup(fn: Any) -> SchemeGroup | None:
-        groups = [fn(lineage, site, t, rules=r) for t in tps]
-        if len({g.group for g in groups}) == 1:
-            g0 = groups[0]
-            if tp is None:
-                return g0.model_copy(update={"rule_path": (*g0.rule_path[:2],
-                                                            "time point early or late (unknown): both give "
-                                                            f"{g0.group}", g0.rule_path[-1])})
-            return g0
-        return None
-
-    bfm = lookup(bfm_group)
-    intreall = lookup(intreall_group)
-    allr3 = lookup(allr3_group)
-    until = next((t.date for t in sorted(case.transplants, key=lambda t: t.date)
-                  if t.date > rel.date), None)  # MRD after a later HSCT does not decide
-    induction_end = None
-    if r["mrd_at_induction_end_date"].value:
-        ind = sorted((t for t in case.therapies if t.start >= rel.date and t.end is not None
-                      and "induction" in t.name.lower()), key=lambda t: t.start)
-        induction_end = ind[0].end if ind else None
-    eob1 = _pick_mrd(mrd, rel, r["cog_eob1_timepoints"].value, until, induction_end)
-    cog = cog_group(lineage, site, ctp, eob1, rules=r)
-    if eob1 is not None and ctp == "late" and lineage == "BCP":
-        used.add("cog_eob1_timepoints")
-        if not eob1.timepoint:
-            used.add("mrd_at_induction_end_date")
-
-    # out-of-scheme cases: flag, do not force a group
     table = {"bfm": bfm.group if bfm else None, "intreall": intreall.group if intreall else None,
              "allr3": allr3.group if allr3 else None, "cog": cog.group}
-    excluded: set[str] = set()
-    prior_hsct = [t for t in case.transplants if t.date < rel.date]
-    if prior_hsct:
-        flags.append(Flag(code="relapse_after_hsct",
-                          message=f"relapse after allogeneic HSCT ({prior_hsct[0].date}): outside the "
-                                  "first-relapse schemes (excluded from IntReALL SR and AALL1331); "
-                                  "flagged, not classified",
-                          schemes=("ALL-REZ BFM", "IntReALL", "UK ALLR3", "COG AALL1331"),
-                          table_lookup=table))
-        excluded |= {"bfm", "intreall", "allr3", "cog"}
-    if rel.number > 1 or len(case.relapses) > 1:
-        later = max(x.number for x in case.relapses)
-        flags.append(Flag(code="second_relapse",
-                          message=f"the case records relapse {later}: the schemes stratify a first "
-                                  "relapse only; the first-relapse groups are shown in table_lookup "
-                                  "and do not stratify the later relapse",
-                          schemes=("ALL-REZ BFM", "IntReALL", "UK ALLR3", "COG AALL1331"),
-                          table_lookup=table))
-        excluded |= {"bfm", "intreall", "allr3", "cog"}
-    if is_ph_positive(case, vocabulary):
-        flags.append(Flag(code="ph_positive",
-                          message="BCR::ABL1 (Ph+) ALL: excluded from IntReALL and AALL1331; Ph+ "
-                                  "relapse is treated outside these schemes (TKI-based); flagged, "
-                                  "not classified",
-                          schemes=("ALL-REZ BFM", "IntReALL", "UK ALLR3", "COG AALL1331"),
-                          table_lookup=table))
-        excluded |= {"bfm", "intreall", "allr3", "cog"}
-    for key, rule_name, scheme in (("intreall", "intreall_age_years", "IntReALL"),
-                                   ("allr3", "allr3_age_years", "UK ALLR3"),
-                                   ("cog", "cog_age_years", "COG AALL1331")):
-        lo, hi = r[rule_name].value
-        if not age_in_range(case, rel.date, lo, hi):
-            flags.append(Flag(code="age_outside_scheme",
-                              message=f"age {age:g} y at relapse is outside {scheme} "
-                                      f"({lo}-{hi - 1} y)",
-                              schemes=(scheme,), table_lookup={key: table[key]}))
-            excluded.add(key)
-            used.add(rule_name)
-    if lineage == "T":
-        flags.append(Flag(code="t_all_not_aall1331",
-                          message="T-ALL was not eligible for AALL1331; the COG group is from the "
-                                  "general COG scheme", schemes=("COG AALL1331",)))
-    if any(t.kind == "bispecific" and "blinatumomab" in t.name.lower() and t.start < rel.date
-           for t in case.therapies) and lineage == "BCP":
-        flags.append(Flag(code="prior_blinatumomab",
-                          message="blinatumomab before this relapse: excluded from AALL1331",
-                          schemes=("COG AALL1331",), table_lookup={"cog": table["cog"]}))
-        excluded.add("cog")
+    scheme_flags, excluded, flag_rules = _scheme_flags(case, rel, lineage, age, table, r, vocabulary)
+    flags.extend(scheme_flags)
+    used |= flag_rules
 
     bfm = None if "bfm" in excluded else bfm
     intreall = None if "intreall" in excluded else intreall
     allr3 = None if "allr3" in excluded else allr3
     cog_out = None if "cog" in excluded else cog
 
-    backbone = str(r["transplant_backbone"].value)
-    transplant = None
-    if tp is not None:
-        transplant = _transplant(backbone, bfm, allr3, site, tp, lineage, mrd, rel, until, r,
-                                 induction_end)
-        other = "allr3" if backbone == "bfm" else "bfm"
-        alt = _transplant(other, bfm, allr3, site, tp, lineage, mrd, rel, until, r, induction_end)
-        if transplant is not None and alt is not None:
-            transplant = transplant.model_copy(update={"alternatives": (
-                {"backbone": alt.backbone, "rule": alt.rule, "mrd_threshold": alt.mrd_threshold,
-                 "decision": alt.decision, "rule_path": list(alt.rule_path)},)})
-        if transplant is not None and transplant.mrd is not None:
-            used.add("bfm_mrd_timepoints" if backbone == "bfm" else "allr3_mrd_timepoints")
-            if transplant.mrd is not None and not transplant.mrd.timepoint:
-                used.add("mrd_at_induction_end_date")
-    elif bfm is not None and bfm.group in ("S3", "S4"):
-        transplant = _transplant(backbone, bfm, allr3, site, "early", lineage, mrd, rel, until, r)
-
+    transplant, transplant_rules = _transplant_decision(r, bfm, allr3, site, tp, lineage, mrd, rel,
+                                                        until, induction_end)
+    used |= transplant_rules
     for g in (bfm, intreall, allr3, cog_out):
         if g is not None:
             used.update(g.rests_on)
     used.update(n for n, rule in r.items() if rule.tag == "user")  # every override is listed
-    if transplant is not None and "IntReALL SR 2010" in transplant.rule:
-        used.add("intreall_early_s2_hsct")
-    if transplant is not None and transplant.rule.startswith("IntReALL HR: very early"):
-        used.add("intreall_very_early_iem")
     sources = sorted({s for g in (bfm, intreall, allr3, cog_out) if g for s in g.sources}
                      | set(transplant.sources if transplant else ()))
     return RiskAssessment(
-        relapse_number=rel.number,
-        relapse_date=rel.date,
+        relapse_number=rel.number, relapse_date=rel.date,
         months_from_diagnosis=whole_months(dx, rel.date),
         months_from_end_of_frontline=whole_months(end, rel.date) if end and rel.date >= end else None,
-        time_point=tp,
-        cog_time_point=ctp,
-        site=site,
-        case_site=rel.site,
-        lineage=lineage,
-        age_years_at_relapse=age,
-        bfm=bfm,
-        intreall=intreall,
-        allr3=allr3,
-        cog=cog_out,
-        transplant=transplant,
-        flags=tuple(flags),
-        warnings=tuple(warnings),
+        time_point=tp, cog_time_point=ctp, site=site, case_site=rel.site, lineage=lineage,
+        age_years_at_relapse=age, bfm=bfm, intreall=intreall, allr3=allr3, cog=cog_out,
+        transplant=transplant, flags=tuple(flags), warnings=tuple(warnings),
         sources=tuple(f"[{k}] {SOURCES[k]}" for k in sources if k in SOURCES),
         rules=tuple(rests_on(r[n] for n in sorted(used) if n in r)),
     )
