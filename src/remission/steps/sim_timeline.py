@@ -20,7 +20,7 @@ from remission.steps._base import MRD, StepContext, step
 TITLE = "Strategy timeline (model projection)"
 
 #: the budget of the fit and projection; the same draws as ``remission sim timeline`` and under
-#: 0.2 s per example case on one core (BENCHMARKS.md)
+#: 0.35 s per example case on the shared VM (benchmarks/bench_sim_timeline.py, BENCHMARKS.md)
 DEFAULTS: dict[str, int] = {"draws": 1000, "proposals": 2000, "seed": 20260101, "horizon_days": 365}
 
 
