@@ -97,7 +97,7 @@ def test_analysis_schema_is_closed(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["schema", "analysis"]) == 0
     defs = json.loads(capsys.readouterr().out)["$defs"]
     engines = {"NgsResult", "FlowResult", "PcrResult", "CourseResult", "CartResult", "ClonalResult",
-               "RiskResult", "OptionsResult"}
+               "RiskResult", "OptionsResult", "SimTimelineResult"}
     assert engines <= set(defs)
     for name in engines:
         assert "kind" in defs[name]["properties"], name

@@ -43,6 +43,14 @@ def test_patient_page_summary_first_then_report_sections(client_for: Any) -> Non
         assert sid in html
 
 
+def test_patient_page_shows_the_strategy_timeline_as_a_model_projection(client_for: Any) -> None:
+    """PAT-B's MRD rises (flow 1e-3 then 5e-3): the page carries the sim_timeline report section."""
+    html = client_for("viewer").get("/patients/PAT-B").text
+    part = html[html.index('id="section-sim_timeline"'):]
+    assert "MODEL PROJECTION" in part[:2000]
+    assert "Projected time to haematological relapse" in part
+
+
 def test_unknown_patient_is_404_for_page_and_api(client_for: Any) -> None:
     c = client_for("viewer")
     assert c.get("/patients/NOBODY").status_code == 404

@@ -43,6 +43,10 @@ __all__ = [
     "RiskGroup",
     "RiskResult",
     "RuleRecord",
+    "SimBridge",
+    "SimOptionTiming",
+    "SimQuantiles",
+    "SimTimelineResult",
     "TransplantDecision",
 ]
 
@@ -385,8 +389,63 @@ class OptionsResult(_Result):
     notice: str | None = None
 
 
+# -- strategy timeline (virtual patients; a model projection) --------------------------------------
+
+class SimQuantiles(_Result):
+    """Quantiles over posterior draws of a time in days from now; ``None``: beyond the horizon."""
+
+    share_within_horizon: float
+    q05: float | None = None
+    q25: float | None = None
+    q50: float | None = None
+    q75: float | None = None
+    q95: float | None = None
+
+
+class SimOptionTiming(_Result):
+    """When one option becomes available, and how often relapse comes first (model projection)."""
+
+    option: str
+    days_needed: SimQuantiles
+    share_never_available: float
+    p_relapse_before_available: float
+    rests_on: list[str] = Field(default_factory=list, description="names of the rules the times come from")
+
+
+class SimBridge(_Result):
+    """Whether a bridge (or CD19 CAR-T) fits the patient's state, with the reasons; never a recommendation."""
+
+    bridge: str | None = None
+    option: str | None = None
+    fits: bool
+    reasons: list[str] = Field(default_factory=list)
+
+
+class SimTimelineResult(_Result):
+    """The strategy timeline of virtual patients calibrated to the case's MRD course."""
+
+    kind: Literal["sim_timeline"] = "sim_timeline"
+    label: Literal["model projection"] = "model projection"
+    draws: int = Field(description="posterior draws projected")
+    proposals: int = Field(description="importance-sampling proposals of the fit")
+    seed: int
+    horizon_days: int
+    now_offset_days: int = Field(description="day of 'now' counted from the first MRD result used")
+    projection_start_date: dt.date
+    effective_sample_size: float
+    in_relapse_now_share: float
+    time_to_haematological_relapse_days: SimQuantiles
+    options: list[SimOptionTiming] = Field(default_factory=list)
+    bridge_question: str
+    bridges: list[SimBridge] = Field(default_factory=list)
+    cd19_car_t: SimBridge | None = None
+    notes: list[str] = Field(default_factory=list, description="fit warnings and case facts the model ignores")
+    rests_on: list[RuleRecord] = Field(default_factory=list)
+    note: str = ""
+
+
 EngineResult = Annotated[
     NgsResult | FlowResult | PcrResult | CourseResult | CartResult | ClonalResult | RiskResult
-    | DiseaseState | ImmuneResult | OptionsResult,
+    | DiseaseState | ImmuneResult | OptionsResult | SimTimelineResult,
     Field(discriminator="kind"),
 ]

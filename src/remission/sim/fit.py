@@ -195,7 +195,7 @@ def fit_patient(obs: MrdObservations, *, seed: int, history: TreatmentHistory | 
     hist = history or TreatmentHistory()
     last = math.ceil(obs.days.max())
     now = last if now_day is None else int(now_day)
-    horizon = max(last, now)
+    horizon = max(last, now, 1)  # one result only (e.g. the latest is negative): simulate a day
     ss = np.random.SeedSequence(seed)
     rngs = [np.random.default_rng(c) for c in ss.spawn(4)]
     lo_b, hi_b = (float(x) for x in value(r, "fit_log10_burden_range"))

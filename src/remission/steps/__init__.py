@@ -14,7 +14,7 @@ __all__ = ["MODULES", "MRD", "Step", "StepContext", "all_steps", "step"]
 
 #: the step modules (``remission.steps.<name>``)
 MODULES: tuple[str, ...] = ("ngs", "flow", "pcr", "course", "cart", "clonal", "risk", "immune",
-                            "state", "options")
+                            "state", "options", "sim_timeline")
 
 
 def all_steps() -> list[Step]:
