@@ -78,6 +78,19 @@ def test_store_list(store_url, stored, capsys):
         assert r["case_id"] in out
 
 
+def test_store_list_names_its_store_and_points_to_the_demo_store(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("REMISSION_DB", raising=False)
+    (tmp_path / "out" / "demo").mkdir(parents=True)
+    (tmp_path / "out" / "demo" / "remission.db").write_bytes(b"")  # only its presence matters
+    assert main(["store", "list", "--json"]) == 0
+    res = _json(capsys)["result"]
+    assert res["store"] == "sqlite:///remission.db" and res["analyses"] == []
+    assert "out/demo/remission.db" in res["hint"]
+    assert main(["store", "list", "--db", "postgresql://u:secret@127.0.0.1:1/x", "--json"]) == 1
+    assert "secret" not in capsys.readouterr().err  # the password is never shown
+
+
 def test_store_list_reads_remission_db_env(store_url, stored, capsys, monkeypatch):
     monkeypatch.setenv("REMISSION_DB", store_url)
     assert main(["store", "list", "--json"]) == 0

@@ -13,14 +13,25 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     store = groups["store"]
 
     @store.command("list")
-    def list_cmd(db: str | None = DB_OPTION, json_out: bool = JSON_OPTION) -> None:
-        """List stored analyses."""
+    def list_cmd(db: str | None = DB_OPTION, json_out: bool = JSON_OPTION,
+                 output: Path | None = OUTPUT_OPTION) -> None:
+        """List stored analyses (and say which store was read)."""
+        import os
+
+        import sqlalchemy as sa
         from rich.table import Table
 
         from remission.store import Store
 
-        with Store(db_url(db)) as st:
+        url = db_url(db)
+        shown = sa.make_url(url).render_as_string(hide_password=True)
+        with Store(url) as st:
             rows = [{**r.model_dump(mode="json"), "partial": r.partial} for r in st.list_analyses()]
+        demo = Path("out/demo/remission.db")
+        hint = None
+        if not rows and db is None and not os.environ.get("REMISSION_DB") and demo.is_file():
+            hint = (f"this store is empty; the demo store written by `make demo` is {demo}: "
+                    f"remission store list --db sqlite:///{demo}")
 
         def human(con: object) -> None:
             from rich.table import Column
@@ -36,9 +47,13 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 t.add_row(*(Text(x) for x in (str(r["analysis_id"]), r["case_id"], r["analysed_at"],
                                               r["remission_version"],
                                               ("PARTIAL: " if r["partial"] else "") + secs)))
+            con.print(Text(f"store: {shown}"))  # type: ignore[attr-defined]
             con.print(t)  # type: ignore[attr-defined]
+            if hint:
+                con.print(Text(hint, style="yellow"))  # type: ignore[attr-defined]
 
-        emit("store_list", {"analyses": rows}, json_out=json_out, parameters={"db": db_url(db)}, human=human)
+        emit("store_list", {"store": shown, "analyses": rows, **({"hint": hint} if hint else {})},
+             json_out=json_out, output=output, parameters={"db": shown}, human=human)
 
     @store.command("show")
     def show_cmd(analysis_id: str, db: str | None = DB_OPTION, json_out: bool = JSON_OPTION) -> None:
