@@ -148,3 +148,14 @@ def test_bad_store_url_is_exit_1_one_line(tmp_path, capsys):
     assert main(["store", "list", "--db", f"sqlite:///{tmp_path}/missing/dir/x.db"]) == 1
     err = capsys.readouterr().err.strip()
     assert "does not exist" in err and len(err.splitlines()) == 1
+
+
+def test_report_and_show_take_json_and_output(store_url, stored, tmp_path, capsys):
+    aid = stored["late-bm-bcp"]
+    out = tmp_path / "report.html"
+    assert main(["report", aid, "--db", store_url, "-o", str(out), "--json"]) == 0
+    env = _json(capsys)
+    assert env["schema"].startswith("remission.report/") and env["result"]["report"] == str(out)
+    shown = tmp_path / "show.txt"
+    assert main(["store", "show", aid, "--db", store_url, "-o", str(shown)]) == 0
+    assert "not a medical device" in " ".join(shown.read_text(encoding="utf-8").lower().split())

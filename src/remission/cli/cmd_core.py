@@ -150,6 +150,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         analysis_id: str = typer.Argument(..., help="Analysis id in the store (see `remission store list`)."),
         output: Path = typer.Option(Path("report.html"), "-o", "--output", help="HTML file to write."),
         db: str | None = DB_OPTION,
+        json_out: bool = JSON_OPTION,
     ) -> None:
         """Render a stored analysis as a self-contained HTML report."""
         from remission.report import write_report
@@ -158,7 +159,11 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         with Store(db_url(db)) as st:
             analysis = st.get_analysis(analysis_id)
         path = write_report(analysis, output)
-        typer.echo(str(path))
+        if json_out:
+            emit("report", {"analysis_id": analysis_id, "case_id": analysis.case_id, "report": str(path)},
+                 json_out=True, parameters={"db": db_url(db)})
+        else:
+            typer.echo(str(path))
 
     @root.command("schema")
     def schema_cmd(

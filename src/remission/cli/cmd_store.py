@@ -56,7 +56,8 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
              json_out=json_out, output=output, parameters={"db": shown}, human=human)
 
     @store.command("show")
-    def show_cmd(analysis_id: str, db: str | None = DB_OPTION, json_out: bool = JSON_OPTION) -> None:
+    def show_cmd(analysis_id: str, db: str | None = DB_OPTION, json_out: bool = JSON_OPTION,
+                 output: Path | None = OUTPUT_OPTION) -> None:
         """Show one stored analysis (summary, or the whole analysis with --json)."""
         from remission.store import Store
 
@@ -64,7 +65,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             a = st.get_analysis(analysis_id)
         from remission.cli.cmd_core import _summary
 
-        emit("case_analysis", a.model_dump(mode="json", by_alias=True), json_out=json_out,
+        emit("case_analysis", a.model_dump(mode="json", by_alias=True), json_out=json_out, output=output,
              parameters={"db": db_url(db)}, human=lambda con: _summary(con, a, None, None))
 
     @store.command("export")
