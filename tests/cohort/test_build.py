@@ -54,7 +54,47 @@ def test_rows_time_event_and_landmark_mrd(analyses: list) -> None:
     assert a["mrd_day28"] == 2e-3 and b["mrd_day28"] == 0.0
     assert "event: relapse 2 on 2023-08-01" in a["derivation"]
     assert "censored at the last dated record, 2023-09-30" in b["derivation"]
-    assert any("cannot be derived" in n for n in notes)
+    # neither case records an outcome: censored for death at the last record, and the notes say so
+    assert (a["death"], b["death"]) == (0, 0) and (a["cause"], b["cause"]) == (1, 0)
+    assert any("record no outcome" in n and "A, B" in n for n in notes)
+
+
+def test_death_and_death_in_remission_from_the_outcome(tmp_path: Path) -> None:
+    from remission.pipeline import analyze_case
+
+    base = _case("D").model_dump(mode="json", by_alias=True)
+    died_in_cr = Case.model_validate({**base, "outcome": {"death_date": "2023-11-15",
+                                                          "death_cause": "infection"}})
+    relapsed_then_died = Case.model_validate({
+        **_case("E", second_relapse="2023-08-01").model_dump(mode="json", by_alias=True),
+        "patient": {"id": "E", "sex": "female", "date_of_birth": "2014-03-01"},
+        "outcome": {"death_date": "2023-12-01", "death_cause": "relapse"}})
+    alive = Case.model_validate({**_case("F").model_dump(mode="json", by_alias=True),
+                                 "patient": {"id": "F", "sex": "male", "date_of_birth": "2014-03-01"},
+                                 "outcome": {"last_contact": "2024-02-01"}})
+    rows, notes = rows_from_analyses([analyze_case(c, tmp_path)
+                                      for c in (died_in_cr, relapsed_then_died, alive)])
+    d, e, f = rows
+    # origin = first relapse 2023-02-01 (hand-counted days)
+    # D: death without a second relapse on 2023-11-15 = 287 days: death in remission (cause 2)
+    assert (d["cause"], d["cause_days"], d["death"], d["death_days"]) == (2, 287, 1, 287)
+    assert d["second_relapse"] == 0 and "death in remission on 2023-11-15" in d["derivation"]
+    # E: second relapse 2023-08-01 (181 d) comes first (cause 1); death 2023-12-01 = 303 days
+    assert (e["cause"], e["cause_days"], e["death"], e["death_days"]) == (1, 181, 1, 303)
+    assert "death on 2023-12-01 (relapse)" in e["derivation"]
+    # F: alive at last contact 2024-02-01 = 365 days: censored for everything there
+    assert (f["cause"], f["cause_days"], f["death"], f["death_days"], f["time_days"]) == (0, 365, 0, 365, 365)
+    assert not any("record no outcome" in n for n in notes)
+
+
+def test_outcome_must_be_consistent() -> None:
+    from pydantic import ValidationError as PydanticError
+
+    base = _case("G").model_dump(mode="json", by_alias=True)
+    with pytest.raises(PydanticError, match="death_cause needs death_date"):
+        Case.model_validate({**base, "outcome": {"death_cause": "relapse"}})
+    with pytest.raises(PydanticError, match="last_contact must not be after death_date"):
+        Case.model_validate({**base, "outcome": {"death_date": "2023-05-01", "last_contact": "2023-06-01"}})
 
 
 def test_intervals_carry_the_last_known_mrd(analyses: list) -> None:

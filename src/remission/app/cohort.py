@@ -8,9 +8,12 @@ What the case record holds decides what can be derived:
 
 - time origin: first relapse, first CAR-T infusion or first HSCT (``--origin``);
 - event ``second_relapse``: the first relapse dated after the origin (code 1), else censored (0)
-  at the last dated record of the case (relapse, therapy, transplant, infusion, MRD, sample);
-- death and death in remission: the case schema has no death or last-contact field, so these
-  events cannot be derived; the command says so in its notes instead of guessing;
+  at the last dated record of the case (relapse, therapy, transplant, infusion, MRD, sample,
+  and the case's ``outcome.last_contact`` / ``outcome.death_date``);
+- competing risks ``cause``: 1 second relapse, 2 death in remission (death after the origin with
+  no relapse between), 0 censored; time ``cause_days`` to the first of these;
+- ``death`` (overall survival): 1 when ``outcome.death_date`` is recorded, time ``death_days``;
+  cases without an ``outcome`` are censored at their last dated record (the notes count them);
 - covariates: risk groups (ALL-REZ BFM, IntReALL, UK ALLR3) from the stored risk section; MRD at
   each landmark (last value in a window before it, as a fraction; negative = 0); CAR-T
   persistence (detectable at the last kinetics sample) and the last detectable day since
@@ -88,6 +91,7 @@ def _last_record(a: CaseAnalysis) -> dt.date:
     dates += [m.date for m in c.mrd_reports] + [s.date for s in c.samples]
     dates += [g.date for g in c.antigen_expression]
     dates += [m.date for m in a.mrd if m.date is not None]
+    dates += [d for d in (c.outcome.last_contact, c.outcome.death_date) if d is not None]
     return max(dates)
 
 
@@ -141,7 +145,8 @@ def rows_from_analyses(analyses: Iterable[CaseAnalysis], *, origin: str = "relap
     check_nonnegative("window_days", window_days)
     rows: list[dict[str, Any]] = []
     skipped: list[str] = []
-    for a in analyses:
+    analyses_list = list(analyses)
+    for a in analyses_list:
         t0, why = _origin(a, origin)
         if t0 is None:
             skipped.append(f"{a.case_id} ({why})")
@@ -155,9 +160,24 @@ def rows_from_analyses(analyses: Iterable[CaseAnalysis], *, origin: str = "relap
             end, event = last, 0
             ev_text = f"censored at the last dated record, {last}"
         time = (end - t0).days
+        death = a.case.outcome.death_date
+        if later:
+            cause, cause_end = 1, later[0].date
+        elif death is not None and death >= t0:
+            cause, cause_end = 2, death
+            ev_text += f"; death in remission on {death}"
+        else:
+            cause, cause_end = 0, last
         base: dict[str, Any] = {"case_id": a.case_id, "origin": origin,
                                 "origin_date": t0.isoformat(), "time_days": time,
-                                "second_relapse": event}
+                                "second_relapse": event, "cause": cause,
+                                "cause_days": (cause_end - t0).days,
+                                "death": int(death is not None and death >= t0),
+                                "death_days": ((death if death is not None and death >= t0
+                                                else last) - t0).days}
+        if death is not None and death >= t0 and cause != 2:
+            ev_text += f"; death on {death}" + (f" ({a.case.outcome.death_cause})"
+                                                if a.case.outcome.death_cause else "")
         base.update(_risk_groups(a))
         present, pday = _persistence(a)
         base["cart_persistence"] = present
@@ -191,8 +211,12 @@ def rows_from_analyses(analyses: Iterable[CaseAnalysis], *, origin: str = "relap
             value, src = v, f"MRD on {d}"
         rows.append({**base, "start": start, "stop": time, "event": event, "mrd": value,
                      "derivation": "; ".join([*parts, f"interval ({start}, {time}]: {src}"])})
-    notes = ["death and death in remission cannot be derived: the case record has no death or "
-             "last-contact field; add them to the table for competing-risk analyses"]
+    notes = []
+    no_outcome = [a.case_id for a in analyses_list
+                  if a.case.outcome.last_contact is None and a.case.outcome.death_date is None]
+    if no_outcome:
+        notes.append(f"{len(no_outcome)} case(s) record no outcome (last contact or death): they "
+                     "are censored for death at their last dated record: " + ", ".join(no_outcome))
     if skipped:
         notes.append(f"{len(skipped)} case(s) without the origin event were left out: "
                      + ", ".join(skipped))

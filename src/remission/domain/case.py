@@ -253,6 +253,24 @@ class Sample(_Model):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
+class Outcome(_Model):
+    """Follow-up status for cohort analyses: the last date the patient was known alive, or death
+    (with its date and, when known, whether the patient was in remission then)."""
+
+    last_contact: dt.date | None = Field(None, description="Last date known alive.")
+    death_date: dt.date | None = None
+    death_cause: Literal["relapse", "treatment_related", "infection", "other", "unknown"] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Outcome:
+        if self.death_cause is not None and self.death_date is None:
+            raise ValueError("death_cause needs death_date")
+        if self.death_date is not None and self.last_contact is not None \
+                and self.last_contact > self.death_date:
+            raise ValueError("last_contact must not be after death_date")
+        return self
+
+
 class Case(_Model):
     """One patient's course and the samples ``remission`` analyses."""
 
@@ -268,6 +286,7 @@ class Case(_Model):
     mrd_reports: tuple[MrdReport, ...] = ()
     samples: tuple[Sample, ...] = ()
     tumour_board: TumourBoard = TumourBoard()
+    outcome: Outcome = Outcome()
 
     def cd19_directed_before(self, when: dt.date) -> list[str]:
         """CD19-directed therapies given on or before ``when`` (CD19 CAR-T infusions, therapies
