@@ -33,7 +33,7 @@ from remission.domain.case import CD19_DIRECTED_AGENTS as _CD19_DIRECTED
 from remission.domain.case import Case, Relapse
 from remission.domain.mrd import MrdResult, compare_to_threshold
 from remission.domain.parameters import Rule, resolve, rests_on, rule_set
-from remission.domain.results import CartResult, RiskResult
+from remission.domain.results import CartResult, RiskResult, as_mapping
 from remission.errors import ValidationError
 from remission.knowledge import (
     Condition,
@@ -149,15 +149,6 @@ class PatientProfile:
 
 
 _TRUNCATING = ("fs", "*", "ter", "frameshift", "nonsense", "stop", "splice")
-
-
-def as_mapping(value: Any) -> Mapping[str, Any] | None:
-    """An engine result as a mapping (a pydantic model is dumped; None stays None)."""
-    if value is None:
-        return None
-    if hasattr(value, "model_dump"):
-        return dict(value.model_dump(mode="json"))
-    return value if isinstance(value, Mapping) else None
 
 
 def lesion_not_counted(n: NormalisedLesion, les: Any, vocabulary: Vocabulary) -> str | None:

@@ -15,6 +15,7 @@ toxicity grades, clone trees) is kept as JSON objects inside those closed models
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,9 +49,20 @@ __all__ = [
     "SimQuantiles",
     "SimTimelineResult",
     "TransplantDecision",
+    "as_mapping",
 ]
 
 JsonObject = dict[str, Any]
+
+
+def as_mapping(value: Any) -> JsonObject | None:
+    """A result as a mapping: a pydantic model is dumped to JSON data, a mapping is kept, anything
+    else (``None`` included) gives ``None``. For engines that accept a typed result or its JSON."""
+    if value is None:
+        return None
+    if hasattr(value, "model_dump"):
+        return dict(value.model_dump(mode="json"))
+    return dict(value) if isinstance(value, Mapping) else None
 
 
 class _Result(BaseModel):

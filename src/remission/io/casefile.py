@@ -380,41 +380,27 @@ def load_case(path: str | Path, *, check_files: bool = True,
         raise CaseFileError(f"expected a finite number, got {value!r}", path=p,
                             field=_loc_to_path(where) or None, line=index.get(where))
     case = parse_case(data, source=p, text=node)
+    def check(loc: tuple[str | int, ...], name: str, what: str) -> None:
+        """``name`` stays inside the case folder (or an allowed root) and, if asked, exists."""
+        try:
+            f = resolve_sample_path(p.parent, name, data_roots, source=p, field=_loc_to_path(loc))
+        except UnsafePathError as exc:
+            raise UnsafePathError(exc.reason, path=p, field=exc.field,
+                                  line=index.get(loc)) from None
+        if check_files and not f.is_file():
+            raise CaseFileError(
+                f"{what} {excerpt(name)} not found (looked for {excerpt(str(f), 200)})",
+                path=p, field=_loc_to_path(loc), line=index.get(loc))
+
     for i, sample in enumerate(case.samples):
         for j, name in enumerate(sample.files):
-            loc: tuple[str | int, ...] = ("samples", i, "files", j)
-            try:
-                f = resolve_sample_path(p.parent, name, data_roots, source=p,
-                                        field=_loc_to_path(loc))
-            except UnsafePathError as exc:
-                raise UnsafePathError(exc.reason, path=p, field=exc.field,
-                                      line=index.get(loc)) from None
-            if check_files and not f.is_file():
-                raise CaseFileError(
-                    f"assay file {excerpt(name)} not found (looked for {excerpt(str(f), 200)})",
-                    path=p,
-                    field=_loc_to_path(loc),
-                    line=index.get(loc),
-                )
+            check(("samples", i, "files", j), name, "assay file")
         for key, value in sample.parameters.items():
             # parameters that name files (e.g. gates: flow/gates.xml) must exist too
             if key not in _FILE_PARAMETERS:
                 continue
             for k, name in _file_values(value):
-                loc = ("samples", i, "parameters", key) + ((k,) if k is not None else ())
-                try:
-                    f = resolve_sample_path(p.parent, name, data_roots, source=p,
-                                            field=_loc_to_path(loc))
-                except UnsafePathError as exc:
-                    raise UnsafePathError(exc.reason, path=p, field=exc.field,
-                                          line=index.get(loc)) from None
-                if check_files and not f.is_file():
-                    raise CaseFileError(
-                        f"file {excerpt(name)} not found (looked for {excerpt(str(f), 200)})",
-                        path=p,
-                        field=_loc_to_path(loc),
-                        line=index.get(loc),
-                    )
+                check(("samples", i, "parameters", key) + ((k,) if k is not None else ()), name, "file")
     return case
 
 

@@ -34,6 +34,7 @@ from typing import Any
 from remission.domain.case import Case, Relapse
 from remission.domain.mrd import MrdResult, compare_to_threshold
 from remission.domain.parameters import Rule, resolve, rests_on
+from remission.domain.results import as_mapping
 from remission.state.models import (
     NOT_IN_REMISSION,
     STATUS_LABELS,
@@ -65,15 +66,6 @@ _SRC_NGS_HCT = "Blood Adv 2023;7:3395 (any detectable NGS-MRD after HCT predicts
 _SRC_PULSIPHER = ("Pulsipher MA et al. Blood Cancer Discov 2022;3:66 (detectable NGS-MRD after "
                   "tisagenlecleucel predicts relapse; B-cell recovery within 1 y HR 4.5)")
 _SRC_FUSTER = "Fuster JL. World J Hematol 2014;3:49, Table 2"
-
-
-def as_mapping(value: Any) -> Mapping[str, Any] | None:
-    """A section result as a mapping (a pydantic model is dumped; None stays None)."""
-    if value is None:
-        return None
-    if hasattr(value, "model_dump"):
-        return dict(value.model_dump(mode="json"))
-    return value if isinstance(value, Mapping) else None
 
 
 def line_label(relapse_number: int, after_hsct: bool, after_cart: bool) -> str:
