@@ -162,11 +162,13 @@ def analyze_case(
     ctx = StepContext(case=case, case_dir=case_dir, parameters=params,
                       mrd=[rep.to_result() for rep in case.mrd_reports])
     warnings: list[str] = []
+    failed_steps: list[str] = []  # steps whose section or samples failed (names, run order)
     for st in registered_steps(targets):
         if not st.applies(case):
             continue
         if progress:
             progress(st.title)
+        n_failures = len(ctx.failures)
         try:
             section = st.run(ctx)
         except RemissionError as exc:
@@ -184,6 +186,8 @@ def analyze_case(
             ctx.sections[st.name] = section
             if section.error:
                 ctx.failures.append(f"{st.title}: {section.error.splitlines()[0]}")
+        if len(ctx.failures) > n_failures:
+            failed_steps.append(st.name)
     ins = tuple(inputs or ())
     digest = hashlib.sha256("".join(i.sha256 for i in ins).encode()).hexdigest() if ins else \
         hashlib.sha256(case.model_dump_json().encode()).hexdigest()
@@ -205,6 +209,7 @@ def analyze_case(
         sections=tuple(ctx.sections.values()),
         warnings=tuple(warnings),
         failures=tuple(ctx.failures),
+        failed_steps=tuple(failed_steps),
         partial=bool(ctx.failures),
     )
 

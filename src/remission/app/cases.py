@@ -69,9 +69,7 @@ def check_serialisable(analysis: CaseAnalysis) -> str:
 
 
 def _incomplete(analysis: CaseAnalysis) -> IncompleteAnalysisError:
-    failed = tuple(dict.fromkeys(
-        [s.name for s in analysis.sections if s.error]
-        + [s.name for s in analysis.sections if any(f.startswith(s.title + ":") for f in analysis.failures)]))
+    failed = analysis.failed_steps
     n = len(analysis.failures)
     return IncompleteAnalysisError(
         analysis.failures[0]

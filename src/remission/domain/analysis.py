@@ -87,6 +87,8 @@ class CaseAnalysis(_Model):
     warnings: tuple[str, ...] = ()
     failures: tuple[str, ...] = Field(
         (), description="engines or samples whose data could not be used, one line each")
+    failed_steps: tuple[str, ...] = Field(
+        (), description="names of the steps whose section or samples failed (in run order)")
     partial: bool = Field(False, description="failures is not empty: the analysis is incomplete; "
                           "it is saved only when the user allows a partial analysis")
 

@@ -336,8 +336,7 @@ class Store:
             remission_version=analysis.provenance.remission_version,
             knowledge_base_version=analysis.provenance.knowledge_base_version,
             # names of the sections; a failed engine's name ends in "!" (a partial analysis)
-            sections=json.dumps([s.name + ("!" if s.error or any(f.startswith(s.title + ":")
-                                                                for f in analysis.failures) else "")
+            sections=json.dumps([s.name + ("!" if s.name in analysis.failed_steps else "")
                                  for s in analysis.sections]),
             analysis_json=analysis.model_dump_json(by_alias=True),
         ))
