@@ -142,6 +142,33 @@ SIM_RULES: dict[str, Rule] = rule_set(
     Rule("hsct_trm_probability", 0.10, "U",
          f"not in the specs; order of magnitude: deaths as first event 11 % vs 17 % in {_AALL1331}",
          "transplant-related mortality (death without relapse) within the first year"),
+    Rule("hsct_trm_window_days", 365, "U",
+         "not in the specs (the death day is uniform over this window after HSCT)",
+         "days after HSCT within which a transplant-related death falls"),
+    # ---- mortality outside HSCT ---------------------------------------------------------------
+    Rule("cart_toxic_death_probability", 2 / 137, "C",
+         f"{_LEVINE}: 4 deaths within 30 days of infusion, 2 from leukaemia and 2 from adverse events",
+         "death from CAR-T toxicity (adverse event, not leukaemia) after infusion"),
+    Rule("cart_toxic_death_window_days", 30, "C",
+         f"{_LEVINE}: deaths 'within 30 days' of infusion (the day is uniform over the window: [U])",
+         "days after infusion within which a CAR-T toxic death falls"),
+    Rule("death_after_failure_median_days", 50.0, "U",
+         f"{_CAL}: to ELIANA 12-month overall survival 76 % (63-86) ({_ELIANA}), jointly with "
+         "salvaged_after_failure_fraction (coarse grid, seed 20180201, n=4000); no source in the specs "
+         "gives survival after relapse from CAR-T (salvage therapy is not modelled)",
+         "median days from treatment failure (haematological relapse, or no remission within the "
+         "response window) to death; exponential (constant hazard)"),
+    Rule("salvaged_after_failure_fraction", 0.42, "U",
+         f"{_CAL}: to ELIANA 3-year overall survival 63 % (51-73) (Laetsch TW et al., JCO "
+         "2023;41:1664); mechanism: second-line therapy after CAR-T failure (HSCT, reinfusion) "
+         "salvages some patients (RIALTO, Blood Adv 2022;6:1004: 1-year OS 87 % with alloHSCT); no "
+         "source in the specs gives the share",
+         "share of patients who fail treatment and are not at risk of death from leukaemia (long-term "
+         "salvage, a cure fraction); the others die after an exponential time"),
+    Rule("response_window_days", 90, "C",
+         f"{_ELIANA}: overall remission within 3 months",
+         "a patient never in remission by this day has failed treatment on this day (the origin of "
+         "the time to death after failure)"),
     Rule("hsct_after_remission_days", 58.0, "C",
          f"{_LOCATELLI}: time to HSCT median 1.9 months (1-3) after blinatumomab",
          "median days from start of consolidation in remission to HSCT"),

@@ -4,18 +4,25 @@
 2023;41:1664; Pulsipher MA et al., Blood Cancer Discov 2022;3:66). Inclusion of the virtual
 population: relapsed/refractory B-ALL with morphological disease (marrow blasts 5-95 %,
 log-uniform), all **infused** (day 0 = infusion; the analysis population of ELIANA is the
-infused patients), Stein 2019 kinetics, doubling time from the prior, no consolidative HSCT.
+infused patients), Stein 2019 kinetics, doubling time from the prior, no consolidative HSCT,
+followed for 5 years (:data:`ELIANA_POPULATION`).
 
 * Calibrated to: overall remission within 3 months 81 % (61/75) and 12-month EFS 50 % (35-64):
   ``cart_dysfunction_probability``, ``cart_kill_max_per_day``, ``cart_kill_half_copies``,
-  ``cart_functional_copies``, ``cd19_negative_fraction0``.
-* Held out: 3-year EFS 44 % (95 % CI 31-57; Laetsch 2023) and the CD19-negative share among
+  ``cart_functional_copies``, ``cd19_negative_fraction0``. Overall survival at 12 months 76 %
+  (63-86; Maude 2018) and 3 years 63 % (51-73; Laetsch 2023): ``death_after_failure_median_days``
+  and ``salvaged_after_failure_fraction`` (no published source gives survival after failure of
+  CAR-T, so these two OS figures are calibration targets, not checks).
+* Held out: 3-year EFS 44 % (95 % CI 31-57; Laetsch 2023); the CD19-negative share among
   relapses with persistent B-cell aplasia, 23/25 = 88 % (Pulsipher 2022; exact 95 % CI
-  0.74-0.99 for 23/25). Also reported, without a published CI: 12-month relapse-free share of
-  responders 59 % (Laetsch 2023 abstract).
+  0.74-0.99 for 23/25); overall survival at 6 months 90 % (81-95; Maude 2018), 18 months 70 %
+  (58-79; ELIANA update, ASH 2019, n=79) and 5 years 55 % (43-66; Rives et al., PMC10294746).
+  Also reported, without a published CI: 12-month relapse-free share of responders 59 %
+  (Laetsch 2023 abstract).
 * Held out, qualitative: Pulsipher 2022's hazard ordering (NGS-MRD at month 3 > at day 28 >
-  B-cell recovery), as relative risks among patients in remission at each landmark.
-* Not reproduced: overall survival (the model has no death after relapse).
+  B-cell recovery), as relative risks of relapse by 3 years among patients in remission at each
+  landmark.
+* Not calibrated: deaths from CAR-T toxicity, 2/137 within 30 days (Levine 2021), a [C] input.
 
 **Blinatumomab vs chemotherapy** (:func:`virtual_trial_blinatumomab`): calibrated to AALL1331
 MRD-negativity after cycle 1 (75 % vs 32 %); Locatelli 2021 held out (difference of MRD
@@ -36,13 +43,31 @@ from remission.domain.parameters import Rule
 from remission.sim.model import Schedule, VirtualPatients, simulate
 from remission.sim.parameters import resolve_sim
 
-__all__ = ["ANCHORS", "BLINA_ANCHORS", "newcombe", "virtual_trial_blinatumomab", "virtual_trial_eliana", "wilson"]
+__all__ = ["ANCHORS", "BLINA_ANCHORS", "ELIANA_POPULATION", "newcombe", "virtual_trial_blinatumomab", "virtual_trial_eliana", "wilson"]
+
+#: inclusion criteria of the ELIANA virtual population (written down; remission's assumptions)
+ELIANA_POPULATION: dict[str, str] = {
+    "disease": "relapsed/refractory B-ALL with morphological disease: marrow blasts 5-95 %, log-uniform "
+               "(ELIANA required >= 5 % marrow blasts; the distribution is an assumption, [U])",
+    "analysis_population": "every patient infused on day 0 (ELIANA's efficacy analyses are of the infused)",
+    "kinetics": "Stein 2019 population kinetics (Table 1 with IIV) per patient",
+    "growth": "leukaemia doubling time from the prior (doubling_time_median_days, doubling_time_sdlog)",
+    "antigen": "minor CD19-negative subclone cd19_negative_fraction0; CD22-low share cd22_low_fraction0",
+    "consolidation": "no consolidative HSCT; no salvage therapy modelled after failure (death after failure "
+                     "from death_after_failure_median_days and salvaged_after_failure_fraction)",
+    "follow_up": "5 years (1826 days)",
+}
 
 #: published anchors: name -> (value, low, high, source, role)
 ANCHORS: dict[str, tuple[float, float | None, float | None, str, str]] = {
     "orr_3m": (0.81, None, None, "Maude 2018 (61/75)", "calibration"),
     "efs_12m": (0.50, 0.35, 0.64, "Maude 2018", "calibration"),
     "efs_36m": (0.44, 0.31, 0.57, "Laetsch 2023", "held out"),
+    "os_6m": (0.90, 0.81, 0.95, "Maude 2018", "held out"),
+    "os_12m": (0.76, 0.63, 0.86, "Maude 2018", "calibration"),
+    "os_18m": (0.70, 0.58, 0.79, "ELIANA update, ASH 2019 abstract (n=79)", "held out"),
+    "os_36m": (0.63, 0.51, 0.73, "Laetsch 2023", "calibration"),
+    "os_60m": (0.55, 0.43, 0.66, "Rives et al. (5-year ELIANA, PMC10294746)", "held out"),
     "cd19neg_share_relapses_with_bca": (0.88, 0.74, 0.99, "Pulsipher 2022 (23/25; exact binomial CI)",
                                         "held out"),
     "rfs_12m_responders": (0.59, None, None, "Laetsch 2023 abstract", "reported (no CI)"),
@@ -59,7 +84,7 @@ def _pulsipher_ordering(res: Any, rng: np.random.Generator, r: Mapping[str, Rule
     from remission.sim.measure import measure_mrd
 
     days = list(res.assessment_days)
-    rel_end = np.isfinite(res.relapse_day)
+    rel_end = res.relapse_day <= 3 * 365
     out: dict[str, Any] = {}
     for name, day in (("ngs_mrd_positive_day28", 28), ("ngs_mrd_positive_month3", 90)):
         at = (res.remission_day <= day) & ~(res.relapse_day <= day)
@@ -102,7 +127,7 @@ def virtual_trial_eliana(n: int = 4000, *, seed: int = 20180201,
     pts = VirtualPatients.sample(n, rng_p, r, log10_burden0_range=(math.log10(0.05), math.log10(0.95)))
     empty = Schedule.empty(n)
     sched = Schedule(empty.chemo_days, empty.blina_days, empty.ino_days, np.zeros(n), empty.hsct_day)
-    res = simulate(pts, sched, rng_s, horizon_days=3 * 365, rules=r)
+    res = simulate(pts, sched, rng_s, horizon_days=5 * 365 + 1, rules=r)
     resp = res.remission_day <= 90
     rel = res.relapse_day <= 3 * 365
     with_bca = rel & res.bca_at_relapse
@@ -112,9 +137,16 @@ def virtual_trial_eliana(n: int = 4000, *, seed: int = 20180201,
         "efs_36m": (int(res.event_free(3 * 365).sum()), n),
         "cd19neg_share_relapses_with_bca": (int((with_bca & res.relapse_cd19neg).sum()), int(with_bca.sum())),
         "rfs_12m_responders": (int((resp & ~(res.relapse_day <= 365)).sum()), int(resp.sum())),
+        **{f"os_{m}m": (int(res.alive(day).sum()), n) for m, day in ((6, 182), (12, 365), (18, 548), (36, 1095),
+                                                                      (60, 1826))},
     }
+    causes = res.death_cause if res.death_cause is not None else np.full(n, "")
     out: dict[str, Any] = {"label": "model projection (virtual trial)", "n": n, "seed": seed,
                            "population": "morphological relapse, blasts 5-95 % log-uniform, all infused on day 0",
+                           "inclusion": dict(ELIANA_POPULATION),
+                           "deaths_by_12m": {
+                               "after_failure": int(((res.overall_death_day() <= 365) & ~(res.death_day <= 365)).sum()),
+                               "cart_toxicity": int(((res.death_day <= 365) & (causes == "cart_toxicity")).sum())},
                            "anchors": {}, "pulsipher_ordering": _pulsipher_ordering(res, rng_s, r)}
     for name, (k, m) in counts.items():
         val, lo, hi, src, role = ANCHORS[name]
