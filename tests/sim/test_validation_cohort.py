@@ -115,7 +115,7 @@ def test_locatelli_difference_held_out_within_its_interval(blina: dict) -> None:
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "known gap: virtual MRD-negativity 75 % (blinatumomab) and 33 % (chemotherapy), calibrated to AALL1331 on a "
+    "known gap: virtual MRD-negativity about 75 % (blinatumomab) and 32 % (chemotherapy), calibrated to AALL1331 on a "
     "population with MRD 1e-5..1e-2 at randomisation, vs Locatelli 44/49 (Wilson 78-96 %) and 26/48 (40-67 %); "
     "Locatelli's baseline MRD distribution is not in the specs, and a population chosen to reproduce it "
     "(e.g. MRD 1e-6..10^-2.4 gives 88 % and 54 %) would be calibrated on the held-out trial"))
