@@ -68,7 +68,7 @@ def test_compare_reports_probabilities_with_intervals_and_drivers() -> None:
     assert d["death_3m"]["p"] <= d["death_6m"]["p"] <= d["death_12m"]["p"] <= 1.0
     # each projection names the uncited (R/U) rules it rests on, by the treatments it uses
     ino_hsct = set(res["strategies"]["ino_then_hsct"]["rests_on"])
-    assert {"ino_log10_kill_cd22_high", "ino_log10_kill_cd22_low", "ino_cycle_days", "hsct_conditioning_log10_kill",
+    assert {"ino_log10_kill_cd22_high", "ino_log10_kill_cd22_low", "cd22_low_fraction0", "hsct_conditioning_log10_kill",
             "hsct_gvl_kill_per_day", "hsct_trm_probability", "hsct_trm_window_days",
             "death_after_failure_median_days", "salvaged_after_failure_fraction"} <= ino_hsct
     watch = set(res["strategies"]["watch"]["rests_on"])

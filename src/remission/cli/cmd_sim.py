@@ -311,11 +311,16 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     ) -> None:
         """Virtual trials (ELIANA; blinatumomab vs chemotherapy): calibration and held-out anchors."""
         from remission.sim.parameters import resolve_sim
-        from remission.sim.validation import virtual_trial_blinatumomab, virtual_trial_eliana
+        from remission.sim.validation import (
+            virtual_trial_blinatumomab,
+            virtual_trial_eliana,
+            virtual_trial_inotuzumab,
+        )
 
         rules = resolve_sim(parse_rule_overrides(param))
         res = virtual_trial_eliana(n, seed=seed, rules=rules)
         res["blinatumomab_vs_chemotherapy"] = virtual_trial_blinatumomab(n, seed=seed, rules=rules)
+        res["inotuzumab"] = virtual_trial_inotuzumab(n, seed=seed, rules=rules)
         res["rests_on"] = _rests_on(rules)
 
         def human(console: Any) -> None:
@@ -349,6 +354,10 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                     console.print(f"  {k} ({a['role']}): blinatumomab published {a['blinatumomab']['published']:.0%} "
                                   f"model {a['blinatumomab']['model']:.0%}; chemotherapy published "
                                   f"{a['chemotherapy']['published']:.0%} model {a['chemotherapy']['model']:.0%}")
+            ia = res["inotuzumab"]["anchor"]
+            console.print(f"inotuzumab, {ia['name']} ({ia['role']}): published {ia['published']:.1%} "
+                          f"(90 % CI {ia['published_ci'][0]:.1%}-{ia['published_ci'][1]:.1%}), model {ia['model']:.1%}; "
+                          f"rests on {', '.join(res['inotuzumab']['rests_on'])}")
             console.print(f"[dim]{notice_line()}[/dim]")
 
         emit("sim_validate", res, json_out=json_out, output=output, parameters=_params(rules, n=n, seed=seed),

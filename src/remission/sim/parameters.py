@@ -96,11 +96,16 @@ SIM_RULES: dict[str, Rule] = rule_set(
     Rule("blina_break_days", 14, "C", "blinatumomab label (14 d off between cycles)",
          "days between cycles"),
     # ---- inotuzumab ---------------------------------------------------------------------------
-    Rule("ino_log10_kill_cd22_high", 2.0, "U", "not in the specs: no inotuzumab anchor available",
+    Rule("ino_log10_kill_cd22_high", 2.0, "U",
+         "not in the specs: no inotuzumab kill published; the one anchor, AALL1621 CR/CRi after cycle 1 "
+         "58.3 % (90 % CI 46.5-69.3; O'Brien MM et al., JCO 2022;40:956), is compared, not calibrated "
+         "(remission.sim.validation.virtual_trial_inotuzumab: the model gives about 44 %)",
          "log10 kill of CD22-high leukaemic cells per inotuzumab cycle"),
-    Rule("ino_log10_kill_cd22_low", 0.3, "U", "not in the specs",
+    Rule("ino_log10_kill_cd22_low", 0.3, "U", "not in the specs (sets, with cd22_low_fraction0, the response ceiling)",
          "log10 kill of CD22-low leukaemic cells per inotuzumab cycle"),
-    Rule("ino_cycle_days", 21, "U", "not in the specs", "days of one inotuzumab cycle"),
+    Rule("ino_cycle_days", 28, "C",
+         "O'Brien MM et al., JCO 2022;40:956 (COG AALL1621): 28-day cycles (clinical_rules.md)",
+         "days of one inotuzumab cycle"),
     # ---- CAR-T ----------------------------------------------------------------------------------
     Rule("cart_kill_max_per_day", 4.0, "U",
          f"{_CAL}: to ELIANA 12-month EFS 50 % ({_ELIANA})",
@@ -135,9 +140,11 @@ SIM_RULES: dict[str, Rule] = rule_set(
          f"{_ELIANA} primary analysis: 17/92 enrolled not infused (8 % manufacturing failure, "
          "11 % not infused)", "share of enrolled patients never infused"),
     # ---- HSCT ---------------------------------------------------------------------------------
-    Rule("hsct_conditioning_log10_kill", 3.0, "U", "not in the specs",
+    Rule("hsct_conditioning_log10_kill", 3.0, "U",
+         "not in the specs (simulation.md, cart_models.md §2.6 names the term without a value)",
          "log10 kill of every leukaemic clone by myeloablative conditioning"),
-    Rule("hsct_gvl_kill_per_day", 0.08, "U", "not in the specs",
+    Rule("hsct_gvl_kill_per_day", 0.08, "U",
+         "not in the specs (cart_models.md §2.6 names the term without a value)",
          "daily kill rate of every leukaemic clone by graft-versus-leukaemia"),
     Rule("hsct_trm_probability", 0.10, "U",
          f"not in the specs; order of magnitude: deaths as first event 11 % vs 17 % in {_AALL1331}",
