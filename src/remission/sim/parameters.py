@@ -164,7 +164,9 @@ SIM_RULES: dict[str, Rule] = rule_set(
          "salvaged_after_failure_fraction (coarse grid, seed 20180201, n=4000); no source in the specs "
          "gives survival after relapse from CAR-T (salvage therapy is not modelled)",
          "median days from treatment failure (haematological relapse, or no remission within the "
-         "response window) to death; exponential (constant hazard)"),
+         "response window) to death; exponential (constant hazard). Calibrated on failures after "
+         "CAR-T (r/r disease): applied to a relapse with CAR-T or HSCT still available it likely "
+         "overstates death"),
     Rule("salvaged_after_failure_fraction", 0.42, "U",
          f"{_CAL}: to ELIANA 3-year overall survival 63 % (51-73) (Laetsch TW et al., JCO "
          "2023;41:1664); mechanism: second-line therapy after CAR-T failure (HSCT, reinfusion) "
