@@ -12,7 +12,7 @@ Populations (inclusion criteria of the virtual trial, written down):
   ELIANA that enrolled relapsed/refractory B-ALL with morphological disease;
 * ``mrd_positive``: leukaemic fraction 1e-5 to 1e-2 (log-uniform), in morphological remission.
 
-The event is the first of: no remission by day 90 (time 90), haematological relapse, death
+The event is the first of: no remission by day ``response_window_days`` (90, at that time), haematological relapse, death
 without relapse (``death_after_hsct``: transplant-related; ``death_after_cart``: CAR-T toxicity);
 otherwise censored at the horizon. Overall survival is in ``death`` (1 = died by the horizon,
 from any cause, including death after relapse or refractory disease) and ``death_days`` (the day,
@@ -33,7 +33,7 @@ import numpy as np
 from remission.domain.parameters import Rule
 from remission.errors import ValidationError
 from remission.sim.model import VirtualPatients, simulate
-from remission.sim.parameters import resolve_sim
+from remission.sim.parameters import resolve_sim, value
 from remission.sim.strategies import STRATEGIES
 
 __all__ = ["COHORT_COLUMNS", "POPULATIONS", "cohort_digest", "run_cohort", "simulate_chunk", "summarise"]
@@ -45,7 +45,6 @@ POPULATIONS: dict[str, tuple[float, float]] = {
 }
 COHORT_COLUMNS = ("id", "time", "event", "cause", "death", "death_days", "log10_burden0", "doubling_time_days", "cart_infused",
                   "hsct_done", "cart_cmax", "bca_loss_day", "arm")
-NO_REMISSION_DAY = 90
 
 
 def simulate_chunk(chunk: int, start: int, size: int, seed: int, n_chunks: int, strategy: str,
@@ -68,9 +67,10 @@ def simulate_chunk(chunk: int, start: int, size: int, seed: int, n_chunks: int, 
     rel = np.where(np.isnan(res.relapse_day), np.inf, res.relapse_day)
     death = np.where(np.isnan(res.death_day), np.inf, res.death_day)
     # no remission by day 90 is the event (at day 90) unless a death without relapse came first
-    no_rem = ~(res.remission_day <= NO_REMISSION_DAY) & ~(death < NO_REMISSION_DAY)
+    window = float(value(r, "response_window_days"))  # 90 d: ELIANA's "within 3 months"
+    no_rem = ~(res.remission_day <= window) & ~(death < window)
     t_event = np.minimum(rel, death)
-    time = np.where(no_rem, float(NO_REMISSION_DAY), np.minimum(t_event, float(horizon_days)))
+    time = np.where(no_rem, window, np.minimum(t_event, float(horizon_days)))
     event = no_rem | np.isfinite(t_event) & (t_event <= horizon_days)
     cause = np.full(size, "censored", dtype=object)
     is_rel = ~no_rem & (rel <= death) & np.isfinite(rel)

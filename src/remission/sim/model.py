@@ -194,9 +194,12 @@ class SimResult:
     def n(self) -> int:
         return int(self.relapse_day.shape[0])
 
-    def event_free(self, day: float) -> np.ndarray:
-        """No refractoriness (no remission by day 90 or by ``day``), relapse or death by ``day``."""
-        resp = self.remission_day <= min(day, 90.0)
+    def event_free(self, day: float, response_window_days: float = 90.0) -> np.ndarray:
+        """No refractoriness (no remission within the response window or by ``day``), relapse or death by ``day``.
+
+        ``response_window_days``: the rule of that name (90 d, ELIANA's "within 3 months").
+        """
+        resp = self.remission_day <= min(day, response_window_days)
         relapsed = self.relapse_day <= day
         dead = self.death_day <= day
         return resp & ~relapsed & ~dead

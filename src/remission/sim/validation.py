@@ -133,13 +133,14 @@ def virtual_trial_eliana(n: int = 4000, *, seed: int = 20180201,
     empty = Schedule.empty(n)
     sched = Schedule(empty.chemo_days, empty.blina_days, empty.ino_days, np.zeros(n), empty.hsct_day)
     res = simulate(pts, sched, rng_s, horizon_days=5 * 365 + 1, rules=r)
-    resp = res.remission_day <= 90
+    window = float(r["response_window_days"].value)
+    resp = res.remission_day <= window
     rel = res.relapse_day <= 3 * 365
     with_bca = rel & res.bca_at_relapse
     counts = {
         "orr_3m": (int(resp.sum()), n),
-        "efs_12m": (int(res.event_free(365).sum()), n),
-        "efs_36m": (int(res.event_free(3 * 365).sum()), n),
+        "efs_12m": (int(res.event_free(365, window).sum()), n),
+        "efs_36m": (int(res.event_free(3 * 365, window).sum()), n),
         "cd19neg_share_relapses_with_bca": (int((with_bca & res.relapse_cd19neg).sum()), int(with_bca.sum())),
         "rfs_12m_responders": (int((resp & ~(res.relapse_day <= 365)).sum()), int(resp.sum())),
         **{f"os_{m}m": (int(res.alive(day).sum()), n) for m, day in ((6, 182), (12, 365), (18, 548), (36, 1095),
