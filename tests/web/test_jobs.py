@@ -34,7 +34,12 @@ def ngs(settings: Any, tmp_path: Path) -> dict[str, Any]:
     from remission.domain import Case
     from remission.pipeline import analyze_case
     from remission.store import Store
-    from remission.synth.ngs import random_rearrangement, simulate_sample, write_sample_airr, write_sample_fastq
+    from remission.synth.ngs import (
+        random_rearrangement,
+        simulate_sample,
+        write_sample_airr,
+        write_sample_fastq,
+    )
 
     d = tmp_path / "ngs"
     d.mkdir()
