@@ -290,7 +290,7 @@ def test_progress_fragment_polls_until_finished(app: Any, client_for: Any) -> No
     viewer = client_for("viewer")
     r = viewer.get(f"/jobs/{'c' * 16}", headers={"HX-Request": "true"})
     assert r.status_code == 200 and 'hx-trigger="every 1s"' in r.text and "25 %" in r.text
-    assert "HX-Refresh" not in r.headers and "<script" not in r.text
+    assert "HX-Redirect" not in r.headers and "<script" not in r.text
     assert "script-src 'self'" in r.headers["Content-Security-Policy"]
     page = viewer.get("/patients/PAT-A/results").text
     assert f'id="job-{"c" * 16}"' in page and 'hx-trigger="every 1s"' in page
@@ -298,11 +298,11 @@ def test_progress_fragment_polls_until_finished(app: Any, client_for: Any) -> No
     app.state.store.write(lambda conn: conn.execute(T.jobs.update().values(state="done", progress=1.0,
                                                                            finished_at=now)))
     r = viewer.get(f"/jobs/{'c' * 16}", headers={"HX-Request": "true"})
-    assert 'hx-trigger' not in r.text and r.headers["HX-Refresh"] == "true"
+    assert 'hx-trigger' not in r.text and r.headers["HX-Redirect"] == "/patients/PAT-A/results"
     assert viewer.get("/api/v1/jobs/" + "d" * 16).status_code == 404
 
 
-def test_upload_limits_and_large_fcs_in_background(settings: Any, client_for: Any, tmp_path: Path) -> None:
+def test_upload_limits_and_large_fcs_in_background(settings: Any, tmp_path: Path) -> None:
     """Over the size limit: refused inline, nothing spooled or stored. An FCS file larger than
     ``large_fcs_bytes`` goes through a job; a smaller one is checked at once."""
     from fastapi.testclient import TestClient

@@ -3,12 +3,15 @@
 ``GET /jobs/{job_id}`` returns the job's fragment; while the job is queued or running the
 fragment carries ``hx-trigger="every 1s"`` and replaces itself, so polling stops with the first
 fragment of a finished job (no script; the CSP holds). That last poll also answers
-``HX-Refresh: true`` so the page reloads and lists the new draft (or shows the error).
+``HX-Redirect`` to the patient's results page, so the page reloads and lists the new draft (or
+shows the error) — a redirect, not ``HX-Refresh``: after a boosted upload the address bar holds
+the upload's POST address, which a reload would GET.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
@@ -31,7 +34,7 @@ def job_fragment(request: Request, job_id: str, session: Annotated[SessionInfo, 
     job = svc.get_job(store_of(request), job_id)
     response = page(request, "job.html", {"job": job})
     if job.finished and request.headers.get("hx-request"):
-        response.headers["HX-Refresh"] = "true"
+        response.headers["HX-Redirect"] = f"/patients/{quote(job.case_id, safe='')}/results"
     return response
 
 

@@ -83,7 +83,10 @@ def _upload_in_background(request: Request, case_id: str, session: SessionInfo, 
                 raise ValidationError(f"field dna_ng: expected a number of nanograms, got {dna_ng[:20]!r}") from None
             if not 0 < dna < float("inf"):
                 raise ValidationError(f"field dna_ng: expected a positive number of nanograms, got {dna_ng[:20]!r}")
-        job_id, spool = runner.spool(name, limit=settings.max_background_upload_bytes)
+        limit = settings.max_background_upload_bytes
+        if file.size is not None and file.size > limit:
+            raise ValidationError(f"file {name!r}: larger than {limit} bytes (the server's upload limit)")
+        job_id, spool = runner.spool(name, limit=limit)
         while chunk := file.file.read(CHUNK_BYTES):
             spool.write(chunk)
         sha = spool.close()
