@@ -56,7 +56,7 @@ log = logging.getLogger("remission.web")
 #: two cores; a second upload waits ``queued``) — a server setting, ``WebSettings.job_workers``
 DEFAULT_WORKERS = 1
 #: the largest progress step that is not written to the store (fewer writes on big files)
-PROGRESS_STEP = 0.01
+PROGRESS_STEP = 0.02
 #: bytes read from an upload at a time
 CHUNK_BYTES = 1 << 20
 
