@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _util import run_timed  # noqa: E402
+from _util import run_timed
 
 
 def build(tmp: Path, cells: int, total_reads: int) -> dict[str, str]:
@@ -34,7 +34,12 @@ def build(tmp: Path, cells: int, total_reads: int) -> dict[str, str]:
     from remission.domain import Case
     from remission.pipeline import analyze_case
     from remission.store import Store
-    from remission.synth.ngs import random_rearrangement, simulate_sample, write_sample_airr, write_sample_fastq
+    from remission.synth.ngs import (
+        random_rearrangement,
+        simulate_sample,
+        write_sample_airr,
+        write_sample_fastq,
+    )
 
     rng = np.random.default_rng(20261202)
     clone = random_rearrangement(rng, "IGH")
