@@ -216,39 +216,55 @@ def test_a_failing_final_transaction_stores_nothing(app: Any, client_for: Any, n
     assert _audit(app, "result.upload") == []
 
 
-def test_server_killed_mid_job_fails_the_job_at_start_and_stores_nothing(app: Any, settings: Any,
-                                                                         client_for: Any) -> None:
-    """A job row left ``running`` (and one ``queued``) with its spooled file, as a killed server
-    leaves them; the next start marks both failed, removes the spool and stores no result."""
+def test_server_killed_mid_job_resumes_or_fails_at_start_and_never_half_stores(app: Any, settings: Any) -> None:
+    """Job rows as a killed server leaves them, with their spool folders: the next start runs
+    again a job whose spooled file is whole (once: ``attempts`` < 2), fails one whose file is gone
+    and one that already ran twice, and removes every spool folder it does not run again."""
     import datetime as dt
 
+    from remission.app import audit
     from remission.web import create_app
 
+    data = b"@r1\nACGTACGT\n+\nIIIIIIII\n@r2\nTTTTACGT\n+\nIIIIIIII\n"
     now = dt.datetime.now(dt.UTC)
-    for jid, state in (("a" * 16, "running"), ("b" * 16, "queued")):
+    # (job id, state, attempts, spooled file written)
+    rows = (("a" * 16, "running", 1, True), ("b" * 16, "queued", 0, False), ("c" * 16, "running", 2, True))
+    for jid, state, attempts, spooled in rows:
         folder = settings.spool / jid
         folder.mkdir(parents=True)
-        (folder / "half.fastq").write_bytes(b"@r1\nACGT\n+\nIIII\n")
-        app.state.store.write(lambda conn, jid=jid, state=state: conn.execute(T.jobs.insert().values(
-            job_id=jid, kind="fastq", case_id="PAT-A", created_by="lab", state=state, progress=0.4,
-            message="120 reads checked", error=None, params_json=json.dumps({"filename": "half.fastq"}),
-            result_id=None, created_at=now, started_at=now if state == "running" else None, finished_at=None)))
+        if spooled:
+            (folder / "fu.fastq").write_bytes(data)
+        params = {"filename": "fu.fastq", "size": len(data), "sha256": "0" * 64, "date": "2023-06-01",
+                  "material": "bone_marrow", "address": "testclient"}
+        app.state.store.write(lambda conn, jid=jid, state=state, attempts=attempts, params=params: conn.execute(
+            T.jobs.insert().values(job_id=jid, kind="fastq", case_id="PAT-A", created_by="lab", state=state,
+                                   progress=0.4, message="1 reads checked", error=None,
+                                   params_json=json.dumps(params), result_id=None, attempts=attempts,
+                                   created_at=now, started_at=now if state == "running" else None,
+                                   finished_at=None)))
+    (settings.spool / "orphan").mkdir()  # a spool folder without a job row
     before = _counts(app)
     app.state.store.close()  # the server is gone
     restarted = create_app(settings)
     try:
         st = restarted.state.store
-        rows = st.read(lambda c: c.execute(sa.select(T.jobs).order_by(T.jobs.c.job_id)).all())
-        assert [(r.job_id, r.state, r.result_id) for r in rows] == [("a" * 16, "failed", None),
-                                                                    ("b" * 16, "failed", None)]
-        assert all("server stopped" in r.error and r.finished_at is not None for r in rows)
+        a = restarted.state.jobs.wait("a" * 16, timeout=60)
+        assert (a.state, a.progress, a.attempts) == ("done", 1.0, 2)
+        got = {r.job_id: r for r in st.read(lambda c: c.execute(sa.select(T.jobs)).all())}
+        assert got["b" * 16].state == "failed" and "spooled file is not whole" in got["b" * 16].error
+        assert got["c" * 16].state == "failed" and "not tried again" in got["c" * 16].error
+        assert got["b" * 16].result_id is None and got["c" * 16].result_id is None
+        # exactly one new draft: the resumed job's, stored once
+        after = _counts(restarted)
+        assert after["assay_results"] == before["assay_results"] + 1 and after["analyses"] == before["analyses"]
+        res = st.read(lambda c: c.execute(sa.select(T.assay_results.c.result_id, T.assay_results.c.status)).all())
+        assert [(r.result_id, r.status) for r in res] == [(a.result_id, "draft")]
         assert not any(settings.spool.iterdir())
-        assert _counts(restarted) == before
-        from remission.app import audit
-
-        assert sorted(e.detail["job"] for e in audit.entries(st, action="job.failed")) == ["a" * 16, "b" * 16]
+        assert [e.detail["job"] for e in audit.entries(st, action="job.resume")] == ["a" * 16]
+        assert sorted(e.detail["job"] for e in audit.entries(st, action="job.failed")) == ["b" * 16, "c" * 16]
         assert audit.verify(st).ok
     finally:
+        restarted.state.jobs.shutdown(wait=True)
         restarted.state.store.close()
 
 
@@ -285,7 +301,7 @@ def test_progress_fragment_polls_until_finished(app: Any, client_for: Any) -> No
     now = dt.datetime.now(dt.UTC)
     app.state.store.write(lambda conn: conn.execute(T.jobs.insert().values(
         job_id="c" * 16, kind="fastq", case_id="PAT-A", created_by="lab", state="running", progress=0.25,
-        message="1000 reads checked", error=None, params_json="{}", result_id=None, created_at=now,
+        message="1000 reads checked", error=None, params_json="{}", result_id=None, attempts=1, created_at=now,
         started_at=now, finished_at=None)))
     viewer = client_for("viewer")
     r = viewer.get(f"/jobs/{'c' * 16}", headers={"HX-Request": "true"})

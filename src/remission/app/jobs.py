@@ -14,10 +14,14 @@ checked and stored) runs in a small worker pool while the page shows its progres
 - The uploaded file waits in a spool folder (``<spool>/<job id>/<name>``) written in chunks by
   :class:`Spool` (size limit, SHA-256 on the way, never held whole in memory); the folder is
   removed when the job ends.
-- A server killed during a job leaves its row ``queued`` or ``running``: :func:`recover`, run
-  when the application starts, marks those jobs failed (the upload has to be repeated; nothing
-  of them was stored) and removes their spool folders. It assumes one server process per store
-  (``remission serve`` runs one).
+- A server killed during a job leaves its row ``queued`` or ``running`` and nothing of its result
+  (the result is stored only in the job's last transaction). :func:`recover`, run when the
+  application starts, puts such a job back in the queue when its spooled file is still there
+  whole (same size) and it has run fewer than :data:`MAX_ATTEMPTS` times — the check starts again
+  from the beginning, so nothing the laboratory uploaded is lost — and otherwise marks it failed
+  (the upload has to be repeated) and removes its spool folder. A job that brought the server down
+  twice is not tried a third time. It assumes one server process per store (``remission serve``
+  runs one).
 
 Engines never import this module: a work function passes a plain callback (e.g. a chunk
 iterator that calls :meth:`JobContext.progress`) down to them.
@@ -57,6 +61,8 @@ log = logging.getLogger("remission.web")
 DEFAULT_WORKERS = 1
 #: the largest progress step that is not written to the store (fewer writes on big files)
 PROGRESS_STEP = 0.02
+#: runs of one job (the first and one resumption after a server restart)
+MAX_ATTEMPTS = 2
 #: bytes read from an upload at a time
 CHUNK_BYTES = 1 << 20
 
@@ -77,6 +83,7 @@ class Job(BaseModel):
     message: str
     error: str | None
     result_id: str | None
+    attempts: int = 0
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
@@ -95,7 +102,7 @@ def _utc(v: dt.datetime | None) -> dt.datetime | None:
 def _job(r: Any) -> Job:
     return Job(job_id=r.job_id, kind=r.kind, case_id=r.case_id, created_by=r.created_by, state=r.state,
                progress=r.progress, message=r.message, error=r.error, result_id=r.result_id,
-               created_at=_utc(r.created_at), started_at=_utc(r.started_at), finished_at=_utc(r.finished_at))
+               attempts=r.attempts, created_at=_utc(r.created_at), started_at=_utc(r.started_at), finished_at=_utc(r.finished_at))
 
 
 def get_job(store: Store, job_id: str) -> Job:
@@ -203,7 +210,7 @@ class JobRunner:
         row = {"job_id": job_id, "kind": kind, "case_id": case_id, "created_by": actor, "state": "queued",
                "progress": 0.0, "message": "waiting for a worker", "error": None,
                "params_json": json.dumps({**params, "address": address}, sort_keys=True, default=str), "result_id": None,
-               "created_at": now, "started_at": None, "finished_at": None}
+               "attempts": 0, "created_at": now, "started_at": None, "finished_at": None}
 
         def tx(conn: Connection) -> None:
             conn.execute(T.jobs.insert().values(**row))
@@ -213,8 +220,14 @@ class JobRunner:
 
         self.store.write(tx)
         with self._lock:
-            self._futures[job_id] = self._pool.submit(self._run, job_id, address)
+            self._futures[job_id] = self._pool.submit(self._run, job_id)
         return _job(SimpleNamespace(**row))
+
+    def resume(self, job_ids: list[str]) -> None:
+        """Queue jobs :func:`recover` put back in the queue."""
+        with self._lock:
+            for job_id in job_ids:
+                self._futures[job_id] = self._pool.submit(self._run, job_id)
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """Block until the job has ended (tests, the command line); returns its row."""
@@ -228,19 +241,20 @@ class JobRunner:
         self._pool.shutdown(wait=wait, cancel_futures=True)
 
     # -- worker side ------------------------------------------------------------------------
-    def _run(self, job_id: str, address: str) -> None:
+    def _run(self, job_id: str) -> None:
         c = T.jobs.c
         row = self.store.read(lambda conn: conn.execute(sa.select(T.jobs).where(c.job_id == job_id)).first())
         if row is None:
             return
         job = _job(row)
         params = json.loads(row.params_json)
+        address = str(params.get("address", ""))
         folder = self.spool_dir / job_id
         path = folder / params["filename"] if params.get("filename") else None
         started = dt.datetime.now(dt.UTC)
         n = self.store.write(lambda conn: conn.execute(
             T.jobs.update().where(c.job_id == job_id, c.state == "queued")
-            .values(state="running", started_at=started, message="started")).rowcount)
+            .values(state="running", started_at=started, message="started", attempts=c.attempts + 1)).rowcount)
         if n != 1:  # failed by recover() meanwhile
             return
         ctx = JobContext(self, job, params, path)
@@ -285,28 +299,52 @@ class JobRunner:
         self.store.write(tx)
 
 
-def recover(store: Store, spool_dir: Path) -> list[str]:
-    """Mark the jobs a stopped server left ``queued``/``running`` as failed and remove their spool
-    folders; returns their ids. Run once when the server starts, before it takes requests."""
+def _spool_intact(spool_dir: Path, job_id: str, params: dict[str, Any]) -> bool:
+    name, size = params.get("filename"), params.get("size")
+    if not name or not isinstance(size, int):
+        return False
+    path = spool_dir / job_id / str(name)
+    return path.is_file() and path.stat().st_size == size
+
+
+def recover(store: Store, spool_dir: Path, *, max_attempts: int = MAX_ATTEMPTS) -> tuple[list[str], list[str]]:
+    """Deal with the jobs a stopped server left ``queued``/``running``: put back in the queue
+    those whose spooled file is whole and that ran fewer than ``max_attempts`` times, fail the
+    others and remove their spool folders (and any folder without a job). Returns (ids to run
+    again — pass them to :meth:`JobRunner.resume` —, ids failed). Run once when the server
+    starts, before it takes requests."""
     c = T.jobs.c
     now = dt.datetime.now(dt.UTC)
-    error = ("the server stopped before this job ended; nothing of it was stored — "
-             "upload the file again")
 
-    def tx(conn: Connection) -> list[str]:
-        rows = conn.execute(sa.select(c.job_id, c.kind, c.case_id).where(c.state.in_(("queued", "running")))
-                            .order_by(c.created_at, c.job_id)).all()
+    def tx(conn: Connection) -> tuple[list[str], list[str]]:
+        rows = conn.execute(sa.select(c.job_id, c.kind, c.case_id, c.attempts, c.params_json)
+                            .where(c.state.in_(("queued", "running"))).order_by(c.created_at, c.job_id)).all()
+        resumed, failed = [], []
         for r in rows:
-            conn.execute(T.jobs.update().where(c.job_id == r.job_id)
-                         .values(state="failed", error=error, message="failed", finished_at=now))
+            params = json.loads(r.params_json)
+            if r.attempts < max_attempts and _spool_intact(spool_dir, r.job_id, params):
+                conn.execute(T.jobs.update().where(c.job_id == r.job_id).values(
+                    state="queued", progress=0.0, message="resumed after a server restart", started_at=None))
+                audit.append(conn, actor="system", action="job.resume", target=f"patient:{r.case_id}",
+                             address="server", detail={"job": r.job_id, "kind": r.kind, "attempts": r.attempts},
+                             now=now)
+                resumed.append(str(r.job_id))
+                continue
+            why = (f"the server stopped during each of its {r.attempts} runs; not tried again"
+                   if r.attempts >= max_attempts else "the server stopped and the spooled file is not whole")
+            conn.execute(T.jobs.update().where(c.job_id == r.job_id).values(
+                state="failed", error=f"{why}; nothing of this job was stored — upload the file again",
+                message="failed", finished_at=now))
             audit.append(conn, actor="system", action="job.failed", target=f"patient:{r.case_id}",
                          outcome="failed", address="server",
-                         detail={"job": r.job_id, "kind": r.kind, "error": "server restarted"}, now=now)
-        return [str(r.job_id) for r in rows]
+                         detail={"job": r.job_id, "kind": r.kind, "error": why}, now=now)
+            failed.append(str(r.job_id))
+        return resumed, failed
 
-    ids: list[str] = store.write(tx)
+    resumed, failed = store.write(tx)
     if spool_dir.is_dir():
+        keep = set(resumed)
         for folder in spool_dir.iterdir():
-            if folder.is_dir():  # no job is running yet: every spool folder is left over
+            if folder.is_dir() and folder.name not in keep:  # no job is running yet
                 shutil.rmtree(folder, ignore_errors=True)
-    return ids
+    return resumed, failed

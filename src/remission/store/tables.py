@@ -163,6 +163,7 @@ jobs = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("params_json", sa.Text, nullable=False),
     sa.Column("result_id", sa.String(32), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),

@@ -87,10 +87,12 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
     store = Store(settings.db_url)
     store.open()
-    # jobs a stopped server left running are failed before this one takes requests
-    recover_jobs(store, settings.spool)
+    # jobs a stopped server left unfinished run again (spooled file whole) or fail, before this
+    # server takes requests
+    resumed, _ = recover_jobs(store, settings.spool)
     work = file_job(files_dir=settings.files_dir, case_roots=settings.case_roots)
     runner = JobRunner(store, settings.spool, {"fastq": work, "fcs": work}, workers=settings.job_workers)
+    runner.resume(resumed)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

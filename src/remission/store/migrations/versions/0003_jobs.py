@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("error", sa.Text, nullable=True),
         sa.Column("params_json", sa.Text, nullable=False),
         sa.Column("result_id", sa.String(32), nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("created_at", _TZ, nullable=False),
         sa.Column("started_at", _TZ, nullable=True),
         sa.Column("finished_at", _TZ, nullable=True),
