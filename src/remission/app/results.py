@@ -462,7 +462,8 @@ def file_job(*, files_dir: Path, case_roots: tuple[Path, ...] = ()) -> Callable[
                 _reader(kind)(path)
                 extra = {}
         except RemissionError as exc:
-            raise ValidationError(str(exc)) from None
+            # a reader may name the spooled path; show the uploaded name instead
+            raise ValidationError(str(exc).replace(str(path), name).replace(str(path.parent) + "/", "")) from None
         except Exception as exc:  # a reader bug must still read as a rejected file
             raise ValidationError(f"file {name!r}: not a readable {FILE_KINDS[kind][0]} ({type(exc).__name__})") from None
         payload = {"date": p["date"], "material": p["material"], **extra}

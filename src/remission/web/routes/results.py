@@ -87,15 +87,23 @@ def _upload_in_background(request: Request, case_id: str, session: SessionInfo, 
         if file.size is not None and file.size > limit:
             raise ValidationError(f"file {name!r}: larger than {limit} bytes (the server's upload limit)")
         job_id, spool = runner.spool(name, limit=limit)
-        while chunk := file.file.read(CHUNK_BYTES):
-            spool.write(chunk)
-        sha = spool.close()
+        try:
+            while chunk := file.file.read(CHUNK_BYTES):
+                spool.write(chunk)
+            sha = spool.close()
+        except BaseException:
+            spool.discard()
+            raise
     except ValidationError as exc:
         svc.reject(st, case_id, kind, exc, actor, address)
         return _results_page(request, case_id, error=str(exc), status_code=422)
-    runner.submit(job_id, kind, case_id, actor=actor, address=address,
-                  params={"filename": name, "date": sample_date.isoformat(), "material": material,
-                          "sha256": sha, "size": spool.size, "dna_ng": dna})
+    try:
+        runner.submit(job_id, kind, case_id, actor=actor, address=address,
+                      params={"filename": name, "date": sample_date.isoformat(), "material": material,
+                              "sha256": sha, "size": spool.size, "dna_ng": dna})
+    except BaseException:
+        spool.discard()
+        raise
     return _results_page(request, case_id, message=f"{name} is being checked in the background; "
                                                    "it is stored as a draft when the check passes.")
 
