@@ -161,7 +161,6 @@ class JobContext:
         self._progress = 0.0
         self._written = 0.0
         self._message = ""
-        self.updates: list[float] = []  # every fraction written (tests read it)
         #: undo steps outside the store (e.g. a file moved into place) run when the job fails
         self.on_failure: list[Callable[[], object]] = []
 
@@ -182,7 +181,6 @@ class JobContext:
         self.store.write(lambda conn: conn.execute(
             T.jobs.update().where(c.job_id == self.job.job_id, c.state == "running")
             .values(progress=f, message=msg)))
-        self.updates.append(f)
 
 
 class JobRunner:
