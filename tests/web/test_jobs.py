@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import html
 import json
 import threading
 from pathlib import Path
@@ -355,3 +356,24 @@ def test_upload_limits_and_large_fcs_in_background(settings: Any, tmp_path: Path
         assert len(c.get("/api/v1/patients/PAT-A/jobs").json()) == 1  # no second job
     finally:
         application.state.store.close()
+
+
+def test_fastq_form_errors_are_inline_and_start_no_job(app: Any, client_for: Any, tmp_path: Path) -> None:
+    lab = client_for("lab")
+    before = _counts(app)
+    reads = tmp_path / "reads.txt"
+    reads.write_bytes(b"@r1\nACGT\n+\nIIII\n")
+    r = _upload(lab, reads, case_id="PAT-A")
+    assert r.status_code == 422 and 'id="upload-error"' in r.text
+    assert "'reads.txt': a FASTQ file name ends in .fastq, .fq, .fastq.gz, .fq.gz" in html.unescape(r.text)
+    good = tmp_path / "fu.fq.gz"
+    good.write_bytes(gzip.compress(reads.read_bytes()))
+    r = _upload(lab, good, case_id="PAT-A", dna_ng="lots")
+    assert r.status_code == 422 and "field dna_ng: expected a number of nanograms" in r.text
+    r = _upload(lab, good, case_id="PAT-A", dna_ng="-5")
+    assert r.status_code == 422 and "field dna_ng: expected a positive number" in r.text
+    assert lab.get("/api/v1/patients/PAT-A/jobs").json() == []
+    assert _counts(app) == before
+    assert [e.outcome for e in _audit(app, "result.upload")] == ["invalid"] * 3
+    # a viewer may watch, not upload
+    assert _upload(client_for("viewer"), good, case_id="PAT-A").status_code == 403
