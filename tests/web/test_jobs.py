@@ -377,3 +377,42 @@ def test_fastq_form_errors_are_inline_and_start_no_job(app: Any, client_for: Any
     assert [e.outcome for e in _audit(app, "result.upload")] == ["invalid"] * 3
     # a viewer may watch, not upload
     assert _upload(client_for("viewer"), good, case_id="PAT-A").status_code == 403
+
+
+def test_a_job_cut_short_by_a_stopping_server_runs_again_at_the_next_start(
+        app: Any, client_for: Any, ngs: dict[str, Any], settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server stops (store closed) while a job runs: the job cannot record its end, keeps its
+    spooled file, and the next start runs it again to the end — one draft, stored once."""
+    from remission.app import results as svc
+    from remission.web import create_app
+
+    gate, started = threading.Event(), threading.Event()
+    orig = svc._check_fastq
+
+    def held(ctx: Any, *args: Any, **kw: Any) -> Any:
+        started.set()
+        assert gate.wait(60)
+        return orig(ctx, *args, **kw)
+
+    monkeypatch.setattr(svc, "_check_fastq", held)
+    lab = client_for("lab")
+    _upload(lab, ngs["fastq_gz"])
+    job_id = _only_job(lab)["job_id"]
+    assert started.wait(60)
+    runner = app.state.jobs
+    runner.shutdown(wait=False)
+    app.state.store.close()  # the server stops while the job is held
+    gate.set()
+    with pytest.raises(Exception, match="not open"):
+        runner.wait(job_id, timeout=60)
+    assert (settings.spool / job_id / "fu.fastq.gz").is_file()  # kept for the next start
+    restarted = create_app(settings)
+    try:
+        job = restarted.state.jobs.wait(job_id, timeout=120)
+        assert (job.state, job.attempts) == ("done", 2)
+        res = restarted.state.store.read(lambda c: c.execute(sa.select(T.assay_results.c.result_id)).all())
+        assert [r.result_id for r in res] == [job.result_id]
+        assert not (settings.spool / job_id).exists()
+    finally:
+        restarted.state.jobs.shutdown(wait=True)
+        restarted.state.store.close()

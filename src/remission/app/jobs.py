@@ -256,6 +256,7 @@ class JobRunner:
         if n != 1:  # failed by recover() meanwhile
             return
         ctx = JobContext(self, job, params, path)
+        ended = False  # the job's end (done or failed) is in the store
         try:
             store_tx = self.work[job.kind](ctx)
 
@@ -272,6 +273,7 @@ class JobRunner:
                 return rid
 
             self.store.write(finish)
+            ended = True
         except Exception as exc:
             for undo in ctx.on_failure:
                 with contextlib.suppress(OSError):
@@ -280,8 +282,12 @@ class JobRunner:
             if not isinstance(exc, RemissionError):
                 log.error("job failed with an internal error (%s)", type(exc).__name__)
             self._fail(job, error, address)
+            ended = True
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            # a job whose end could not be written (the store closed under a stopping server)
+            # keeps its spooled file, so the next start can run it again
+            if ended:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def _fail(self, job: Job, error: str, address: str) -> None:
         c = T.jobs.c
