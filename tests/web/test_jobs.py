@@ -416,3 +416,38 @@ def test_a_job_cut_short_by_a_stopping_server_runs_again_at_the_next_start(
     finally:
         restarted.state.jobs.shutdown(wait=True)
         restarted.state.store.close()
+
+
+def test_a_sign_off_whose_reanalysis_was_cut_short_is_reanalysed_at_the_next_start(
+        app: Any, client_for: Any, settings: Any) -> None:
+    """Signed, but the server stopped before the re-analysis ended (``analysis_id`` empty): the
+    next start queues a ``reanalysis`` job, which links the result to the new analysis."""
+    from remission.app import audit
+    from remission.app import results as svc
+    from remission.web import create_app
+
+    lab = client_for("lab")
+    rid = lab.post("/api/v1/patients/PAT-C/results/mrd", json={"date": "2023-05-01", "method": "pcr",
+                                                               "value": 0.002, "lod": 5e-5, "loq": 1e-4}).json()["result_id"]
+    svc.sign(app.state.store, rid, actor="lab2", address="testclient")  # the signature alone
+    assert app.state.store.read(lambda c: c.execute(sa.select(T.assay_results.c.analysis_id)).scalar_one()) is None
+    app.state.store.close()
+    restarted = create_app(settings)
+    try:
+        st = restarted.state.store
+        jobs = st.read(lambda c: c.execute(sa.select(T.jobs.c.job_id, T.jobs.c.kind, T.jobs.c.result_id)).all())
+        assert [(j.kind, j.result_id) for j in jobs] == [("reanalysis", rid)]
+        job = restarted.state.jobs.wait(jobs[0].job_id, timeout=120)
+        assert (job.state, job.message, job.result_id) == ("done", "re-analysed", rid)
+        analysis_id = st.read(lambda c: c.execute(sa.select(T.assay_results.c.analysis_id)).scalar_one())
+        assert analysis_id is not None
+        # the new analysis holds the signed value (PAT-C had no MRD value before)
+        from remission.app.patients import latest_with_id
+
+        latest_id, analysis = latest_with_id(st, "PAT-C")
+        assert latest_id == analysis_id and [r.value for r in analysis.case.mrd_reports] == [0.002]
+        assert [e.actor for e in audit.entries(st, action="job.submit")] == ["system"]
+        assert svc.pending_reanalyses(st) == []
+    finally:
+        restarted.state.jobs.shutdown(wait=True)
+        restarted.state.store.close()

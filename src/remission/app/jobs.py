@@ -1,5 +1,6 @@
 """Background jobs: longer work of the web application (a FASTQ or a large FCS upload being
-checked and stored) runs in a small worker pool while the page shows its progress.
+checked and stored; a re-analysis a stopped server cut short) runs in a small worker pool while
+the page shows its progress.
 
 - A job is a row of the ``jobs`` table (kind, patient, who started it, state ``queued`` →
   ``running`` → ``done``/``failed``, progress 0–1 with a message, the error, the result it
@@ -161,6 +162,8 @@ class JobContext:
         self._progress = 0.0
         self._written = 0.0
         self._message = ""
+        #: the job's message once done
+        self.done_message = "stored as a draft"
         #: undo steps outside the store (e.g. a file moved into place) run when the job fails
         self.on_failure: list[Callable[[], object]] = []
 
@@ -200,14 +203,16 @@ class JobRunner:
         job_id = secrets.token_hex(8)
         return job_id, Spool(self.spool_dir / job_id, name, limit=limit)
 
-    def submit(self, job_id: str, kind: str, case_id: str, *, actor: str, address: str,
+    def submit(self, job_id: str | None, kind: str, case_id: str, *, actor: str, address: str,
                params: dict[str, Any]) -> Job:
         if kind not in self.work:
             raise ValidationError(f"job kind must be one of {', '.join(self.work)}, but was {kind!r}")
+        job_id = job_id or secrets.token_hex(8)
         now = dt.datetime.now(dt.UTC)
         row = {"job_id": job_id, "kind": kind, "case_id": case_id, "created_by": actor, "state": "queued",
                "progress": 0.0, "message": "waiting for a worker", "error": None,
-               "params_json": json.dumps({**params, "address": address}, sort_keys=True, default=str), "result_id": None,
+               "params_json": json.dumps({**params, "address": address}, sort_keys=True, default=str),
+               "result_id": params.get("result_id"),
                "attempts": 0, "created_at": now, "started_at": None, "finished_at": None}
 
         def tx(conn: Connection) -> None:
@@ -264,7 +269,7 @@ class JobRunner:
                 rid = store_tx(conn)
                 now = dt.datetime.now(dt.UTC)
                 n = conn.execute(T.jobs.update().where(c.job_id == job_id, c.state == "running").values(
-                    state="done", progress=1.0, message="stored as a draft", result_id=rid,
+                    state="done", progress=1.0, message=ctx.done_message, result_id=rid,
                     finished_at=now)).rowcount
                 if n != 1:
                     raise RemissionError(f"job {job_id} is no longer running")  # rolls the result back
@@ -305,6 +310,8 @@ class JobRunner:
 
 def _spool_intact(spool_dir: Path, job_id: str, params: dict[str, Any]) -> bool:
     name, size = params.get("filename"), params.get("size")
+    if name is None and size is None:  # a job without an upload (a re-analysis)
+        return True
     if not name or not isinstance(size, int):
         return False
     path = spool_dir / job_id / str(name)

@@ -52,7 +52,9 @@ __all__ = [
     "file_job",
     "get_result",
     "list_results",
+    "pending_reanalyses",
     "reanalyse_after_sign_off",
+    "reanalysis_job",
     "reject",
     "runs_in_background",
     "sign",
@@ -364,20 +366,62 @@ def reanalyse_after_sign_off(store: Store, result_id: str, case_id: str, *, file
     :data:`PROGRESS` follows the engine steps."""
     c = T.assay_results.c
     try:
-        case_dir = locate_case_dir(case_id, case_roots) or (files_dir / case_id)
-        case_dir.mkdir(parents=True, exist_ok=True)
-        # read-merge-analyse under the case's lock: a concurrent sign-off of another result of
-        # this patient sees this one in the stored case, so no signed result is left out
-        with case_lock(case_id):
-            case = _merge(store, latest_analysis(store, case_id).case, files_dir)
-            analysis_id = reanalyze(store, case, case_dir,
-                                    progress=lambda step: PROGRESS.__setitem__(result_id, step))
+        analysis_id = _reanalyse(store, result_id, case_id, files_dir, case_roots, lambda step: None)
         store.write(lambda conn: conn.execute(T.assay_results.update().where(c.result_id == result_id)
                                               .values(analysis_id=analysis_id)))
         PROGRESS[result_id] = "done"
     except Exception as exc:
         PROGRESS[result_id] = f"failed: {type(exc).__name__}"
         raise
+
+
+def _reanalyse(store: Store, result_id: str, case_id: str, files_dir: Path, case_roots: tuple[Path, ...],
+               progress: Callable[[str], None]) -> str:
+    case_dir = locate_case_dir(case_id, case_roots) or (files_dir / case_id)
+    case_dir.mkdir(parents=True, exist_ok=True)
+
+    def step(name: str) -> None:
+        PROGRESS[result_id] = name
+        progress(name)
+
+    # read-merge-analyse under the case's lock: a concurrent sign-off of another result of
+    # this patient sees this one in the stored case, so no signed result is left out
+    with case_lock(case_id):
+        case = _merge(store, latest_analysis(store, case_id).case, files_dir)
+        return reanalyze(store, case, case_dir, progress=step)
+
+
+def pending_reanalyses(store: Store) -> list[tuple[str, str]]:
+    """(result id, case id) of signed results whose re-analysis never ended (a server stopped
+    during it) and that no unfinished ``reanalysis`` job covers."""
+    c, j = T.assay_results.c, T.jobs.c
+    busy = sa.select(j.result_id).where(j.kind == "reanalysis", j.state.in_(("queued", "running")),
+                                        j.result_id.is_not(None))
+    q = (sa.select(c.result_id, c.case_id).where(c.status == "signed", c.analysis_id.is_(None),
+                                                  c.result_id.not_in(busy))
+         .order_by(c.signed_at, c.result_id))
+    return [(str(r.result_id), str(r.case_id)) for r in store.read(lambda conn: conn.execute(q).all())]
+
+
+def reanalysis_job(*, files_dir: Path, case_roots: tuple[Path, ...] = ()) -> Callable[[Any], Callable[[Connection], str]]:
+    """The work function that re-analyses after a sign-off whose re-analysis a stopped server
+    cut short (the server queues one at start-up for each :func:`pending_reanalyses`)."""
+
+    def work(ctx: Any) -> Callable[[Connection], str]:
+        rid = ctx.params["result_id"]
+        ctx.done_message = "re-analysed"
+        analysis_id = _reanalyse(ctx.store, rid, ctx.job.case_id, files_dir, case_roots,
+                                 lambda step: ctx.progress(0.0, f"re-analysis: {step}"))
+        PROGRESS[rid] = "done"
+
+        def tx(conn: Connection) -> str:
+            conn.execute(T.assay_results.update().where(T.assay_results.c.result_id == rid)
+                         .values(analysis_id=analysis_id))
+            return str(rid)
+
+        return tx
+
+    return work
 
 
 # -- background uploads (remission.app.jobs) ------------------------------------------------------

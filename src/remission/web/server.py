@@ -30,7 +30,7 @@ from remission.app.board import BoardError
 from remission.app.jobs import JobRunner
 from remission.app.jobs import recover as recover_jobs
 from remission.app.patients import NotFound
-from remission.app.results import SignOffError, file_job
+from remission.app.results import SignOffError, file_job, pending_reanalyses, reanalysis_job
 from remission.errors import RemissionError, ValidationError
 from remission.store import Store
 from remission.web.deps import AccessDenied, CsrfFailed, LoginRequired
@@ -91,13 +91,20 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     # server takes requests
     resumed, _ = recover_jobs(store, settings.spool)
     work = file_job(files_dir=settings.files_dir, case_roots=settings.case_roots)
-    runner = JobRunner(store, settings.spool, {"fastq": work, "fcs": work}, workers=settings.job_workers)
+    runner = JobRunner(store, settings.spool, {
+        "fastq": work, "fcs": work,
+        "reanalysis": reanalysis_job(files_dir=settings.files_dir, case_roots=settings.case_roots),
+    }, workers=settings.job_workers)
     runner.resume(resumed)
+    # sign-offs whose re-analysis a stopped server cut short are re-analysed now
+    for result_id, case_id in pending_reanalyses(store):
+        runner.submit(None, "reanalysis", case_id, actor="system", address="server",
+                      params={"result_id": result_id})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        runner.shutdown(wait=False)  # a job still running is failed by the next start
+        runner.shutdown(wait=False)  # a job still running runs again at the next start
         store.close()
 
     app = FastAPI(title="remission", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
