@@ -33,13 +33,15 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         db: str | None = DB_OPTION,
         files: Path = typer.Option(Path("remission-files"), "--files", help="Folder for signed-off assay files."),
         cases: list[Path] | None = typer.Option(None, "--cases", help="Folder(s) with case files (ROOT/*/case.yaml), so re-analysis finds their assay files (repeatable)."),
+        job_workers: int = typer.Option(1, "--job-workers", min=1, help="Threads checking FASTQ and large FCS uploads in the background."),
     ) -> None:
         """Start the web application (FastAPI + uvicorn) on the store."""
         import uvicorn
 
         from remission.web import WebSettings, create_app
 
-        app = create_app(WebSettings(db_url=db_url(db), files_dir=files, case_roots=tuple(cases or ())))
+        app = create_app(WebSettings(db_url=db_url(db), files_dir=files, case_roots=tuple(cases or ()),
+                                     job_workers=job_workers))
         print(f"remission web application on http://{host}:{port}/ (store {db_url(db)}); "
               "create accounts with `remission user add NAME --role ROLE`", file=sys.stderr)
         # no access log: request lines contain patient ids (the audit log records who saw what)

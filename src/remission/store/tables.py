@@ -5,7 +5,9 @@
 - ``analyses``: each analysis (the whole :class:`~remission.domain.CaseAnalysis` as JSON),
   unique by ``content_key`` (case hash + parameters + remission version);
 - ``mrd_results``: the MRD values of each analysis as queryable rows;
-- ``inputs``: the files each analysis read, with their SHA-256.
+- ``inputs``: the files each analysis read, with their SHA-256;
+- ``jobs``: background work of the web application (a FASTQ or large FCS upload being checked),
+  with its state and progress (migration 0003).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sqlalchemy as sa
 
 __all__ = [
     "analyses", "assay_results", "audit_log", "board_cases", "board_decisions", "board_meetings",
-    "cases", "inputs", "login_failures", "metadata", "mrd_results", "patient_index", "rendered_pages", "samples",
+    "cases", "inputs", "jobs", "login_failures", "metadata", "mrd_results", "patient_index", "rendered_pages", "samples",
     "sessions", "users",
 ]
 
@@ -147,6 +149,24 @@ assay_results = sa.Table(
     sa.Column("signed_by", sa.String(80), nullable=True),
     sa.Column("signed_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("analysis_id", sa.String(64), nullable=True),
+)
+
+jobs = sa.Table(
+    "jobs", metadata,
+    sa.Column("job_id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("case_id", sa.String(200), nullable=False, index=True),
+    sa.Column("created_by", sa.String(80), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("progress", sa.Float, nullable=False),
+    sa.Column("message", sa.String(400), nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("params_json", sa.Text, nullable=False),
+    sa.Column("result_id", sa.String(32), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 board_meetings = sa.Table(

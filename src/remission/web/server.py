@@ -27,8 +27,10 @@ from starlette.responses import Response
 
 from remission.app.auth import AuthError, AuthPolicy
 from remission.app.board import BoardError
+from remission.app.jobs import JobRunner
+from remission.app.jobs import recover as recover_jobs
 from remission.app.patients import NotFound
-from remission.app.results import SignOffError
+from remission.app.results import SignOffError, file_job, pending_reanalyses, reanalysis_job
 from remission.errors import RemissionError, ValidationError
 from remission.store import Store
 from remission.web.deps import AccessDenied, CsrfFailed, LoginRequired
@@ -54,6 +56,18 @@ class WebSettings:
     #: origins besides the server's own that may post (e.g. behind a proxy)
     trusted_origins: tuple[str, ...] = ()
     page_size: int = 50
+    #: worker threads of the background job pool (FASTQ and large FCS uploads)
+    job_workers: int = 1
+    #: where uploads wait for their background job (default: ``files_dir/.spool``)
+    spool_dir: Path | None = None
+    #: the largest upload a background job accepts (bytes; an operational limit, not a clinical one)
+    max_background_upload_bytes: int = 20 * 1024**3
+    #: FCS files larger than this (bytes) are checked in the background
+    large_fcs_bytes: int = 8 * 1024 * 1024
+
+    @property
+    def spool(self) -> Path:
+        return self.spool_dir if self.spool_dir is not None else self.files_dir / ".spool"
 
 
 def _is_api(request: Request) -> bool:
@@ -73,10 +87,24 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
     store = Store(settings.db_url)
     store.open()
+    # jobs a stopped server left unfinished run again (spooled file whole) or fail, before this
+    # server takes requests
+    resumed, _ = recover_jobs(store, settings.spool)
+    work = file_job(files_dir=settings.files_dir, case_roots=settings.case_roots)
+    runner = JobRunner(store, settings.spool, {
+        "fastq": work, "fcs": work,
+        "reanalysis": reanalysis_job(files_dir=settings.files_dir, case_roots=settings.case_roots),
+    }, workers=settings.job_workers)
+    runner.resume(resumed)
+    # sign-offs whose re-analysis a stopped server cut short are re-analysed now
+    for result_id, case_id in pending_reanalyses(store):
+        runner.submit(None, "reanalysis", case_id, actor="system", address="server",
+                      params={"result_id": result_id})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        runner.shutdown(wait=False)  # a job still running runs again at the next start
         store.close()
 
     app = FastAPI(title="remission", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -85,6 +113,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
                               "professionals; not a medical device.")
     app.state.settings = settings
     app.state.store = store
+    app.state.jobs = runner
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -151,9 +180,10 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         log.error("internal error (%s) in %s", type(exc).__name__, getattr(request.scope.get("route"), "path", "-"))
         return _error(request, 500, "internal error")
 
-    from remission.web.routes import api_v1, auth, board, patients, results
+    from remission.web.routes import api_v1, auth, board, jobs, patients, results
 
-    for module in (auth, patients, results, board, api_v1):
+    for module in (auth, patients, results, jobs, board, api_v1):
         app.include_router(module.router)
+    app.include_router(jobs.api_router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     return app
