@@ -99,7 +99,7 @@ def client_for(app: Any, totp: Callable[[str], str]) -> Callable[..., Any]:
         if name is None:
             return c
         r = c.post("/login", data={"username": name, "password": PASSWORD,
-                                   "totp": totp(name) if ACCOUNTS[name] == "admin" else ""})
+                                   "totp": totp(name) if ACCOUNTS.get(name) == "admin" else ""})
         assert r.status_code == 200 and r.url.path == "/patients", r.text[:500]
         c.csrf = c.get("/api/v1/me").json()["csrf_token"]  # type: ignore[attr-defined]
         c.headers["X-CSRF-Token"] = c.csrf  # type: ignore[attr-defined]

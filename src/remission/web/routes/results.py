@@ -16,7 +16,7 @@ from remission.app import patients as patients_svc
 from remission.app import results as svc
 from remission.app.auth import SessionInfo
 from remission.errors import ValidationError
-from remission.web.deps import allow, client_address, store_of
+from remission.web.deps import allow, client_address, guard_of, store_of
 from remission.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -39,6 +39,7 @@ def _results_page(request: Request, case_id: str, *, error: str = "", message: s
 
 @router.get("/patients/{case_id}/results")
 def results_page(request: Request, case_id: str, session: Annotated[SessionInfo, Depends(READ)]) -> Response:
+    guard_of(request, session).patient(case_id, what="results")
     return _results_page(request, case_id)
 
 
@@ -46,6 +47,7 @@ def results_page(request: Request, case_id: str, session: Annotated[SessionInfo,
 async def upload_file(request: Request, case_id: str, session: Annotated[SessionInfo, Depends(LAB)],
                       kind: Annotated[str, Form(max_length=40)], sample_date: Annotated[dt.date, Form()],
                       file: UploadFile, material: Annotated[str, Form(max_length=40)] = "bone_marrow") -> Response:
+    guard_of(request, session).patient(case_id, what="result.upload")
     content = await file.read(svc.MAX_UPLOAD_BYTES + 1)
     try:
         r = svc.upload_file(store_of(request), case_id, kind, file.filename or "upload", content,
@@ -63,6 +65,7 @@ def upload_mrd(request: Request, case_id: str, session: Annotated[SessionInfo, D
                value: Annotated[str, Form(max_length=40)] = "", lod: Annotated[str, Form(max_length=40)] = "",
                loq: Annotated[str, Form(max_length=40)] = "", marker: Annotated[str, Form(max_length=400)] = "",
                timepoint: Annotated[str, Form(max_length=100)] = "") -> Response:
+    guard_of(request, session).patient(case_id, what="result.upload")
     fields = {"date": date, "method": method, "material": material, "value": value.strip(),
               "lod": lod.strip(), "loq": loq.strip(), "marker": marker, "timepoint": timepoint}
     try:
@@ -86,6 +89,7 @@ def signoff(request: Request, result_id: str, session: Annotated[SessionInfo, De
     """Sign now; the re-analysis runs after the response (the results page shows its progress)."""
     settings = request.app.state.settings
     st = store_of(request)
+    guard_of(request, session).result(result_id, what="result.signoff")
     case_id = svc.sign(st, result_id, actor=session.user.username, address=client_address(request))
     background.add_task(_reanalyze, st, result_id, case_id, settings.files_dir, settings.case_roots)
     return RedirectResponse(f"/patients/{quote(case_id, safe='')}/results", status_code=303)
