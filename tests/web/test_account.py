@@ -124,6 +124,32 @@ def test_totp_step_is_30_seconds() -> None:
     assert len(codes) >= 3  # successive steps give (almost always) new codes
 
 
+def test_a_totp_code_logs_in_once(app: Any, password: str, tmp_path: Any) -> None:
+    """ASVS 6.5.1: the same code (same 30-s step) cannot log in twice, nor can an older one."""
+    from argon2 import profiles
+
+    from remission.app import audit
+    from remission.app.auth import AuthError, AuthPolicy, authenticate, totp_now
+
+    st = app.state.store
+    secret = (tmp_path / "admin.totp").read_text()
+    policy = AuthPolicy(argon2_parameters=profiles.CHEAPEST)
+    assert policy.totp_single_use  # the production default
+    t0 = dt.datetime(2030, 1, 1, 8, 0, 0, tzinfo=dt.UTC)
+    authenticate(st, "admin", password, totp_code=totp_now(secret, t0), address="a", policy=policy, now=t0)
+    with pytest.raises(AuthError, match="not accepted"):
+        authenticate(st, "admin", password, totp_code=totp_now(secret, t0), address="a", policy=policy,
+                     now=t0 + dt.timedelta(seconds=10))
+    assert audit.entries(st, action="login")[0].detail == {"reason": "second factor code already used"}
+    # the previous step's code is inside the drift window at t0+30 s but older than the one used
+    with pytest.raises(AuthError):
+        authenticate(st, "admin", password, totp_code=totp_now(secret, t0), address="a", policy=policy,
+                     now=t0 + dt.timedelta(seconds=30))
+    # the next step's code works
+    t1 = t0 + dt.timedelta(seconds=30)
+    authenticate(st, "admin", password, totp_code=totp_now(secret, t1), address="a", policy=policy, now=t1)
+
+
 def _secret_on(page: str) -> str:
     m = re.search(r'<code id="totp-secret">([A-Z2-7 ]+)</code>', page)
     assert m, page[:500]

@@ -12,7 +12,8 @@ Decisions (OWASP ASVS 5.0, chapters V6 authentication and V7 session management)
   (:mod:`remission.app.passwords`; the list and its source ship in ``app/data``).
 - **second factor**: TOTP (RFC 6238, :data:`TOTP_STEP_SECONDS` = 30 s steps, ASVS 6.5.5; 6
   digits; pyotp), required for admins and optional for the other roles; one step of clock drift
-  is accepted. Enrolment in the browser (:func:`totp_start`, :func:`totp_confirm`): a new
+  is accepted, and a code logs in once (ASVS 6.5.1: the step of the last accepted code is stored
+  and a login with the same or an earlier step is refused; :attr:`AuthPolicy.totp_single_use`). Enrolment in the browser (:func:`totp_start`, :func:`totp_confirm`): a new
   secret is *pending* until the user enters a current code from it; turning the factor off
   needs the password and a current code (re-authentication, ASVS 7.5.1) and is refused for
   admins; :func:`totp_reset` (an operator, for a lost device) clears it and ends the sessions.
@@ -99,6 +100,9 @@ class AuthPolicy:
     max_password_length: int = 128
     #: refuse passwords among this many most common ones (ASVS 6.2.4: 3,000; at most 3,000)
     common_passwords: int = 3000
+    #: a TOTP code logs in once (ASVS 6.5.1). Tests that log one admin in many times within
+    #: one 30-s step turn it off; its own test keeps it on.
+    totp_single_use: bool = True
     #: a session's ``last_seen_at`` is written at most this often (saves a write per request)
     touch_interval: dt.timedelta = dt.timedelta(seconds=30)
     #: argon2 parameters; ``None`` = argon2-cffi defaults (RFC 9106 low-memory). Tests pass
@@ -211,9 +215,23 @@ def _totp(secret: str) -> Any:
     return pyotp.TOTP(secret, interval=TOTP_STEP_SECONDS)
 
 
-def _code_ok(secret: str, code: str, now: dt.datetime) -> bool:
+def _matched_step(secret: str, code: str, now: dt.datetime) -> int | None:
+    """The time step whose code ``code`` is (this step, or one step of drift either way)."""
+    import hmac
+
     code = code.strip().replace(" ", "")
-    return code.isdigit() and bool(_totp(secret).verify(code, for_time=now, valid_window=1))
+    if not (code.isdigit() and len(code) == 6):
+        return None
+    totp = _totp(secret)
+    base = int(totp.timecode(now))
+    for step in (base, base - 1, base + 1):
+        if hmac.compare_digest(str(totp.generate_otp(step)), code):
+            return step
+    return None
+
+
+def _code_ok(secret: str, code: str, now: dt.datetime) -> bool:
+    return _matched_step(secret, code, now) is not None
 
 
 def totp_now(secret: str, at: dt.datetime | None = None) -> str:
@@ -277,13 +295,29 @@ def authenticate(store: Store, username: str, password: str, *, totp_code: str =
         raise fail("wrong password") from None
     if row.disabled:
         raise fail("account disabled")
-    if row.totp_secret is not None and not _code_ok(row.totp_secret, totp_code, now):
-        raise fail("wrong or missing second factor")
+    step = None
+    if row.totp_secret is not None:
+        step = _matched_step(row.totp_secret, totp_code, now)
+        if step is None:
+            raise fail("wrong or missing second factor")
+        if policy.totp_single_use and row.totp_last_step is not None and step <= row.totp_last_step:
+            raise fail("second factor code already used")
     token = secrets.token_urlsafe(32)  # 256 bits (ASVS 7.2.3 asks for >= 128)
     csrf = secrets.token_urlsafe(32)
     new_hash = ph.hash(password) if ph.check_needs_rehash(row.password_hash) else None
 
+    class _Replayed(Exception):
+        pass
+
     def tx(conn: Connection) -> None:
+        if step is not None and policy.totp_single_use:
+            # conditional: of two logins with one code at the same moment, one wins
+            u = T.users.c
+            n = conn.execute(T.users.update().where(
+                u.user_id == row.user_id, sa.or_(u.totp_last_step.is_(None), u.totp_last_step < step))
+                .values(totp_last_step=step)).rowcount
+            if n != 1:
+                raise _Replayed()
         conn.execute(T.sessions.insert().values(token_sha256=_sha(token), user_id=row.user_id,
                                                 csrf_token=csrf, created_at=now, last_seen_at=now,
                                                 address=address[:100]))
@@ -294,7 +328,10 @@ def authenticate(store: Store, username: str, password: str, *, totp_code: str =
         audit.append(conn, actor=account, action="login", target=f"user:{account}", address=address,
                      detail={"session": _sha(token)[:12]}, now=now)
 
-    store.write(tx)
+    try:
+        store.write(tx)
+    except _Replayed:
+        raise fail("second factor code already used") from None
     info = SessionInfo(user=_user(row), csrf_token=csrf, session_id=_sha(token), created_at=now,
                        last_seen_at=now)
     return token, info

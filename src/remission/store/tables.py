@@ -100,6 +100,8 @@ users = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     # migration 0003: a TOTP secret shown for enrolment, active once confirmed with a code
     sa.Column("totp_pending", sa.String(80), nullable=True),
+    # the TOTP time step (unix time // 30) of the last code accepted at login: a code works once
+    sa.Column("totp_last_step", sa.BigInteger, nullable=True),
 )
 
 sessions = sa.Table(

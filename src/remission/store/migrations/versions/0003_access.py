@@ -1,5 +1,5 @@
-"""web application security: per-patient access grants (care team) and a pending TOTP secret
-for enrolment in the browser
+"""web application security: per-patient access grants (care team), a pending TOTP secret for
+enrolment in the browser, and the last TOTP time step used to log in (a code works once)
 
 Revision ID: 0003
 Revises: 0002
@@ -28,9 +28,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("totp_pending", sa.String(80), nullable=True))
+        batch.add_column(sa.Column("totp_last_step", sa.BigInteger, nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("users") as batch:
+        batch.drop_column("totp_last_step")
         batch.drop_column("totp_pending")
     op.drop_table("patient_access")
