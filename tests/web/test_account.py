@@ -225,6 +225,22 @@ def test_admin_without_totp_must_enrol_before_anything_else(app: Any, password: 
     assert [u for u in audit.entries(app.state.store, action="user.disable")] == []
 
 
+def test_admin_resets_a_lost_second_factor(app: Any, client_for: Any, password: str) -> None:
+    from remission.app import audit
+    from remission.app.auth import totp_now
+
+    clin = client_for("clin")
+    secret = _secret_on(clin.post("/account/totp/start").text)
+    clin.post("/account/totp/confirm", data={"code": totp_now(secret)})
+    admin = client_for("admin")
+    assert "/admin/users/clin/totp/reset" in admin.get("/admin/users").text
+    assert admin.post("/admin/users/clin/totp/reset").status_code == 200
+    assert clin.get("/api/v1/me").status_code == 401  # its sessions ended
+    assert _login(app, "clin", password)[1].url.path == "/patients"  # no code asked any more
+    e = audit.entries(app.state.store, action="totp.reset")[0]
+    assert (e.actor, e.target, e.detail) == ("admin", "user:clin", {"sessions_ended": 1})
+
+
 def test_unenrolled_admin_can_log_out(app: Any, password: str, settings: Any) -> None:
     from remission.cli import main
 

@@ -35,6 +35,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/admin/users"): ("admin",),
     ("POST", "/admin/users/{username}/disable"): ("admin",),
     ("POST", "/admin/users/{username}/sessions/end"): ("admin",),
+    ("POST", "/admin/users/{username}/totp/reset"): ("admin",),
     ("GET", "/admin/audit"): ("admin",),
     ("GET", "/patients"): ALL,
     ("GET", "/patients/{case_id}"): ALL,

@@ -107,6 +107,13 @@ def end_sessions(request: Request, username: str, session: Annotated[SessionInfo
     return RedirectResponse("/admin/users", status_code=303)
 
 
+@router.post("/admin/users/{username}/totp/reset")
+def reset_totp(request: Request, username: str, session: Annotated[SessionInfo, Depends(ADMIN)]) -> Response:
+    """A lost device: clear the account's second factor and end its sessions (it enrols again)."""
+    svc.totp_reset(store_of(request), username, actor=session.user.username, address=client_address(request))
+    return RedirectResponse("/admin/users", status_code=303)
+
+
 @router.get("/admin/audit")
 def audit_page(request: Request, session: Annotated[SessionInfo, Depends(ADMIN)]) -> Response:
     st = store_of(request)
