@@ -41,6 +41,7 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", a
 def build_store(url: str, n: int, users: int, tmp: Path) -> list[str]:
     from argon2 import profiles
 
+    from remission.app.access import ALL_PATIENTS, grant
     from remission.app.auth import AuthPolicy, create_user
     from remission.domain import Case
     from remission.pipeline import analyze_case
@@ -64,6 +65,7 @@ def build_store(url: str, n: int, users: int, tmp: Path) -> list[str]:
             st.save_analysis(t.model_copy(update={"case_id": pid, "case": case, "case_sha256": f"{i:064x}"}))
         for u in range(users):
             create_user(st, f"user{u}", "viewer", "benchmark password", policy=policy)
+            grant(st, f"user{u}", ALL_PATIENTS, actor="bench", address="local")  # sees every patient
         from remission.app.patients import refresh_index
 
         refresh_index(st)

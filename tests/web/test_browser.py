@@ -144,11 +144,26 @@ def test_full_flow_in_chromium(server: str, tmp_path: Path, password: str) -> No
         # the back button after logout shows no patient data (no-store + server-side session end)
         page.goto(server + "/patients/PAT-B")
         expect(page.locator("h1")).to_have_text("Log in")
+
+        # viewer: enrol a second factor on the Account page (QR code and text), confirm with a code
+        from remission.app.auth import totp_now
+
+        login("viewer")
+        page.click("text=Account")
+        page.click("text=manage the second factor")
+        page.click("#totp-start button")
+        expect(page.locator("#totp-qr svg")).to_be_visible()
+        secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+        page.fill("#totp-code", totp_now(secret))
+        page.click("#totp-confirm button")
+        expect(page.locator("#totp-ok")).to_contain_text("Second factor on")
+        page.screenshot(path=str(OUT / "web-totp.png"), full_page=True)
+        logout()
         browser.close()
 
     assert not [e for e in errors if "Content Security Policy" in e], errors
     state_changing = [(u, tok, hx) for u, tok, hx in posts if not u.endswith("/login")]
-    assert len(state_changing) >= 8
+    assert len(state_changing) >= 10
     # every state-changing POST went through htmx (hx-boost) and carried the CSRF header
     assert all(hx and tok for _, tok, hx in state_changing), state_changing
     assert (OUT / "web-patient.png").stat().st_size > 10_000

@@ -30,8 +30,9 @@ PATIENT = "PAT-N"
 def ngs(settings: Any, tmp_path: Path) -> dict[str, Any]:
     """Patient PAT-N with a diagnostic NGS sample (AIRR, one IGH index clone at 40 %) and a
     follow-up FASTQ (that clone at 1 % of 2,000 cells), plain and gzip."""
-    from _web_factory import make_case
+    from _web_factory import CARE_TEAM, make_case
 
+    from remission.app.access import grant
     from remission.domain import Case
     from remission.pipeline import analyze_case
     from remission.store import Store
@@ -60,6 +61,8 @@ def ngs(settings: Any, tmp_path: Path) -> dict[str, Any]:
     case = Case.model_validate(base)
     with Store(settings.db_url) as st:
         st.save_analysis(analyze_case(case, d))
+        for name in CARE_TEAM:  # the care team sees PAT-N (remission.app.access)
+            grant(st, name, PATIENT, actor="seed", address="local")
     # where re-analysis finds the diagnostic file: the patient's folder under files_dir
     (settings.files_dir / PATIENT).mkdir(parents=True)
     (settings.files_dir / PATIENT / "dx.tsv").write_bytes((d / "dx.tsv").read_bytes())

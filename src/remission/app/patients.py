@@ -20,7 +20,7 @@ import logging
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -154,13 +154,17 @@ def refresh_index(store: Store) -> int:
 
 
 def list_patients(store: Store, *, q: str = "", state: str | None = None, alert: bool | None = None,
-                  limit: int = 50, offset: int = 0, today: dt.date | None = None) -> tuple[list[PatientRow], int]:
+                  limit: int = 50, offset: int = 0, today: dt.date | None = None,
+                  only: Collection[str] | None = None) -> tuple[list[PatientRow], int]:
     """Patients matching a search (case-id substring), a state and/or having alerts; returns the
-    page and the total count. The index is refreshed first."""
+    page and the total count. ``only`` restricts the list to these case ids (the caller's access,
+    :class:`remission.app.access.Guard`). The index is refreshed first."""
     refresh_index(store)
     today = today or dt.date.today()
     pi, bm, bc = T.patient_index.c, T.board_meetings.c, T.board_cases.c
-    cond = []
+    cond: list[sa.ColumnElement[bool]] = []
+    if only is not None:
+        cond.append(pi.case_id.in_(sorted(only)))
     if q:
         cond.append(pi.case_id.contains(q.strip(), autoescape=True))
     if state:

@@ -1,4 +1,5 @@
-"""``serve``, ``user add | disable | list`` and ``audit verify``."""
+"""``serve``, ``user add | disable | list | reset-totp``, ``access grant | revoke | list`` and
+``audit verify``."""
 
 from __future__ import annotations
 
@@ -23,7 +24,11 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                        pretty_exceptions_enable=False, rich_markup_mode=None)
     audit_g = typer.Typer(help="The audit log of the web application.", no_args_is_help=True,
                           add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+    access_g = typer.Typer(help="Who may see which patient in the web application (see remission.app.access).",
+                           no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                           rich_markup_mode=None)
     root.add_typer(user, name="user")
+    root.add_typer(access_g, name="access")
     root.add_typer(audit_g, name="audit")
 
     @root.command("serve")
@@ -94,6 +99,72 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 con.print(f"{r['username']}\t{r['role']}\t{'disabled' if r['disabled'] else 'active'}")  # type: ignore[attr-defined]
 
         emit("users", {"users": rows}, json_out=json_out, human=human)
+
+    @user.command("reset-totp")
+    def user_reset_totp(name: str = typer.Argument(..., help="User name."), db: str | None = DB_OPTION) -> None:
+        """Clear an account's second factor (a lost device) and end its sessions; the user enrols
+        again on the Account page (an admin must, before doing anything else)."""
+        from remission.app.auth import totp_reset
+        from remission.store import Store
+
+        with Store(db_url(db)) as st:
+            n = totp_reset(st, name, actor="cli", address="local")
+        print(f"second factor of {name} cleared; {n} session(s) ended", file=sys.stderr)
+
+    @access_g.command("grant")
+    def access_grant(
+        name: str = typer.Argument(..., help="User name."),
+        case_id: str | None = typer.Argument(None, help="Patient (case) id."),
+        every: bool = typer.Option(False, "--all", help="Every patient, present and future."),
+        db: str | None = DB_OPTION,
+    ) -> None:
+        """Let a user see one patient (or, with --all, every patient)."""
+        from remission.app.access import ALL_PATIENTS, grant
+        from remission.errors import ValidationError
+        from remission.store import Store
+
+        if every == (case_id is not None):
+            raise ValidationError("give either a patient id or --all")
+        target = ALL_PATIENTS if every else str(case_id)
+        with Store(db_url(db)) as st:
+            new = grant(st, name, target, actor="cli", address="local")
+        what = "every patient" if every else f"patient {target}"
+        print(f"{name} may see {what}" + ("" if new else " (already granted)"), file=sys.stderr)
+
+    @access_g.command("revoke")
+    def access_revoke(
+        name: str = typer.Argument(..., help="User name."),
+        case_id: str | None = typer.Argument(None, help="Patient (case) id."),
+        every: bool = typer.Option(False, "--all", help="The every-patient grant."),
+        db: str | None = DB_OPTION,
+    ) -> None:
+        """Withdraw a grant."""
+        from remission.app.access import ALL_PATIENTS, revoke
+        from remission.errors import ValidationError
+        from remission.store import Store
+
+        if every == (case_id is not None):
+            raise ValidationError("give either a patient id or --all")
+        target = ALL_PATIENTS if every else str(case_id)
+        with Store(db_url(db)) as st:
+            existed = revoke(st, name, target, actor="cli", address="local")
+        print(f"grant {name} -> {target} " + ("revoked" if existed else "did not exist"), file=sys.stderr)
+
+    @access_g.command("list")
+    def access_list(name: str | None = typer.Argument(None, help="Only this user."), db: str | None = DB_OPTION,
+                    json_out: bool = JSON_OPTION) -> None:
+        """List grants (patient "*" = every patient)."""
+        from remission.app.access import list_grants
+        from remission.store import Store
+
+        with Store(db_url(db)) as st:
+            rows = [g.model_dump(mode="json") for g in list_grants(st, name)]
+
+        def human(con: object) -> None:
+            for r in rows:
+                con.print(f"{r['username']}\t{r['case_id']}\t{r['granted_by']}\t{r['granted_at']}")  # type: ignore[attr-defined]
+
+        emit("access", {"grants": rows}, json_out=json_out, human=human)
 
     @audit_g.command("verify")
     def audit_verify(db: str | None = DB_OPTION, json_out: bool = JSON_OPTION) -> None:

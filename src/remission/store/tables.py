@@ -16,7 +16,8 @@ import sqlalchemy as sa
 
 __all__ = [
     "analyses", "assay_results", "audit_log", "board_cases", "board_decisions", "board_meetings",
-    "cases", "inputs", "jobs", "login_failures", "metadata", "mrd_results", "patient_index", "rendered_pages", "samples",
+    "cases", "inputs", "jobs", "login_failures", "metadata", "mrd_results", "patient_access", "patient_index",
+    "rendered_pages", "samples",
     "sessions", "users",
 ]
 
@@ -99,6 +100,10 @@ users = sa.Table(
     sa.Column("totp_secret", sa.String(80), nullable=True),
     sa.Column("disabled", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # migration 0003: a TOTP secret shown for enrolment, active once confirmed with a code
+    sa.Column("totp_pending", sa.String(80), nullable=True),
+    # the TOTP time step (unix time // 30) of the last code accepted at login: a code works once
+    sa.Column("totp_last_step", sa.BigInteger, nullable=True),
 )
 
 sessions = sa.Table(
@@ -223,4 +228,15 @@ patient_index = sa.Table(
     sa.Column("alerts_json", sa.Text, nullable=False),
     sa.Column("latest_mrd_json", sa.Text, nullable=False),
     sa.Column("trend", sa.String(20), nullable=False),
+)
+
+# ---- per-patient access (migration 0003) ----------------------------------------------------------
+# the care team: which account may see which patient; case_id "*" = every patient (see
+# remission.app.access for the rule)
+patient_access = sa.Table(
+    "patient_access", metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("case_id", sa.String(200), primary_key=True),
+    sa.Column("granted_by", sa.String(80), nullable=False),
+    sa.Column("granted_at", sa.DateTime(timezone=True), nullable=False),
 )

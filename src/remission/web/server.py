@@ -33,7 +33,7 @@ from remission.app.patients import NotFound
 from remission.app.results import SignOffError, file_job, pending_reanalyses, reanalysis_job
 from remission.errors import RemissionError, ValidationError
 from remission.store import Store
-from remission.web.deps import AccessDenied, CsrfFailed, LoginRequired
+from remission.web.deps import AccessDenied, CsrfFailed, EnrolmentRequired, LoginRequired
 
 __all__ = ["CSP", "WebSettings", "create_app"]
 
@@ -142,6 +142,15 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             return Response(status_code=401, headers={"HX-Redirect": "/login"})
         return RedirectResponse("/login", status_code=303)
 
+    @app.exception_handler(EnrolmentRequired)
+    async def _enrol(request: Request, exc: EnrolmentRequired) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": "admins must enrol a second factor first (/account/totp)"},
+                                status_code=403)
+        if request.headers.get("hx-request"):
+            return Response(status_code=403, headers={"HX-Redirect": "/account/totp"})
+        return RedirectResponse("/account/totp", status_code=303)
+
     @app.exception_handler(AccessDenied)
     async def _denied(request: Request, exc: AccessDenied) -> Response:
         return _error(request, 403, "your role does not allow this")
@@ -180,9 +189,9 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         log.error("internal error (%s) in %s", type(exc).__name__, getattr(request.scope.get("route"), "path", "-"))
         return _error(request, 500, "internal error")
 
-    from remission.web.routes import api_v1, auth, board, jobs, patients, results
+    from remission.web.routes import access, account, api_v1, auth, board, jobs, patients, results
 
-    for module in (auth, patients, results, jobs, board, api_v1):
+    for module in (auth, account, access, patients, results, jobs, board, api_v1):
         app.include_router(module.router)
     app.include_router(jobs.api_router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")

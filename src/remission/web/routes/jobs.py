@@ -19,7 +19,7 @@ from starlette.responses import Response
 from remission.app import jobs as svc
 from remission.app import patients as patients_svc
 from remission.app.auth import SessionInfo
-from remission.web.deps import allow, store_of
+from remission.web.deps import allow, guard_of, store_of
 from remission.web.render import page
 from remission.web.routes.api_v1 import _ERRORS
 
@@ -31,7 +31,7 @@ api_router = APIRouter(prefix="/api/v1", tags=["v1"], responses=_ERRORS)
 
 @router.get("/jobs/{job_id}")
 def job_fragment(request: Request, job_id: str, session: Annotated[SessionInfo, Depends(READ)]) -> Response:
-    job = svc.get_job(store_of(request), job_id)
+    job = guard_of(request, session).job(job_id, what="job.progress")
     response = page(request, "job.html", {"job": job})
     if job.finished and request.headers.get("hx-request"):
         response.headers["HX-Redirect"] = f"/patients/{quote(job.case_id, safe='')}/results"
@@ -40,11 +40,12 @@ def job_fragment(request: Request, job_id: str, session: Annotated[SessionInfo, 
 
 @api_router.get("/jobs/{job_id}", response_model=svc.Job)
 def job_status(request: Request, job_id: str, session: Annotated[SessionInfo, Depends(READ)]) -> svc.Job:
-    return svc.get_job(store_of(request), job_id)
+    return guard_of(request, session).job(job_id, what="job.status")
 
 
 @api_router.get("/patients/{case_id}/jobs", response_model=list[svc.Job])
 def patient_jobs(request: Request, case_id: str, session: Annotated[SessionInfo, Depends(READ)]) -> list[svc.Job]:
+    guard_of(request, session).patient(case_id, what="jobs")
     st = store_of(request)
     patients_svc.latest_with_id(st, case_id)  # 404 for an unknown patient
     return svc.list_jobs(st, case_id)

@@ -9,10 +9,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from starlette.responses import Response
 
-from remission.app import audit
 from remission.app import patients as svc
 from remission.app.auth import SessionInfo
-from remission.web.deps import allow, client_address, public, store_of
+from remission.web.deps import allow, guard_of, public, store_of
 from remission.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -42,8 +41,9 @@ def patient_list(request: Request, session: Annotated[SessionInfo, Depends(READ)
                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Response:
     settings = request.app.state.settings
     alert_flag = {"yes": True, "no": False}.get(alert)
-    rows, total = svc.list_patients(store_of(request), q=q, state=state if state in svc.STATES else None,
-                                    alert=alert_flag, limit=settings.page_size, offset=offset)
+    rows, total = guard_of(request, session).list_patients(
+        q=q, state=state if state in svc.STATES else None, alert=alert_flag, limit=settings.page_size,
+        offset=offset)
     return page(request, "patients.html", {"rows": rows, "total": total, "q": q, "state": state,
                                            "alert": alert, "offset": offset, "states": svc.STATES,
                                            "page_size": settings.page_size})
@@ -52,9 +52,7 @@ def patient_list(request: Request, session: Annotated[SessionInfo, Depends(READ)
 @router.get("/patients/{case_id}")
 def patient_page(request: Request, case_id: str, session: Annotated[SessionInfo, Depends(READ)]) -> Response:
     st = store_of(request)
-    analysis_id, analysis = svc.latest_with_id(st, case_id)
-    audit.record(st, actor=session.user.username, action="patient.view", target=f"patient:{case_id}",
-                 address=client_address(request))
+    analysis_id, analysis = guard_of(request, session).view_patient(case_id, via="page")
     summary = svc.summarise(analysis)
     return page(request, "patient.html", {"a": analysis, "summary": summary,
                                           **_markup(svc.rendered_page(st, analysis_id, analysis))})

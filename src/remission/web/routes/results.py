@@ -17,7 +17,7 @@ from remission.app import patients as patients_svc
 from remission.app import results as svc
 from remission.app.auth import SessionInfo
 from remission.errors import ValidationError
-from remission.web.deps import allow, client_address, store_of
+from remission.web.deps import allow, client_address, guard_of, store_of
 from remission.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -42,6 +42,7 @@ def _results_page(request: Request, case_id: str, *, error: str = "", message: s
 
 @router.get("/patients/{case_id}/results")
 def results_page(request: Request, case_id: str, session: Annotated[SessionInfo, Depends(READ)]) -> Response:
+    guard_of(request, session).patient(case_id, what="results")
     return _results_page(request, case_id)
 
 
@@ -52,6 +53,7 @@ def upload_file(request: Request, case_id: str, session: Annotated[SessionInfo, 
                 dna_ng: Annotated[str, Form(max_length=40)] = "") -> Response:
     """Small files are checked here; FASTQ and large FCS files are copied in chunks to the job
     spool and checked by a background job (the page shows its progress)."""
+    guard_of(request, session).patient(case_id, what="result.upload")
     settings = request.app.state.settings
     size = file.size if file.size is not None else 0
     if svc.runs_in_background(kind, size, large_fcs_bytes=settings.large_fcs_bytes):
@@ -115,6 +117,7 @@ def upload_mrd(request: Request, case_id: str, session: Annotated[SessionInfo, D
                value: Annotated[str, Form(max_length=40)] = "", lod: Annotated[str, Form(max_length=40)] = "",
                loq: Annotated[str, Form(max_length=40)] = "", marker: Annotated[str, Form(max_length=400)] = "",
                timepoint: Annotated[str, Form(max_length=100)] = "") -> Response:
+    guard_of(request, session).patient(case_id, what="result.upload")
     fields = {"date": date, "method": method, "material": material, "value": value.strip(),
               "lod": lod.strip(), "loq": loq.strip(), "marker": marker, "timepoint": timepoint}
     try:
@@ -138,6 +141,7 @@ def signoff(request: Request, result_id: str, session: Annotated[SessionInfo, De
     """Sign now; the re-analysis runs after the response (the results page shows its progress)."""
     settings = request.app.state.settings
     st = store_of(request)
+    guard_of(request, session).result(result_id, what="result.signoff")
     case_id = svc.sign(st, result_id, actor=session.user.username, address=client_address(request))
     background.add_task(_reanalyze, st, result_id, case_id, settings.files_dir, settings.case_roots)
     return RedirectResponse(f"/patients/{quote(case_id, safe='')}/results", status_code=303)
