@@ -206,12 +206,17 @@ def test_mrd_course_draws_negatives_open_at_the_lod(example_analyses: dict) -> N
     assert len(open_tri) >= len(negatives) + 1
 
 
-def test_analyze_never_imports_matplotlib(example_cases: dict[str, Path], tmp_path: Path) -> None:
-    case = example_cases["late-bm-bcp"]
+def test_analyze_without_store_never_imports_matplotlib_sqlalchemy_or_scipy_stats(
+        example_cases: dict[str, Path], tmp_path: Path) -> None:
+    # start-up cost of `remission analyze` (issue 15): the figures are hand-written SVG, the
+    # store is not opened with --no-store, and the fits take their quantiles from scipy.special
+    case = example_cases["ph-like-very-early"]  # every engine with a fit: NGS, flow, course, CAR-T
     code = ("import sys; from remission.cli import main; "
             f"rc = main(['analyze', {str(case)!r}, '--no-store', '-o', {str(tmp_path / 'out')!r}]); "
-            "print('RC=%s MPL=%s' % (rc, 'matplotlib' in sys.modules))")
+            "heavy = [m for m in ('matplotlib', 'sqlalchemy', 'alembic', 'scipy.stats') if m in sys.modules]; "
+            "print('RC=%s HEAVY=%s' % (rc, ','.join(heavy)))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")})
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip().splitlines()[-1] == "RC=0 MPL=False"
+    assert proc.stdout.strip().splitlines()[-1] == "RC=0 HEAVY="
+    assert (tmp_path / "out" / "report.html").is_file()
