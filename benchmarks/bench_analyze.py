@@ -52,6 +52,11 @@ def _breakdown(case: Path, work: Path, clock: Callable[[], float] = time.process
 
 
 def main(argv: list[str]) -> int:
+    # the in-process breakdown runs as `remission analyze` does: one BLAS thread (set before
+    # NumPy is imported; see remission.cli.common.single_threaded_blas)
+    from remission.cli.common import single_threaded_blas
+
+    single_threaded_blas()
     from remission.synth.examples import write_examples
 
     runs = int(argv[argv.index("--runs") + 1]) if "--runs" in argv else 5
