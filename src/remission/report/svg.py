@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "MARKERS",
     "Chart",
     "DateScale",
     "LinearScale",
@@ -41,8 +42,9 @@ __all__ = [
     "subsample",
 ]
 
-Fill = Literal["full", "none", "bottom"]
-Marker = Literal["o", "s", "v", "^", ">", "D", "X", "|", "_"]
+#: marker shapes (as in matplotlib): circle, square, triangles down/up/right, diamond, X, vertical
+#: and horizontal ticks
+MARKERS = ("o", "s", "v", "^", ">", "D", "X", "|", "_")
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -286,7 +288,6 @@ class Chart:
     y: Scale = field(default_factory=lambda: LinearScale(0.0, 1.0))
     _body: list[str] = field(default_factory=list)
     _legend: list[_LegendItem] = field(default_factory=list)
-    _clip: bool = True
 
     # geometry
     @property
