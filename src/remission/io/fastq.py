@@ -17,11 +17,12 @@ records at all (an empty run is unusable input, never a negative result), or mat
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from remission.errors import FastqFormatError, excerpt
 
 __all__ = ["FastqChunk", "iter_fastq_chunks", "write_fastq"]
 
-_AT, _PLUS, _NL = ord("@"), ord("+"), 10
+_AT, _PLUS, _NL, _CR = ord("@"), ord("+"), 10, 13
 _NUC = b"ACGTNacgtn"
 
 
@@ -62,7 +63,57 @@ def _open(path: Path) -> Any:
     return xopen(path, "rb", threads=0)
 
 
+def _jit() -> Any:
+    """The compiled block check (:mod:`remission.io._fastq_jit`), or ``None`` when numba cannot
+    be imported or ``REMISSION_JIT=0``; imported on the first FASTQ block only."""
+    global _KERNEL
+    if _KERNEL is None:
+        if os.environ.get("REMISSION_JIT", "1") == "0":
+            return None
+        try:
+            from remission.io import _fastq_jit
+        except ImportError:
+            _KERNEL = False
+        else:
+            _KERNEL = _fastq_jit
+    return _KERNEL or None
+
+
+_KERNEL: Any = None
+
+
 def _index(raw: bytes, path: Path, first_record: int) -> FastqChunk:
+    """Check one block of whole records (a missing final newline is added)."""
+    kernel = _jit()
+    if kernel is None or not raw:
+        return _index_numpy(raw, path, first_record)
+    if raw[-1] != _NL:
+        raw = raw + b"\n"
+    a = np.empty(len(raw) + 1, dtype=np.uint8)  # + 1: the kernel's sentinel
+    a[:-1] = np.frombuffer(raw, dtype=np.uint8)
+    n = len(raw)
+    status, r, end, ss, se = kernel.records(a, n)
+    if status or end != n:
+        _fail(raw, end, path, first_record + r)
+    return FastqChunk(data=a[:n], seq_start=ss, seq_end=se, first_record=first_record)
+
+
+def _fail(raw: bytes, start: int, path: Path, record: int) -> NoReturn:
+    """Raise the located error of the record at ``raw[start:]`` (0-based ``record``) that the
+    compiled check refused or found incomplete at the end of the file: the numpy path on its
+    four lines writes the message."""
+    end = start
+    for _ in range(4):
+        i = raw.find(b"\n", end)
+        if i < 0:
+            end = len(raw)
+            break
+        end = i + 1
+    _index_numpy(raw[start:end], path, record)
+    raise FastqFormatError("malformed record", path=path, record=record + 1)  # pragma: no cover
+
+
+def _index_numpy(raw: bytes, path: Path, first_record: int) -> FastqChunk:
     if raw and raw[-1] != _NL:
         raw = raw + b"\n"
     a = np.frombuffer(raw, dtype=np.uint8)
@@ -88,8 +139,11 @@ def _index(raw: bytes, path: Path, first_record: int) -> FastqChunk:
         i = int(bad[0])
         raise FastqFormatError("expected the third line of the record to start with '+'",
                                path=path, record=first_record + i + 1, line=4 * (first_record + i) + 3)
-    seq_start, seq_end = starts[1::4], nl[1::4]
-    qlen = nl[3::4] - starts[3::4]
+    seq_start, seq_end, qual_end = starts[1::4], nl[1::4], nl[3::4]
+    # CRLF: a line's content ends before one carriage return
+    seq_end = seq_end - ((seq_end > seq_start) & (a[np.maximum(seq_end - 1, 0)] == _CR))
+    qual_end = qual_end - ((qual_end > starts[3::4]) & (a[np.maximum(qual_end - 1, 0)] == _CR))
+    qlen = qual_end - starts[3::4]
     bad = np.flatnonzero(qlen != seq_end - seq_start)
     if bad.size:
         i = int(bad[0])
@@ -111,6 +165,39 @@ def _index(raw: bytes, path: Path, first_record: int) -> FastqChunk:
                                        line=4 * (first_record + k) + 2)
     return FastqChunk(data=a, seq_start=seq_start, seq_end=seq_end.astype(np.int64),
                       first_record=first_record)
+
+
+def _blocks(kernel: Any, f: Any, path: Path, buffer_size: int) -> Iterator[FastqChunk]:
+    """Blocks of whole, checked records read straight into numpy buffers (single file, compiled
+    check): the check finds where the last complete record ends, so no separate pass looks for
+    record boundaries (``dnaio.read_chunks`` counts every newline first) and no copy is made
+    (each block gets its own buffer; the incomplete tail moves to the next one)."""
+    tail = np.zeros(0, dtype=np.uint8)
+    record = 0
+    eof = False
+    while not eof:
+        # + 2: a final newline the file may lack, and the kernel's sentinel
+        buf = np.empty(buffer_size + 2, dtype=np.uint8)
+        m = tail.size
+        buf[:m] = tail
+        if m >= buffer_size:
+            raise OverflowError
+        got = f.readinto(buf.data[m:buffer_size])
+        n = m + got
+        if got == 0:
+            eof = True
+            if n == 0:
+                return
+            if buf[n - 1] != _NL:
+                buf[n] = _NL
+                n += 1
+        status, r, end, ss, se = kernel.records(buf, n)
+        if status or (eof and end != n):
+            _fail(bytes(buf[:n]), end, path, record + r)
+        tail = buf[end:n].copy()
+        if r:
+            record += r
+            yield FastqChunk(data=buf[:end], seq_start=ss, seq_end=se, first_record=record - r)
 
 
 def iter_fastq_chunks(
@@ -151,7 +238,14 @@ def iter_fastq_chunks(
                     raise FastqFormatError("the file ends inside a record (expected 4 lines per "
                                            "record: @header, sequence, +, quality)", path=q,
                                            record=1, line=1)
-            if f2 is None:
+            kernel = _jit()
+            if f2 is None and kernel is not None:
+                for ch in _blocks(kernel, f1, p, buffer_size):
+                    record += ch.n_reads
+                    yield ch
+                if record == 0:
+                    raise FastqFormatError(_NO_READS, path=p, record=1)
+            elif f2 is None:
                 for chunk in dnaio.read_chunks(f1, buffer_size):
                     current = p
                     ch = _index(bytes(chunk), p, record)
