@@ -13,9 +13,9 @@ from remission.errors import FastqFormatError
 from remission.io.fastq import iter_fastq_chunks
 
 
-def _seqs(path: Path, mate2: Path | None = None) -> list[bytes]:
+def _seqs(path: Path, mate2: Path | None = None, engine: str = "auto") -> list[bytes]:
     out = []
-    for ch in iter_fastq_chunks(path, mate2, buffer_size=64 * 1024):
+    for ch in iter_fastq_chunks(path, mate2, buffer_size=64 * 1024, engine=engine):
         out += [bytes(ch.data[s:e]) for s, e in zip(ch.seq_start, ch.seq_end, strict=True)]
     return out
 
@@ -68,11 +68,11 @@ def test_mates_out_of_step(tmp_path: Path) -> None:
             pass
 
 
-def _read_all(path: Path, buffer_size: int) -> list[bytes] | str:
+def _read_all(path: Path, buffer_size: int, engine: str) -> list[bytes] | str:
     """Every sequence (blocks may be cut differently, records are numbered on), or the error."""
     out: list[bytes] = []
     try:
-        for ch in iter_fastq_chunks(path, buffer_size=buffer_size):
+        for ch in iter_fastq_chunks(path, buffer_size=buffer_size, engine=engine):
             assert ch.first_record == len(out)
             out += [bytes(ch.data[s:e]) for s, e in zip(ch.seq_start, ch.seq_end, strict=True)]
     except FastqFormatError as exc:
@@ -85,8 +85,6 @@ def test_crlf_line_ends_are_accepted(tmp_path: Path) -> None:
     the carriage returns, with the compiled and the numpy reader."""
     import dnaio
 
-    import remission.io.fastq as fq
-
     text = "@r1\nACGTN\n+\nIIIII\n@r2\nacgt\n+\nIIII\n@r3\n\n+\n\n"
     lf, crlf = tmp_path / "lf.fastq", tmp_path / "crlf.fastq"
     lf.write_bytes(text.encode())
@@ -94,12 +92,8 @@ def test_crlf_line_ends_are_accepted(tmp_path: Path) -> None:
     with dnaio.open(crlf) as f:
         ref = [r.sequence.encode() for r in f]
     assert ref == [b"ACGTN", b"acgt", b""]
-    for kernel in (None, False):  # None: the compiled check (loaded on use); False: numpy
-        fq._KERNEL = kernel
-        try:
-            assert _seqs(crlf) == _seqs(lf) == ref
-        finally:
-            fq._KERNEL = None
+    for engine in ("numba", "numpy"):
+        assert _seqs(crlf, engine=engine) == _seqs(lf, engine=engine) == ref
 
 
 @pytest.mark.parametrize(("text", "match"), [
@@ -110,17 +104,9 @@ def test_crlf_line_ends_are_accepted(tmp_path: Path) -> None:
     ("@r1\nACGT\n+\nIIII\n@r2\nAC", r"record 2.*ends inside a record"),
 ])
 def test_compiled_and_numpy_reader_same_errors(tmp_path: Path, text: str, match: str | None) -> None:
-    import remission.io.fastq as fq
-
     p = tmp_path / "x.fastq"
     p.write_text(text)
-    got = []
-    for kernel in (None, False):
-        fq._KERNEL = kernel
-        try:
-            got.append(_read_all(p, 1 << 16))
-        finally:
-            fq._KERNEL = None
+    got = [_read_all(p, 1 << 16, engine) for engine in ("numba", "numpy")]
     assert got[0] == got[1]
     if match is None:
         assert not isinstance(got[0], str)
@@ -136,28 +122,37 @@ GOOD = st.tuples(st.just(b"r"), SEQ, st.just(b""), st.just(b"")).map(
 
 @settings(max_examples=300)
 @given(records=st.lists(st.one_of(GOOD, GOOD, st.tuples(LINE, LINE, LINE, LINE)), min_size=1, max_size=6),
-       cut=st.integers(0, 3), crlf=st.booleans(), buffer_size=st.sampled_from([64, 128, 1 << 16]))
+       cut=st.integers(0, 3), crlf=st.booleans(), buffer_size=st.sampled_from([256, 1 << 16]))
 def test_property_compiled_reader_equals_numpy(tmp_path_factory: pytest.TempPathFactory,
                                                records: list[tuple[bytes, ...]], cut: int,
                                                crlf: bool, buffer_size: int) -> None:
     """Near-FASTQ bytes (every line from a small alphabet with newlines, carriage returns, '@'
     and '+' inside): the compiled reader and the numpy reader accept the same files with the
-    same blocks, or both refuse them."""
-    import remission.io.fastq as fq
-
+    same records, or both refuse them. Blocks of 256 bytes at least: dnaio's blocks hold two
+    records (interleaved pairs), so its "record longer than the block" comes earlier."""
     nl = b"\r\n" if crlf else b"\n"
     body = b"".join(b"@" + h + nl + s + nl + b"+" + p + nl + q + nl for h, s, p, q in records)
     body = body[: len(body) - cut]
     path = tmp_path_factory.mktemp("fq") / "x.fastq"
     path.write_bytes(body)
-    got = []
-    for kernel in (None, False):
-        fq._KERNEL = kernel
-        try:
-            got.append(_read_all(path, buffer_size))
-        finally:
-            fq._KERNEL = None
-    a, b = got
+    a, b = (_read_all(path, buffer_size, engine) for engine in ("numba", "numpy"))
     assert isinstance(a, str) == isinstance(b, str), (a, b)
     if not isinstance(a, str):
         assert a == b
+
+
+def test_engine_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import remission.io.fastq as fq
+    from remission.errors import ValidationError
+
+    p = tmp_path / "x.fastq"
+    p.write_text("@r1\nACGT\n+\nIIII\n")
+    with pytest.raises(ValidationError, match="engine must be one of auto, numba, numpy, but was 'c'"):
+        next(iter_fastq_chunks(p, engine="c"))
+    assert fq._pick_kernel("numpy", [p]) is None
+    assert fq._pick_kernel("numba", [p]) is not None
+    monkeypatch.setitem(__import__("sys").modules, "numba", None)  # as if numba were not loaded
+    monkeypatch.delitem(__import__("sys").modules, "numba")
+    assert fq._pick_kernel("auto", [p]) is None  # 16 bytes < JIT_MIN_BYTES: numpy
+    monkeypatch.setattr(fq, "JIT_MIN_BYTES", 16)
+    assert fq._pick_kernel("auto", [p]) is not None

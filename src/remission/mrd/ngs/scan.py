@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,7 +33,7 @@ def _jit_kernel() -> Any:
             return None
         try:
             from remission.mrd.ngs import _scan_jit
-        except ImportError:
+        except (ImportError, RuntimeError, OSError):  # no numba; or no writable cache location
             _KERNEL = False
         else:
             _KERNEL = _scan_jit
@@ -61,8 +62,10 @@ class JunctionScanner:
 
     Two implementations give the same rows: a compiled kernel (numba, ``engine="numba"``: one pass
     over the sequence bytes of the block, see :mod:`remission.mrd.ngs._scan_jit`) and the numpy
-    path above (``engine="numpy"``). ``"auto"`` (default) takes the kernel when numba imports and
-    the environment variable ``REMISSION_JIT`` is not ``0``.
+    path above (``engine="numpy"``). ``"auto"`` (default) decides at the first scan: the kernel
+    when numba is already loaded in the process (the FASTQ reader loads it for inputs of at least
+    ``remission.io.fastq.JIT_MIN_BYTES``) and ``REMISSION_JIT`` is not ``0``, else numpy (small
+    inputs do not pay numba's start-up).
     """
 
     def __init__(self, patterns: Sequence[str | bytes], max_mismatches: int | Sequence[int] = 2,
@@ -86,11 +89,26 @@ class JunctionScanner:
         if min_part < min_seed:
             raise ValidationError(f"pattern length must allow an exact seed of >= {min_seed} nt with "
                                   f"{max(ds)} mismatches, but was {min(len(p) for p in pats)} nt")
-        kernel = _jit_kernel() if engine != "numpy" else None
-        if engine == "numba" and kernel is None:
-            raise ValidationError("engine='numba' needs the numba package (pip install numba) and "
-                                  "REMISSION_JIT not set to 0, but numba could not be used")
-        self._kernel: Any = kernel
+        self.patterns = oriented
+        self.n_patterns = len(pats)
+        self._bounds, self._min_part, self._k_arg, self._k_max = bounds, min_part, k, k_max
+        self._kernel: Any = None
+        #: "numba" or "numpy" once chosen; "auto" until the first scan
+        self.engine = engine
+        if engine == "numba":
+            kernel = _jit_kernel()
+            if kernel is None:
+                raise ValidationError("engine='numba' needs the numba package (pip install numba) and "
+                                      "REMISSION_JIT not set to 0, but numba could not be used")
+            self._build(kernel)
+        elif engine == "numpy":
+            self._build(None)
+
+    def _build(self, kernel: Any) -> None:
+        """Seeds and tables for the compiled kernel (``kernel`` given) or the numpy path."""
+        oriented, bounds, min_part, k, k_max = (self.patterns, self._bounds, self._min_part,
+                                                self._k_arg, self._k_max)
+        self._kernel = kernel
         self.engine = "numba" if kernel is not None else "numpy"
         # k-mer length and sampling stride: a stride of 2-3 roughly halves the numpy path's k-mer
         # work, and k >= 9 keeps random seed hits rare (a 4^9 table holds a few hundred seeds).
@@ -103,8 +121,6 @@ class JunctionScanner:
         else:
             self.k = min(k_max, min_part, max(9, min_part - 3))
         self.stride = min_part - self.k + 1
-        self.patterns = oriented
-        self.n_patterns = len(pats)
         codes, pid, off = [], [], []
         for oi, ((_, q, _), b) in enumerate(zip(oriented, bounds, strict=True)):
             allc = self._codes(q, 1)
@@ -199,6 +215,10 @@ class JunctionScanner:
         """Return ``(read_index, pattern_index, mismatches)`` arrays (one row per read/pattern),
         sorted by read then pattern. ``data[seq_start[i]:seq_end[i]]`` is read ``i``'s sequence;
         a hit must lie inside one read."""
+        if self.engine == "auto":
+            # the kernel when numba is already loaded (the reader loads it for large inputs, see
+            # remission.io.fastq.JIT_MIN_BYTES); otherwise its ~0.5 CPU s start-up is not paid
+            self._build(_jit_kernel() if "numba" in sys.modules else None)
         if self._kernel is not None:
             return self._scan_jit(data, seq_start, seq_end)
         return self._scan_numpy(data, seq_start, seq_end)
