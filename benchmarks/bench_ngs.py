@@ -484,12 +484,16 @@ def main(argv: list[str]) -> int:
           f"1,001,725 reads | {cold_block['cpu_median_s']:.2f} CPU s vs {warm_block['cpu_median_s']:.2f} "
           f"with the cache: compile {cold_block['cpu_median_s'] - warm_block['cpu_median_s']:.2f} CPU s | | "
           f"{cold_block['peak_mb']:.0f} | |")
-    net_cpu = max(ours["cpu_median_s"] - startup["cpu_median_s"], 1e-9)
-    print(f"| FASTQ tracking CPU without the start-up cost | | {n_reads:,} reads | {net_cpu:.2f} CPU s | "
+    from remission.io.fastq import JIT_MIN_BYTES
+
+    kernel_s = STARTUP["kernel_warm_cpu_s"] if fq.stat().st_size >= JIT_MIN_BYTES else 0.0
+    net_cpu = max(ours["cpu_median_s"] - startup["cpu_median_s"] - kernel_s, 1e-9)
+    print(f"| FASTQ tracking CPU without the start-up cost (minus the 1,000-read run and the kernels' "
+          f"start-up) | | {n_reads:,} reads | {net_cpu:.2f} CPU s | "
           f"{n_reads / net_cpu:,.0f} reads per CPU s | | |")
-    net = max(ours["median_s"] - startup["median_s"], 1e-9)
-    print(f"| FASTQ tracking without the start-up cost (median minus the 1,000-read run) | | "
-          f"{n_reads:,} reads | {net:.2f} | {n_reads / net:,.0f} reads/s | | |")
+    net = max(ours["median_s"] - startup["median_s"] - kernel_s, 1e-9)
+    print(f"| FASTQ tracking without the start-up cost (median minus the 1,000-read run and the "
+          f"kernels' start-up) | | {n_reads:,} reads | {net:.2f} | {n_reads / net:,.0f} reads/s | | |")
     print(f"| FASTQ scan only (in-process `track_fastq` after a warm-up; no start-up/index/SHA-256) | "
           f"`-c ENGINE` | {n_reads:,} reads | {engine_s:.2f} CPU s ({a.runs}) | "
           f"{n_reads / engine_s:,.0f} reads per CPU s | | |")
