@@ -267,3 +267,21 @@ def test_fastq_background_only_is_negative(tmp_path) -> None:
         p = write_sample_fastq(tmp_path / f"bg{rep}.fastq", bg, np.random.default_rng(rep))
         res = quantify(idx, track_fastq(idx, iter_fastq_chunks(p)), cell_equivalents=40_000)
         assert res.status == "negative", [m.reads for m in res.markers]
+
+
+def test_small_input_does_not_load_numba(ngs_files: dict) -> None:
+    """A follow-up FASTQ under JIT_MIN_BYTES is tracked by the numpy path in a fresh process:
+    numba's import and the kernels' load (~0.4 CPU s) are paid only by large inputs."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from remission.io.airr import iter_airr_chunks; "
+            "from remission.io.fastq import iter_fastq_chunks; "
+            "from remission.mrd.ngs import index_clonotypes, track_fastq; "
+            f"idx = index_clonotypes(iter_airr_chunks({str(ngs_files['dx'])!r})); "
+            f"t = track_fastq(idx, iter_fastq_chunks({str(ngs_files['fu_fastq'])!r})); "
+            "print(t.counts[0].reads, 'numba' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    reads, loaded = proc.stdout.split()
+    assert int(reads) > 5 and loaded == "False"
