@@ -83,7 +83,7 @@ def test_help_runs_in_a_fresh_process() -> None:
 
 def test_help_does_not_import_heavy_libraries() -> None:
     code = ("import sys; from remission.cli import main; main(['--help']); "
-            "heavy = [m for m in ('numpy', 'pandas', 'matplotlib', 'sqlalchemy', 'scipy', 'dask') "
+            "heavy = [m for m in ('numpy', 'pandas', 'matplotlib', 'sqlalchemy', 'scipy', 'dask', 'numba') "
             "if m in sys.modules]; print('HEAVY=' + ','.join(heavy))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
