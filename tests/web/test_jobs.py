@@ -129,6 +129,8 @@ def test_fastq_upload_is_checked_in_the_background_and_signed_off(app: Any, clie
     # then the same four-eyes flow as any upload: the second lab user signs, the patient is re-analysed
     assert lab.post(f"/api/v1/results/{job.result_id}/signoff").status_code == 409
     assert lab2.post(f"/results/{job.result_id}/signoff").status_code == 200
+    re = app.state.jobs.wait(f"re-{job.result_id}", timeout=120)  # the re-analysis job
+    assert (re.kind, re.state, re.created_by) == ("reanalysis", "done", "lab2")
     analysis = lab2.get(f"/api/v1/patients/{PATIENT}").json()["analysis"]
     ngs_section = next(s for s in analysis["sections"] if s["name"] == "ngs_mrd")
     samples = ngs_section["result"]["samples"]
@@ -220,10 +222,14 @@ def test_a_failing_final_transaction_stores_nothing(app: Any, client_for: Any, n
 def test_server_killed_mid_job_resumes_or_fails_at_start_and_never_half_stores(app: Any, settings: Any) -> None:
     """Job rows as a killed server leaves them, with their spool folders: the next start runs
     again a job whose spooled file is whole (once: ``attempts`` < 2), fails one whose file is gone
-    and one that already ran twice, and removes every spool folder it does not run again."""
+    and one that already ran twice, and removes the spool folders it does not run again — but not
+    a folder without a job that changed recently (an upload another server process is receiving).
+    The rows have no owner and no heartbeat (as migration 0006 leaves old rows): stale."""
     import datetime as dt
+    import os
 
     from remission.app import audit
+    from remission.app.jobs import ORPHAN_SPOOL_S
     from remission.web import create_app
 
     data = b"@r1\nACGTACGT\n+\nIIIIIIII\n@r2\nTTTTACGT\n+\nIIIIIIII\n"
@@ -243,7 +249,11 @@ def test_server_killed_mid_job_resumes_or_fails_at_start_and_never_half_stores(a
                                    params_json=json.dumps(params), result_id=None, attempts=attempts,
                                    created_at=now, started_at=now if state == "running" else None,
                                    finished_at=None)))
-    (settings.spool / "orphan").mkdir()  # a spool folder without a job row
+    (settings.spool / "orphan").mkdir()  # a spool folder without a job row, untouched for longer than the limit
+    old = now.timestamp() - ORPHAN_SPOOL_S - 60
+    os.utime(settings.spool / "orphan", (old, old))
+    (settings.spool / "receiving").mkdir()  # an upload a live process is writing (no job row yet)
+    (settings.spool / "receiving" / "part.fastq").write_bytes(data)
     before = _counts(app)
     app.state.store.close()  # the server is gone
     restarted = create_app(settings)
@@ -260,7 +270,7 @@ def test_server_killed_mid_job_resumes_or_fails_at_start_and_never_half_stores(a
         assert after["assay_results"] == before["assay_results"] + 1 and after["analyses"] == before["analyses"]
         res = st.read(lambda c: c.execute(sa.select(T.assay_results.c.result_id, T.assay_results.c.status)).all())
         assert [(r.result_id, r.status) for r in res] == [(a.result_id, "draft")]
-        assert not any(settings.spool.iterdir())
+        assert [p.name for p in settings.spool.iterdir()] == ["receiving"]
         assert [e.detail["job"] for e in audit.entries(st, action="job.resume")] == ["a" * 16]
         assert sorted(e.detail["job"] for e in audit.entries(st, action="job.failed")) == ["b" * 16, "c" * 16]
         assert audit.verify(st).ok
@@ -293,6 +303,8 @@ def test_two_uploads_at_once(app: Any, client_for: Any, ngs: dict[str, Any]) -> 
     by = {r["uploaded_by"]: r["result_id"] for r in res}
     assert lab.post(f"/results/{by['lab2']}/signoff").status_code == 200
     assert lab2.post(f"/results/{by['lab']}/signoff").status_code == 200
+    for rid in by.values():
+        assert app.state.jobs.wait(f"re-{rid}", timeout=120).state == "done"
     assert {r["status"] for r in lab.get(f"/api/v1/patients/{PATIENT}/results").json()} == {"signed"}
 
 
@@ -406,7 +418,13 @@ def test_a_job_cut_short_by_a_stopping_server_runs_again_at_the_next_start(
     with pytest.raises(Exception, match="not open"):
         runner.wait(job_id, timeout=60)
     assert (settings.spool / job_id / "fu.fastq.gz").is_file()  # kept for the next start
-    restarted = create_app(settings)
+    # the stopped runner's heartbeat is fresh until the stale limit passed (a clock set that far on;
+    # before, the next start leaves the job alone as another live process's)
+    import datetime as dt
+
+    assert create_app(settings).state.jobs.recover() == ([], [])
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.job_stale_s + 1)
+    restarted = create_app(settings, clock=lambda: later)
     try:
         job = restarted.state.jobs.wait(job_id, timeout=120)
         assert (job.state, job.attempts) == ("done", 2)
