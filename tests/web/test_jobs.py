@@ -469,3 +469,175 @@ def test_a_sign_off_whose_reanalysis_was_cut_short_is_reanalysed_at_the_next_sta
     finally:
         restarted.state.jobs.shutdown(wait=True)
         restarted.state.store.close()
+
+
+# -- several server processes on one store -------------------------------------------------------
+
+def _login(application: Any, name: str) -> Any:
+    """A TestClient on ``application`` (another server process) logged in (an account without TOTP)."""
+    from _web_factory import PASSWORD
+    from fastapi.testclient import TestClient
+
+    c = TestClient(application, base_url="https://testserver")
+    r = c.post("/login", data={"username": name, "password": PASSWORD, "totp": ""})
+    assert r.status_code == 200 and r.url.path == "/patients", r.text[:300]
+    return c
+
+
+def test_a_second_server_process_leaves_a_live_job_alone_and_takes_it_over_once_stale(
+        app: Any, client_for: Any, ngs: dict[str, Any], settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two server processes on one SQLite store (two applications, each runner with its own owner
+    id). The second starts while the first runs a job and leaves it alone (fresh heartbeat); on a
+    clock set past the stale limit it takes the job over and runs it again. The first, no longer
+    the owner, can neither store its result, nor fail the job, nor remove the spooled file: one
+    draft, stored once, by the second."""
+    import datetime as dt
+
+    from remission.app import audit
+    from remission.app import results as svc
+    from remission.app.jobs import get_job
+    from remission.web import create_app
+
+    gate, started = threading.Event(), threading.Semaphore(0)
+    orig = svc._check_fastq
+
+    def held(*args: Any, **kw: Any) -> Any:
+        started.release()
+        assert gate.wait(60)
+        return orig(*args, **kw)
+
+    monkeypatch.setattr(svc, "_check_fastq", held)
+    lab = client_for("lab")
+    _upload(lab, ngs["fastq_gz"])
+    job_id = _only_job(lab)["job_id"]
+    assert started.acquire(timeout=60)  # process A runs it
+    a = app.state.jobs
+    row = get_job(app.state.store, job_id)
+    assert (row.state, row.owner, row.attempts) == ("running", a.owner, 1) and row.heartbeat_at is not None
+    # process B: its heartbeat thread idle during the test (a long interval), its clock moved by hand
+    quiet = dataclasses.replace(settings, job_heartbeat_s=3600.0, job_stale_s=3 * 3600.0)
+    t0, offset = dt.datetime.now(dt.UTC), [0.0]
+    b_app = create_app(quiet, clock=lambda: t0 + dt.timedelta(seconds=offset[0]))
+    b = b_app.state.jobs
+    try:
+        assert b.owner != a.owner
+        assert get_job(b_app.state.store, job_id).owner == a.owner  # B's start left it alone
+        assert b.recover() == ([], [])
+        # one second past the stale limit after t0: A's last heartbeat (at most a few seconds after
+        # t0, from its own thread) is older than the limit
+        offset[0] = quiet.job_stale_s + 1
+        assert b.recover() == ([job_id], [])
+        assert started.acquire(timeout=60)  # B runs it again (held as well)
+        row = get_job(b_app.state.store, job_id)
+        assert (row.state, row.owner, row.attempts) == ("running", b.owner, 2)
+        assert a.beat() == 0  # no longer A's
+        offset[0] += 7.0  # B's heartbeat renews its job on its clock
+        assert b.beat() == 1
+        assert get_job(b_app.state.store, job_id).heartbeat_at == t0 + dt.timedelta(seconds=offset[0])
+        gate.set()
+        a.wait(job_id, timeout=120)  # A's run ends without storing anything
+        done = b.wait(job_id, timeout=120)
+        assert (done.state, done.owner, done.attempts, done.progress) == ("done", b.owner, 2, 1.0)
+        res = b_app.state.store.read(lambda c: c.execute(sa.select(T.assay_results.c.result_id)).all())
+        assert [r.result_id for r in res] == [done.result_id]
+        st = b_app.state.store
+        assert [(e.detail["job"], e.detail["from"]) for e in audit.entries(st, action="job.resume")] == [(job_id, a.owner)]
+        assert [e.detail["job"] for e in audit.entries(st, action="job.done")] == [job_id]
+        assert audit.entries(st, action="job.failed") == []
+        assert not (settings.spool / job_id).exists()
+        assert audit.verify(st).ok
+    finally:
+        gate.set()
+        b.shutdown(wait=True)
+        b_app.state.store.close()
+
+
+def test_of_two_processes_recovering_at_once_one_takes_a_stale_job(settings: Any) -> None:
+    """Recovery with an injected clock: a heartbeat exactly ``stale_s`` old is live, one a
+    millisecond older is stale (cutoff = now − stale_s); of two processes recovering at the same
+    moment, the first takes the stale job (compare-and-set on its old owner and heartbeat) and the
+    second finds it fresh. Rows with no owner and no heartbeat (older stores) are stale."""
+    import datetime as dt
+
+    from remission.app.jobs import get_job, recover
+    from remission.store import Store
+
+    now = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
+    stale_s = 15.0
+    beats = {"live": now - dt.timedelta(seconds=stale_s), "stale": now - dt.timedelta(seconds=stale_s, milliseconds=1),
+             "legacy": None}
+    with Store(settings.db_url) as st:
+        for jid, beat in beats.items():
+            st.write(lambda conn, jid=jid, beat=beat: conn.execute(T.jobs.insert().values(
+                job_id=jid, kind="reanalysis", case_id="PAT-A", created_by="lab2", state="running", progress=0.3,
+                message="re-analysis: ngs_mrd", error=None, params_json=json.dumps({"result_id": f"r-{jid}"}),
+                result_id=f"r-{jid}", attempts=1, created_at=now, started_at=now, finished_at=None,
+                owner=None if beat is None else "gone:1:abc", heartbeat_at=beat)))
+        first = recover(st, settings.spool, owner="host:2:p1", now=now, stale_s=stale_s)
+        second = recover(st, settings.spool, owner="host:3:p2", now=now, stale_s=stale_s)
+        assert first == (["legacy", "stale"], []) and second == ([], [])
+        for jid in ("legacy", "stale"):
+            j = get_job(st, jid)
+            assert (j.state, j.owner, j.heartbeat_at, j.progress) == ("queued", "host:2:p1", now, 0.0)
+        live = get_job(st, "live")
+        assert (live.state, live.owner, live.heartbeat_at) == ("running", "gone:1:abc", beats["live"])
+        # a process never takes over its own jobs (its heartbeat thread runs recovery too)
+        later = now + dt.timedelta(hours=1)
+        assert recover(st, settings.spool, owner="host:2:p1", now=later, stale_s=stale_s) == (["live"], [])
+
+
+def test_sign_off_reanalysis_is_a_job_whose_progress_any_process_shows(
+        app: Any, client_for: Any, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page sign-off signs and queues the ``reanalysis`` job in one transaction; while process
+    A runs it, process B (a second application on the store) shows its state and engine step from
+    the store — the fragment, the JSON status and the results page — and the fragment's last poll
+    redirects to the results page."""
+    import remission.pipeline
+    from remission.app import audit
+    from remission.web import create_app
+
+    gate, started = threading.Event(), threading.Event()
+    orig = remission.pipeline.analyze_case
+
+    def held(case: Any, case_dir: Any, *, progress: Any = None, **kw: Any) -> Any:
+        if progress is not None:
+            progress("qc")
+        started.set()
+        assert gate.wait(60)
+        return orig(case, case_dir, progress=progress, **kw)
+
+    monkeypatch.setattr(remission.pipeline, "analyze_case", held)
+    lab, lab2 = client_for("lab"), client_for("lab2")
+    rid = lab.post("/api/v1/patients/PAT-C/results/mrd", json={"date": "2023-05-01", "method": "pcr",
+                                                               "value": 0.002, "lod": 5e-5, "loq": 1e-4}).json()["result_id"]
+    assert lab2.post(f"/results/{rid}/signoff").status_code == 200
+    job_id = f"re-{rid}"
+    assert started.wait(60)
+    quiet = dataclasses.replace(settings, job_heartbeat_s=3600.0, job_stale_s=3 * 3600.0)
+    b_app = create_app(quiet)
+    try:
+        other = _login(b_app, "viewer")
+        status = other.get(f"/api/v1/jobs/{job_id}").json()
+        assert (status["kind"], status["state"], status["result_id"]) == ("reanalysis", "running", rid)
+        assert status["message"] == "re-analysis: qc" and status["owner"] == app.state.jobs.owner
+        frag = other.get(f"/jobs/{job_id}", headers={"HX-Request": "true"})
+        assert 'hx-trigger="every 1s"' in frag.text and "HX-Redirect" not in frag.headers
+        page = other.get("/patients/PAT-C/results").text
+        assert "re-analysis running: re-analysis: qc" in page
+        gate.set()
+        done = app.state.jobs.wait(job_id, timeout=120)
+        assert (done.state, done.message, done.created_by) == ("done", "re-analysed", "lab2")
+        frag = other.get(f"/jobs/{job_id}", headers={"HX-Request": "true"})
+        assert frag.headers["HX-Redirect"] == "/patients/PAT-C/results" and "every 1s" not in frag.text
+        res = other.get("/api/v1/patients/PAT-C/results").json()[0]
+        assert res["analysis_id"] == other.get("/api/v1/patients/PAT-C").json()["analysis_id"]
+        st = app.state.store
+        # signature and job submission in one transaction, by the signer; then the job's end
+        acts = [(e.actor, e.action, e.detail.get("result")) for e in reversed(audit.entries(st, limit=50))
+                if e.action in ("result.signoff", "job.submit", "job.done")]
+        assert acts == [("lab2", "result.signoff", rid), ("lab2", "job.submit", rid), ("lab2", "job.done", rid)]
+    finally:
+        gate.set()
+        b_app.state.jobs.shutdown(wait=True)
+        b_app.state.store.close()
+

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import secrets
 import shutil
 import tempfile
@@ -479,7 +480,7 @@ def _check_fastq(ctx: Any, path: Path, sample_date: dt.date, files_dir: Path,
 
 def file_job(*, files_dir: Path, case_roots: tuple[Path, ...] = ()) -> Callable[[Any], Callable[[Connection], str]]:
     """The work function of a background upload (``fastq``, large ``fcs``): check the spooled
-    file, move it to ``files_dir``, and return the transaction that stores the draft."""
+    file, link it into ``files_dir``, and return the transaction that stores the draft."""
 
     def work(ctx: Any) -> Callable[[Connection], str]:
         p, job = ctx.params, ctx.job
@@ -504,7 +505,13 @@ def file_job(*, files_dir: Path, case_roots: tuple[Path, ...] = ()) -> Callable[
         rid = secrets.token_hex(8)
         dest = files_dir / case_id / f"{rid}-{name}"
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(path), dest)
+        # a hard link, not a move: the spooled file stays whole until the job's end is stored, so
+        # a process that takes the job over (this one's heartbeat gone stale) can still run it;
+        # the spool folder is removed when the job ends (a copy where the link cannot be made)
+        try:
+            os.link(path, dest)
+        except OSError:
+            shutil.copyfile(path, dest)
         ctx.on_failure.append(lambda: dest.unlink(missing_ok=True))
         now = dt.datetime.now(dt.UTC)
         row = {"result_id": rid, "case_id": case_id, "kind": kind, "filename": name, "content": None,
