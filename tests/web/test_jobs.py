@@ -641,3 +641,36 @@ def test_sign_off_reanalysis_is_a_job_whose_progress_any_process_shows(
         b_app.state.jobs.shutdown(wait=True)
         b_app.state.store.close()
 
+
+
+def test_a_cleanly_stopping_server_releases_its_jobs_for_the_next_start(settings: Any) -> None:
+    """``shutdown(release=True)`` (the application's lifespan end) clears the owner and heartbeat
+    of the runner's running and queued jobs, so the next process takes them over at once — with
+    no clock moved on — and the released runner can no longer store the running job's result."""
+    import datetime as dt
+
+    from remission.app.jobs import JobRunner, get_job, recover
+    from remission.store import Store
+
+    gate, started = threading.Event(), threading.Event()
+
+    def work(ctx: Any) -> Any:
+        started.set()
+        assert gate.wait(60)
+        return lambda conn: "never"
+
+    now = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
+    with Store(settings.db_url) as st:
+        runner = JobRunner(st, settings.spool, {"reanalysis": work}, clock=lambda: now)
+        first = runner.submit(None, "reanalysis", "PAT-A", actor="lab2", address="testclient", params={})
+        second = runner.submit(None, "reanalysis", "PAT-A", actor="lab2", address="testclient", params={})
+        assert started.wait(60)
+        assert (get_job(st, first.job_id).state, get_job(st, second.job_id).state) == ("running", "queued")
+        runner.shutdown(wait=False, release=True)
+        for j in (first, second):
+            row = get_job(st, j.job_id)
+            assert (row.owner, row.heartbeat_at) == (None, None)
+        resumed, failed = recover(st, settings.spool, owner="next:1:x", now=now)
+        assert (sorted(resumed), failed) == (sorted([first.job_id, second.job_id]), [])
+        gate.set()
+        assert runner.wait(first.job_id, timeout=60).state == "queued"  # not stored, not failed by the old runner
