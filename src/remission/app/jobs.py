@@ -60,7 +60,7 @@ from types import SimpleNamespace
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import Connection
 
 from remission.app import audit
@@ -131,8 +131,9 @@ class Job(BaseModel):
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
-    #: the runner that queued or runs the job (``host:pid:random``) and its last heartbeat
-    owner: str | None = None
+    #: the runner that queued or runs the job (``host:pid:random``; not in the JSON status: host
+    #: names and process ids are not for every role) and its last heartbeat
+    owner: str | None = Field(default=None, exclude=True)
     heartbeat_at: dt.datetime | None = None
 
     @property
