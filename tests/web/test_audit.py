@@ -25,6 +25,7 @@ def test_audited_events(app: Any, client_for: Any, password: str) -> None:
     viewer.get("/admin/users")
     rid = lab.post("/api/v1/patients/PAT-C/results/mrd", json={"date": "2023-05-01", "method": "pcr"}).json()["result_id"]
     lab2.post(f"/results/{rid}/signoff")
+    app.state.jobs.wait(f"re-{rid}", timeout=120)  # its re-analysis job
     r = clin.post("/board", data={"date": "2030-01-01", "title": "t", "attendees": ""})
     mid = r.url.path.rsplit("/", 1)[-1]
     clin.post(f"/board/{mid}/patients", data={"case_id": "PAT-A"})
@@ -35,6 +36,7 @@ def test_audited_events(app: Any, client_for: Any, password: str) -> None:
                      ("viewer", "access.denied", "/admin/users", "denied"),
                      ("lab", "result.upload", "patient:PAT-C", "ok"),
                      ("lab2", "result.signoff", "patient:PAT-C", "ok"),
+                     ("lab2", "job.submit", "patient:PAT-C", "ok"), ("lab2", "job.done", "patient:PAT-C", "ok"),
                      ("clin", "board.decision", "patient:PAT-A", "ok")]:
         assert expected in got, expected
     e = audit.entries(app.state.store, action="patient.view")[0]

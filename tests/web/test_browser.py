@@ -121,6 +121,9 @@ def test_full_flow_in_chromium(server: str, tmp_path: Path, password: str) -> No
         page.goto(server + "/patients/PAT-B/results")
         page.click("button.signoff")
         expect(page.locator("#results .status")).to_have_text(["signed"])
+        # the re-analysis is a job: its fragment polls the store and reloads the page when done
+        expect(page.locator("#jobs .job")).not_to_have_count(0)
+        expect(page.locator("#results")).to_contain_text("re-analysed", timeout=60_000)
         logout()
 
         # clinician: meeting, patient, decision, signature

@@ -132,6 +132,8 @@ def test_fastq_upload_is_checked_in_the_background_and_signed_off(app: Any, clie
     # then the same four-eyes flow as any upload: the second lab user signs, the patient is re-analysed
     assert lab.post(f"/api/v1/results/{job.result_id}/signoff").status_code == 409
     assert lab2.post(f"/results/{job.result_id}/signoff").status_code == 200
+    re = app.state.jobs.wait(f"re-{job.result_id}", timeout=120)  # the re-analysis job
+    assert (re.kind, re.state, re.created_by) == ("reanalysis", "done", "lab2")
     analysis = lab2.get(f"/api/v1/patients/{PATIENT}").json()["analysis"]
     ngs_section = next(s for s in analysis["sections"] if s["name"] == "ngs_mrd")
     samples = ngs_section["result"]["samples"]
@@ -223,10 +225,14 @@ def test_a_failing_final_transaction_stores_nothing(app: Any, client_for: Any, n
 def test_server_killed_mid_job_resumes_or_fails_at_start_and_never_half_stores(app: Any, settings: Any) -> None:
     """Job rows as a killed server leaves them, with their spool folders: the next start runs
     again a job whose spooled file is whole (once: ``attempts`` < 2), fails one whose file is gone
-    and one that already ran twice, and removes every spool folder it does not run again."""
+    and one that already ran twice, and removes the spool folders it does not run again — but not
+    a folder without a job that changed recently (an upload another server process is receiving).
+    The rows have no owner and no heartbeat (as migration 0006 leaves old rows): stale."""
     import datetime as dt
+    import os
 
     from remission.app import audit
+    from remission.app.jobs import ORPHAN_SPOOL_S
     from remission.web import create_app
 
     data = b"@r1\nACGTACGT\n+\nIIIIIIII\n@r2\nTTTTACGT\n+\nIIIIIIII\n"
@@ -246,7 +252,11 @@ def test_server_killed_mid_job_resumes_or_fails_at_start_and_never_half_stores(a
                                    params_json=json.dumps(params), result_id=None, attempts=attempts,
                                    created_at=now, started_at=now if state == "running" else None,
                                    finished_at=None)))
-    (settings.spool / "orphan").mkdir()  # a spool folder without a job row
+    (settings.spool / "orphan").mkdir()  # a spool folder without a job row, untouched for longer than the limit
+    old = now.timestamp() - ORPHAN_SPOOL_S - 60
+    os.utime(settings.spool / "orphan", (old, old))
+    (settings.spool / "receiving").mkdir()  # an upload a live process is writing (no job row yet)
+    (settings.spool / "receiving" / "part.fastq").write_bytes(data)
     before = _counts(app)
     app.state.store.close()  # the server is gone
     restarted = create_app(settings)
@@ -263,7 +273,7 @@ def test_server_killed_mid_job_resumes_or_fails_at_start_and_never_half_stores(a
         assert after["assay_results"] == before["assay_results"] + 1 and after["analyses"] == before["analyses"]
         res = st.read(lambda c: c.execute(sa.select(T.assay_results.c.result_id, T.assay_results.c.status)).all())
         assert [(r.result_id, r.status) for r in res] == [(a.result_id, "draft")]
-        assert not any(settings.spool.iterdir())
+        assert [p.name for p in settings.spool.iterdir()] == ["receiving"]
         assert [e.detail["job"] for e in audit.entries(st, action="job.resume")] == ["a" * 16]
         assert sorted(e.detail["job"] for e in audit.entries(st, action="job.failed")) == ["b" * 16, "c" * 16]
         assert audit.verify(st).ok
@@ -296,6 +306,8 @@ def test_two_uploads_at_once(app: Any, client_for: Any, ngs: dict[str, Any]) -> 
     by = {r["uploaded_by"]: r["result_id"] for r in res}
     assert lab.post(f"/results/{by['lab2']}/signoff").status_code == 200
     assert lab2.post(f"/results/{by['lab']}/signoff").status_code == 200
+    for rid in by.values():
+        assert app.state.jobs.wait(f"re-{rid}", timeout=120).state == "done"
     assert {r["status"] for r in lab.get(f"/api/v1/patients/{PATIENT}/results").json()} == {"signed"}
 
 
@@ -409,7 +421,13 @@ def test_a_job_cut_short_by_a_stopping_server_runs_again_at_the_next_start(
     with pytest.raises(Exception, match="not open"):
         runner.wait(job_id, timeout=60)
     assert (settings.spool / job_id / "fu.fastq.gz").is_file()  # kept for the next start
-    restarted = create_app(settings)
+    # the stopped runner's heartbeat is fresh until the stale limit passed (a clock set that far on;
+    # before, the next start leaves the job alone as another live process's)
+    import datetime as dt
+
+    assert create_app(settings).state.jobs.recover() == ([], [])
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.job_stale_s + 1)
+    restarted = create_app(settings, clock=lambda: later)
     try:
         job = restarted.state.jobs.wait(job_id, timeout=120)
         assert (job.state, job.attempts) == ("done", 2)
@@ -454,3 +472,212 @@ def test_a_sign_off_whose_reanalysis_was_cut_short_is_reanalysed_at_the_next_sta
     finally:
         restarted.state.jobs.shutdown(wait=True)
         restarted.state.store.close()
+
+
+# -- several server processes on one store -------------------------------------------------------
+
+def _login(application: Any, name: str) -> Any:
+    """A TestClient on ``application`` (another server process) logged in (an account without TOTP)."""
+    from _web_factory import PASSWORD
+    from fastapi.testclient import TestClient
+
+    c = TestClient(application, base_url="https://testserver")
+    r = c.post("/login", data={"username": name, "password": PASSWORD, "totp": ""})
+    assert r.status_code == 200 and r.url.path == "/patients", r.text[:300]
+    return c
+
+
+def test_a_second_server_process_leaves_a_live_job_alone_and_takes_it_over_once_stale(
+        app: Any, client_for: Any, ngs: dict[str, Any], settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two server processes on one SQLite store (two applications, each runner with its own owner
+    id). The second starts while the first runs a job and leaves it alone (fresh heartbeat); on a
+    clock set past the stale limit it takes the job over and runs it again. The first, no longer
+    the owner, can neither store its result, nor fail the job, nor remove the spooled file: one
+    draft, stored once, by the second."""
+    import datetime as dt
+
+    from remission.app import audit
+    from remission.app import results as svc
+    from remission.app.jobs import get_job
+    from remission.web import create_app
+
+    gate, started = threading.Event(), threading.Semaphore(0)
+    orig = svc._check_fastq
+
+    def held(*args: Any, **kw: Any) -> Any:
+        started.release()
+        assert gate.wait(60)
+        return orig(*args, **kw)
+
+    monkeypatch.setattr(svc, "_check_fastq", held)
+    lab = client_for("lab")
+    _upload(lab, ngs["fastq_gz"])
+    job_id = _only_job(lab)["job_id"]
+    assert started.acquire(timeout=60)  # process A runs it
+    a = app.state.jobs
+    row = get_job(app.state.store, job_id)
+    assert (row.state, row.owner, row.attempts) == ("running", a.owner, 1) and row.heartbeat_at is not None
+    # process B: its heartbeat thread idle during the test (a long interval), its clock moved by hand
+    quiet = dataclasses.replace(settings, job_heartbeat_s=3600.0, job_stale_s=3 * 3600.0)
+    t0, offset = dt.datetime.now(dt.UTC), [0.0]
+    b_app = create_app(quiet, clock=lambda: t0 + dt.timedelta(seconds=offset[0]))
+    b = b_app.state.jobs
+    try:
+        assert b.owner != a.owner
+        assert get_job(b_app.state.store, job_id).owner == a.owner  # B's start left it alone
+        assert b.recover() == ([], [])
+        # one second past the stale limit after t0: A's last heartbeat (at most a few seconds after
+        # t0, from its own thread) is older than the limit
+        offset[0] = quiet.job_stale_s + 1
+        assert b.recover() == ([job_id], [])
+        assert started.acquire(timeout=60)  # B runs it again (held as well)
+        row = get_job(b_app.state.store, job_id)
+        assert (row.state, row.owner, row.attempts) == ("running", b.owner, 2)
+        assert a.beat() == 0  # no longer A's
+        offset[0] += 7.0  # B's heartbeat renews its job on its clock
+        assert b.beat() == 1
+        assert get_job(b_app.state.store, job_id).heartbeat_at == t0 + dt.timedelta(seconds=offset[0])
+        gate.set()
+        a.wait(job_id, timeout=120)  # A's run ends without storing anything
+        done = b.wait(job_id, timeout=120)
+        assert (done.state, done.owner, done.attempts, done.progress) == ("done", b.owner, 2, 1.0)
+        res = b_app.state.store.read(lambda c: c.execute(sa.select(T.assay_results.c.result_id)).all())
+        assert [r.result_id for r in res] == [done.result_id]
+        st = b_app.state.store
+        assert [(e.detail["job"], e.detail["from"]) for e in audit.entries(st, action="job.resume")] == [(job_id, a.owner)]
+        assert [e.detail["job"] for e in audit.entries(st, action="job.done")] == [job_id]
+        assert audit.entries(st, action="job.failed") == []
+        assert not (settings.spool / job_id).exists()
+        assert audit.verify(st).ok
+    finally:
+        gate.set()
+        b.shutdown(wait=True)
+        b_app.state.store.close()
+
+
+def test_of_two_processes_recovering_at_once_one_takes_a_stale_job(settings: Any) -> None:
+    """Recovery with an injected clock: a heartbeat exactly ``stale_s`` old is live, one a
+    millisecond older is stale (cutoff = now − stale_s); of two processes recovering at the same
+    moment, the first takes the stale job (compare-and-set on its old owner and heartbeat) and the
+    second finds it fresh. Rows with no owner and no heartbeat (older stores) are stale."""
+    import datetime as dt
+
+    from remission.app.jobs import get_job, recover
+    from remission.store import Store
+
+    now = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
+    stale_s = 15.0
+    beats = {"live": now - dt.timedelta(seconds=stale_s), "stale": now - dt.timedelta(seconds=stale_s, milliseconds=1),
+             "legacy": None}
+    with Store(settings.db_url) as st:
+        for jid, beat in beats.items():
+            st.write(lambda conn, jid=jid, beat=beat: conn.execute(T.jobs.insert().values(
+                job_id=jid, kind="reanalysis", case_id="PAT-A", created_by="lab2", state="running", progress=0.3,
+                message="re-analysis: ngs_mrd", error=None, params_json=json.dumps({"result_id": f"r-{jid}"}),
+                result_id=f"r-{jid}", attempts=1, created_at=now, started_at=now, finished_at=None,
+                owner=None if beat is None else "gone:1:abc", heartbeat_at=beat)))
+        first = recover(st, settings.spool, owner="host:2:p1", now=now, stale_s=stale_s)
+        second = recover(st, settings.spool, owner="host:3:p2", now=now, stale_s=stale_s)
+        assert first == (["legacy", "stale"], []) and second == ([], [])
+        for jid in ("legacy", "stale"):
+            j = get_job(st, jid)
+            assert (j.state, j.owner, j.heartbeat_at, j.progress) == ("queued", "host:2:p1", now, 0.0)
+        live = get_job(st, "live")
+        assert (live.state, live.owner, live.heartbeat_at) == ("running", "gone:1:abc", beats["live"])
+        # a process never takes over its own jobs (its heartbeat thread runs recovery too)
+        later = now + dt.timedelta(hours=1)
+        assert recover(st, settings.spool, owner="host:2:p1", now=later, stale_s=stale_s) == (["live"], [])
+
+
+def test_sign_off_reanalysis_is_a_job_whose_progress_any_process_shows(
+        app: Any, client_for: Any, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page sign-off signs and queues the ``reanalysis`` job in one transaction; while process
+    A runs it, process B (a second application on the store) shows its state and engine step from
+    the store — the fragment, the JSON status and the results page — and the fragment's last poll
+    redirects to the results page."""
+    import remission.pipeline
+    from remission.app import audit
+    from remission.web import create_app
+
+    gate, started = threading.Event(), threading.Event()
+    orig = remission.pipeline.analyze_case
+
+    def held(case: Any, case_dir: Any, *, progress: Any = None, **kw: Any) -> Any:
+        if progress is not None:
+            progress("qc")
+        started.set()
+        assert gate.wait(60)
+        return orig(case, case_dir, progress=progress, **kw)
+
+    monkeypatch.setattr(remission.pipeline, "analyze_case", held)
+    lab, lab2 = client_for("lab"), client_for("lab2")
+    rid = lab.post("/api/v1/patients/PAT-C/results/mrd", json={"date": "2023-05-01", "method": "pcr",
+                                                               "value": 0.002, "lod": 5e-5, "loq": 1e-4}).json()["result_id"]
+    assert lab2.post(f"/results/{rid}/signoff").status_code == 200
+    job_id = f"re-{rid}"
+    assert started.wait(60)
+    quiet = dataclasses.replace(settings, job_heartbeat_s=3600.0, job_stale_s=3 * 3600.0)
+    b_app = create_app(quiet)
+    try:
+        other = _login(b_app, "viewer")
+        status = other.get(f"/api/v1/jobs/{job_id}").json()
+        assert (status["kind"], status["state"], status["result_id"]) == ("reanalysis", "running", rid)
+        assert status["message"] == "re-analysis: qc" and status["heartbeat_at"] is not None
+        assert "owner" not in status  # host and process id stay out of the JSON
+        from remission.app.jobs import get_job
+
+        assert get_job(b_app.state.store, job_id).owner == app.state.jobs.owner
+        frag = other.get(f"/jobs/{job_id}", headers={"HX-Request": "true"})
+        assert 'hx-trigger="every 1s"' in frag.text and "HX-Redirect" not in frag.headers
+        page = other.get("/patients/PAT-C/results").text
+        assert "re-analysis running: re-analysis: qc" in page
+        gate.set()
+        done = app.state.jobs.wait(job_id, timeout=120)
+        assert (done.state, done.message, done.created_by) == ("done", "re-analysed", "lab2")
+        frag = other.get(f"/jobs/{job_id}", headers={"HX-Request": "true"})
+        assert frag.headers["HX-Redirect"] == "/patients/PAT-C/results" and "every 1s" not in frag.text
+        res = other.get("/api/v1/patients/PAT-C/results").json()[0]
+        assert res["analysis_id"] == other.get("/api/v1/patients/PAT-C").json()["analysis_id"]
+        st = app.state.store
+        # signature and job submission in one transaction, by the signer; then the job's end
+        acts = [(e.actor, e.action, e.detail.get("result")) for e in reversed(audit.entries(st, limit=50))
+                if e.action in ("result.signoff", "job.submit", "job.done")]
+        assert acts == [("lab2", "result.signoff", rid), ("lab2", "job.submit", rid), ("lab2", "job.done", rid)]
+    finally:
+        gate.set()
+        b_app.state.jobs.shutdown(wait=True)
+        b_app.state.store.close()
+
+
+
+def test_a_cleanly_stopping_server_releases_its_jobs_for_the_next_start(settings: Any) -> None:
+    """``shutdown(release=True)`` (the application's lifespan end) clears the owner and heartbeat
+    of the runner's running and queued jobs, so the next process takes them over at once — with
+    no clock moved on — and the released runner can no longer store the running job's result."""
+    import datetime as dt
+
+    from remission.app.jobs import JobRunner, get_job, recover
+    from remission.store import Store
+
+    gate, started = threading.Event(), threading.Event()
+
+    def work(ctx: Any) -> Any:
+        started.set()
+        assert gate.wait(60)
+        return lambda conn: "never"
+
+    now = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
+    with Store(settings.db_url) as st:
+        runner = JobRunner(st, settings.spool, {"reanalysis": work}, clock=lambda: now)
+        first = runner.submit(None, "reanalysis", "PAT-A", actor="lab2", address="testclient", params={})
+        second = runner.submit(None, "reanalysis", "PAT-A", actor="lab2", address="testclient", params={})
+        assert started.wait(60)
+        assert (get_job(st, first.job_id).state, get_job(st, second.job_id).state) == ("running", "queued")
+        runner.shutdown(wait=False, release=True)
+        for j in (first, second):
+            row = get_job(st, j.job_id)
+            assert (row.owner, row.heartbeat_at) == (None, None)
+        resumed, failed = recover(st, settings.spool, owner="next:1:x", now=now)
+        assert (sorted(resumed), failed) == (sorted([first.job_id, second.job_id]), [])
+        gate.set()
+        assert runner.wait(first.job_id, timeout=60).state == "queued"  # not stored, not failed by the old runner

@@ -134,14 +134,13 @@ def test_concurrent_uploads_and_sign_offs_lose_nothing(app: Any, client_for: Any
 
 
 def test_page_sign_off_reanalyses_in_the_background(app: Any, client_for: Any) -> None:
-    from remission.app.results import PROGRESS
-
     lab, lab2 = client_for("lab"), client_for("lab2")
     rid = lab.post("/api/v1/patients/PAT-C/results/mrd",
                    json={"date": "2023-05-01", "method": "ngs", "value": 0.0003, "loq": 1e-5}).json()["result_id"]
-    r = lab2.post(f"/results/{rid}/signoff")  # the test client waits for background tasks
+    r = lab2.post(f"/results/{rid}/signoff")
     assert r.status_code == 200 and r.url.path == "/patients/PAT-C/results"
-    assert PROGRESS[rid] == "done"
+    job = app.state.jobs.wait(f"re-{rid}", timeout=120)  # a durable ``reanalysis`` job
+    assert (job.kind, job.state, job.created_by, job.result_id) == ("reanalysis", "done", "lab2", rid)
     res = lab2.get("/api/v1/patients/PAT-C/results").json()[0]
     assert res["status"] == "signed" and res["analysis_id"] == lab2.get("/api/v1/patients/PAT-C").json()["analysis_id"]
     page = lab2.get("/patients/PAT-C/results").text

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import secrets
 import shutil
 import tempfile
@@ -45,7 +46,6 @@ from remission.store import tables as T
 __all__ = [
     "BACKGROUND_KINDS",
     "FILE_KINDS",
-    "PROGRESS",
     "AssayResult",
     "SignOffError",
     "check_upload_fields",
@@ -314,11 +314,6 @@ def _merge(store: Store, case: Case, files_dir: Path) -> Case:
     return case.model_copy(update={"mrd_reports": tuple(reports), "samples": tuple(samples)})
 
 
-#: re-analyses in progress in this process: result id -> the step running now, "done" or
-#: "failed: ..." (the results page polls it while a re-analysis runs in the background)
-PROGRESS: dict[str, str] = {}
-
-
 def sign_off(store: Store, result_id: str, *, actor: str, address: str, files_dir: Path,
              case_roots: tuple[Path, ...] = ()) -> AssayResult:
     """Sign a draft as a second laboratory user, then re-analyse the patient (both here).
@@ -330,9 +325,12 @@ def sign_off(store: Store, result_id: str, *, actor: str, address: str, files_di
     return get_result(store, result_id)
 
 
-def sign(store: Store, result_id: str, *, actor: str, address: str) -> str:
+def sign(store: Store, result_id: str, *, actor: str, address: str,
+         then: Callable[[Connection, str], object] | None = None) -> str:
     """The four-eyes signature alone (one transaction); returns the patient's case id. The
-    re-analysis follows with :func:`reanalyse_after_sign_off` (the web runs it in the background)."""
+    re-analysis follows with :func:`reanalyse_after_sign_off`, or — the web — as a ``reanalysis``
+    job that ``then(conn, case_id)`` queues in the signature's transaction (signed and queued
+    together, or neither)."""
     now = dt.datetime.now(dt.UTC)
     c = T.assay_results.c
 
@@ -348,6 +346,8 @@ def sign(store: Store, result_id: str, *, actor: str, address: str) -> str:
             raise SignOffError(f"result {result_id} is already signed")
         audit.append(conn, actor=actor, action="result.signoff", target=f"patient:{r.case_id}",
                      address=address, detail={"result": result_id}, now=now)
+        if then is not None:
+            then(conn, str(r.case_id))
         return str(r.case_id)
 
     try:
@@ -356,23 +356,16 @@ def sign(store: Store, result_id: str, *, actor: str, address: str) -> str:
         audit.record(store, actor=actor, action="result.signoff", target=f"result:{result_id}",
                      outcome="denied", address=address, detail={"reason": str(exc)})
         raise
-    PROGRESS[result_id] = "waiting"
     return str(case_id)
 
 
 def reanalyse_after_sign_off(store: Store, result_id: str, case_id: str, *, files_dir: Path,
                              case_roots: tuple[Path, ...] = ()) -> None:
-    """Re-analyse the patient with every signed result and link the result to the analysis;
-    :data:`PROGRESS` follows the engine steps."""
+    """Re-analyse the patient with every signed result and link the result to the analysis."""
     c = T.assay_results.c
-    try:
-        analysis_id = _reanalyse(store, result_id, case_id, files_dir, case_roots, lambda step: None)
-        store.write(lambda conn: conn.execute(T.assay_results.update().where(c.result_id == result_id)
-                                              .values(analysis_id=analysis_id)))
-        PROGRESS[result_id] = "done"
-    except Exception as exc:
-        PROGRESS[result_id] = f"failed: {type(exc).__name__}"
-        raise
+    analysis_id = _reanalyse(store, result_id, case_id, files_dir, case_roots, lambda step: None)
+    store.write(lambda conn: conn.execute(T.assay_results.update().where(c.result_id == result_id)
+                                          .values(analysis_id=analysis_id)))
 
 
 def _reanalyse(store: Store, result_id: str, case_id: str, files_dir: Path, case_roots: tuple[Path, ...],
@@ -380,23 +373,19 @@ def _reanalyse(store: Store, result_id: str, case_id: str, files_dir: Path, case
     case_dir = locate_case_dir(case_id, case_roots) or (files_dir / case_id)
     case_dir.mkdir(parents=True, exist_ok=True)
 
-    def step(name: str) -> None:
-        PROGRESS[result_id] = name
-        progress(name)
-
     # read-merge-analyse under the case's lock: a concurrent sign-off of another result of
     # this patient sees this one in the stored case, so no signed result is left out
     with case_lock(case_id):
         case = _merge(store, latest_analysis(store, case_id).case, files_dir)
-        return reanalyze(store, case, case_dir, progress=step)
+        return reanalyze(store, case, case_dir, progress=progress)
 
 
 def pending_reanalyses(store: Store) -> list[tuple[str, str]]:
-    """(result id, case id) of signed results whose re-analysis never ended (a server stopped
-    during it) and that no unfinished ``reanalysis`` job covers."""
+    """(result id, case id) of signed results without an analysis and without a ``reanalysis``
+    job (signed before sign-offs queued one, or by a command-line sign-off cut short); a failed
+    job is shown, not queued again at every start."""
     c, j = T.assay_results.c, T.jobs.c
-    busy = sa.select(j.result_id).where(j.kind == "reanalysis", j.state.in_(("queued", "running")),
-                                        j.result_id.is_not(None))
+    busy = sa.select(j.result_id).where(j.kind == "reanalysis", j.result_id.is_not(None))
     q = (sa.select(c.result_id, c.case_id).where(c.status == "signed", c.analysis_id.is_(None),
                                                   c.result_id.not_in(busy))
          .order_by(c.signed_at, c.result_id))
@@ -404,15 +393,15 @@ def pending_reanalyses(store: Store) -> list[tuple[str, str]]:
 
 
 def reanalysis_job(*, files_dir: Path, case_roots: tuple[Path, ...] = ()) -> Callable[[Any], Callable[[Connection], str]]:
-    """The work function that re-analyses after a sign-off whose re-analysis a stopped server
-    cut short (the server queues one at start-up for each :func:`pending_reanalyses`)."""
+    """The work function of a ``reanalysis`` job: re-analyse the patient after a sign-off and
+    link the result to the new analysis (in the job's last transaction). The progress message
+    follows the engine steps."""
 
     def work(ctx: Any) -> Callable[[Connection], str]:
         rid = ctx.params["result_id"]
         ctx.done_message = "re-analysed"
         analysis_id = _reanalyse(ctx.store, rid, ctx.job.case_id, files_dir, case_roots,
                                  lambda step: ctx.progress(0.0, f"re-analysis: {step}"))
-        PROGRESS[rid] = "done"
 
         def tx(conn: Connection) -> str:
             conn.execute(T.assay_results.update().where(T.assay_results.c.result_id == rid)
@@ -491,7 +480,7 @@ def _check_fastq(ctx: Any, path: Path, sample_date: dt.date, files_dir: Path,
 
 def file_job(*, files_dir: Path, case_roots: tuple[Path, ...] = ()) -> Callable[[Any], Callable[[Connection], str]]:
     """The work function of a background upload (``fastq``, large ``fcs``): check the spooled
-    file, move it to ``files_dir``, and return the transaction that stores the draft."""
+    file, link it into ``files_dir``, and return the transaction that stores the draft."""
 
     def work(ctx: Any) -> Callable[[Connection], str]:
         p, job = ctx.params, ctx.job
@@ -516,7 +505,13 @@ def file_job(*, files_dir: Path, case_roots: tuple[Path, ...] = ()) -> Callable[
         rid = secrets.token_hex(8)
         dest = files_dir / case_id / f"{rid}-{name}"
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(path), dest)
+        # a hard link, not a move: the spooled file stays whole until the job's end is stored, so
+        # a process that takes the job over (this one's heartbeat gone stale) can still run it;
+        # the spool folder is removed when the job ends (a copy where the link cannot be made)
+        try:
+            os.link(path, dest)
+        except OSError:
+            shutil.copyfile(path, dest)
         ctx.on_failure.append(lambda: dest.unlink(missing_ok=True))
         now = dt.datetime.now(dt.UTC)
         row = {"result_id": rid, "case_id": case_id, "kind": kind, "filename": name, "content": None,

@@ -7,7 +7,7 @@
 - ``mrd_results``: the MRD values of each analysis as queryable rows;
 - ``inputs``: the files each analysis read, with their SHA-256;
 - ``jobs``: background work of the web application (a FASTQ or large FCS upload being checked),
-  with its state and progress (migration 0003).
+  with its state and progress (migration 0003), its owner process and heartbeat (0005).
 """
 
 from __future__ import annotations
@@ -172,6 +172,10 @@ jobs = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    # the server process running (or queueing) the job, "host:pid:random", and when it last said
+    # it is alive (migration 0005)
+    sa.Column("owner", sa.String(200), nullable=True),
+    sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
 )
 
 board_meetings = sa.Table(

@@ -13,6 +13,7 @@ patient is in the audit log.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,11 +28,10 @@ from starlette.responses import Response
 
 from remission.app.auth import AuthError, AuthPolicy
 from remission.app.board import BoardError
-from remission.app.jobs import JobRunner
-from remission.app.jobs import recover as recover_jobs
+from remission.app.jobs import HEARTBEAT_S, STALE_S, Clock, JobRunner, get_job, reanalysis_job_id
 from remission.app.patients import NotFound
 from remission.app.results import SignOffError, file_job, pending_reanalyses, reanalysis_job
-from remission.errors import RemissionError, ValidationError
+from remission.errors import RemissionError, StoreError, ValidationError
 from remission.store import Store
 from remission.web.deps import AccessDenied, CsrfFailed, EnrolmentRequired, LoginRequired
 
@@ -64,6 +64,10 @@ class WebSettings:
     max_background_upload_bytes: int = 20 * 1024**3
     #: FCS files larger than this (bytes) are checked in the background
     large_fcs_bytes: int = 8 * 1024 * 1024
+    #: seconds between heartbeats of this process's jobs, and the age of a heartbeat after which
+    #: another server process on the store takes the job over (``remission.app.jobs``)
+    job_heartbeat_s: float = HEARTBEAT_S
+    job_stale_s: float = STALE_S
 
     @property
     def spool(self) -> Path:
@@ -82,29 +86,40 @@ def _error(request: Request, status: int, message: str) -> Response:
     return page(request, "error.html", {"status": status, "message": message}, status_code=status)
 
 
-def create_app(settings: WebSettings | None = None) -> FastAPI:
-    """Build the application on the store at ``settings.db_url`` (migrated on open)."""
+def create_app(settings: WebSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """Build the application on the store at ``settings.db_url`` (migrated on open). Several
+    applications (server processes) may share one store. ``clock``: the jobs' clock (tests)."""
     settings = settings or WebSettings()
     store = Store(settings.db_url)
     store.open()
-    # jobs a stopped server left unfinished run again (spooled file whole) or fail, before this
-    # server takes requests
-    resumed, _ = recover_jobs(store, settings.spool)
     work = file_job(files_dir=settings.files_dir, case_roots=settings.case_roots)
     runner = JobRunner(store, settings.spool, {
         "fastq": work, "fcs": work,
         "reanalysis": reanalysis_job(files_dir=settings.files_dir, case_roots=settings.case_roots),
-    }, workers=settings.job_workers)
-    runner.resume(resumed)
-    # sign-offs whose re-analysis a stopped server cut short are re-analysed now
+    }, workers=settings.job_workers, heartbeat_s=settings.job_heartbeat_s, stale_s=settings.job_stale_s,
+        clock=clock or (lambda: dt.datetime.now(dt.UTC)))
+    # jobs a stopped server process left unfinished (heartbeat stale) run again here (spooled file
+    # whole) or fail, before this server takes requests; those of live processes are left alone
+    runner.recover()
+    # sign-offs signed without a re-analysis job (a store from before jobs, or a command-line
+    # sign-off cut short): the fixed job id keeps two processes starting at once from queueing two
     for result_id, case_id in pending_reanalyses(store):
-        runner.submit(None, "reanalysis", case_id, actor="system", address="server",
-                      params={"result_id": result_id})
+        job_id = reanalysis_job_id(result_id)
+        try:
+            runner.submit(job_id, "reanalysis", case_id, actor="system", address="server",
+                          params={"result_id": result_id})
+        except StoreError as exc:
+            try:  # the same job id: another process queued it meanwhile
+                get_job(store, job_id)
+            except NotFound:
+                raise exc from None
+    runner.start()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        runner.shutdown(wait=False)  # a job still running runs again at the next start
+        # a job still running here is released: the next start of any process runs it again
+        runner.shutdown(wait=False, release=True)
         store.close()
 
     app = FastAPI(title="remission", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,

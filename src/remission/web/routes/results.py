@@ -4,11 +4,10 @@ four-eyes sign-off."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -21,7 +20,6 @@ from remission.web.deps import allow, client_address, guard_of, store_of
 from remission.web.render import page
 
 router = APIRouter(include_in_schema=False)
-log = logging.getLogger("remission.web")
 READ = allow("admin", "clinician", "lab", "viewer")
 LAB = allow("lab")
 
@@ -31,10 +29,16 @@ def _results_page(request: Request, case_id: str, *, error: str = "", message: s
     st = store_of(request)
     patients_svc.latest_analysis(st, case_id)  # 404 for an unknown patient
     results = svc.list_results(st, case_id)
-    running = {r.result_id: svc.PROGRESS.get(r.result_id, "") for r in results
-               if r.status == "signed" and r.analysis_id is None}
+    # signed results still waiting for their re-analysis, with its job (from the store, so any
+    # server process shows the progress)
+    waiting = [r.result_id for r in results if r.status == "signed" and r.analysis_id is None]
+    reanalyses = jobs_svc.reanalysis_jobs(st, waiting)
+    running = {rid: reanalyses[rid].message if rid in reanalyses else "" for rid in waiting
+               if rid not in reanalyses or not reanalyses[rid].finished}
+    failed = {rid: j.error or "" for rid, j in reanalyses.items() if j.state == "failed"}
     jobs = jobs_svc.list_jobs(st, case_id)
     return page(request, "results.html", {"case_id": case_id, "results": results, "running": running,
+                                          "reanalysis_failed": failed,
                                           "jobs": jobs, "kinds": svc.FILE_KINDS, "error": error,
                                           "message": message},
                 status_code=status_code)
@@ -128,20 +132,16 @@ def upload_mrd(request: Request, case_id: str, session: Annotated[SessionInfo, D
     return _results_page(request, case_id, message="MRD value stored as a draft; a second laboratory user signs it off.")
 
 
-def _reanalyze(st: Any, result_id: str, case_id: str, files_dir: Any, case_roots: Any) -> None:
-    try:
-        svc.reanalyse_after_sign_off(st, result_id, case_id, files_dir=files_dir, case_roots=case_roots)
-    except Exception as exc:  # shown on the results page (PROGRESS); the log names no patient
-        log.error("re-analysis after sign-off failed (%s)", type(exc).__name__)
-
-
 @router.post("/results/{result_id}/signoff")
-def signoff(request: Request, result_id: str, session: Annotated[SessionInfo, Depends(LAB)],
-            background: BackgroundTasks) -> Response:
-    """Sign now; the re-analysis runs after the response (the results page shows its progress)."""
-    settings = request.app.state.settings
-    st = store_of(request)
+def signoff(request: Request, result_id: str, session: Annotated[SessionInfo, Depends(LAB)]) -> Response:
+    """Sign now and queue the re-analysis as a ``reanalysis`` job in the same transaction (the
+    results page shows its progress from the store, whichever server process answers)."""
+    st, runner = store_of(request), request.app.state.jobs
     guard_of(request, session).result(result_id, what="result.signoff")
-    case_id = svc.sign(st, result_id, actor=session.user.username, address=client_address(request))
-    background.add_task(_reanalyze, st, result_id, case_id, settings.files_dir, settings.case_roots)
+    actor, address = session.user.username, client_address(request)
+    job_id = jobs_svc.reanalysis_job_id(result_id)
+    case_id = svc.sign(st, result_id, actor=actor, address=address,
+                       then=lambda conn, case_id: runner.insert(conn, job_id, "reanalysis", case_id, actor=actor,
+                                                                address=address, params={"result_id": result_id}))
+    runner.enqueue([job_id])
     return RedirectResponse(f"/patients/{quote(case_id, safe='')}/results", status_code=303)
