@@ -13,7 +13,9 @@ patient is in the audit log.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -33,7 +35,7 @@ from remission.errors import RemissionError, ValidationError
 from remission.store import Store
 from remission.web.deps import AccessDenied, CsrfFailed, LoginRequired
 
-__all__ = ["CSP", "WebSettings", "create_app"]
+__all__ = ["CSP", "SETTINGS_ENV", "WebSettings", "create_app", "create_app_from_env", "settings_to_env"]
 
 log = logging.getLogger("remission.web")
 
@@ -54,6 +56,31 @@ class WebSettings:
     #: origins besides the server's own that may post (e.g. behind a proxy)
     trusted_origins: tuple[str, ...] = ()
     page_size: int = 50
+
+
+#: environment variable through which ``remission serve --workers N`` hands the settings to each
+#: worker process (uvicorn starts the workers by import string, so they build their own app)
+SETTINGS_ENV = "REMISSION_WEB_SETTINGS"
+
+
+def settings_to_env(settings: WebSettings) -> str:
+    """The settings a worker process needs, as JSON for :data:`SETTINGS_ENV` (the authentication
+    policy is not carried: workers use :class:`AuthPolicy`'s defaults, as ``serve`` does)."""
+    return json.dumps({"db_url": settings.db_url, "files_dir": str(settings.files_dir),
+                       "case_roots": [str(p) for p in settings.case_roots],
+                       "trusted_origins": list(settings.trusted_origins), "page_size": settings.page_size})
+
+
+def create_app_from_env() -> FastAPI:
+    """The application of one worker process, from the settings in :data:`SETTINGS_ENV`.
+
+    Every worker has its own store connection pool; what must be shared between workers is in
+    the store (sessions, CSRF tokens, the audit chain, rendered pages), so a request may land on
+    any worker."""
+    raw = json.loads(os.environ[SETTINGS_ENV])
+    return create_app(WebSettings(db_url=raw["db_url"], files_dir=Path(raw["files_dir"]),
+                                  case_roots=tuple(Path(p) for p in raw["case_roots"]),
+                                  trusted_origins=tuple(raw["trusted_origins"]), page_size=int(raw["page_size"])))
 
 
 def _is_api(request: Request) -> bool:
@@ -155,5 +182,6 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
 
     for module in (auth, patients, results, board, api_v1):
         app.include_router(module.router)
+    patients.register()
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     return app
