@@ -39,6 +39,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVE = "import sys; from remission.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -95,39 +96,36 @@ class Phase:
     errors: list[str] = field(default_factory=list)
 
 
-async def browse(base: str, token: str, ids: list[str], budget: list[int], deadline: float, ph: Phase,
+async def browse(c: Any, ids: list[str], listed: int, budget: list[int], deadline: float, ph: Phase,
                  rng: random.Random, seen: set[str]) -> None:
-    import httpx
-
     lo, hi = ph.think
-    async with httpx.AsyncClient(base_url=base, timeout=60, cookies={COOKIE: token}) as c:
-        await asyncio.sleep(rng.uniform(0, hi))  # staggered start
-        step = 0
-        while budget[0] > 0 and time.monotonic() < deadline:
-            budget[0] -= 1
-            if step % 2 == 0:
-                kind = "list"
-                path = (f"/patients?offset={rng.randrange(0, len(ids), 50)}"
-                        + rng.choice(["", "&state=mrd_negative", "&q=BENCH-00"]))
-            else:
-                pid = rng.choice(ids)
-                # "cold" the first time the analysis is shown in this run (drawn unless it was
-                # rendered before), "warm" afterwards (the stored rendering is used)
-                kind = "patient (warm)" if pid in seen else "patient (cold)"
-                seen.add(pid)
-                path = f"/patients/{pid}"
-            step += 1
-            t0 = time.perf_counter()
-            try:
-                resp = await c.get(path)
-                ok, what = resp.status_code == 200, resp.status_code
-            except Exception as exc:  # counted, not raised: the benchmark reports errors
-                ok, what = False, type(exc).__name__
-            ph.lat[kind].append((time.perf_counter() - t0) * 1000)
-            if not ok:
-                ph.errors.append(f"{kind} {what}")
-            if hi > 0:
-                await asyncio.sleep(rng.uniform(lo, hi))
+    await asyncio.sleep(rng.uniform(0, hi))  # staggered start
+    step = 0
+    while budget[0] > 0 and time.monotonic() < deadline:
+        budget[0] -= 1
+        if step % 2 == 0:
+            kind = "list"
+            path = (f"/patients?offset={rng.randrange(0, listed, 50)}"
+                    + rng.choice(["", "&state=mrd_negative", "&q=BENCH-00"]))
+        else:
+            pid = rng.choice(ids)
+            # "cold" the first time the analysis is shown in this run (drawn unless it was
+            # rendered before), "warm" afterwards (the stored rendering is used)
+            kind = "patient (warm)" if pid in seen else "patient (cold)"
+            seen.add(pid)
+            path = f"/patients/{pid}"
+        step += 1
+        t0 = time.perf_counter()
+        try:
+            resp = await c.get(path)
+            ok, what = resp.status_code == 200, resp.status_code
+        except Exception as exc:  # counted, not raised: the benchmark reports errors
+            ok, what = False, type(exc).__name__
+        ph.lat[kind].append((time.perf_counter() - t0) * 1000)
+        if not ok:
+            ph.errors.append(f"{kind} {what}")
+        if hi > 0:
+            await asyncio.sleep(rng.uniform(lo, hi))
 
 
 def pct(xs: list[float], q: int) -> float:
@@ -180,14 +178,16 @@ def main(argv: list[str]) -> int:
         browsed = ids[: args.working_set] if args.working_set else ids
         draw_ms: list[float] = []
         if args.prerender:
-            from remission.app.patients import latest_with_id, rendered_page
+            from remission.app.patients import latest_with_id, prerender
             from remission.store import Store
+            from remission.web.routes.patients import register
 
+            register()  # the web page's body renderer, as in the server
             with Store(url) as st:
                 for pid in browsed:
                     aid, analysis = latest_with_id(st, pid)
                     t = time.perf_counter()
-                    rendered_page(st, aid, analysis)
+                    prerender(st, aid, analysis)  # what a sign-off's re-analysis does
                     draw_ms.append((time.perf_counter() - t) * 1000)
         setup_s = time.perf_counter() - t0
         with socket.socket() as s:
@@ -196,7 +196,7 @@ def main(argv: list[str]) -> int:
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
         proc = subprocess.Popen([sys.executable, "-c", SERVE, "serve", "--db", url, "--port", str(port),
                                  "--workers", str(args.workers), "--files", str(tmp / "files")],
-                                env=env, stderr=subprocess.DEVNULL)
+                                env=env, stderr=None if os.environ.get("BENCH_SERVER_LOG") else subprocess.DEVNULL)
         phases: list[tuple[Phase, float, int, float, float, tuple[float, float]]] = []
         try:
             import httpx
@@ -211,6 +211,10 @@ def main(argv: list[str]) -> int:
                     time.sleep(0.1)
             seen: set[str] = set(browsed) if args.prerender else set()
             rng = random.Random(20261202)
+            loop = asyncio.new_event_loop()
+            # one keep-alive client per user, made before any phase starts (making an httpx
+            # client builds an SSL context, ~40 ms of CPU that would stall the other users)
+            clients = [httpx.AsyncClient(base_url=base, timeout=60, cookies={COOKIE: t}) for t in tokens]
             for think in thinks:
                 ph = Phase(think)
                 budget = [args.requests]
@@ -220,14 +224,17 @@ def main(argv: list[str]) -> int:
                 deadline = time.monotonic() + args.max_seconds
 
                 async def run(ph: Phase = ph, budget: list[int] = budget, deadline: float = deadline) -> None:
-                    await asyncio.gather(*(browse(base, tokens[u], browsed, budget, deadline, ph,
-                                                  random.Random(rng.random()), seen) for u in range(args.users)))
+                    await asyncio.gather(*(browse(c, browsed, len(ids), budget, deadline, ph, random.Random(rng.random()), seen)
+                                           for c in clients))
 
-                asyncio.run(run())
+                loop.run_until_complete(run())
                 wall = time.perf_counter() - t1
                 n = sum(map(len, ph.lat.values()))
                 phases.append((ph, wall, n, (server_cpu(proc.pid) - cpu_s0) / max(n, 1),
                                (own_cpu() - cpu_c0) / max(n, 1), (load0, os.getloadavg()[0])))
+            for c in clients:
+                loop.run_until_complete(c.aclose())
+            loop.close()
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -249,7 +256,7 @@ def main(argv: list[str]) -> int:
             failed = True
             print("errors (first 5):", ph.errors[:5])
     if draw_ms:
-        print(f"\ndrawing one patient page (timeline + plots, done once per analysis): median "
+        print(f"\nrendering one patient page (plots and body, once per analysis): median "
               f"{statistics.median(draw_ms):.0f} ms over {len(draw_ms)} pages")
     return 1 if failed else 0
 

@@ -103,6 +103,14 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # warm up before the first request: compile every template and bring the patient index
+        # up to date, so that the first burst of requests does not do it in every thread at once
+        from remission.app.patients import refresh_index
+        from remission.web.render import templates
+
+        for name in templates.env.list_templates(extensions=["html"]):
+            templates.env.get_template(name)
+        refresh_index(store)
         yield
         store.close()
 
