@@ -274,7 +274,7 @@ def reanalyze(store: Store, case: Case, case_dir: Path, *,
 
 #: sections shown right after the summary on the patient page (risk groups, options in setting)
 FIRST_SECTIONS = ("state", "risk", "options")
-_pages: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_pages: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()  # (store URL, analysis id)
 _pages_lock = threading.Lock()
 _PAGES_IN_MEMORY = 256
 _draw_lock = threading.Lock()
@@ -285,10 +285,11 @@ def rendered_page(store: Store, analysis_id: str, analysis: CaseAnalysis) -> dic
     timeline SVG and every section's HTML (``first``: risk and options; ``rest``), as plain
     strings. A stored analysis never changes, so each is rendered once and kept in the
     ``rendered_pages`` table (and the newest few in memory); the plots cost ~1 s each to draw."""
+    key = (store.url, analysis_id)
     with _pages_lock:
-        if analysis_id in _pages:
-            _pages.move_to_end(analysis_id)
-            return _pages[analysis_id]
+        if key in _pages:
+            _pages.move_to_end(key)
+            return _pages[key]
     rp = T.rendered_pages.c
     row = store.read(lambda conn: conn.execute(sa.select(rp.html_json).where(rp.analysis_id == analysis_id)).first())
     if row is not None:
@@ -318,7 +319,7 @@ def rendered_page(store: Store, analysis_id: str, analysis: CaseAnalysis) -> dic
             store.write(tx)
         out = json.loads(text)
     with _pages_lock:
-        _pages[analysis_id] = out
+        _pages[key] = out
         while len(_pages) > _PAGES_IN_MEMORY:
             _pages.popitem(last=False)
     return out
@@ -368,11 +369,16 @@ def page_body(store: Store, analysis_id: str, analysis: CaseAnalysis | None = No
         return _remember(key, str(row[0]))
     if analysis is None:
         analysis = store.get_analysis(analysis_id)
-    body = render(analysis, rendered_page(store, analysis_id, analysis))
+    parts = rendered_page(store, analysis_id, analysis)
+    body = render(analysis, parts)
 
-    def tx(conn: Connection) -> None:  # the renderings' row exists: rendered_page stored it
-        conn.execute(T.rendered_pages.update().where(rp.analysis_id == analysis_id)
-                     .values(body_html=body, body_version=version))
+    def tx(conn: Connection) -> None:
+        if conn.execute(T.rendered_pages.update().where(rp.analysis_id == analysis_id)
+                        .values(body_html=body, body_version=version)).rowcount == 0:
+            # the renderings came from memory and their row was not written by this process
+            conn.execute(T.rendered_pages.insert().values(
+                analysis_id=analysis_id, html_json=json.dumps(parts, default=str), body_html=body,
+                body_version=version, rendered_at=dt.datetime.now(dt.UTC)))
 
     with contextlib.suppress(RemissionError):  # a read-only or busy store still shows the page
         store.write(tx)
