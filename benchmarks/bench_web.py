@@ -212,10 +212,11 @@ def main(argv: list[str]) -> int:
             seen: set[str] = set(browsed) if args.prerender else set()
             rng = random.Random(20261202)
             loop = asyncio.new_event_loop()
-            # one keep-alive client per user, made before any phase starts (making an httpx
-            # client builds an SSL context, ~40 ms of CPU that would stall the other users)
-            clients = [httpx.AsyncClient(base_url=base, timeout=60, cookies={COOKIE: t}) for t in tokens]
             for think in thinks:
+                # one keep-alive client per user, made before the phase starts (making an httpx
+                # client builds an SSL context, ~40 ms of CPU that would stall the other users);
+                # new ones each phase, since the server closes connections idle for 5 s
+                clients = [httpx.AsyncClient(base_url=base, timeout=60, cookies={COOKIE: t}) for t in tokens]
                 ph = Phase(think)
                 budget = [args.requests]
                 load0 = os.getloadavg()[0]
@@ -223,7 +224,8 @@ def main(argv: list[str]) -> int:
                 t1 = time.perf_counter()
                 deadline = time.monotonic() + args.max_seconds
 
-                async def run(ph: Phase = ph, budget: list[int] = budget, deadline: float = deadline) -> None:
+                async def run(ph: Phase = ph, budget: list[int] = budget, deadline: float = deadline,
+                              clients: list[Any] = clients) -> None:
                     await asyncio.gather(*(browse(c, browsed, len(ids), budget, deadline, ph, random.Random(rng.random()), seen)
                                            for c in clients))
 
@@ -232,8 +234,8 @@ def main(argv: list[str]) -> int:
                 n = sum(map(len, ph.lat.values()))
                 phases.append((ph, wall, n, (server_cpu(proc.pid) - cpu_s0) / max(n, 1),
                                (own_cpu() - cpu_c0) / max(n, 1), (load0, os.getloadavg()[0])))
-            for c in clients:
-                loop.run_until_complete(c.aclose())
+                for c in clients:
+                    loop.run_until_complete(c.aclose())
             loop.close()
         finally:
             proc.terminate()
