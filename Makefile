@@ -25,6 +25,7 @@ demo: $(STAMP)
 	$(BIN)/remission demo -o out/demo --examples examples
 	@echo "Open the demo data in the web application (accounts are never created by default):"
 	@echo "  $(BIN)/remission user add doctor --role clinician --db sqlite:///out/demo/remission.db"
+	@echo "  $(BIN)/remission access grant doctor --all --db sqlite:///out/demo/remission.db"
 	@echo "  $(BIN)/remission serve --db sqlite:///out/demo/remission.db --cases examples"
 	@echo "  then open http://127.0.0.1:8000/ and log in as doctor"
 

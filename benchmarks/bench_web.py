@@ -50,6 +50,7 @@ def build_store(url: str, n: int, users: int, tmp: Path) -> tuple[list[str], lis
     """(patient ids, one session token per user)."""
     from argon2 import profiles
 
+    from remission.app.access import ALL_PATIENTS, grant
     from remission.app.auth import AuthPolicy, authenticate, create_user
     from remission.domain import Case
     from remission.pipeline import analyze_case
@@ -74,6 +75,7 @@ def build_store(url: str, n: int, users: int, tmp: Path) -> tuple[list[str], lis
             st.save_analysis(t.model_copy(update={"case_id": pid, "case": case, "case_sha256": f"{i:064x}"}))
         for u in range(users):
             create_user(st, f"user{u}", "viewer", "benchmark password", policy=policy)
+            grant(st, f"user{u}", ALL_PATIENTS, actor="bench", address="local")  # sees every patient
             tokens.append(authenticate(st, f"user{u}", "benchmark password", address="127.0.0.1", policy=policy)[0])
         from remission.app.patients import refresh_index
 

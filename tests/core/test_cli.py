@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -234,3 +235,46 @@ def test_analyze_default_output_folder(example_cases: dict[str, Path], tmp_path:
     monkeypatch.chdir(tmp_path)
     assert main(["analyze", str(example_cases["t-all-early-combined"]), "--no-store"]) == 0
     assert (tmp_path / "out" / "SYN-TALL-03" / "report.html").is_file()
+
+
+# -- start-up of `analyze` (issue 15) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", [None, "4"])
+def test_analyze_uses_one_blas_thread_unless_the_user_set_a_number(preset: str | None) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                                            "MKL_NUM_THREADS")}
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    code = ("import os; from remission.cli.common import single_threaded_blas; single_threaded_blas(); "
+            "print(os.environ['OPENBLAS_NUM_THREADS'], os.environ['OMP_NUM_THREADS'])")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [preset or "1", "1"]
+
+
+@pytest.mark.parametrize("url", ["sqlite:///./remission.db", "sqlite:///{tmp}/a-b_c.db", "sqlite:///{tmp}/x+y.db",
+                                 "sqlite:///{tmp}/no such folder/x.db", "sqlite:///{tmp}"])
+def test_plain_sqlite_urls_are_checked_like_sqlalchemy_parses_them(url: str, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # the fast path (no SQLAlchemy import) must accept and refuse exactly what make_url gives
+    import sqlalchemy as sa
+
+    from remission.cli import common
+    from remission.errors import RemissionError
+
+    monkeypatch.chdir(tmp_path)
+    url = url.format(tmp=tmp_path)
+
+    def outcome() -> str:
+        try:
+            return "ok " + common.check_db_url(url)
+        except RemissionError as exc:
+            return f"{type(exc).__name__}: {exc}"
+
+    fast = outcome()
+    if " " not in url:  # a URL with a space never takes the fast path
+        assert common._SIMPLE_SQLITE.fullmatch(url) is not None
+        assert common._SIMPLE_SQLITE.fullmatch(url).group(1) == sa.make_url(url).database
+    monkeypatch.setattr(common, "_SIMPLE_SQLITE", re.compile(r"(?!x)x"))  # never matches
+    assert outcome() == fast

@@ -126,3 +126,24 @@ def test_truncated_gzip_tsv(tmp_path: Path) -> None:
     p.write_bytes(data[: len(data) // 2])
     with pytest.raises(AirrFormatError, match="truncated or not valid gzip"):
         list(iter_airr_chunks(p))
+
+
+def test_small_blocks_split_without_pandas_give_the_same_strings_as_pandas(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the two ways of splitting a block (str.split for small blocks, pandas' C parser for large
+    # ones) must give identical columns: CRLF endings, empty fields, quotes, spaces, non-ASCII
+    from remission.io import airr
+
+    header = ["sequence_id", "junction", "v_call", "duplicate_count", "productive", "note"]
+    block = ('a1\tTGTGCA\tIGHV3-23*01\t10\tT\t"quoted" text\r\n'
+             'a2\t\t IGHV1-2 \t\tF\t\r\n'
+             'a3\tNNN\tIGHV3-23*01,IGHV3-30*02\t007\t\tµ naïve ‘x’\n').encode()
+    wanted = ["v_call", "sequence_id", "duplicate_count", "productive", "junction"]
+    small = airr._split_columns(block, header, wanted, 3)
+    monkeypatch.setattr(airr, "SMALL_BLOCK_BYTES", 0)
+    large = airr._split_columns(block, header, wanted, 3)
+    assert list(small) == list(large) == ["sequence_id", "junction", "v_call", "duplicate_count", "productive"]
+    for c in small:
+        assert small[c].dtype == large[c].dtype == object
+        assert small[c].tolist() == large[c].tolist(), c
+    assert small["v_call"].tolist() == ["IGHV3-23*01", " IGHV1-2 ", "IGHV3-23*01,IGHV3-30*02"]
+    assert small["duplicate_count"].tolist() == ["10", "", "007"]

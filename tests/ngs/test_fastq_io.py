@@ -43,9 +43,9 @@ def test_truncated_gzip(ngs_files: dict, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "match"), [
-    ("@r1\nACGT\n+\nIIII\n@r2\nACGT\n-\nIIII\n", r"line 7, record 2: expected the third line .* '\+'"),
-    ("@r1\nACGT\n+\nIII\n", r"line 4, record 1: the quality line has 3 characters but the sequence 4"),
-    ("@r1\nACGT\n+\nIIII\nr2\nACGT\n+\nIIII\n", r"record 2"),
+    ("@r1\nACGT\n+\nIIII\n@r2\nACGT\n-\nIIII\n", r"line 7, record 2, field separator: expected the third line .* '\+'"),
+    ("@r1\nACGT\n+\nIII\n", r"line 4, record 1, field quality: the quality line has 3 characters but the sequence 4"),
+    ("@r1\nACGT\n+\nIIII\nr2\nACGT\n+\nIIII\n", r"record 2, field header"),
     ("@r1\nACGT\n+\n", r"record 1"),
     (">r1\nACGT\n", r"expected FASTQ"),
 ])

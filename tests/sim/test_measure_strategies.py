@@ -63,6 +63,18 @@ def test_compare_reports_probabilities_with_intervals_and_drivers() -> None:
     assert res["strategies"]["watch"]["event_causes_12m"]["relapse_before_definitive_therapy"] > 0.9
     assert set(res["drivers_vs_reference"]) == {"blina_then_cart", "ino_then_hsct"}
     assert res["strategies"]["blina_then_cart"]["probabilities"]["haem_relapse_12m"]["p"] < w["haem_relapse_12m"]["p"]
+    # overall survival is projected too (death from any cause); it cannot exceed relapse or death
+    d = res["strategies"]["watch"]["probabilities"]
+    assert d["death_3m"]["p"] <= d["death_6m"]["p"] <= d["death_12m"]["p"] <= 1.0
+    # each projection names the uncited (R/U) rules it rests on, by the treatments it uses
+    ino_hsct = set(res["strategies"]["ino_then_hsct"]["rests_on"])
+    assert {"ino_log10_kill_cd22_high", "ino_log10_kill_cd22_low", "cd22_low_fraction0", "hsct_conditioning_log10_kill",
+            "hsct_gvl_kill_per_day", "hsct_trm_probability", "hsct_trm_window_days",
+            "death_after_failure_median_days", "salvaged_after_failure_fraction"} <= ino_hsct
+    watch = set(res["strategies"]["watch"]["rests_on"])
+    assert not any(k.startswith(("ino_", "hsct_", "cart_", "blina_")) for k in watch)
+    assert "blina_kill_max_per_day" in res["strategies"]["blina_then_cart"]["rests_on"]
+    assert "hsct_gvl_kill_per_day" not in res["strategies"]["blina_then_cart"]["rests_on"]
 
 
 def test_compare_uses_common_random_numbers() -> None:

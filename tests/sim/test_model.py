@@ -70,14 +70,14 @@ def test_car_t_does_not_touch_cd19_negative_leukaemia() -> None:
     pts = _patients(n, 1e-3, 10.0, neg=1.0)
     watch = simulate(pts, empty, np.random.default_rng(1), horizon_days=300)
     cart = simulate(pts, _with(empty, cart_day=np.zeros(n)), np.random.default_rng(1), horizon_days=300,
-                    rules=resolve_sim({"cart_dysfunction_probability": 0.0}))
+                    rules=resolve_sim({"cart_dysfunction_probability": 0.0, "cart_toxic_death_probability": 0.0}))
     assert np.array_equal(watch.relapse_day, cart.relapse_day)
     assert cart.relapse_cd19neg.all() and cart.cart_given.all()
 
 
 def test_car_t_clears_cd19_positive_disease_and_a_cd19_negative_subclone_relapses() -> None:
     n = 20
-    r = resolve_sim({"cart_dysfunction_probability": 0.0})
+    r = resolve_sim({"cart_dysfunction_probability": 0.0, "cart_toxic_death_probability": 0.0})
     pts = _patients(n, 0.5, 10.0, neg=1e-7)  # 5e10 cells, 5000 of them CD19-negative
     res = simulate(pts, _with(Schedule.empty(n), cart_day=np.zeros(n)), np.random.default_rng(2),
                    horizon_days=730, rules=r)
@@ -152,3 +152,54 @@ def test_loss_of_car_t_function_on_the_hand_calculated_day() -> None:
     res = simulate(_patients(1, 0.3, 10.0), _with(Schedule.empty(1), cart_day=np.zeros(1)),
                    np.random.default_rng(0), horizon_days=400, rules=r)
     assert res.bca_loss_day[0] == 209.0
+
+
+def test_death_after_failure_hand_values() -> None:
+    # Never in remission (burden 0.5, no treatment): failure at response_window_days = 90, death at
+    # 90 + (median/ln 2)·E with E ~ Exp(1); with a median of 1e-9 days every death is on day 90 (+ ~0).
+    n = 50
+    r = resolve_sim({"death_after_failure_median_days": 1e-9, "salvaged_after_failure_fraction": 0.0})
+    res = simulate(_patients(n, 0.5, 30.0), Schedule.empty(n), np.random.default_rng(4), horizon_days=200, rules=r)
+    assert np.all(np.isnan(res.remission_day)) and np.allclose(res.overall_death_day(), 90.0)
+    assert res.alive(89).all() and not res.alive(90.001).any()
+    assert np.all(np.isnan(res.death_day))  # no non-relapse death
+    # everyone salvaged: nobody dies after failure
+    r = resolve_sim({"salvaged_after_failure_fraction": 1.0})
+    res = simulate(_patients(n, 0.5, 30.0), Schedule.empty(n), np.random.default_rng(4), horizon_days=200, rules=r)
+    assert res.alive(10_000).all()
+
+
+def test_death_after_relapse_median_matches_the_rule() -> None:
+    # Relapse from MRD 1e-3 at doubling time 10 d; time from relapse to death exponential, median 50 d:
+    # the sample median of (death - relapse) over 4000 patients is within 50 ± 5 d (SE ≈ 50/√4000·1.44 ≈ 1.1).
+    n = 4000
+    r = resolve_sim({"death_after_failure_median_days": 50.0, "salvaged_after_failure_fraction": 0.0})
+    res = simulate(_patients(n, 1e-3, 10.0), Schedule.empty(n), np.random.default_rng(5), horizon_days=300, rules=r)
+    gap = res.overall_death_day() - res.relapse_day
+    assert np.isfinite(res.relapse_day).all() and np.all(gap >= 0)
+    assert abs(float(np.median(gap)) - 50.0) < 5.0
+
+
+def test_car_t_toxic_death_probability_one_within_window() -> None:
+    n = 20
+    r = resolve_sim({"cart_toxic_death_probability": 1.0})
+    res = simulate(_patients(n, 0.5, 10.0), _with(Schedule.empty(n), cart_day=np.full(n, 5.0)),
+                   np.random.default_rng(6), horizon_days=100, rules=r)
+    assert np.all((res.death_day >= 5.0) & (res.death_day <= 35.0))  # Levine 2021: within 30 days
+    assert res.death_cause is not None and set(res.death_cause.tolist()) == {"cart_toxicity"}
+    assert not res.cured.any() and np.all(np.isnan(res.relapse_day))
+
+
+def test_death_after_failure_rules_leave_the_disease_course_unchanged() -> None:
+    # the mortality draws come from a spawned stream, drawn before the daily loop: other death rules
+    # give the same remissions and relapses (here CD19-negative relapses after CAR-T)
+    n = 300
+    pts = _patients(n, 1e-2, 14.0, neg=1e-4)
+    s = _with(Schedule.empty(n), cart_day=np.zeros(n))
+    a = simulate(pts, s, np.random.default_rng(8), horizon_days=365, rules=resolve_sim())
+    b = simulate(pts, s, np.random.default_rng(8), horizon_days=365,
+                 rules=resolve_sim({"death_after_failure_median_days": 500.0, "salvaged_after_failure_fraction": 0.9}))
+    assert np.isfinite(a.relapse_day).sum() > n // 2
+    assert np.array_equal(a.relapse_day, b.relapse_day, equal_nan=True)
+    assert np.array_equal(a.remission_day, b.remission_day, equal_nan=True)
+    assert not np.array_equal(a.overall_death_day(), b.overall_death_day(), equal_nan=True)

@@ -9,6 +9,11 @@ from typing import Any
 PASSWORD = "correct horse battery"
 #: role of each test account; "lab2" is the second laboratory user of the four-eyes rule
 ACCOUNTS = {"admin": "admin", "clin": "clinician", "lab": "lab", "lab2": "lab", "viewer": "viewer"}
+#: accounts with a role but no patient: the other side of every IDOR/BOLA test (test_access.py)
+OUTSIDERS = {"clin_out": "clinician", "lab_out": "lab", "viewer_out": "viewer"}
+#: the care team: every account in ACCOUNTS but the admin sees every seeded patient, each by
+#: its own grant (remission.app.access); the admin and the outsiders see none
+CARE_TEAM = ("clin", "lab", "lab2", "viewer")
 
 
 def make_case(patient: str, mrd: tuple[tuple[str, str, float | None, float | None], ...] = ()) -> Any:
@@ -36,6 +41,7 @@ PATIENTS = {
 def seed(url: str, tmp: Path) -> None:
     from argon2 import profiles
 
+    from remission.app.access import grant
     from remission.app.auth import AuthPolicy, create_user
     from remission.pipeline import analyze_case
     from remission.store import Store
@@ -44,7 +50,10 @@ def seed(url: str, tmp: Path) -> None:
     with Store(url) as st:
         for pid, mrd in PATIENTS.items():
             st.save_analysis(analyze_case(make_case(pid, mrd), tmp))
-        for name, role in ACCOUNTS.items():
+        for name, role in {**ACCOUNTS, **OUTSIDERS}.items():
             _, secret = create_user(st, name, role, PASSWORD, policy=policy)
             if secret:
                 (tmp / f"{name}.totp").write_text(secret)
+        for name in CARE_TEAM:
+            for pid in PATIENTS:
+                grant(st, name, pid, actor="seed", address="local")

@@ -23,9 +23,19 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/logout"): ALL,
     ("GET", "/account"): ALL,
     ("POST", "/account/sessions/{session_id}/end"): ALL,
+    ("POST", "/account/logout-others"): ALL,
+    ("POST", "/account/password"): ALL,
+    ("GET", "/account/totp"): ALL,
+    ("POST", "/account/totp/start"): ALL,
+    ("POST", "/account/totp/confirm"): ALL,
+    ("POST", "/account/totp/disable"): ALL,
+    ("GET", "/admin/access"): ("admin",),
+    ("POST", "/admin/access/grant"): ("admin",),
+    ("POST", "/admin/access/revoke"): ("admin",),
     ("GET", "/admin/users"): ("admin",),
     ("POST", "/admin/users/{username}/disable"): ("admin",),
     ("POST", "/admin/users/{username}/sessions/end"): ("admin",),
+    ("POST", "/admin/users/{username}/totp/reset"): ("admin",),
     ("GET", "/admin/audit"): ("admin",),
     ("GET", "/patients"): ALL,
     ("GET", "/patients/{case_id}"): ALL,
@@ -33,6 +43,7 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/patients/{case_id}/results/file"): ("lab",),
     ("POST", "/patients/{case_id}/results/mrd"): ("lab",),
     ("POST", "/results/{result_id}/signoff"): ("lab",),
+    ("GET", "/jobs/{job_id}"): ALL,
     ("GET", "/board"): ALL,
     ("POST", "/board"): ("clinician",),
     ("GET", "/board/{meeting_id}"): ALL,
@@ -48,6 +59,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/v1/patients/{case_id}/results"): ALL,
     ("POST", "/api/v1/patients/{case_id}/results/mrd"): ("lab",),
     ("POST", "/api/v1/results/{result_id}/signoff"): ("lab",),
+    ("GET", "/api/v1/jobs/{job_id}"): ALL,
+    ("GET", "/api/v1/patients/{case_id}/jobs"): ALL,
     ("GET", "/api/v1/board/meetings"): ALL,
     ("GET", "/api/v1/board/meetings/{meeting_id}"): ALL,
 }
@@ -94,7 +107,7 @@ def _fill(path: str, ids: dict[str, str]) -> str:
 
 @pytest.fixture
 def ids(client_for: Any) -> dict[str, str]:
-    """Real ids for the path parameters: a meeting, a decision, a draft result, a session."""
+    """Real ids for the path parameters: a meeting, a decision, a draft result, a job, a session."""
     clin = client_for("clin")
     r = clin.post("/board", data={"date": "2030-01-01", "title": "authz", "attendees": ""})
     meeting_id = r.url.path.rsplit("/", 1)[-1]
@@ -103,8 +116,13 @@ def ids(client_for: Any) -> dict[str, str]:
     decision_id = clin.get(f"/api/v1/board/meetings/{meeting_id}").json()["decisions"][0]["decision_id"]
     lab = client_for("lab")
     res = lab.post("/api/v1/patients/PAT-A/results/mrd", json={"date": "2023-05-01", "method": "pcr", "value": None})
+    # a background job: a one-record FASTQ upload
+    lab.post("/patients/PAT-A/results/file", data={"kind": "fastq", "sample_date": "2023-05-01"},
+             files={"file": ("fu.fastq", b"@r1\nACGT\n+\nIIII\n", "application/octet-stream")})
+    job_id = lab.get("/api/v1/patients/PAT-A/jobs").json()[0]["job_id"]
     return {"case_id": "PAT-A", "meeting_id": meeting_id, "decision_id": decision_id,
-            "result_id": res.json()["result_id"], "username": "nobody", "session_id": "0" * 64}
+            "result_id": res.json()["result_id"], "username": "nobody", "session_id": "0" * 64,
+            "job_id": job_id}
 
 
 ROLE = {"admin": "admin", "clin": "clinician", "lab": "lab", "viewer": "viewer"}

@@ -76,4 +76,4 @@ def test_export_is_audited(app: Any, client_for: Any) -> None:
     mid = _meeting(clin, "PAT-A")
     client_for("viewer").get(f"/board/{mid}/export.html")
     e = audit.entries(app.state.store, action="board.export")[0]
-    assert (e.actor, e.target, e.detail) == ("viewer", f"meeting:{mid}", {"format": "html", "patients": 1})
+    assert (e.actor, e.target, e.detail) == ("viewer", f"meeting:{mid}", {"format": "html", "patients": 1, "not_shown": 0})

@@ -144,12 +144,76 @@ def test_full_flow_in_chromium(server: str, tmp_path: Path, password: str) -> No
         # the back button after logout shows no patient data (no-store + server-side session end)
         page.goto(server + "/patients/PAT-B")
         expect(page.locator("h1")).to_have_text("Log in")
+
+        # viewer: enrol a second factor on the Account page (QR code and text), confirm with a code
+        from remission.app.auth import totp_now
+
+        login("viewer")
+        page.click("text=Account")
+        page.click("text=manage the second factor")
+        page.click("#totp-start button")
+        expect(page.locator("#totp-qr svg")).to_be_visible()
+        secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+        page.fill("#totp-code", totp_now(secret))
+        page.click("#totp-confirm button")
+        expect(page.locator("#totp-ok")).to_contain_text("Second factor on")
+        page.screenshot(path=str(OUT / "web-totp.png"), full_page=True)
+        logout()
         browser.close()
 
     assert not [e for e in errors if "Content Security Policy" in e], errors
     state_changing = [(u, tok, hx) for u, tok, hx in posts if not u.endswith("/login")]
-    assert len(state_changing) >= 8
+    assert len(state_changing) >= 10
     # every state-changing POST went through htmx (hx-boost) and carried the CSRF header
     assert all(hx and tok for _, tok, hx in state_changing), state_changing
     assert (OUT / "web-patient.png").stat().st_size > 10_000
     assert (OUT / "web-board.png").stat().st_size > 10_000
+
+
+def test_fastq_job_progress_polls_and_reloads_in_chromium(server: str, tmp_path: Path, password: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FASTQ upload is checked in the background: the page shows the job's progress, updated by
+    htmx polling (no inline script under the CSP), and reloads the results page with the new draft
+    when the job is done. The job is held at 30 % until the test has seen that on the page."""
+    _need_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    from remission.app import results as svc
+
+    gate = threading.Event()
+    orig = svc._check_fastq
+
+    def held(ctx: Any, *args: Any, **kw: Any) -> Any:
+        ctx.progress(0.3, "held by the test")
+        assert gate.wait(60), "the test never released the job"
+        return orig(ctx, *args, **kw)
+
+    monkeypatch.setattr(svc, "_check_fastq", held)
+    fastq = tmp_path / "fu.fastq"
+    fastq.write_bytes(b"@r1\nACGTACGT\n+\nIIIIIIII\n@r2\nTTTTACGT\n+\nIIIIIIII\n")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(server + "/login")
+        page.fill("input[name=username]", "lab")
+        page.fill("input[name=password]", password)
+        page.click("#login")
+        expect(page.locator("h1")).to_have_text("Patients")
+        page.goto(server + "/patients/PAT-A/results")
+        form = page.locator("#upload-file")
+        form.locator("select[name=kind]").select_option("fastq")
+        form.locator("input[name=sample_date]").fill("2023-06-01")
+        form.locator("input[name=file]").set_input_files(str(fastq))
+        form.locator("button[type=submit]").click()
+        expect(page.locator("#upload-ok")).to_contain_text("background")
+        expect(page.locator(".job .job-progress")).to_have_text("30 %")  # a poll brought the update
+        expect(page.locator(".job .job-state")).to_have_text("running")
+        gate.set()
+        # the finished job answers HX-Redirect: the results page is loaded again, with the draft
+        expect(page.locator("#results .status")).to_have_text(["draft"], timeout=30_000)
+        expect(page.locator(".job .job-state")).to_have_text("done")
+        assert page.url == server + "/patients/PAT-A/results"
+        browser.close()
+    assert not [e for e in errors if "Content Security Policy" in e], errors

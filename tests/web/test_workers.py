@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from remission.web.deps import COOKIE, CSRF_HEADER
 
@@ -100,3 +101,45 @@ def test_logout_on_one_worker_ends_the_session_on_all(settings: Any, two_workers
     token, csrf = _session(settings, "viewer")
     assert _fresh(two_workers, "POST", "/logout", token, headers={CSRF_HEADER: csrf}).status_code in (200, 303)
     assert [_fresh(two_workers, "GET", "/api/v1/me", token).status_code for _ in range(6)] == [401] * 6
+
+
+def test_a_worker_leaves_another_workers_running_job_alone(settings: Any) -> None:
+    """Workers of ``serve --workers N`` do not recover jobs (the parent does, once, before they
+    start): a worker starting while another runs a job must not take that job for an orphan of a
+    stopped server (re-queue it, or remove its spooled upload)."""
+    import datetime as dt
+    import json
+
+    from remission.store import tables as T
+    from remission.web import create_app
+    from remission.web.server import SETTINGS_ENV, create_app_from_env, settings_to_env
+
+    first = create_app(settings)  # the parent's recovery (nothing to do yet)
+    now = dt.datetime.now(dt.UTC)
+    jid = "w" * 16
+    (settings.spool / jid).mkdir(parents=True)
+    (settings.spool / jid / "fu.fastq").write_bytes(b"@r1\nACGT\n+\nIIII\n")
+    first.state.store.write(lambda conn: conn.execute(T.jobs.insert().values(
+        job_id=jid, kind="fastq", case_id="PAT-A", created_by="lab", state="running", progress=0.4,
+        message="checking", error=None, params_json=json.dumps({"filename": "fu.fastq", "size": 16}),
+        result_id=None, attempts=1, created_at=now, started_at=now, finished_at=None)))
+    env = settings_to_env(settings)
+    old = os.environ.get(SETTINGS_ENV)
+    os.environ[SETTINGS_ENV] = env
+    try:
+        worker = create_app_from_env()  # another worker starting now
+    finally:
+        if old is None:
+            os.environ.pop(SETTINGS_ENV)
+        else:
+            os.environ[SETTINGS_ENV] = old
+    try:
+        assert worker.state.settings.recover_jobs is False and worker.state.startup_jobs == []
+        row = worker.state.store.read(lambda conn: conn.execute(
+            sa.select(T.jobs.c.state, T.jobs.c.attempts).where(T.jobs.c.job_id == jid)).one())
+        assert tuple(row) == ("running", 1)
+        assert (settings.spool / jid / "fu.fastq").is_file()
+    finally:
+        for app in (worker, first):
+            app.state.jobs.shutdown(wait=True)
+            app.state.store.close()

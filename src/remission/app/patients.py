@@ -20,7 +20,7 @@ import logging
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,13 +158,17 @@ def refresh_index(store: Store) -> int:
 
 
 def list_patients(store: Store, *, q: str = "", state: str | None = None, alert: bool | None = None,
-                  limit: int = 50, offset: int = 0, today: dt.date | None = None) -> tuple[list[PatientRow], int]:
+                  limit: int = 50, offset: int = 0, today: dt.date | None = None,
+                  only: Collection[str] | None = None) -> tuple[list[PatientRow], int]:
     """Patients matching a search (case-id substring), a state and/or having alerts; returns the
-    page and the total count. The index is refreshed first."""
+    page and the total count. ``only`` restricts the list to these case ids (the caller's access,
+    :class:`remission.app.access.Guard`). The index is refreshed first."""
     refresh_index(store)
     today = today or dt.date.today()
     pi, bm, bc = T.patient_index.c, T.board_meetings.c, T.board_cases.c
-    cond = []
+    cond: list[sa.ColumnElement[bool]] = []
+    if only is not None:
+        cond.append(pi.case_id.in_(sorted(only)))
     if q:
         cond.append(pi.case_id.contains(q.strip(), autoescape=True))
     if state:
@@ -196,7 +200,7 @@ def latest_analysis(store: Store, case_id: str) -> CaseAnalysis:
 
 def _newest_first(case_id: str) -> Any:
     a = T.analyses.c
-    # walks ix_analyses_case_latest backwards (migration 0003)
+    # walks ix_analyses_case_latest backwards (migration 0005)
     return (sa.select(a.analysis_id).where(a.case_id == case_id)
             .order_by(a.analysed_at.desc(), a.stored_at.desc(), a.analysis_id.desc()).limit(1))
 
@@ -328,7 +332,7 @@ def rendered_page(store: Store, analysis_id: str, analysis: CaseAnalysis) -> dic
 # ---- the patient page's body, rendered once per analysis ----------------------------------------
 # The web application registers how it turns (analysis, renderings) into the HTML of a patient
 # page's body, with a version (a hash of its template). The body is stored beside the renderings
-# (``rendered_pages.body_html``, migration 0003), so a page view reads one row and parses no
+# (``rendered_pages.body_html``, migration 0005), so a page view reads one row and parses no
 # analysis; a body of another template version is rendered again from the stored renderings.
 BodyRenderer = Callable[[CaseAnalysis, dict[str, Any]], str]
 _body_renderer: tuple[str, BodyRenderer] | None = None

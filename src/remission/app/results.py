@@ -10,6 +10,13 @@ sign-off by a second laboratory user → re-analysis of the patient.
   the same draft at once exactly one succeeds; the uploader cannot sign their own result.
 - After sign-off the patient is re-analysed with every signed result merged into the stored case
   (idempotent: a result already in the case is not added twice).
+- FASTQ files (always) and FCS files larger than the server's ``large_fcs_bytes`` are checked in
+  the background (:mod:`remission.app.jobs`, work function :func:`file_job`): the FASTQ is
+  streamed block by block through the strict reader and, when the patient has a diagnostic NGS
+  sample with index clonotypes, tracked against those markers (a preview of the read counts; the
+  MRD value comes from the re-analysis after sign-off). Such a result keeps its file in
+  ``files_dir/<patient>/<result id>-<name>`` (``content`` is empty) and is stored as a draft in
+  one transaction with its job's ``done`` mark.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -35,13 +43,20 @@ from remission.store import Store
 from remission.store import tables as T
 
 __all__ = [
+    "BACKGROUND_KINDS",
     "FILE_KINDS",
     "PROGRESS",
     "AssayResult",
     "SignOffError",
+    "check_upload_fields",
+    "file_job",
     "get_result",
     "list_results",
+    "pending_reanalyses",
     "reanalyse_after_sign_off",
+    "reanalysis_job",
+    "reject",
+    "runs_in_background",
     "sign",
     "sign_off",
     "upload_file",
@@ -57,7 +72,15 @@ FILE_KINDS: dict[str, tuple[str, str]] = {
     "cart_observations": ("CAR-T toxicity observations (CSV)", "observations"),
     "cart_kinetics": ("CAR-T kinetics (CSV)", "cart_kinetics"),
     "b_cells": ("B-cell counts (CSV)", "b_cells"),
+    "fastq": ("NGS follow-up reads (FASTQ, plain or .gz; checked in the background)", "ngs_mrd"),
 }
+#: kinds always checked in the background (``fcs`` too when larger than ``large_fcs_bytes``)
+BACKGROUND_KINDS = frozenset({"fastq"})
+#: FCS files larger than this (bytes) are checked in the background (``WebSettings.large_fcs_bytes``)
+LARGE_FCS_BYTES = 8 * 1024 * 1024
+_FASTQ_SUFFIXES = (".fastq", ".fq", ".fastq.gz", ".fq.gz")
+#: block size of the background FASTQ check (bytes; one progress report a block)
+FASTQ_BLOCK_BYTES = 1 << 20
 #: the largest file accepted (bytes); larger assay files go through the command line
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -120,7 +143,33 @@ def _reader(kind: str) -> Callable[[Path], Any]:
     if kind == "b_cells":
         from remission.io.cart import read_b_cells
         return read_b_cells
+    if kind == "fastq":
+        return _read_fastq
     raise ValidationError(f"result kind must be one of {', '.join(FILE_KINDS)}, but was {kind!r}")
+
+
+def _read_fastq(path: Path) -> int:
+    from remission.io.fastq import iter_fastq_chunks
+
+    return sum(ch.n_reads for ch in iter_fastq_chunks(path))
+
+
+def runs_in_background(kind: str, size: int, *, large_fcs_bytes: int = LARGE_FCS_BYTES) -> bool:
+    """Whether an upload of ``kind`` and ``size`` bytes is checked by a background job."""
+    return kind in BACKGROUND_KINDS or (kind == "fcs" and size > large_fcs_bytes)
+
+
+def check_upload_fields(store: Store, case_id: str, kind: str, filename: str, material: str) -> str:
+    """The checks of an upload that need no file (patient, kind, material, FASTQ file name);
+    returns the safe file name. Raises :class:`NotFound` or :class:`ValidationError`."""
+    _require_case(store, case_id)
+    _reader(kind)
+    name = _safe_name(filename)
+    if material not in ("bone_marrow", "peripheral_blood"):
+        raise ValidationError(f"material must be bone_marrow or peripheral_blood, but was {material!r}")
+    if kind == "fastq" and not name.lower().endswith(_FASTQ_SUFFIXES):
+        raise ValidationError(f"file {name!r}: a FASTQ file name ends in {', '.join(_FASTQ_SUFFIXES)}")
+    return name
 
 
 def _safe_name(filename: str) -> str:
@@ -159,7 +208,8 @@ class _Obj:
         self.__dict__.update(d)
 
 
-def _rejected(store: Store, case_id: str, kind: str, exc: RemissionError, actor: str, address: str) -> None:
+def reject(store: Store, case_id: str, kind: str, exc: RemissionError, actor: str, address: str) -> None:
+    """Audit a rejected upload (nothing else is stored)."""
     audit.record(store, actor=actor, action="result.upload", target=f"patient:{case_id}",
                  outcome="invalid", address=address, detail={"kind": kind, "error": str(exc)[:300]})
 
@@ -188,7 +238,7 @@ def upload_file(store: Store, case_id: str, kind: str, filename: str, content: b
             except Exception as exc:  # a reader bug must still read as a rejected file
                 raise ValidationError(f"file {name!r}: not a readable {FILE_KINDS[kind][0]} ({type(exc).__name__})") from None
     except ValidationError as exc:
-        _rejected(store, case_id, kind, exc, actor, address)
+        reject(store, case_id, kind, exc, actor, address)
         raise
     return _insert(store, case_id=case_id, kind=kind, filename=name, content=content,
                    payload={"date": sample_date.isoformat(), "material": material}, actor=actor, address=address)
@@ -210,7 +260,7 @@ def upload_reported_mrd(store: Store, case_id: str, fields: dict[str, Any], *, a
                 raise ValidationError(f"reported MRD, field {where}: {e.get('msg')}") from None
             raise ValidationError(f"reported MRD: {exc}") from None
     except ValidationError as exc:
-        _rejected(store, case_id, "reported_mrd", exc, actor, address)
+        reject(store, case_id, "reported_mrd", exc, actor, address)
         raise
     return _insert(store, case_id=case_id, kind="reported_mrd", filename=None, content=None,
                    payload=report.model_dump(mode="json", exclude_none=True), actor=actor, address=address)
@@ -255,9 +305,12 @@ def _merge(store: Store, case: Case, files_dir: Path) -> Case:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"{r.result_id}-{r.filename}"
             if not path.exists():
+                if r.content is None:  # a background upload keeps its file here, not in the row
+                    raise ValidationError(f"result {r.result_id}: its file {path} is missing")
                 path.write_bytes(r.content)
+            params = {k: payload[k] for k in ("dna_ng",) if payload.get(k) is not None}
             samples.append(Sample(id=f"lab-{r.result_id}", date=payload["date"], material=payload["material"],
-                                  assay=FILE_KINDS[r.kind][1], files=(str(path.resolve()),)))
+                                  assay=FILE_KINDS[r.kind][1], files=(str(path.resolve()),), parameters=params))
     return case.model_copy(update={"mrd_reports": tuple(reports), "samples": tuple(samples)})
 
 
@@ -313,17 +366,171 @@ def reanalyse_after_sign_off(store: Store, result_id: str, case_id: str, *, file
     :data:`PROGRESS` follows the engine steps."""
     c = T.assay_results.c
     try:
-        case_dir = locate_case_dir(case_id, case_roots) or (files_dir / case_id)
-        case_dir.mkdir(parents=True, exist_ok=True)
-        # read-merge-analyse under the case's lock: a concurrent sign-off of another result of
-        # this patient sees this one in the stored case, so no signed result is left out
-        with case_lock(case_id):
-            case = _merge(store, latest_analysis(store, case_id).case, files_dir)
-            analysis_id = reanalyze(store, case, case_dir,
-                                    progress=lambda step: PROGRESS.__setitem__(result_id, step))
+        analysis_id = _reanalyse(store, result_id, case_id, files_dir, case_roots, lambda step: None)
         store.write(lambda conn: conn.execute(T.assay_results.update().where(c.result_id == result_id)
                                               .values(analysis_id=analysis_id)))
         PROGRESS[result_id] = "done"
     except Exception as exc:
         PROGRESS[result_id] = f"failed: {type(exc).__name__}"
         raise
+
+
+def _reanalyse(store: Store, result_id: str, case_id: str, files_dir: Path, case_roots: tuple[Path, ...],
+               progress: Callable[[str], None]) -> str:
+    case_dir = locate_case_dir(case_id, case_roots) or (files_dir / case_id)
+    case_dir.mkdir(parents=True, exist_ok=True)
+
+    def step(name: str) -> None:
+        PROGRESS[result_id] = name
+        progress(name)
+
+    # read-merge-analyse under the case's lock: a concurrent sign-off of another result of
+    # this patient sees this one in the stored case, so no signed result is left out
+    with case_lock(case_id):
+        case = _merge(store, latest_analysis(store, case_id).case, files_dir)
+        return reanalyze(store, case, case_dir, progress=step)
+
+
+def pending_reanalyses(store: Store) -> list[tuple[str, str]]:
+    """(result id, case id) of signed results whose re-analysis never ended (a server stopped
+    during it) and that no unfinished ``reanalysis`` job covers."""
+    c, j = T.assay_results.c, T.jobs.c
+    busy = sa.select(j.result_id).where(j.kind == "reanalysis", j.state.in_(("queued", "running")),
+                                        j.result_id.is_not(None))
+    q = (sa.select(c.result_id, c.case_id).where(c.status == "signed", c.analysis_id.is_(None),
+                                                  c.result_id.not_in(busy))
+         .order_by(c.signed_at, c.result_id))
+    return [(str(r.result_id), str(r.case_id)) for r in store.read(lambda conn: conn.execute(q).all())]
+
+
+def reanalysis_job(*, files_dir: Path, case_roots: tuple[Path, ...] = ()) -> Callable[[Any], Callable[[Connection], str]]:
+    """The work function that re-analyses after a sign-off whose re-analysis a stopped server
+    cut short (the server queues one at start-up for each :func:`pending_reanalyses`)."""
+
+    def work(ctx: Any) -> Callable[[Connection], str]:
+        rid = ctx.params["result_id"]
+        ctx.done_message = "re-analysed"
+        analysis_id = _reanalyse(ctx.store, rid, ctx.job.case_id, files_dir, case_roots,
+                                 lambda step: ctx.progress(0.0, f"re-analysis: {step}"))
+        PROGRESS[rid] = "done"
+
+        def tx(conn: Connection) -> str:
+            conn.execute(T.assay_results.update().where(T.assay_results.c.result_id == rid)
+                         .values(analysis_id=analysis_id))
+            return str(rid)
+
+        return tx
+
+    return work
+
+
+# -- background uploads (remission.app.jobs) ------------------------------------------------------
+
+def _expected_bytes(path: Path) -> int:
+    """Uncompressed size of a FASTQ for the progress bar: the file size, or for gzip the size
+    its trailer records (ISIZE, modulo 2**32; never less than the compressed size)."""
+    size = path.stat().st_size
+    if path.name.lower().endswith(".gz") and size >= 18:
+        with open(path, "rb") as fh:
+            fh.seek(-4, 2)
+            isize = int.from_bytes(fh.read(4), "little")
+        return max(size, isize)
+    return max(size, 1)
+
+
+def _diagnostic_index(store: Store, case_id: str, sample_date: dt.date, files_dir: Path,
+                      case_roots: tuple[Path, ...]) -> tuple[Any, str]:
+    """(index clonotypes of the patient's latest diagnosis/relapse NGS sample on or before
+    ``sample_date``, or ``None``; a note saying which sample or why none)."""
+    from remission.io.airr import AIRR_REQUIRED, iter_airr_chunks
+    from remission.mrd.ngs import index_clonotypes
+
+    case = latest_analysis(store, case_id).case
+    base = sorted((s for s in case.samples_of("ngs_mrd") if s.role in ("diagnosis", "relapse")),
+                  key=lambda s: (s.date, s.id))
+    if not base:
+        return None, "no diagnosis/relapse NGS sample: the reads were checked, not tracked"
+    b = ([x for x in base if x.date <= sample_date] or base[:1])[-1]
+    f = Path(b.files[0])
+    case_dir = locate_case_dir(case_id, case_roots) or (files_dir / case_id)
+    try:
+        index = index_clonotypes(iter_airr_chunks(f if f.is_absolute() else case_dir / f, required=AIRR_REQUIRED))
+    except RemissionError as exc:
+        return None, f"diagnostic sample {b.id} could not be read ({type(exc).__name__}): the reads were checked, not tracked"
+    if not index.clones:
+        return None, f"diagnostic sample {b.id} has no index clonotype: the reads were checked, not tracked"
+    return index, b.id
+
+
+def _check_fastq(ctx: Any, path: Path, sample_date: dt.date, files_dir: Path,
+                 case_roots: tuple[Path, ...]) -> dict[str, Any]:
+    from remission.io.fastq import iter_fastq_chunks
+    from remission.mrd.ngs import track_fastq
+
+    index, note = _diagnostic_index(ctx.store, ctx.job.case_id, sample_date, files_dir, case_roots)
+    total = _expected_bytes(path)
+    state = {"bytes": 0, "reads": 0}
+
+    def chunks() -> Any:
+        for ch in iter_fastq_chunks(path, buffer_size=FASTQ_BLOCK_BYTES):
+            yield ch
+            # the consumer has finished this block when it asks for the next one
+            state["bytes"] += len(ch.data)
+            state["reads"] += ch.n_reads
+            ctx.progress(state["bytes"] / total, f"{state['reads']} reads checked")
+
+    ctx.progress(0.0, "checking reads" + (f" against the markers of {note}" if index is not None else ""))
+    if index is None:
+        for _ in chunks():
+            pass
+        return {"reads": state["reads"], "tracking": note}
+    track = track_fastq(index, chunks())
+    return {"reads": track.total_reads, "index_sample": note, "markers": len(index.clones),
+            "marker_reads": sum(c.reads for c in track.counts)}
+
+
+def file_job(*, files_dir: Path, case_roots: tuple[Path, ...] = ()) -> Callable[[Any], Callable[[Connection], str]]:
+    """The work function of a background upload (``fastq``, large ``fcs``): check the spooled
+    file, move it to ``files_dir``, and return the transaction that stores the draft."""
+
+    def work(ctx: Any) -> Callable[[Connection], str]:
+        p, job = ctx.params, ctx.job
+        name, kind, case_id = p["filename"], job.kind, job.case_id
+        sample_date = dt.date.fromisoformat(p["date"])
+        path: Path = ctx.path
+        try:
+            if kind == "fastq":
+                extra = _check_fastq(ctx, path, sample_date, files_dir, case_roots)
+            else:
+                ctx.progress(0.05, f"reading the {FILE_KINDS[kind][0]} file")
+                _reader(kind)(path)
+                extra = {}
+        except RemissionError as exc:
+            # a reader may name the spooled path; show the uploaded name instead
+            raise ValidationError(str(exc).replace(str(path), name).replace(str(path.parent) + "/", "")) from None
+        except Exception as exc:  # a reader bug must still read as a rejected file
+            raise ValidationError(f"file {name!r}: not a readable {FILE_KINDS[kind][0]} ({type(exc).__name__})") from None
+        payload = {"date": p["date"], "material": p["material"], **extra}
+        if p.get("dna_ng") is not None:
+            payload["dna_ng"] = p["dna_ng"]
+        rid = secrets.token_hex(8)
+        dest = files_dir / case_id / f"{rid}-{name}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), dest)
+        ctx.on_failure.append(lambda: dest.unlink(missing_ok=True))
+        now = dt.datetime.now(dt.UTC)
+        row = {"result_id": rid, "case_id": case_id, "kind": kind, "filename": name, "content": None,
+               "sha256": p["sha256"], "payload_json": json.dumps(payload, sort_keys=True, default=str),
+               "status": "draft", "uploaded_by": job.created_by, "uploaded_at": now, "signed_by": None,
+               "signed_at": None, "analysis_id": None}
+
+        def tx(conn: Connection) -> str:
+            conn.execute(T.assay_results.insert().values(**row))
+            audit.append(conn, actor=job.created_by, action="result.upload", target=f"patient:{case_id}",
+                         address=p.get("address", ""), detail={"result": rid, "kind": kind, "sha256": p["sha256"],
+                                                             "job": job.job_id}, now=now)
+            return rid
+
+        return tx
+
+    return work

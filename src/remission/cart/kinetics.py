@@ -459,14 +459,16 @@ def _multistart_minimise(nlp: Callable[[np.ndarray], float], bounds: list[tuple[
 def population_percentiles(params: Mapping[str, float], rules: Mapping[str, Rule] | None = None,
                            names: Sequence[str] = _ORDER) -> dict[str, float]:
     """Percentile (0-100) of each individual parameter in the Stein 2019 log-normal population."""
-    from scipy.stats import norm
+    from scipy.special import (
+        ndtr,  # the standard normal CDF (scipy.stats.norm.cdf), without scipy.stats
+    )
 
     pop = _pop(KINETICS_RULES if rules is None else rules)
     out = {}
     for k in names:
         if k in params and params[k] is not None and params[k] > 0:
             typ, om2 = pop[k]
-            out[k] = float(100.0 * norm.cdf((math.log(params[k]) - math.log(typ)) / math.sqrt(om2)))
+            out[k] = float(100.0 * ndtr((math.log(params[k]) - math.log(typ)) / math.sqrt(om2)))
     return out
 
 

@@ -62,6 +62,9 @@ def analyze_one(case: Path, out_dir: Path | None, db: str | None, store: bool,
                 params: dict[str, Any], *, show_progress: bool = True,
                 allow_partial: bool = False) -> Any:
     """Analyse one case file with a progress bar (shared by ``analyze`` and ``demo``)."""
+    from remission.cli.common import single_threaded_blas
+
+    single_threaded_blas()
     from remission.app import run_case
     from remission.cli.common import progress
     from remission.pipeline import registered_steps

@@ -138,8 +138,8 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         json_out: bool = JSON_OPTION,
         output: Path | None = OUTPUT_OPTION,
     ) -> None:
-        """Project strategies: P(haematological relapse), P(CD19− relapse), P(MRD-negative remission)."""
-        from remission.sim.strategies import compare
+        """Project strategies: P(haematological relapse), P(CD19− relapse), P(MRD-negative remission), P(death)."""
+        from remission.sim.strategies import compare, strategy_rests_on
 
         analysis, _inputs, fit, rules, ins = _fit_case(case, seed, 2000, draws, parse_rule_overrides(param))
         res = compare(fit.patients_now, strategy, seed=seed, replicates=replicates, rules=rules, method=method)
@@ -155,13 +155,13 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             from remission.cli.common import notice_line
 
             console.print(f"[bold]{_LABEL}[/bold]")
-            t = Table("strategy", "month", "P(haem. relapse)", "P(CD19− relapse)", "P(MRD-neg remission)",
+            t = Table("strategy", "month", "P(haem. relapse)", "P(CD19− relapse)", "P(MRD-neg remission)", "P(death)",
                       title=f"{analysis.case_id}: mean and 5-95 % range over posterior draws")
             for name, s in res["strategies"].items():
                 for m in (3, 6, 12):
                     p = s["probabilities"]
                     cells = []
-                    for k in ("haem_relapse", "cd19neg_relapse", "mrd_negative_remission"):
+                    for k in ("haem_relapse", "cd19neg_relapse", "mrd_negative_remission", "death"):
                         v = p.get(f"{k}_{m}m")
                         cells.append("-" if v is None else f"{v['p']:.0%} ({v['low']:.0%}-{v['high']:.0%})")
                     t.add_row(name, str(m), *cells)
@@ -169,6 +169,14 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             for name, dr in res["drivers_vs_reference"].items():
                 top = ", ".join(f"{k} {v:+.0%}" for k, v in list(dr.items())[:3])
                 console.print(f"drivers {name} vs {res['reference']}: {top}")
+            common = set(strategy_rests_on("watch", rules))
+            for name, s in res["strategies"].items():
+                own = [k for k in s.get("rests_on", []) if k not in common]
+                if own:
+                    console.print(f"{name} also rests on (uncited): {', '.join(own)}")
+            console.print("P(death) rests on death_after_failure_median_days and salvaged_after_failure_fraction, "
+                          "calibrated to survival after failure of CAR-T in ELIANA (no published source); after a "
+                          "relapse with CAR-T still to come it likely overstates death")
             console.print(f"[dim]{notice_line()}[/dim]")
 
         emit("sim_compare", res, json_out=json_out, output=output, inputs=ins,
@@ -311,11 +319,16 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     ) -> None:
         """Virtual trials (ELIANA; blinatumomab vs chemotherapy): calibration and held-out anchors."""
         from remission.sim.parameters import resolve_sim
-        from remission.sim.validation import virtual_trial_blinatumomab, virtual_trial_eliana
+        from remission.sim.validation import (
+            virtual_trial_blinatumomab,
+            virtual_trial_eliana,
+            virtual_trial_inotuzumab,
+        )
 
         rules = resolve_sim(parse_rule_overrides(param))
         res = virtual_trial_eliana(n, seed=seed, rules=rules)
         res["blinatumomab_vs_chemotherapy"] = virtual_trial_blinatumomab(n, seed=seed, rules=rules)
+        res["inotuzumab"] = virtual_trial_inotuzumab(n, seed=seed, rules=rules)
         res["rests_on"] = _rests_on(rules)
 
         def human(console: Any) -> None:
@@ -349,6 +362,10 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                     console.print(f"  {k} ({a['role']}): blinatumomab published {a['blinatumomab']['published']:.0%} "
                                   f"model {a['blinatumomab']['model']:.0%}; chemotherapy published "
                                   f"{a['chemotherapy']['published']:.0%} model {a['chemotherapy']['model']:.0%}")
+            ia = res["inotuzumab"]["anchor"]
+            console.print(f"inotuzumab, {ia['name']} ({ia['role']}): published {ia['published']:.1%} "
+                          f"(90 % CI {ia['published_ci'][0]:.1%}-{ia['published_ci'][1]:.1%}), model {ia['model']:.1%}; "
+                          f"rests on {', '.join(res['inotuzumab']['rests_on'])}")
             console.print(f"[dim]{notice_line()}[/dim]")
 
         emit("sim_validate", res, json_out=json_out, output=output, parameters=_params(rules, n=n, seed=seed),

@@ -1,4 +1,5 @@
-"""``serve``, ``user add | disable | list`` and ``audit verify``."""
+"""``serve``, ``user add | disable | list | reset-totp``, ``access grant | revoke | list`` and
+``audit verify``."""
 
 from __future__ import annotations
 
@@ -23,7 +24,11 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                        pretty_exceptions_enable=False, rich_markup_mode=None)
     audit_g = typer.Typer(help="The audit log of the web application.", no_args_is_help=True,
                           add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+    access_g = typer.Typer(help="Who may see which patient in the web application (see remission.app.access).",
+                           no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                           rich_markup_mode=None)
     root.add_typer(user, name="user")
+    root.add_typer(access_g, name="access")
     root.add_typer(audit_g, name="audit")
 
     @root.command("serve")
@@ -34,13 +39,15 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         files: Path = typer.Option(Path("remission-files"), "--files", help="Folder for signed-off assay files."),
         cases: list[Path] | None = typer.Option(None, "--cases", help="Folder(s) with case files (ROOT/*/case.yaml), so re-analysis finds their assay files (repeatable)."),
         workers: int = typer.Option(1, "--workers", min=1, max=64, help="Worker processes (uvicorn --workers); sessions, CSRF tokens and the audit chain are in the store, so any worker may serve any request."),
+        job_workers: int = typer.Option(1, "--job-workers", min=1, help="Threads checking FASTQ and large FCS uploads in the background."),
     ) -> None:
         """Start the web application (FastAPI + uvicorn) on the store."""
         import uvicorn
 
         from remission.web import WebSettings, create_app
 
-        settings = WebSettings(db_url=db_url(db), files_dir=files, case_roots=tuple(cases or ()))
+        settings = WebSettings(db_url=db_url(db), files_dir=files, case_roots=tuple(cases or ()),
+                               job_workers=job_workers)
         print(f"remission web application on http://{host}:{port}/ (store {db_url(db)}"
               + (f", {workers} worker processes" if workers > 1 else "") + "); "
               "create accounts with `remission user add NAME --role ROLE`", file=sys.stderr)
@@ -50,11 +57,16 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             return
         import os
 
-        from remission.store import Store
         from remission.web.server import SETTINGS_ENV, settings_to_env
 
-        with Store(settings.db_url):  # migrate (and fail on a bad URL) once, before the workers start
-            pass
+        # once, before the workers start: migrate the store (failing on a bad URL), recover the jobs
+        # a stopped server left and finish them (the workers do not recover: one must not take
+        # another's running job for an orphan)
+        parent = create_app(settings)
+        for job_id in parent.state.startup_jobs:
+            parent.state.jobs.wait(job_id)
+        parent.state.jobs.shutdown(wait=True)
+        parent.state.store.close()
         os.environ[SETTINGS_ENV] = settings_to_env(settings)
         uvicorn.run("remission.web.server:create_app_from_env", factory=True, workers=workers, host=host,
                     port=port, access_log=False, log_level="info")
@@ -106,6 +118,72 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 con.print(f"{r['username']}\t{r['role']}\t{'disabled' if r['disabled'] else 'active'}")  # type: ignore[attr-defined]
 
         emit("users", {"users": rows}, json_out=json_out, human=human)
+
+    @user.command("reset-totp")
+    def user_reset_totp(name: str = typer.Argument(..., help="User name."), db: str | None = DB_OPTION) -> None:
+        """Clear an account's second factor (a lost device) and end its sessions; the user enrols
+        again on the Account page (an admin must, before doing anything else)."""
+        from remission.app.auth import totp_reset
+        from remission.store import Store
+
+        with Store(db_url(db)) as st:
+            n = totp_reset(st, name, actor="cli", address="local")
+        print(f"second factor of {name} cleared; {n} session(s) ended", file=sys.stderr)
+
+    @access_g.command("grant")
+    def access_grant(
+        name: str = typer.Argument(..., help="User name."),
+        case_id: str | None = typer.Argument(None, help="Patient (case) id."),
+        every: bool = typer.Option(False, "--all", help="Every patient, present and future."),
+        db: str | None = DB_OPTION,
+    ) -> None:
+        """Let a user see one patient (or, with --all, every patient)."""
+        from remission.app.access import ALL_PATIENTS, grant
+        from remission.errors import ValidationError
+        from remission.store import Store
+
+        if every == (case_id is not None):
+            raise ValidationError("give either a patient id or --all")
+        target = ALL_PATIENTS if every else str(case_id)
+        with Store(db_url(db)) as st:
+            new = grant(st, name, target, actor="cli", address="local")
+        what = "every patient" if every else f"patient {target}"
+        print(f"{name} may see {what}" + ("" if new else " (already granted)"), file=sys.stderr)
+
+    @access_g.command("revoke")
+    def access_revoke(
+        name: str = typer.Argument(..., help="User name."),
+        case_id: str | None = typer.Argument(None, help="Patient (case) id."),
+        every: bool = typer.Option(False, "--all", help="The every-patient grant."),
+        db: str | None = DB_OPTION,
+    ) -> None:
+        """Withdraw a grant."""
+        from remission.app.access import ALL_PATIENTS, revoke
+        from remission.errors import ValidationError
+        from remission.store import Store
+
+        if every == (case_id is not None):
+            raise ValidationError("give either a patient id or --all")
+        target = ALL_PATIENTS if every else str(case_id)
+        with Store(db_url(db)) as st:
+            existed = revoke(st, name, target, actor="cli", address="local")
+        print(f"grant {name} -> {target} " + ("revoked" if existed else "did not exist"), file=sys.stderr)
+
+    @access_g.command("list")
+    def access_list(name: str | None = typer.Argument(None, help="Only this user."), db: str | None = DB_OPTION,
+                    json_out: bool = JSON_OPTION) -> None:
+        """List grants (patient "*" = every patient)."""
+        from remission.app.access import list_grants
+        from remission.store import Store
+
+        with Store(db_url(db)) as st:
+            rows = [g.model_dump(mode="json") for g in list_grants(st, name)]
+
+        def human(con: object) -> None:
+            for r in rows:
+                con.print(f"{r['username']}\t{r['case_id']}\t{r['granted_by']}\t{r['granted_at']}")  # type: ignore[attr-defined]
+
+        emit("access", {"grants": rows}, json_out=json_out, human=human)
 
     @audit_g.command("verify")
     def audit_verify(db: str | None = DB_OPTION, json_out: bool = JSON_OPTION) -> None:

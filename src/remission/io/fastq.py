@@ -8,7 +8,8 @@ line starts with ``@``, third line with ``+``, quality as long as the sequence),
 strict at about the cost of one pass of numpy over the bytes. Memory is one block (default
 1 MiB; smaller blocks stay in CPU cache and scan faster) plus its index, whatever the file size.
 
-Errors are :class:`~remission.errors.FastqFormatError` naming the file and record (and line): a
+Errors are :class:`~remission.errors.FastqFormatError` naming the file and record (and line, and
+the field of the record when one is at fault: ``header``, ``sequence``, ``separator``, ``quality``): a
 truncated gzip stream, a FASTA file, a record cut short, a quality line of the wrong length, a
 sequence with characters other than A, C, G, T, N (either case), a record longer than the block
 (``buffer_size``, 1 MiB by default; amplicon reads are a few hundred bases), a file with no
@@ -82,12 +83,13 @@ def _index(raw: bytes, path: Path, first_record: int) -> FastqChunk:
         raise FastqFormatError(f"expected a header line starting with '@', got "
                                f"{excerpt(bytes(a[head[i]:head[i] + 20]))}",
                                path=path, record=first_record + i + 1,
-                               line=4 * (first_record + i) + 1)
+                               line=4 * (first_record + i) + 1, field="header")
     bad = np.flatnonzero(a[starts[2::4]] != _PLUS)
     if bad.size:
         i = int(bad[0])
         raise FastqFormatError("expected the third line of the record to start with '+'",
-                               path=path, record=first_record + i + 1, line=4 * (first_record + i) + 3)
+                               path=path, record=first_record + i + 1, line=4 * (first_record + i) + 3,
+                               field="separator")
     seq_start, seq_end = starts[1::4], nl[1::4]
     qlen = nl[3::4] - starts[3::4]
     bad = np.flatnonzero(qlen != seq_end - seq_start)
@@ -95,7 +97,8 @@ def _index(raw: bytes, path: Path, first_record: int) -> FastqChunk:
         i = int(bad[0])
         raise FastqFormatError(f"the quality line has {int(qlen[i])} characters but the sequence "
                                f"{int(seq_end[i] - seq_start[i])}", path=path,
-                               record=first_record + i + 1, line=4 * (first_record + i) + 4)
+                               record=first_record + i + 1, line=4 * (first_record + i) + 4,
+                               field="quality")
     # every sequence byte must be a nucleotide: join the sequence lines and delete the allowed
     # bytes (bytes.translate runs in C at memory speed; numpy masks over the whole block cost
     # ten times more)
@@ -108,7 +111,7 @@ def _index(raw: bytes, path: Path, first_record: int) -> FastqChunk:
                 raise FastqFormatError(f"expected a nucleotide sequence (A, C, G, T, N), got "
                                        f"{excerpt(rest[:1])} at column {col}", path=path,
                                        record=first_record + k + 1,
-                                       line=4 * (first_record + k) + 2)
+                                       line=4 * (first_record + k) + 2, field="sequence")
     return FastqChunk(data=a, seq_start=seq_start, seq_end=seq_end.astype(np.int64),
                       first_record=first_record)
 
@@ -146,7 +149,8 @@ def iter_fastq_chunks(
                 head = f.peek(4)[:4] if f is not None and hasattr(f, "peek") else b""
                 if head and head[:1] != b"@":
                     raise FastqFormatError(f"expected FASTQ (first character '@'), got "
-                                           f"{excerpt(head[:1])}", path=q, record=1, line=1)
+                                           f"{excerpt(head[:1])}", path=q, record=1, line=1,
+                                           field="header")
                 if 0 < len(head) < 4:  # dnaio asserts at least 4 bytes
                     raise FastqFormatError("the file ends inside a record (expected 4 lines per "
                                            "record: @header, sequence, +, quality)", path=q,

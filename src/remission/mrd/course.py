@@ -43,9 +43,7 @@ from typing import Any, Literal
 
 import numpy as np
 from scipy.optimize import brentq, minimize
-from scipy.special import log_ndtr
-from scipy.stats import chi2
-from scipy.stats import f as f_dist
+from scipy.special import fdtri, gammaincinv, log_ndtr
 
 from remission.domain.checks import check_positive
 from remission.domain.mrd import MrdResult, format_mrd
@@ -282,12 +280,14 @@ def lr_threshold(level: float, n_obs: int, calibration: str = "f") -> float:
     Venzon & Moolgavkar, Appl Stat 1988;37:87 for profile intervals; the F form is the classical
     regression result), with ``n_obs`` observations of which censored ones count fully.
     """
+    # quantiles from scipy.special, as scipy.stats computes them (chi2.ppf(q, k) =
+    # 2·gammaincinv(k/2, q); f.ppf(q, m, n) = fdtri(m, n, q)), without importing scipy.stats
     if calibration == "chi2" or n_obs <= 2:
-        return float(chi2.ppf(level, 1)) if calibration == "chi2" else math.inf
+        return float(2.0 * gammaincinv(0.5, level)) if calibration == "chi2" else math.inf
     if calibration != "f":
         raise ValidationError(f"calibration must be one of chi2, f, but was {calibration!r}")
     df = n_obs - 2
-    return float(n_obs * math.log1p(f_dist.ppf(level, 1, df) / df))
+    return float(n_obs * math.log1p(fdtri(1, df, level) / df))
 
 
 def _profile_interval(prof: Any, x_hat: float, ll_hat: float, q: float, *, step: float,

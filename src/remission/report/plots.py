@@ -1,4 +1,7 @@
-"""Matplotlib → inline SVG, with a consistent look. Import inside render functions (slow)."""
+"""Matplotlib → inline SVG, for the cohort report and ``remission sim`` figures only.
+
+The per-patient figures (``remission analyze`` reports and the web patient page) are drawn by
+:mod:`remission.report.svg` without matplotlib. Import inside render functions (slow)."""
 
 from __future__ import annotations
 
@@ -6,22 +9,10 @@ import io
 import re
 from typing import Any
 
+from remission.report.colors import COLORS
+
 __all__ = ["COLORS", "figure", "svg"]
 
-#: colour per method / event kind, used by every plot
-COLORS = {
-    "ngs": "#1f77b4",
-    "flow": "#2ca02c",
-    "pcr": "#9467bd",
-    "diagnosis": "#444444",
-    "frontline": "#bbbbbb",
-    "relapse": "#d62728",
-    "therapy": "#ff7f0e",
-    "hsct": "#8c564b",
-    "cart": "#17becf",
-    "sample": "#7f7f7f",
-    "mrd": "#1f77b4",
-}
 
 
 def figure(width: float = 9.0, height: float = 3.0) -> tuple[Any, Any]:

@@ -16,7 +16,7 @@ import datetime as dt
 from typing import Any
 
 from remission.domain import CaseAnalysis
-from remission.report.plots import COLORS, figure, svg
+from remission.report.colors import COLORS
 
 __all__ = ["timeline_rows", "timeline_svg"]
 
@@ -93,14 +93,22 @@ def timeline_rows(analysis: CaseAnalysis) -> list[dict[str, Any]]:
 
 
 def timeline_svg(analysis: CaseAnalysis) -> str:
-    """Draw :func:`timeline_rows` as an inline ``<svg class="plot">``."""
-    import matplotlib.dates as mdates
-    from matplotlib.lines import Line2D
+    """Draw :func:`timeline_rows` as an inline ``<svg class="plot">`` (hand-written SVG, see
+    :mod:`remission.report.svg`)."""
+    from remission.report.svg import Chart, DateScale, LinearScale
 
     rows = timeline_rows(analysis)
     n = len(rows)
-    fig, ax = figure(10.0, 1.1 + 0.42 * n)
-    num = mdates.date2num
+    has_mrd = any(r["kind"] == "mrd" for r in rows)
+    labels = [_short(r["label"]) for r in rows]
+    row_h = 28.0
+    chart = Chart(width=960.0, height=26.0 + row_h * (n + 0.5) + 30.0 + (20.0 if has_mrd else 0.0),
+                  title=f"Timeline of {analysis.case_id}: diagnosis, relapses, therapy courses, HSCT, CAR-T",
+                  desc="One row per kind of event, dates on the horizontal axis; relapses as dashed "
+                       "vertical lines. MRD markers: filled = positive, half = positive below the LoQ, "
+                       "open = negative.",
+                  margin_left=min(240.0, 14.0 + 5.6 * max(len(x) for x in labels)), margin_right=12.0,
+                  margin_top=6.0, margin_bottom=30.0 + (20.0 if has_mrd else 0.0))
 
     all_dates = [it["start"] for row in rows for it in row["items"]]
     all_dates += [it["end"] for row in rows for it in row["items"] if it["end"] is not None]
@@ -109,63 +117,52 @@ def timeline_svg(analysis: CaseAnalysis) -> str:
     pad = dt.timedelta(days=max(20, int(span * 0.04)))
     # room on the right for the annotation of the last bar / marker
     right_pad = dt.timedelta(days=max(60, int(span * 0.2)))
-    ax.set_xlim(num(lo - pad), num(hi + right_pad))
-    ax.set_ylim(n - 0.4, -0.9)
+    chart.x = DateScale.between(lo - pad, hi + right_pad, max_ticks=12)
+    chart.y = LinearScale(n - 0.4, -0.9)
 
+    for y in range(0, n, 2):
+        chart.hspan(y - 0.5, min(y + 0.5, n - 0.4), color="#f4f6f9")
+    chart.axes(xgrid=True, yticks=False)
     for r in analysis.case.relapses:
-        ax.axvline(num(r.date), color=COLORS["relapse"], linestyle=(0, (4, 3)), linewidth=0.9, alpha=0.55, zorder=0)
-    ax.axvline(num(analysis.case.diagnosis.date), color=COLORS["diagnosis"], linestyle=(0, (1, 3)),
-               linewidth=0.8, alpha=0.5, zorder=0)
+        chart.vline(r.date, color=COLORS["relapse"], dash="4 3", width=0.9, opacity=0.55)
+    chart.vline(analysis.case.diagnosis.date, color=COLORS["diagnosis"], dash="1 3", width=0.8, opacity=0.5)
 
     for y, row in enumerate(rows):
-        if y % 2 == 0:
-            ax.axhspan(y - 0.5, y + 0.5, color="#f4f6f9", zorder=-1, linewidth=0)
+        chart.text(chart.left - 6, chart.Y(y), labels[y], anchor="end", baseline="middle", size=9.5)
         for k, it in enumerate(row["items"]):
-            x0 = num(it["start"])
+            x0 = it["start"]
             if it["end"] is not None and it["end"] > it["start"]:
-                ax.barh(y, num(it["end"]) - x0, left=x0, height=0.56, color=it["color"], alpha=0.9,
-                        edgecolor="white", linewidth=0.5, zorder=2)
-                xt = num(it["end"])
+                chart.rect(x0.toordinal(), y - 0.28, it["end"].toordinal(), y + 0.28, fill=it["color"],
+                           opacity=0.9, stroke="#ffffff", title=f"{row['label']}: {it['start']} – {it['end']}")
+                xt = chart.X(it["end"])
+                gap = 5.0
             elif row["kind"] == "mrd":
                 fill = {"positive": "full", "positive_not_quantifiable": "bottom", "negative": "none"}[it["status"]]
                 # methods on slightly different heights, so same-day NGS/flow/PCR never hide each other
                 dy = {"ngs": -0.2, "flow": 0.0, "pcr": 0.2}.get(it["method"], 0.0)
-                ax.plot(x0, y + dy, marker="o", markersize=6.5, color=it["color"], fillstyle=fill,
-                        markerfacecoloralt="white", markeredgewidth=1.3, linestyle="none", zorder=3)
-                xt = x0
+                chart.markers([x0], [y + dy], color=it["color"], marker="o", size=8.5, fill=fill,
+                              titles=[f"{it['method'].upper()} {it['start']}: {it['status'].replace('_', ' ')}"])
+                xt, gap = chart.X(x0), 9.0
             else:
-                ax.plot(x0, y, marker=it.get("marker", "o"), color=it["color"],
-                        markersize=12 if it.get("marker") == "|" else 8, markeredgewidth=1.5,
-                        linestyle="none", zorder=3)
-                xt = x0
+                mk = it.get("marker", "o")
+                chart.markers([x0], [y], color=it["color"], marker=mk, size=14.0 if mk == "|" else 10.0,
+                              width=1.5, titles=[f"{(it['text'] or row['label']).splitlines()[0]} {it['start']}"])
+                xt, gap = chart.X(x0), 9.0
             if it["text"]:
                 if row["kind"] == "events":
                     # event labels sit above the marker, alternating heights when crowded
-                    ax.annotate(it["text"].split("\n")[0], (x0, y), textcoords="offset points",
-                                xytext=(0, 9 + 9 * (k % 2 and len(row["items"]) > 3)), ha="center",
-                                fontsize=8, fontweight="bold", color=it["color"])
+                    up = 11.0 + 11.0 * bool(k % 2 and len(row["items"]) > 3)
+                    chart.text(chart.X(x0), chart.Y(y) - up, it["text"].split("\n")[0], anchor="middle",
+                               size=10.0, bold=True, color=it["color"])
                 else:
-                    gap = 5 if it["end"] is not None and it["end"] > it["start"] else 9
-                    ax.annotate(_short(it["text"], 32), (xt, y), textcoords="offset points", xytext=(gap, 0),
-                                va="center", ha="left", fontsize=7.5, color="#333333")
+                    chart.text(xt + gap, chart.Y(y), _short(it["text"], 32), baseline="middle", size=9.5)
 
-    ax.set_yticks(range(n), [_short(r["label"]) for r in rows])
-    ax.tick_params(axis="y", length=0)
-    ax.spines["left"].set_visible(False)
-    locator = mdates.AutoDateLocator(minticks=5, maxticks=12)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.grid(axis="x", alpha=0.25, zorder=0)
-
-    if any(r["kind"] == "mrd" for r in rows):
-        handles = [
-            Line2D([], [], marker="o", color="#555", linestyle="none", label="MRD positive"),
-            Line2D([], [], marker="o", color="#555", fillstyle="bottom", markerfacecoloralt="white",
-                   linestyle="none", label="positive < LoQ"),
-            Line2D([], [], marker="o", color="#555", fillstyle="none", linestyle="none", label="negative"),
-        ]
+    if has_mrd:
+        chart.legend_entry("MRD positive", color="#555555")
+        chart.legend_entry("positive < LoQ", color="#555555", fill="bottom")
+        chart.legend_entry("negative", color="#555555", fill="none")
         methods = sorted({it["method"] for r in rows if r["kind"] == "mrd" for it in r["items"]})
-        handles += [Line2D([], [], marker="s", color=COLORS[m], linestyle="none", label=m.upper()) for m in methods]
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.25 / max(n, 1)),
-                  ncol=len(handles), frameon=False, fontsize=7.5)
-    return svg(fig, title=f"Timeline of {analysis.case_id}: diagnosis, relapses, therapy courses, HSCT, CAR-T")
+        for m in methods:
+            chart.legend_entry(m.upper(), color=COLORS[m], marker="s")
+        chart.legend(where="below", size=9.0)
+    return chart.svg()

@@ -34,7 +34,11 @@ from remission.sim.timeline import (
     cd19_car_t_note,
     strategy_timeline,
 )
-from remission.sim.validation import virtual_trial_blinatumomab, virtual_trial_eliana
+from remission.sim.validation import (
+    virtual_trial_blinatumomab,
+    virtual_trial_eliana,
+    virtual_trial_inotuzumab,
+)
 
 __all__ = [
     "CLONES",
@@ -67,4 +71,5 @@ __all__ = [
     "strategy_timeline",
     "virtual_trial_blinatumomab",
     "virtual_trial_eliana",
+    "virtual_trial_inotuzumab",
 ]

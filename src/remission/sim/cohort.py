@@ -12,8 +12,13 @@ Populations (inclusion criteria of the virtual trial, written down):
   ELIANA that enrolled relapsed/refractory B-ALL with morphological disease;
 * ``mrd_positive``: leukaemic fraction 1e-5 to 1e-2 (log-uniform), in morphological remission.
 
-The event is the first of: no remission by day 90 (time 90), haematological relapse, death
-after HSCT; otherwise censored at the horizon. All numbers are **model projections**.
+The event is the first of: no remission by day ``response_window_days`` (90, at that time), haematological relapse, death
+without relapse (``death_after_hsct``: transplant-related; ``death_after_cart``: CAR-T toxicity);
+otherwise censored at the horizon. Overall survival is in ``death`` (1 = died by the horizon,
+from any cause, including death after relapse or refractory disease) and ``death_days`` (the day,
+or the horizon when alive), the columns the cohort tables of ``remission cohort`` use. All
+numbers are **model projections**; death after failure rests on the calibrated rules
+``death_after_failure_median_days`` and ``salvaged_after_failure_fraction``.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import numpy as np
 from remission.domain.parameters import Rule
 from remission.errors import ValidationError
 from remission.sim.model import VirtualPatients, simulate
-from remission.sim.parameters import resolve_sim
+from remission.sim.parameters import resolve_sim, value
 from remission.sim.strategies import STRATEGIES
 
 __all__ = ["COHORT_COLUMNS", "POPULATIONS", "cohort_digest", "run_cohort", "simulate_chunk", "summarise"]
@@ -38,9 +43,8 @@ POPULATIONS: dict[str, tuple[float, float]] = {
     "morphological_relapse": (math.log10(0.05), math.log10(0.95)),
     "mrd_positive": (-5.0, -2.0),
 }
-COHORT_COLUMNS = ("id", "time", "event", "cause", "log10_burden0", "doubling_time_days", "cart_infused",
+COHORT_COLUMNS = ("id", "time", "event", "cause", "death", "death_days", "log10_burden0", "doubling_time_days", "cart_infused",
                   "hsct_done", "cart_cmax", "bca_loss_day", "arm")
-NO_REMISSION_DAY = 90
 
 
 def simulate_chunk(chunk: int, start: int, size: int, seed: int, n_chunks: int, strategy: str,
@@ -60,23 +64,32 @@ def simulate_chunk(chunk: int, start: int, size: int, seed: int, n_chunks: int, 
     pts = VirtualPatients.sample(size, rng_pat, r, log10_burden0_range=POPULATIONS[population])
     sched = STRATEGIES[strategy].build(size, rng_sched, r)
     res = simulate(pts, sched, rng_sim, horizon_days=horizon_days, rules=r)
-    no_rem = ~(res.remission_day <= NO_REMISSION_DAY)
     rel = np.where(np.isnan(res.relapse_day), np.inf, res.relapse_day)
     death = np.where(np.isnan(res.death_day), np.inf, res.death_day)
+    # no remission by day 90 is the event (at day 90) unless a death without relapse came first
+    window = float(value(r, "response_window_days"))  # 90 d: ELIANA's "within 3 months"
+    no_rem = ~(res.remission_day <= window) & ~(death < window)
     t_event = np.minimum(rel, death)
-    time = np.where(no_rem, float(NO_REMISSION_DAY), np.minimum(t_event, float(horizon_days)))
+    time = np.where(no_rem, window, np.minimum(t_event, float(horizon_days)))
     event = no_rem | np.isfinite(t_event) & (t_event <= horizon_days)
     cause = np.full(size, "censored", dtype=object)
     is_rel = ~no_rem & (rel <= death) & np.isfinite(rel)
     cause[is_rel & res.relapse_cd19neg] = "relapse_cd19neg"
     cause[is_rel & ~res.relapse_cd19neg] = "relapse_cd19pos"
-    cause[~no_rem & (death < rel) & np.isfinite(death)] = "death_after_hsct"
+    nrm = ~no_rem & (death < rel) & np.isfinite(death)
+    why = res.death_cause if res.death_cause is not None else np.full(size, "hsct_trm", dtype=object)
+    cause[nrm & (why == "hsct_trm")] = "death_after_hsct"
+    cause[nrm & (why == "cart_toxicity")] = "death_after_cart"
     cause[no_rem] = "no_remission"
+    os_day = res.overall_death_day()
+    died = os_day <= horizon_days
     return {
         "id": np.arange(start, start + size),
         "time": time,
         "event": event.astype(int),
         "cause": cause,
+        "death": died.astype(int),
+        "death_days": np.where(died, os_day, float(horizon_days)),
         "log10_burden0": np.log10(pts.burden0),
         "doubling_time_days": math.log(2.0) / pts.growth_per_day,
         "cart_infused": res.cart_given.astype(int),
@@ -96,16 +109,18 @@ def _chunk_sizes(n_chunks: int, chunk_size: int, n: int) -> list[int]:
 def summarise(table: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """Counts of events by cause plus the table digest (for comparing runs)."""
     causes, counts = np.unique(np.asarray(table["cause"], dtype=str), return_counts=True)
-    return {"n": len(table["id"]), "events": int(np.sum(table["event"])),
+    return {"n": len(table["id"]), "events": int(np.sum(table["event"])), "deaths": int(np.sum(table["death"])),
             "causes": {str(c): int(k) for c, k in zip(causes, counts, strict=True)},
             "digest": cohort_digest(table)}
 
 
 def cohort_digest(table: Mapping[str, np.ndarray]) -> str:
-    """SHA-256 over the outcome columns (time, event, cause), to show two runs are identical."""
+    """SHA-256 over the outcome columns (time, event, cause, death, death_days), to show two runs are identical."""
     h = hashlib.sha256()
     h.update(np.ascontiguousarray(table["time"], dtype=float).tobytes())
     h.update(np.ascontiguousarray(table["event"], dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(table["death"], dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(table["death_days"], dtype=float).tobytes())
     h.update("\n".join(np.asarray(table["cause"], dtype=str).tolist()).encode())
     return h.hexdigest()
 

@@ -23,7 +23,21 @@ State (patients on axis 0; one array per state variable):
   divided by ``1 + burden/b50`` (lower effector:target ratio at high burden); inotuzumab as a
   log10 kill per cycle by CD22 class; allogeneic HSCT (given only in remission) as a
   conditioning log10 kill, then a graft-versus-leukaemia kill rate, with transplant-related
-  death with probability ``hsct_trm_probability`` at a uniform day within the first year.
+  death with probability ``hsct_trm_probability`` at a uniform day within
+  ``hsct_trm_window_days`` (uncited, [U]).
+* Mortality. Deaths without relapse (non-relapse mortality): transplant-related (above) and CAR-T
+  toxicity, with probability ``cart_toxic_death_probability`` at a uniform day within
+  ``cart_toxic_death_window_days`` of infusion (2/137 adverse-event deaths within 30 days,
+  ELIANA+ENSIGN pooled; Levine JE et al., JITC 2021;9:e002287). Death after treatment failure:
+  the simulated course ends at haematological relapse (salvage therapy is not modelled), so the
+  time from failure to death is drawn from an exponential with median
+  ``death_after_failure_median_days``, except for a share ``salvaged_after_failure_fraction``
+  whom second-line therapy salvages (a cure fraction; both calibrated, to ELIANA OS at 12 months
+  and 3 years, with no published source for either). Failure is haematological relapse, or no remission within ``response_window_days``
+  of the start of the last CAR-T infusion (of day 0 without one). Overall survival is the first
+  of the two deaths (:meth:`SimResult.overall_death_day`). The mortality draws come from a
+  stream spawned from the generator (``rng.spawn``), so adding them left every other draw as it
+  was.
 * Growth is exponential at the patient's rate; CD19+ cells give CD19− daughters at
   ``cd19_loss_per_division`` per division (escape term of cart_models §2.2).
 * Below ``stochastic_below_cells`` a clone takes Poisson branching steps (Kimmel GJ et al.,
@@ -151,7 +165,7 @@ class SimResult:
     remission_day: np.ndarray
     relapse_day: np.ndarray
     relapse_cd19neg: np.ndarray      # bool
-    death_day: np.ndarray            # transplant-related death
+    death_day: np.ndarray            # death without relapse (non-relapse mortality: HSCT, CAR-T toxicity)
     cured: np.ndarray                # bool: every clone extinct at the end
     cart_given: np.ndarray           # bool
     hsct_given: np.ndarray           # bool
@@ -163,14 +177,29 @@ class SimResult:
     horizon_days: int
     trajectory: np.ndarray | None = None  # (n, T) leukaemic fraction per day when recorded
     cart_product_works: np.ndarray | None = None  # bool: the product would kill (not dysfunctional)
+    death_cause: np.ndarray | None = None  # str: "hsct_trm", "cart_toxicity" or "" (death_day's cause)
+    failure_death_day: np.ndarray | None = None  # death after relapse or primary refractory disease
+
+    def overall_death_day(self) -> np.ndarray:
+        """Day of death from any cause (NaN: alive); the first of non-relapse and after-failure death."""
+        if self.failure_death_day is None:
+            return self.death_day
+        return np.fmin(self.death_day, self.failure_death_day)
+
+    def alive(self, day: float) -> np.ndarray:
+        """Alive at ``day`` (overall survival)."""
+        return ~(self.overall_death_day() <= day)
 
     @property
     def n(self) -> int:
         return int(self.relapse_day.shape[0])
 
-    def event_free(self, day: float) -> np.ndarray:
-        """No refractoriness (no remission by day 90 or by ``day``), relapse or death by ``day``."""
-        resp = self.remission_day <= min(day, 90.0)
+    def event_free(self, day: float, response_window_days: float = 90.0) -> np.ndarray:
+        """No refractoriness (no remission within the response window or by ``day``), relapse or death by ``day``.
+
+        ``response_window_days``: the rule of that name (90 d, ELIANA's "within 3 months").
+        """
+        resp = self.remission_day <= min(day, response_window_days)
         relapsed = self.relapse_day <= day
         dead = self.death_day <= day
         return resp & ~relapsed & ~dead
@@ -219,6 +248,9 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
     cond_kill = 10.0 ** -value(r, "hsct_conditioning_log10_kill")
     gvl = value(r, "hsct_gvl_kill_per_day")
     p_trm = value(r, "hsct_trm_probability")
+    trm_window = value(r, "hsct_trm_window_days")
+    p_tox = value(r, "cart_toxic_death_probability")
+    tox_window = value(r, "cart_toxic_death_window_days")
     p_dys = value(r, "cart_dysfunction_probability")
 
     neg0 = np.clip(patients.cd19neg_fraction0, 0.0, 1.0)
@@ -231,6 +263,7 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
     relapse_neg = np.zeros(n, bool)
     relapse_burden = np.zeros(n)
     death_day = _nan(n)
+    death_cause = np.full(n, "", dtype=object)
     bca_at_relapse = np.zeros(n, bool)
     bca_loss_day = _nan(n)
     cart_given_out = np.zeros(n, bool)
@@ -243,7 +276,13 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
     # draw the transplant-related deaths and product dysfunction up front (same stream whatever
     # happens later)
     trm_u = rng.random(n)
-    trm_offset = rng.uniform(0.0, 365.0, n)
+    trm_offset = rng.uniform(0.0, trm_window, n)
+    # mortality outside HSCT from a spawned stream (leaves the draws above and below unchanged)
+    rng_mort = rng.spawn(1)[0]
+    tox_u = rng_mort.random(n)
+    tox_offset = rng_mort.uniform(0.0, tox_window, n)
+    after_failure = rng_mort.exponential(1.0, n)
+    salvaged = rng_mort.random(n) < value(r, "salvaged_after_failure_fraction")
 
     # -- active-set state (compacted as patients finish; ``act`` maps back to patient indices)
     act = np.arange(n)
@@ -274,6 +313,7 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
     ino = schedule.ino_days.copy()
     blina = schedule.blina_days.copy()
     trm_u_a, trm_off_a = trm_u, trm_offset
+    tox_u_a, tox_off_a = tox_u, tox_offset
     cart_set = set(np.unique(cart_day[np.isfinite(cart_day)]).astype(int).tolist())
     hsct_set = set(np.unique(hsct_day[np.isfinite(hsct_day)]).astype(int).tolist())
     chemo_set = set(np.unique(chemo[np.isfinite(chemo)]).astype(int).tolist())
@@ -321,7 +361,7 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
             hsct_given[act[hs]] = True
             gvl_on |= hs
             die = hs & (trm_u_a < p_trm)
-            death_day[act[die]] = d + trm_off_a[die]
+            _record_death(death_day, death_cause, act[die], d + trm_off_a[die], "hsct_trm")
             any_death = any_death or bool(die.any())
         if d in cart_set:
             inf = (cart_day == d) & alive
@@ -343,6 +383,9 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
                                           float(d), cross_day[inf], cfun, horizon_days), float(d))
             cart_given |= inf
             cart_given_out[act[inf]] = True
+            die = inf & (tox_u_a < p_tox)
+            _record_death(death_day, death_cause, act[die], d + tox_off_a[die], "cart_toxicity")
+            any_death = any_death or bool(die.any())
         # -- rates over day d
         kill = None
         if cart_given.any():
@@ -432,6 +475,7 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
                 cart_day, hsct_day = cart_day[keep], hsct_day[keep]
                 chemo, ino, blina = chemo[keep], ino[keep], blina[keep]
                 trm_u_a, trm_off_a = trm_u_a[keep], trm_off_a[keep]
+                tox_u_a, tox_off_a = tox_u_a[keep], tox_off_a[keep]
                 stein = {k: v[keep] for k, v in stein.items()}
                 if act.size == 0:
                     break
@@ -440,8 +484,26 @@ def simulate(patients: VirtualPatients, schedule: Schedule, rng: np.random.Gener
     extinct_out[act] = c.sum(axis=0) == 0
     alive_end = ~(death_day <= horizon_days)
     cured = extinct_out & np.isnan(relapse_day) & alive_end
+    # death after treatment failure: relapse, or no remission within the response window of the
+    # last CAR-T infusion (of day 0 without one); failures after the horizon are not known
+    origin = np.where(cart_given_out, schedule.cart_day, 0.0) if has_stein else np.zeros(n)
+    window_end = origin + value(r, "response_window_days")
+    refractory = ~(remission_day <= window_end) & (window_end <= horizon_days)
+    failure_day = np.fmin(relapse_day, np.where(refractory, window_end, np.nan))
+    scale = value(r, "death_after_failure_median_days") / math.log(2.0)
+    failure_death = np.where(salvaged, np.nan, failure_day + scale * after_failure)
     return SimResult(remission_day, relapse_day, relapse_neg, death_day, cured, cart_given_out, hsct_given,
-                     bca_at_relapse, bca_loss_day, assess, burden_at, neg_at, horizon_days, traj, car_works_all)
+                     bca_at_relapse, bca_loss_day, assess, burden_at, neg_at, horizon_days, traj, car_works_all,
+                     death_cause, failure_death)
+
+
+def _record_death(death_day: np.ndarray, cause: np.ndarray, idx: np.ndarray, day: np.ndarray, why: str) -> None:
+    """Set the non-relapse death day (and its cause) of patients ``idx`` unless an earlier one is set."""
+    if idx.size == 0:
+        return
+    earlier = ~(death_day[idx] <= day)
+    death_day[idx[earlier]] = day[earlier]
+    cause[idx[earlier]] = why
 
 
 def _cycle_days(starts: np.ndarray, length: float) -> dict[int, bool]:

@@ -96,11 +96,16 @@ SIM_RULES: dict[str, Rule] = rule_set(
     Rule("blina_break_days", 14, "C", "blinatumomab label (14 d off between cycles)",
          "days between cycles"),
     # ---- inotuzumab ---------------------------------------------------------------------------
-    Rule("ino_log10_kill_cd22_high", 2.0, "U", "not in the specs: no inotuzumab anchor available",
+    Rule("ino_log10_kill_cd22_high", 2.0, "U",
+         "not in the specs: no inotuzumab kill published; the one anchor, AALL1621 CR/CRi after cycle 1 "
+         "58.3 % (90 % CI 46.5-69.3; O'Brien MM et al., JCO 2022;40:956), is compared, not calibrated "
+         "(remission.sim.validation.virtual_trial_inotuzumab: the model gives about 44 %)",
          "log10 kill of CD22-high leukaemic cells per inotuzumab cycle"),
-    Rule("ino_log10_kill_cd22_low", 0.3, "U", "not in the specs",
+    Rule("ino_log10_kill_cd22_low", 0.3, "U", "not in the specs (sets, with cd22_low_fraction0, the response ceiling)",
          "log10 kill of CD22-low leukaemic cells per inotuzumab cycle"),
-    Rule("ino_cycle_days", 21, "U", "not in the specs", "days of one inotuzumab cycle"),
+    Rule("ino_cycle_days", 28, "C",
+         "O'Brien MM et al., JCO 2022;40:956 (COG AALL1621): 28-day cycles (clinical_rules.md)",
+         "days of one inotuzumab cycle"),
     # ---- CAR-T ----------------------------------------------------------------------------------
     Rule("cart_kill_max_per_day", 4.0, "U",
          f"{_CAL}: to ELIANA 12-month EFS 50 % ({_ELIANA})",
@@ -135,13 +140,44 @@ SIM_RULES: dict[str, Rule] = rule_set(
          f"{_ELIANA} primary analysis: 17/92 enrolled not infused (8 % manufacturing failure, "
          "11 % not infused)", "share of enrolled patients never infused"),
     # ---- HSCT ---------------------------------------------------------------------------------
-    Rule("hsct_conditioning_log10_kill", 3.0, "U", "not in the specs",
+    Rule("hsct_conditioning_log10_kill", 3.0, "U",
+         "not in the specs (simulation.md, cart_models.md §2.6 names the term without a value)",
          "log10 kill of every leukaemic clone by myeloablative conditioning"),
-    Rule("hsct_gvl_kill_per_day", 0.08, "U", "not in the specs",
+    Rule("hsct_gvl_kill_per_day", 0.08, "U",
+         "not in the specs (cart_models.md §2.6 names the term without a value)",
          "daily kill rate of every leukaemic clone by graft-versus-leukaemia"),
     Rule("hsct_trm_probability", 0.10, "U",
          f"not in the specs; order of magnitude: deaths as first event 11 % vs 17 % in {_AALL1331}",
          "transplant-related mortality (death without relapse) within the first year"),
+    Rule("hsct_trm_window_days", 365, "U",
+         "not in the specs (the death day is uniform over this window after HSCT)",
+         "days after HSCT within which a transplant-related death falls"),
+    # ---- mortality outside HSCT ---------------------------------------------------------------
+    Rule("cart_toxic_death_probability", 2 / 137, "C",
+         f"{_LEVINE}: 4 deaths within 30 days of infusion, 2 from leukaemia and 2 from adverse events",
+         "death from CAR-T toxicity (adverse event, not leukaemia) after infusion"),
+    Rule("cart_toxic_death_window_days", 30, "C",
+         f"{_LEVINE}: deaths 'within 30 days' of infusion (the day is uniform over the window: [U])",
+         "days after infusion within which a CAR-T toxic death falls"),
+    Rule("death_after_failure_median_days", 50.0, "U",
+         f"{_CAL}: to ELIANA 12-month overall survival 76 % (63-86) ({_ELIANA}), jointly with "
+         "salvaged_after_failure_fraction (coarse grid, seed 20180201, n=4000); no source in the specs "
+         "gives survival after relapse from CAR-T (salvage therapy is not modelled)",
+         "median days from treatment failure (haematological relapse, or no remission within the "
+         "response window) to death; exponential (constant hazard). Calibrated on failures after "
+         "CAR-T (r/r disease): applied to a relapse with CAR-T or HSCT still available it likely "
+         "overstates death"),
+    Rule("salvaged_after_failure_fraction", 0.42, "U",
+         f"{_CAL}: to ELIANA 3-year overall survival 63 % (51-73) (Laetsch TW et al., JCO "
+         "2023;41:1664); mechanism: second-line therapy after CAR-T failure (HSCT, reinfusion) "
+         "salvages some patients (RIALTO, Blood Adv 2022;6:1004: 1-year OS 87 % with alloHSCT); no "
+         "source in the specs gives the share",
+         "share of patients who fail treatment and are not at risk of death from leukaemia (long-term "
+         "salvage, a cure fraction); the others die after an exponential time"),
+    Rule("response_window_days", 90, "C",
+         f"{_ELIANA}: overall remission within 3 months",
+         "a patient never in remission by this day has failed treatment on this day (the origin of "
+         "the time to death after failure)"),
     Rule("hsct_after_remission_days", 58.0, "C",
          f"{_LOCATELLI}: time to HSCT median 1.9 months (1-3) after blinatumomab",
          "median days from start of consolidation in remission to HSCT"),

@@ -19,7 +19,10 @@ random numbers, ``replicates`` stochastic runs per patient draw, and reports for
 months the probability of haematological relapse (or no remission), of CD19-negative relapse and
 of MRD-negative remission, each as the mean over draws with the 5-95 % range of the per-draw
 probabilities (parameter uncertainty). The drivers of the difference are the causes of the
-events, by strategy. These are **model projections**, not predictions for a patient, and never a
+events, by strategy; each strategy lists the recalled/uncertain/user rules its projection rests
+on (``rests_on``: e.g. the uncited inotuzumab and HSCT rules for ``ino_then_hsct``), and the
+probability of death (overall survival) at 3, 6 and 12 months, which rests on the calibrated
+death-after-failure rules. These are **model projections**, not predictions for a patient, and never a
 recommendation.
 """
 
@@ -44,6 +47,8 @@ __all__ = [
     "compare",
     "donor_found_days",
     "outcome_table",
+    "strategy_rests_on",
+    "strategy_rule_names",
 ]
 
 MONTH_DAYS = {3: 91, 6: 182, 12: 365}
@@ -70,11 +75,34 @@ def _cycles(start: np.ndarray, every: float, count: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Strategy:
-    """A named strategy: its description and how it schedules ``n`` patients."""
+    """A named strategy: its description, how it schedules ``n`` patients, the treatments it uses."""
 
     name: str
     description: str
     build: Callable[[int, np.random.Generator, Mapping[str, Rule]], Schedule]
+    treatments: tuple[str, ...] = ()
+
+
+#: rules every projection uses (disease, measurement, death after failure)
+_COMMON_RULES = ("marrow_cells", "doubling_time_median_days", "doubling_time_sdlog", "relapse_blast_fraction",
+                 "stochastic_below_cells", "cd19_negative_fraction0", "cd19_loss_per_division",
+                 "death_after_failure_median_days", "salvaged_after_failure_fraction", "response_window_days",
+                 "lod_ngs", "lod_flow", "lod_pcr", "loq_over_lod", "mrd_noise_log10_sd")
+#: rules of each treatment (by name prefix; CAR-T also uses the Stein 2019 kinetics, ``stein_*``)
+_TREATMENT_PREFIXES = {"chemo": ("chemo_",), "blina": ("blina_",), "ino": ("ino_", "cd22_"),
+                       "cart": ("cart_", "stein_"), "hsct": ("hsct_", "donor_")}
+
+
+def strategy_rule_names(strategy: str, rules: Mapping[str, Rule]) -> list[str]:
+    """Names of the rules a strategy's projection uses: the common ones plus its treatments'."""
+    st = _get(strategy)
+    prefixes = tuple(p for t in st.treatments for p in _TREATMENT_PREFIXES[t])
+    return [k for k in rules if k in _COMMON_RULES or (prefixes and k.startswith(prefixes))]
+
+
+def strategy_rests_on(strategy: str, rules: Mapping[str, Rule]) -> list[str]:
+    """The recalled, uncertain or user-set rules (tags R, U, user) a strategy's projection rests on."""
+    return [k for k in strategy_rule_names(strategy, rules) if rules[k].tag in ("R", "U", "user")]
 
 
 def _watch(n: int, rng: np.random.Generator, r: Mapping[str, Rule]) -> Schedule:
@@ -125,14 +153,19 @@ def _cart_then_hsct(n: int, rng: np.random.Generator, r: Mapping[str, Rule]) -> 
 STRATEGIES: dict[str, Strategy] = {
     s.name: s for s in (
         Strategy("watch", "no treatment (the natural course)", _watch),
-        Strategy("cart", "CAR-T when manufactured, no bridge", _then_cart("none")),
-        Strategy("chemo_then_cart", "one chemotherapy block as bridge, then CAR-T", _then_cart("chemo")),
-        Strategy("blina_then_cart", "one blinatumomab cycle as bridge, then CAR-T", _then_cart("blina")),
-        Strategy("ino_then_cart", "one inotuzumab cycle as bridge, then CAR-T", _then_cart("ino")),
-        Strategy("cart_then_hsct", "CAR-T, then consolidative HSCT in remission", _cart_then_hsct),
-        Strategy("blina_then_hsct", "blinatumomab (2 cycles), then HSCT in remission", _then_hsct("blina", 2)),
-        Strategy("ino_then_hsct", "inotuzumab (3 cycles), then HSCT in remission", _then_hsct("ino", 3)),
-        Strategy("chemo_then_hsct", "chemotherapy (2 blocks), then HSCT in remission", _then_hsct("chemo", 2)),
+        Strategy("cart", "CAR-T when manufactured, no bridge", _then_cart("none"), ("cart",)),
+        Strategy("chemo_then_cart", "one chemotherapy block as bridge, then CAR-T", _then_cart("chemo"),
+                 ("chemo", "cart")),
+        Strategy("blina_then_cart", "one blinatumomab cycle as bridge, then CAR-T", _then_cart("blina"),
+                 ("blina", "cart")),
+        Strategy("ino_then_cart", "one inotuzumab cycle as bridge, then CAR-T", _then_cart("ino"), ("ino", "cart")),
+        Strategy("cart_then_hsct", "CAR-T, then consolidative HSCT in remission", _cart_then_hsct, ("cart", "hsct")),
+        Strategy("blina_then_hsct", "blinatumomab (2 cycles), then HSCT in remission", _then_hsct("blina", 2),
+                 ("blina", "hsct")),
+        Strategy("ino_then_hsct", "inotuzumab (3 cycles), then HSCT in remission", _then_hsct("ino", 3),
+                 ("ino", "hsct")),
+        Strategy("chemo_then_hsct", "chemotherapy (2 blocks), then HSCT in remission", _then_hsct("chemo", 2),
+                 ("chemo", "hsct")),
     )
 }
 
@@ -154,6 +187,7 @@ def outcome_table(res: SimResult, schedule: Schedule, rng: np.random.Generator, 
         dead = res.death_day <= day
         out[f"haem_relapse_{m}m"] = (relapsed | no_rem) & ~(dead & ~relapsed)
         out[f"cd19neg_relapse_{m}m"] = relapsed & res.relapse_cd19neg
+        out[f"death_{m}m"] = ~res.alive(day)
         if day in assess:
             burden = res.burden_at[:, assess.index(day)]
             neg = measure_mrd(burden, method, rng, rules).negative
@@ -168,7 +202,10 @@ def outcome_table(res: SimResult, schedule: Schedule, rng: np.random.Generator, 
     cause[relapsed & res.hsct_given & (res.relapse_day > schedule.hsct_day)] = "relapse_after_hsct"
     cause[before & ~res.cart_given & ~res.hsct_given] = "relapse_before_definitive_therapy"
     cause[~(res.remission_day <= day)] = "no_remission"
-    cause[(res.death_day <= day) & ~relapsed] = "transplant_related_death"
+    nrm = (res.death_day <= day) & ~relapsed
+    why = res.death_cause if res.death_cause is not None else np.full(res.n, "hsct_trm", dtype=object)
+    cause[nrm & (why == "hsct_trm")] = "transplant_related_death"
+    cause[nrm & (why == "cart_toxicity")] = "cart_toxic_death"
     out["cause_12m"] = cause
     return out
 
@@ -213,6 +250,7 @@ def compare(patients: VirtualPatients, strategies: Sequence[str], *, seed: int, 
             "event_causes_12m": shares,
             "share_cart_infused": float(res.cart_given.mean()),
             "share_hsct_given": float(res.hsct_given.mean()),
+            "rests_on": strategy_rests_on(st.name, r),
             "relapse_day_quantiles": ({"q05": float(np.quantile(rel, 0.05)), "q50": float(np.median(rel)),
                                        "q95": float(np.quantile(rel, 0.95))} if rel.size else None),
         }

@@ -4,22 +4,33 @@
 2023;41:1664; Pulsipher MA et al., Blood Cancer Discov 2022;3:66). Inclusion of the virtual
 population: relapsed/refractory B-ALL with morphological disease (marrow blasts 5-95 %,
 log-uniform), all **infused** (day 0 = infusion; the analysis population of ELIANA is the
-infused patients), Stein 2019 kinetics, doubling time from the prior, no consolidative HSCT.
+infused patients), Stein 2019 kinetics, doubling time from the prior, no consolidative HSCT,
+followed for 5 years (:data:`ELIANA_POPULATION`).
 
 * Calibrated to: overall remission within 3 months 81 % (61/75) and 12-month EFS 50 % (35-64):
   ``cart_dysfunction_probability``, ``cart_kill_max_per_day``, ``cart_kill_half_copies``,
-  ``cart_functional_copies``, ``cd19_negative_fraction0``.
-* Held out: 3-year EFS 44 % (95 % CI 31-57; Laetsch 2023) and the CD19-negative share among
+  ``cart_functional_copies``, ``cd19_negative_fraction0``. Overall survival at 12 months 76 %
+  (63-86; Maude 2018) and 3 years 63 % (51-73; Laetsch 2023): ``death_after_failure_median_days``
+  and ``salvaged_after_failure_fraction`` (no published source gives survival after failure of
+  CAR-T, so these two OS figures are calibration targets, not checks).
+* Held out: 3-year EFS 44 % (95 % CI 31-57; Laetsch 2023); the CD19-negative share among
   relapses with persistent B-cell aplasia, 23/25 = 88 % (Pulsipher 2022; exact 95 % CI
-  0.74-0.99 for 23/25). Also reported, without a published CI: 12-month relapse-free share of
-  responders 59 % (Laetsch 2023 abstract).
+  0.74-0.99 for 23/25); overall survival at 6 months 90 % (81-95; Maude 2018), 18 months 70 %
+  (58-79; ELIANA update, ASH 2019, n=79) and 5 years 55 % (43-66; Rives et al., PMC10294746).
+  Also reported, without a published CI: 12-month relapse-free share of responders 59 %
+  (Laetsch 2023 abstract).
 * Held out, qualitative: Pulsipher 2022's hazard ordering (NGS-MRD at month 3 > at day 28 >
-  B-cell recovery), as relative risks among patients in remission at each landmark.
-* Not reproduced: overall survival (the model has no death after relapse).
+  B-cell recovery), as relative risks of relapse by 3 years among patients in remission at each
+  landmark.
+* Not calibrated: deaths from CAR-T toxicity, 2/137 within 30 days (Levine 2021), a [C] input.
 
 **Blinatumomab vs chemotherapy** (:func:`virtual_trial_blinatumomab`): calibrated to AALL1331
 MRD-negativity after cycle 1 (75 % vs 32 %); Locatelli 2021 held out (difference of MRD
 remission between arms; its absolute levels are not reproduced by the virtual population).
+
+**Inotuzumab** (:func:`virtual_trial_inotuzumab`): AALL1621 CR/CRi after one cycle (58.3 %,
+90 % CI 46.5-69.3; O'Brien 2022) beside the model with the uncited ``ino_*`` defaults; a
+comparison, nothing calibrated to it.
 
 Intervals of the virtual trial are binomial (Wilson) at the virtual sample size.
 """
@@ -36,13 +47,32 @@ from remission.domain.parameters import Rule
 from remission.sim.model import Schedule, VirtualPatients, simulate
 from remission.sim.parameters import resolve_sim
 
-__all__ = ["ANCHORS", "BLINA_ANCHORS", "newcombe", "virtual_trial_blinatumomab", "virtual_trial_eliana", "wilson"]
+__all__ = ["AALL1621_CR", "ANCHORS", "BLINA_ANCHORS", "ELIANA_POPULATION", "newcombe", "virtual_trial_blinatumomab",
+           "virtual_trial_eliana", "virtual_trial_inotuzumab", "wilson"]
+
+#: inclusion criteria of the ELIANA virtual population (written down; remission's assumptions)
+ELIANA_POPULATION: dict[str, str] = {
+    "disease": "relapsed/refractory B-ALL with morphological disease: marrow blasts 5-95 %, log-uniform "
+               "(ELIANA required >= 5 % marrow blasts; the distribution is an assumption, [U])",
+    "analysis_population": "every patient infused on day 0 (ELIANA's efficacy analyses are of the infused)",
+    "kinetics": "Stein 2019 population kinetics (Table 1 with IIV) per patient",
+    "growth": "leukaemia doubling time from the prior (doubling_time_median_days, doubling_time_sdlog)",
+    "antigen": "minor CD19-negative subclone cd19_negative_fraction0; CD22-low share cd22_low_fraction0",
+    "consolidation": "no consolidative HSCT; no salvage therapy modelled after failure (death after failure "
+                     "from death_after_failure_median_days and salvaged_after_failure_fraction)",
+    "follow_up": "5 years (1826 days)",
+}
 
 #: published anchors: name -> (value, low, high, source, role)
 ANCHORS: dict[str, tuple[float, float | None, float | None, str, str]] = {
     "orr_3m": (0.81, None, None, "Maude 2018 (61/75)", "calibration"),
     "efs_12m": (0.50, 0.35, 0.64, "Maude 2018", "calibration"),
     "efs_36m": (0.44, 0.31, 0.57, "Laetsch 2023", "held out"),
+    "os_6m": (0.90, 0.81, 0.95, "Maude 2018", "held out"),
+    "os_12m": (0.76, 0.63, 0.86, "Maude 2018", "calibration"),
+    "os_18m": (0.70, 0.58, 0.79, "ELIANA update, ASH 2019 abstract (n=79)", "held out"),
+    "os_36m": (0.63, 0.51, 0.73, "Laetsch 2023", "calibration"),
+    "os_60m": (0.55, 0.43, 0.66, "Rives et al. (5-year ELIANA, PMC10294746)", "held out"),
     "cd19neg_share_relapses_with_bca": (0.88, 0.74, 0.99, "Pulsipher 2022 (23/25; exact binomial CI)",
                                         "held out"),
     "rfs_12m_responders": (0.59, None, None, "Laetsch 2023 abstract", "reported (no CI)"),
@@ -59,7 +89,7 @@ def _pulsipher_ordering(res: Any, rng: np.random.Generator, r: Mapping[str, Rule
     from remission.sim.measure import measure_mrd
 
     days = list(res.assessment_days)
-    rel_end = np.isfinite(res.relapse_day)
+    rel_end = res.relapse_day <= 3 * 365
     out: dict[str, Any] = {}
     for name, day in (("ngs_mrd_positive_day28", 28), ("ngs_mrd_positive_month3", 90)):
         at = (res.remission_day <= day) & ~(res.relapse_day <= day)
@@ -102,19 +132,27 @@ def virtual_trial_eliana(n: int = 4000, *, seed: int = 20180201,
     pts = VirtualPatients.sample(n, rng_p, r, log10_burden0_range=(math.log10(0.05), math.log10(0.95)))
     empty = Schedule.empty(n)
     sched = Schedule(empty.chemo_days, empty.blina_days, empty.ino_days, np.zeros(n), empty.hsct_day)
-    res = simulate(pts, sched, rng_s, horizon_days=3 * 365, rules=r)
-    resp = res.remission_day <= 90
+    res = simulate(pts, sched, rng_s, horizon_days=5 * 365 + 1, rules=r)
+    window = float(r["response_window_days"].value)
+    resp = res.remission_day <= window
     rel = res.relapse_day <= 3 * 365
     with_bca = rel & res.bca_at_relapse
     counts = {
         "orr_3m": (int(resp.sum()), n),
-        "efs_12m": (int(res.event_free(365).sum()), n),
-        "efs_36m": (int(res.event_free(3 * 365).sum()), n),
+        "efs_12m": (int(res.event_free(365, window).sum()), n),
+        "efs_36m": (int(res.event_free(3 * 365, window).sum()), n),
         "cd19neg_share_relapses_with_bca": (int((with_bca & res.relapse_cd19neg).sum()), int(with_bca.sum())),
         "rfs_12m_responders": (int((resp & ~(res.relapse_day <= 365)).sum()), int(resp.sum())),
+        **{f"os_{m}m": (int(res.alive(day).sum()), n) for m, day in ((6, 182), (12, 365), (18, 548), (36, 1095),
+                                                                      (60, 1826))},
     }
+    causes = res.death_cause if res.death_cause is not None else np.full(n, "")
     out: dict[str, Any] = {"label": "model projection (virtual trial)", "n": n, "seed": seed,
                            "population": "morphological relapse, blasts 5-95 % log-uniform, all infused on day 0",
+                           "inclusion": dict(ELIANA_POPULATION),
+                           "deaths_by_12m": {
+                               "after_failure": int(((res.overall_death_day() <= 365) & ~(res.death_day <= 365)).sum()),
+                               "cart_toxicity": int(((res.death_day <= 365) & (causes == "cart_toxicity")).sum())},
                            "anchors": {}, "pulsipher_ordering": _pulsipher_ordering(res, rng_s, r)}
     for name, (k, m) in counts.items():
         val, lo, hi, src, role = ANCHORS[name]
@@ -200,3 +238,43 @@ def newcombe(a: tuple[int, int], b: tuple[int, int]) -> tuple[float, float]:
     l2, u2 = wilson(*b)
     d = p1 - p2
     return (d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
+
+
+#: AALL1621 (O'Brien MM et al., JCO 2022;40:956): CR + CRi after cycle 1, 28/48 = 58.3 % (90 % CI 46.5-69.3)
+AALL1621_CR = (0.583, 0.465, 0.693)
+
+
+def virtual_trial_inotuzumab(n: int = 4000, *, seed: int = 20220401,
+                             rules: Mapping[str, Rule] | None = None) -> dict[str, Any]:
+    """One inotuzumab cycle in morphological relapse, against AALL1621's CR/CRi (an uncalibrated comparison).
+
+    Virtual population (inclusion written down; remission's assumptions, [U]): relapsed/refractory
+    B-ALL, marrow blasts 5-95 % (log-uniform), CD22-low share ``cd22_low_fraction0`` (CD22
+    density is not in the specs), doubling time from the prior; one cycle as a single log10 kill
+    by CD22 class on day 0; CR/CRi = leukaemic fraction below ``relapse_blast_fraction`` at the
+    end of the 28-day cycle. AALL1621 (O'Brien MM et al., JCO 2022;40:956; clinical_rules.md):
+    CR 19 + CRi 9 of 48 = 58.3 % (90 % CI 46.5-69.3). No inotuzumab rule was calibrated to it:
+    the response ceiling is set by the CD22-low share and its kill, both uncited, so one figure
+    cannot fix the three ``ino_*``/``cd22_*`` numbers; the comparison shows how far the uncited
+    defaults are from the only anchor in the specs.
+    """
+    from remission.sim.strategies import strategy_rests_on
+
+    r = resolve_sim() if rules is None else rules
+    ss = np.random.SeedSequence(seed)
+    rng_p, rng_s = (np.random.default_rng(c) for c in ss.spawn(2))
+    pts = VirtualPatients.sample(n, rng_p, r, log10_burden0_range=(math.log10(0.05), math.log10(0.95)))
+    empty = Schedule.empty(n)
+    res = simulate(pts, Schedule(empty.chemo_days, empty.blina_days, np.zeros((n, 1)), empty.cart_day,
+                                 empty.hsct_day), rng_s, horizon_days=28, rules=r, assessment_days=[28])
+    cr = res.burden_at[:, 0] < float(r["relapse_blast_fraction"].value)
+    k = int(cr.sum())
+    pub, lo, hi = AALL1621_CR
+    return {"label": "model projection (virtual trial)", "n": n, "seed": seed,
+            "population": "morphological relapse, blasts 5-95 % log-uniform, one inotuzumab cycle on day 0, "
+                          "CR/CRi = blasts < 5 % on day 28",
+            "anchor": {"name": "aall1621_cr_cri_cycle1", "source": "O'Brien 2022 (COG AALL1621): 28/48",
+                       "role": "comparison (nothing calibrated to it)", "published": pub,
+                       "published_ci": [lo, hi], "published_ci_level": 0.90, "model": k / n,
+                       "model_ci": list(wilson(k, n)), "within_published_ci": bool(lo <= k / n <= hi)},
+            "rests_on": [name for name in strategy_rests_on("ino_then_cart", r) if name.startswith(("ino_", "cd22_"))]}

@@ -5,7 +5,9 @@
 - ``analyses``: each analysis (the whole :class:`~remission.domain.CaseAnalysis` as JSON),
   unique by ``content_key`` (case hash + parameters + remission version);
 - ``mrd_results``: the MRD values of each analysis as queryable rows;
-- ``inputs``: the files each analysis read, with their SHA-256.
+- ``inputs``: the files each analysis read, with their SHA-256;
+- ``jobs``: background work of the web application (a FASTQ or large FCS upload being checked),
+  with its state and progress (migration 0003).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import sqlalchemy as sa
 
 __all__ = [
     "analyses", "assay_results", "audit_log", "board_cases", "board_decisions", "board_meetings",
-    "cases", "inputs", "login_failures", "metadata", "mrd_results", "patient_index", "rendered_pages", "samples",
+    "cases", "inputs", "jobs", "login_failures", "metadata", "mrd_results", "patient_access", "patient_index",
+    "rendered_pages", "samples",
     "sessions", "users",
 ]
 
@@ -52,7 +55,7 @@ analyses = sa.Table(
     sa.Column("knowledge_base_version", sa.String(80), nullable=True),
     sa.Column("sections", sa.Text, nullable=False),
     sa.Column("analysis_json", sa.Text, nullable=False),
-    # migration 0003: the newest analysis of a case, and the newest stored analysis overall
+    # migration 0005: the newest analysis of a case, and the newest stored analysis overall
     sa.Index("ix_analyses_case_latest", "case_id", "analysed_at", "stored_at", "analysis_id"),
     sa.Index("ix_analyses_stored_at", "stored_at"),
 )
@@ -100,6 +103,10 @@ users = sa.Table(
     sa.Column("totp_secret", sa.String(80), nullable=True),
     sa.Column("disabled", sa.Boolean, nullable=False, default=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # migration 0003: a TOTP secret shown for enrolment, active once confirmed with a code
+    sa.Column("totp_pending", sa.String(80), nullable=True),
+    # the TOTP time step (unix time // 30) of the last code accepted at login: a code works once
+    sa.Column("totp_last_step", sa.BigInteger, nullable=True),
 )
 
 sessions = sa.Table(
@@ -152,6 +159,24 @@ assay_results = sa.Table(
     sa.Column("analysis_id", sa.String(64), nullable=True),
 )
 
+jobs = sa.Table(
+    "jobs", metadata,
+    sa.Column("job_id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("case_id", sa.String(200), nullable=False, index=True),
+    sa.Column("created_by", sa.String(80), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("progress", sa.Float, nullable=False),
+    sa.Column("message", sa.String(400), nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("params_json", sa.Text, nullable=False),
+    sa.Column("result_id", sa.String(32), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+)
+
 board_meetings = sa.Table(
     "board_meetings", metadata,
     sa.Column("meeting_id", sa.String(32), primary_key=True),
@@ -196,7 +221,7 @@ rendered_pages = sa.Table(
               primary_key=True),
     sa.Column("html_json", sa.Text, nullable=False),
     sa.Column("rendered_at", sa.DateTime(timezone=True), nullable=False),
-    # migration 0003: the web patient page's body and the version (template hash) it was made with
+    # migration 0005: the web patient page's body and the version (template hash) it was made with
     sa.Column("body_html", sa.Text, nullable=True),
     sa.Column("body_version", sa.String(40), nullable=True),
 )
@@ -209,4 +234,15 @@ patient_index = sa.Table(
     sa.Column("alerts_json", sa.Text, nullable=False),
     sa.Column("latest_mrd_json", sa.Text, nullable=False),
     sa.Column("trend", sa.String(20), nullable=False),
+)
+
+# ---- per-patient access (migration 0003) ----------------------------------------------------------
+# the care team: which account may see which patient; case_id "*" = every patient (see
+# remission.app.access for the rule)
+patient_access = sa.Table(
+    "patient_access", metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.user_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("case_id", sa.String(200), primary_key=True),
+    sa.Column("granted_by", sa.String(80), nullable=False),
+    sa.Column("granted_at", sa.DateTime(timezone=True), nullable=False),
 )

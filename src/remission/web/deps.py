@@ -10,6 +10,13 @@ server's origin, and ``Sec-Fetch-Site``, when sent, must be ``same-origin`` or `
 logged-in session the request must also carry the session's synchronizer token, in the
 ``X-CSRF-Token`` header (htmx adds it to every request from ``hx-headers`` on ``<body>``) or, for
 a form posted without JavaScript, in the ``csrf_token`` field. GET never changes state.
+
+Second factor: an admin without an active TOTP factor can use only the routes declared with
+``allow(..., before_enrolment=True)`` (the enrolment page and logout); every other route sends
+them to ``/account/totp`` (pages) or answers 403 (API).
+
+Patient data: :func:`guard_of` gives the route the account's
+:class:`~remission.app.access.Guard`, through which every id-taking use case goes.
 """
 
 from __future__ import annotations
@@ -21,11 +28,12 @@ from typing import Any
 from fastapi import Request
 
 from remission.app import audit
+from remission.app.access import Guard
 from remission.app.auth import SessionInfo, resolve_session
 from remission.store import Store
 
-__all__ = ["COOKIE", "CSRF_HEADER", "AccessDenied", "CsrfFailed", "LoginRequired", "allow", "client_address",
-           "iter_routes", "public", "rule_of", "store_of"]
+__all__ = ["COOKIE", "CSRF_HEADER", "AccessDenied", "CsrfFailed", "EnrolmentRequired", "LoginRequired", "allow",
+           "client_address", "guard_of", "iter_routes", "public", "rule_of", "store_of"]
 
 #: the session cookie: ``__Host-`` prefix = Secure, Path=/, no Domain (ASVS 3.3.1, 3.3.3)
 COOKIE = "__Host-remission_session"
@@ -43,6 +51,10 @@ class AccessDenied(Exception):
 
 class CsrfFailed(Exception):
     """Cross-site request refused (403)."""
+
+
+class EnrolmentRequired(Exception):
+    """An admin without a second factor must enrol first (HTML: redirect; API: 403)."""
 
 
 def store_of(request: Request) -> Store:
@@ -88,20 +100,23 @@ def _session(request: Request) -> SessionInfo | None:
     return resolve_session(store_of(request), request.cookies.get(COOKIE), policy=settings.policy)
 
 
-def allow(*roles: str) -> Callable[[Request], Awaitable[SessionInfo]]:
-    """The rule "logged in with one of ``roles``"; the dependency returns the session."""
+def allow(*roles: str, before_enrolment: bool = False) -> Callable[[Request], Awaitable[SessionInfo]]:
+    """The rule "logged in with one of ``roles``"; the dependency returns the session.
+    ``before_enrolment``: also open to an admin who has not yet enrolled a second factor."""
     async def rule(request: Request) -> SessionInfo:
         session = _session(request)
         if session is None:
             raise LoginRequired()
         await check_csrf(request, session)
+        request.state.session = session
+        if session.user.role == "admin" and not session.user.has_totp and not before_enrolment:
+            raise EnrolmentRequired()
         if session.user.role not in roles:
             route = request.scope.get("route")
             audit.record(store_of(request), actor=session.user.username, action="access.denied",
                          target=getattr(route, "path", "?"), outcome="denied",
                          address=client_address(request), detail={"method": request.method})
             raise AccessDenied()
-        request.state.session = session
         return session
 
     rule.remission_rule = tuple(roles)  # type: ignore[attr-defined]
@@ -117,6 +132,11 @@ async def public(request: Request) -> SessionInfo | None:
 
 
 public.remission_rule = ("public",)  # type: ignore[attr-defined]
+
+
+def guard_of(request: Request, session: SessionInfo) -> Guard:
+    """The account's access to patient data (see :mod:`remission.app.access`)."""
+    return Guard(store_of(request), session.user, client_address(request))
 
 
 def rule_of(route: Any) -> tuple[str, ...] | None:

@@ -29,11 +29,13 @@ from starlette.responses import Response
 
 from remission.app.auth import AuthError, AuthPolicy
 from remission.app.board import BoardError
+from remission.app.jobs import JobRunner
+from remission.app.jobs import recover as recover_jobs
 from remission.app.patients import NotFound
-from remission.app.results import SignOffError
+from remission.app.results import SignOffError, file_job, pending_reanalyses, reanalysis_job
 from remission.errors import RemissionError, ValidationError
 from remission.store import Store
-from remission.web.deps import AccessDenied, CsrfFailed, LoginRequired
+from remission.web.deps import AccessDenied, CsrfFailed, EnrolmentRequired, LoginRequired
 
 __all__ = ["CSP", "SETTINGS_ENV", "WebSettings", "create_app", "create_app_from_env", "settings_to_env"]
 
@@ -56,6 +58,22 @@ class WebSettings:
     #: origins besides the server's own that may post (e.g. behind a proxy)
     trusted_origins: tuple[str, ...] = ()
     page_size: int = 50
+    #: worker threads of the background job pool (FASTQ and large FCS uploads)
+    job_workers: int = 1
+    #: where uploads wait for their background job (default: ``files_dir/.spool``)
+    spool_dir: Path | None = None
+    #: the largest upload a background job accepts (bytes; an operational limit, not a clinical one)
+    max_background_upload_bytes: int = 20 * 1024**3
+    #: FCS files larger than this (bytes) are checked in the background
+    large_fcs_bytes: int = 8 * 1024 * 1024
+    #: deal with the jobs a stopped server left (and re-analyses it cut short) when the app is
+    #: made; ``False`` in the worker processes of ``serve --workers N``, whose parent does it once
+    #: before they start (one worker must not take another's running job for an orphan)
+    recover_jobs: bool = True
+
+    @property
+    def spool(self) -> Path:
+        return self.spool_dir if self.spool_dir is not None else self.files_dir / ".spool"
 
 
 #: environment variable through which ``remission serve --workers N`` hands the settings to each
@@ -68,19 +86,25 @@ def settings_to_env(settings: WebSettings) -> str:
     policy is not carried: workers use :class:`AuthPolicy`'s defaults, as ``serve`` does)."""
     return json.dumps({"db_url": settings.db_url, "files_dir": str(settings.files_dir),
                        "case_roots": [str(p) for p in settings.case_roots],
-                       "trusted_origins": list(settings.trusted_origins), "page_size": settings.page_size})
+                       "trusted_origins": list(settings.trusted_origins), "page_size": settings.page_size,
+                       "job_workers": settings.job_workers, "spool_dir": str(settings.spool),
+                       "max_background_upload_bytes": settings.max_background_upload_bytes,
+                       "large_fcs_bytes": settings.large_fcs_bytes})
 
 
 def create_app_from_env() -> FastAPI:
     """The application of one worker process, from the settings in :data:`SETTINGS_ENV`.
 
-    Every worker has its own store connection pool; what must be shared between workers is in
-    the store (sessions, CSRF tokens, the audit chain, rendered pages), so a request may land on
-    any worker."""
+    Every worker has its own store connection pool and job threads; what must be shared between
+    workers is in the store (sessions, CSRF tokens, the audit chain, rendered pages, jobs and their
+    progress), so a request may land on any worker. Workers do not recover jobs (the parent did)."""
     raw = json.loads(os.environ[SETTINGS_ENV])
     return create_app(WebSettings(db_url=raw["db_url"], files_dir=Path(raw["files_dir"]),
                                   case_roots=tuple(Path(p) for p in raw["case_roots"]),
-                                  trusted_origins=tuple(raw["trusted_origins"]), page_size=int(raw["page_size"])))
+                                  trusted_origins=tuple(raw["trusted_origins"]), page_size=int(raw["page_size"]),
+                                  job_workers=int(raw["job_workers"]), spool_dir=Path(raw["spool_dir"]),
+                                  max_background_upload_bytes=int(raw["max_background_upload_bytes"]),
+                                  large_fcs_bytes=int(raw["large_fcs_bytes"]), recover_jobs=False))
 
 
 def _is_api(request: Request) -> bool:
@@ -100,6 +124,20 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
     store = Store(settings.db_url)
     store.open()
+    # jobs a stopped server left unfinished run again (spooled file whole) or fail, before this
+    # server takes requests
+    resumed = recover_jobs(store, settings.spool)[0] if settings.recover_jobs else []
+    work = file_job(files_dir=settings.files_dir, case_roots=settings.case_roots)
+    runner = JobRunner(store, settings.spool, {
+        "fastq": work, "fcs": work,
+        "reanalysis": reanalysis_job(files_dir=settings.files_dir, case_roots=settings.case_roots),
+    }, workers=settings.job_workers)
+    runner.resume(resumed)
+    startup_jobs = list(resumed)
+    # sign-offs whose re-analysis a stopped server cut short are re-analysed now
+    for result_id, case_id in (pending_reanalyses(store) if settings.recover_jobs else []):
+        startup_jobs.append(runner.submit(None, "reanalysis", case_id, actor="system", address="server",
+                                          params={"result_id": result_id}).job_id)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -112,6 +150,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
             templates.env.get_template(name)
         refresh_index(store)
         yield
+        runner.shutdown(wait=False)  # a job still running runs again at the next start
         store.close()
 
     app = FastAPI(title="remission", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -120,6 +159,8 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
                               "professionals; not a medical device.")
     app.state.settings = settings
     app.state.store = store
+    app.state.jobs = runner
+    app.state.startup_jobs = startup_jobs  # the jobs recovery started (serve --workers waits for them)
 
     @app.middleware("http")
     async def headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -147,6 +188,15 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         if request.headers.get("hx-request"):
             return Response(status_code=401, headers={"HX-Redirect": "/login"})
         return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(EnrolmentRequired)
+    async def _enrol(request: Request, exc: EnrolmentRequired) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": "admins must enrol a second factor first (/account/totp)"},
+                                status_code=403)
+        if request.headers.get("hx-request"):
+            return Response(status_code=403, headers={"HX-Redirect": "/account/totp"})
+        return RedirectResponse("/account/totp", status_code=303)
 
     @app.exception_handler(AccessDenied)
     async def _denied(request: Request, exc: AccessDenied) -> Response:
@@ -186,10 +236,11 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         log.error("internal error (%s) in %s", type(exc).__name__, getattr(request.scope.get("route"), "path", "-"))
         return _error(request, 500, "internal error")
 
-    from remission.web.routes import api_v1, auth, board, patients, results
+    from remission.web.routes import access, account, api_v1, auth, board, jobs, patients, results
 
-    for module in (auth, patients, results, board, api_v1):
+    for module in (auth, account, access, patients, results, jobs, board, api_v1):
         app.include_router(module.router)
+    app.include_router(jobs.api_router)
     patients.register()
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     return app

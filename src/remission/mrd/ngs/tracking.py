@@ -128,16 +128,17 @@ class _AirrTally:
         rel_hit = np.zeros(len(cnt), dtype=bool)
         if not (free.any() and any(self.stems.values())):
             return rel_hit
-        import pandas as pd
-
-        ser = pd.Series(jn)
+        strings = jn.tolist()
         suffix: dict[int, np.ndarray] = {}
         for k, c in enumerate(self.clones):
             stem = self.stems[k]
             if not stem:
                 continue
             if len(stem) not in suffix:
-                suffix[len(stem)] = ser.str[-len(stem):].to_numpy(dtype=object)
+                width = len(stem)
+                ends = np.empty(len(strings), dtype=object)
+                ends[:] = [x[-width:] for x in strings]  # the last characters (all of a shorter one)
+                suffix[width] = ends
             cand = np.flatnonzero(free & (suffix[len(stem)] == stem) & (jn != c.junction))
             for r in cand:
                 if c.j_call and c.j_call not in genes(str(j[r])):

@@ -24,69 +24,96 @@ def _num(v: Any, spec: str = ".3g") -> str:
 
 
 def _toxicity_plot(tox: dict[str, Any]) -> str:
-    from remission.report.plots import figure, svg
+    from remission.report.svg import Chart, LinearScale
 
     rows = tox["assessments"]
     days = [r["day"] if r["day"] is not None else i for i, r in enumerate(rows)]
-    fig, ax = figure(9.0, 1.9)
-    for y, (_label, key) in enumerate((("ICANS (ASTCT)", "icans"), ("CRS (ASTCT)", "crs"))):
+    xlabel = "days since infusion" if tox["time_axis"] == "days_since_infusion" else tox["time_axis"]
+    chart = Chart(width=900.0, height=170.0, title="CRS and ICANS grade per assessment",
+                  desc="One cell per assessment and syndrome, coloured by the lowest possible ASTCT grade "
+                       "(white to dark red: 0 to 5), the grade written inside when above 0.",
+                  margin_left=100.0, margin_right=14.0, margin_top=10.0, margin_bottom=42.0)
+    chart.x = LinearScale(min(days, default=0) - 1.0, max(days, default=1) + 1.0)
+    chart.y = LinearScale(-0.6, 1.6)
+    chart.axes(xlabel=xlabel, yticks=False)
+    for y, (label, key) in enumerate((("ICANS (ASTCT)", "icans"), ("CRS (ASTCT)", "crs"))):
+        chart.text(chart.left - 6, chart.Y(y), label, anchor="end", baseline="middle", size=9.5)
         for d, r in zip(days, rows, strict=True):
             g = r["icans"] if key == "icans" else r["crs"]["ASTCT"]
             lo = g["grade_range"][0]
-            ax.barh(y, 1.0, left=d - 0.5, color=_GRADE_COLORS[min(lo, 5)], edgecolor="white", height=0.7)
+            chart.rect(d - 0.5, y - 0.35, d + 0.5, y + 0.35, fill=_GRADE_COLORS[min(lo, 5)], stroke="#ffffff",
+                       title=f"{label}, day {d}: grade {lo}")
             if lo:
-                ax.text(d, y, str(lo), ha="center", va="center", fontsize=8)
-    ax.set_yticks([0, 1], ["ICANS (ASTCT)", "CRS (ASTCT)"])
-    ax.set_xlabel("days since infusion" if tox["time_axis"] == "days_since_infusion" else tox["time_axis"])
-    ax.set_ylim(-0.6, 1.6)
-    return svg(fig, title="CRS and ICANS grade per assessment")
+                chart.text(chart.X(d), chart.Y(y), str(lo), anchor="middle", baseline="middle", size=9.5,
+                           color="#ffffff" if lo >= 4 else "#111111")
+    return chart.svg()
 
 
 def _kinetics_plot(kin: dict[str, Any]) -> str:
-    from remission.report.plots import COLORS, figure, svg
+    from remission.report.colors import COLORS
+    from remission.report.svg import Chart, LogScale, SymlogScale, padded_log_range
 
-    fig, ax = figure(9.0, 3.2)
     band = kin.get("population_band")
-    if band:
-        ax.fill_between(band["days"], band["q05"], band["q95"], color="#cbd5e1", alpha=0.6,
-                        label="Stein 2019 population 5–95 %", linewidth=0)
-        ax.plot(band["days"], band["q50"], color="#64748b", lw=1, ls="--", label="population median")
     fc = kin.get("fit_curve")
-    if fc:
-        ax.plot(fc["days"], fc["values"], color=COLORS["cart"], lw=1.8, label="fitted Stein model")
     obs = kin["observed"]
     q = [(d, v) for d, v, b in zip(obs["days"], obs["values"], obs["below_lod"], strict=True) if not b]
     c = [(d, v) for d, v, b in zip(obs["days"], obs["values"], obs["below_lod"], strict=True) if b]
-    if q:
-        ax.plot(*zip(*q, strict=True), "o", color="#0f172a", ms=4, label="measured")
-    if c:
-        ax.plot(*zip(*c, strict=True), "v", mfc="white", color="#0f172a", ms=5, label="below LoD (at LoD)")
-    ax.set_yscale("log")
-    ax.set_xscale("symlog", linthresh=28, linscale=2.0)
+    all_days = list(obs["days"]) + (list(band["days"]) if band else []) + (list(fc["days"]) if fc else [])
+    all_vals = list(obs["values"]) + (list(band["q05"]) + list(band["q95"]) if band else []) + (
+        list(fc["values"]) if fc else [])
     last = max(obs["days"]) if obs["days"] else 28
     ticks = [t for t in (0, 7, 14, 21, 28, 56, 90, 180, 365, 730, 1095) if t <= max(last, 28)]
-    ax.set_xticks(ticks, [str(t) for t in ticks])
-    ax.minorticks_off()
-    ax.set_xlabel("days since infusion")
-    ax.set_ylabel("copies/µg gDNA" if kin["unit"] == "copies_per_ug" else "CAR+ cells/µL")
-    ax.legend(fontsize=7, frameon=False, loc="upper right")
-    return svg(fig, title="CAR-T cellular kinetics")
+    chart = Chart(width=900.0, height=320.0, title="CAR-T cellular kinetics",
+                  desc="CAR-T level against days since infusion (linear to day 28, logarithmic after), log "
+                       "level axis: measured values (filled), values below the LoD drawn open at the LoD, "
+                       "the fitted Stein 2019 model (line) and the population 5-95 % band with its median.",
+                  margin_left=66.0, margin_right=14.0, margin_top=10.0, margin_bottom=40.0)
+    chart.x = SymlogScale(min(0.0, min(all_days, default=0.0)), max(max(all_days, default=28.0), 28.0) * 1.05,
+                          linthresh=28.0, linscale=2.0, tick_list=[(float(t), str(t)) for t in ticks])
+    chart.y = LogScale(*padded_log_range(all_vals, floor=1e-3, pad=2.0))
+    unit = "copies/µg gDNA" if kin["unit"] == "copies_per_ug" else "CAR+ cells/µL"
+    chart.axes(xlabel="days since infusion", ylabel=unit, ygrid=True)
+    if band:
+        chart.band(band["days"], band["q05"], band["q95"], color="#cbd5e1", opacity=0.6,
+                   label="Stein 2019 population 5–95 %")
+        chart.line(band["days"], band["q50"], color="#64748b", width=1.0, dash="5 3", label="population median")
+    if fc:
+        chart.line(fc["days"], fc["values"], color=COLORS["cart"], width=1.8, label="fitted Stein model")
+    if q:
+        chart.markers([d for d, _ in q], [v for _, v in q], color="#0f172a", size=6.0, label="measured",
+                      titles=[f"day {d:g}: {v:.3g} {unit}" for d, v in q])
+    if c:
+        chart.markers([d for d, _ in c], [v for _, v in c], color="#0f172a", marker="v", size=7.0, fill="none",
+                      label="below LoD (at LoD)", titles=[f"day {d:g}: below the LoD ({v:.3g})" for d, v in c])
+    chart.legend(where="inside", size=9.0)
+    return chart.svg()
 
 
 def _bcell_plot(bc: dict[str, Any]) -> str:
-    from remission.report.plots import figure, svg
+    from remission.report.svg import Chart, LinearScale, LogScale, padded_log_range
 
-    fig, ax = figure(9.0, 2.3)
     s = [x for x in bc["samples"] if x["day"] is not None]
+    vals = [max(x["value"], 1e-3) for x in s]
+    days = [x["day"] for x in s]
+    unit = {"percent_lymphocytes": "% of lymphocytes", "percent_mnc": "% of MNC",
+            "cells_per_ul": "cells/µL"}.get(bc["unit"], bc["unit"])
+    chart = Chart(width=900.0, height=230.0, title="CD19+ B cells",
+                  desc=f"CD19+ B cells ({unit}, log axis) against days since infusion, with the aplasia "
+                       "threshold (dashed).", margin_left=66.0, margin_right=14.0, margin_top=10.0,
+                  margin_bottom=40.0)
+    lo_d, hi_d = min(days, default=0.0), max(days, default=28.0)
+    pad = max((hi_d - lo_d) * 0.04, 1.0)
+    chart.x = LinearScale(lo_d - pad, hi_d + pad)
+    chart.y = LogScale(*padded_log_range([*vals, bc["threshold"]], floor=1e-4, pad=2.0))
+    chart.axes(xlabel="days since infusion", ylabel=unit, ygrid=True)
+    chart.hline(bc["threshold"], color="#b91c1c", width=1.0, dash="5 3",
+                label=f"aplasia threshold {bc['threshold']:g}")
     if s:
-        ax.plot([x["day"] for x in s], [max(x["value"], 1e-3) for x in s], "o-", color="#2563eb", ms=4)
-    ax.axhline(bc["threshold"], color="#b91c1c", lw=1, ls="--", label=f"aplasia threshold {bc['threshold']:g}")
-    ax.set_yscale("log")
-    ax.set_xlabel("days since infusion")
-    ax.set_ylabel({"percent_lymphocytes": "% of lymphocytes", "percent_mnc": "% of MNC",
-                   "cells_per_ul": "cells/µL"}.get(bc["unit"], bc["unit"]))
-    ax.legend(fontsize=7, frameon=False)
-    return svg(fig, title="CD19+ B cells")
+        chart.line(days, vals, color="#2563eb", width=1.3)
+        chart.markers(days, vals, color="#2563eb", size=6.0,
+                      titles=[f"day {x['day']:g}: {x['value']:g} {unit}" for x in s])
+    chart.legend(where="inside", size=9.0)
+    return chart.svg()
 
 
 def render(section: EngineSection, analysis: CaseAnalysis) -> str:

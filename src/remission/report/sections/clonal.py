@@ -41,13 +41,12 @@ def _intervals(clusters: list[dict[str, Any]], sample: str) -> dict[int, tuple[f
 
 def fish_plot_svg(result: dict[str, Any]) -> str:
     """Fish plot: clone bands (height = CCF, nested in the parent) over the samples in order."""
-    import numpy as np
+    import math
 
-    from remission.report.plots import figure, svg
+    from remission.report.svg import Chart, LinearScale
 
     samples = result["samples"]
     clusters = result["clusters"]
-    fig, ax = figure(7.0, 2.8)
     iv = [_intervals(clusters, s) for s in samples]
     order: list[int] = []
 
@@ -62,33 +61,35 @@ def fish_plot_svg(result: dict[str, Any]) -> str:
     lo_all: dict[int, list[float]] = {k: [] for k in order}
     hi_all: dict[int, list[float]] = {k: [] for k in order}
     for t in range(len(samples)):
-        xs = np.array([0.0]) if t == 0 else np.linspace(t - 1, t, 40)[1:]
+        # a smooth (half-cosine) passage from one sample to the next, 39 steps
+        xs = [0.0] if t == 0 else [t - 1 + i / 39 for i in range(1, 40)]
         x_all.extend(xs)
         for k in order:
             a = iv[max(t - 1, 0)].get(k, (0.5, 0.5))
             b = iv[t].get(k, (0.5, 0.5))
-            w = 0.5 - 0.5 * np.cos(np.pi * (xs - (t - 1))) if t else np.zeros(1)
-            lo_all[k].extend(a[0] + (b[0] - a[0]) * w)
-            hi_all[k].extend(a[1] + (b[1] - a[1]) * w)
-    x = np.asarray(x_all)
+            ws = [0.5 - 0.5 * math.cos(math.pi * (x - (t - 1))) for x in xs] if t else [0.0]
+            lo_all[k].extend(a[0] + (b[0] - a[0]) * w for w in ws)
+            hi_all[k].extend(a[1] + (b[1] - a[1]) * w for w in ws)
+    labels = [f"{s} ({result['roles'].get(s, '')})" for s in samples]
+    chart = Chart(width=720.0, height=280.0, title="Fish plot of clone fractions",
+                  desc="Clone bands over the samples in order: the height of a band is the clone's "
+                       "cancer-cell fraction, nested inside its parent clone.",
+                  margin_left=56.0, margin_right=190.0, margin_top=10.0, margin_bottom=40.0)
+    chart.x = LinearScale(-0.05, max(len(samples) - 1, 1) + 0.05,
+                          tick_list=[(float(i), lab) for i, lab in enumerate(labels)])
+    chart.y = LinearScale(0.0, 1.0, tick_list=[(0.0, "0"), (0.5, "0.5"), (1.0, "1")])
+    chart.axes(ylabel="cancer-cell fraction")
     for k in order:
         genes = next(c["genes"] for c in clusters if c["id"] == k)
         label = f"clone {k}" + (f" ({', '.join(genes[:2])})" if genes else "")
-        ax.fill_between(x, lo_all[k], hi_all[k], color=_color(k), alpha=0.85, linewidth=0.5,
-                        edgecolor="white", label=label)
-    ax.set_xticks(range(len(samples)))
-    ax.set_xticklabels([f"{s}\n({result['roles'].get(s, '')})" for s in samples])
-    ax.set_ylim(0, 1)
-    ax.set_yticks([0, 0.5, 1])
-    ax.set_ylabel("cancer-cell fraction")
-    ax.set_xlim(-0.05, max(len(samples) - 1, 1) + 0.05)
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
-    return svg(fig, title="Fish plot of clone fractions")
+        chart.band(x_all, lo_all[k], hi_all[k], color=_color(k), opacity=0.85, edge="#ffffff", label=label)
+    chart.legend(where="right", size=9.0)
+    return chart.svg()
 
 
 def tree_svg(result: dict[str, Any]) -> str:
     """Clone tree: germline root, clones by depth, CCF per sample on each node."""
-    from remission.report.plots import figure, svg
+    from remission.report.svg import Chart, LinearScale
 
     clusters = result["clusters"]
     samples = result["samples"]
@@ -111,31 +112,35 @@ def tree_svg(result: dict[str, Any]) -> str:
         return x
 
     layout(None, 0)
-    fig, ax = figure(6.0, 2.2 + 0.5 * max(-y for _, y in pos.values()))
+    depth = max(-y for _, y in pos.values())
+    xs = [x for x, _ in pos.values()]
+    chart = Chart(width=max(360.0, 130.0 * (max(xs) - min(xs) + 1.4)), height=110.0 + 75.0 * depth,
+                  title="Clone tree",
+                  desc="Clone tree from the germline root: each clone's number in its node, its "
+                       "cancer-cell fraction per sample (" + " / ".join(samples) + ") and its first genes below.",
+                  margin_left=10.0, margin_right=10.0, margin_top=28.0, margin_bottom=10.0)
+    chart.x = LinearScale(min(xs) - 0.7, max(xs) + 0.7)
+    chart.y = LinearScale(-depth - 1.0, 0.3)
+    chart.text(chart.width / 2, 16.0, "clone tree (CCF " + " / ".join(samples) + ")", anchor="middle", size=11.0)
     by_id = {c["id"]: c for c in clusters}
     for node, (x, y) in pos.items():
         if node is not None:
             px, py = pos[by_id[node]["parent"]]
-            ax.plot([px, x], [py, y], color="#888888", linewidth=1, zorder=1)
+            chart.segment_px(chart.X(px), chart.Y(py), chart.X(x), chart.Y(y), color="#888888")
     for node, (x, y) in pos.items():
         if node is None:
-            ax.scatter([x], [y], s=120, color="#dddddd", edgecolor="#444444", zorder=2)
-            ax.annotate("germline", (x, y), textcoords="offset points", xytext=(0, 9), ha="center", fontsize=8)
+            chart.circle_px(chart.X(x), chart.Y(y), 8.0, fill="#dddddd", stroke="#444444")
+            chart.text(chart.X(x) + 12, chart.Y(y), "germline", baseline="middle", size=10.0)
             continue
         c = by_id[node]
-        ax.scatter([x], [y], s=260, color=_color(node), edgecolor="#333333", zorder=2)
-        ax.annotate(str(node), (x, y), ha="center", va="center", fontsize=8, color="white", zorder=3)
+        chart.circle_px(chart.X(x), chart.Y(y), 12.0, fill=_color(node), stroke="#333333")
+        chart.text(chart.X(x), chart.Y(y), str(node), anchor="middle", baseline="middle", size=10.0,
+                   color="#ffffff")
         ccfs = " / ".join(f"{c['ccf'][s]:.2f}" for s in samples)
         genes = ", ".join(c["genes"][:2])
-        ax.annotate(f"{ccfs}" + (f"\n{genes}" if genes else ""), (x, y), textcoords="offset points",
-                    xytext=(0, -20), ha="center", va="top", fontsize=7)
-    ax.set_axis_off()
-    ys = [y for _, y in pos.values()]
-    ax.set_ylim(min(ys) - 1.0, 0.6)
-    xs = [x for x, _ in pos.values()]
-    ax.set_xlim(min(xs) - 0.7, max(xs) + 0.7)
-    ax.set_title("clone tree (CCF " + " / ".join(samples) + ")", fontsize=9)
-    return svg(fig, title="Clone tree")
+        chart.text(chart.X(x), chart.Y(y) + 26, ccfs + (f"\n{genes}" if genes else ""), anchor="middle",
+                   size=9.0)
+    return chart.svg()
 
 
 def _variant_block(v: dict[str, Any]) -> str:

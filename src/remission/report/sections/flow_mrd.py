@@ -15,25 +15,42 @@ def _fmt(v: float | None) -> str:
     return "–" if v is None else f"{v:.1e}"
 
 
+#: at most this many non-leukemic events per dot plot (evenly strided, so the same file always
+#: gives the same picture); leukemic events are all drawn up to the same number
+MAX_DOTS = 2500
+
+
 def _plots(plot: dict[str, Any], title: str) -> str:
-    import numpy as np
+    from remission.report.colors import COLORS
+    from remission.report.svg import Chart, LinearScale, subsample
 
-    from remission.report.plots import COLORS, figure, svg
-
-    lab = np.asarray(plot.get("leukemic", []), dtype=bool)
+    lab = [bool(v) for v in plot.get("leukemic", [])]
     out = []
     for x, y in _PLOTS:
         if x not in plot or y not in plot:
             continue
-        fig, ax = figure(3.0, 2.8)
-        xv, yv = np.asarray(plot[x], dtype=float), np.asarray(plot[y], dtype=float)
-        ax.hexbin(xv[~lab], yv[~lab], gridsize=45, bins="log", cmap="Greys", mincnt=1, linewidths=0)
-        if lab.any():
-            ax.scatter(xv[lab], yv[lab], s=3, c=COLORS["relapse"], label="leukemic", linewidths=0)
-            ax.legend(loc="upper right", fontsize=7, frameon=False)
-        ax.set_xlabel(f"{x} (logicle)")
-        ax.set_ylabel(f"{y} (linear)" if y == "SSC" else f"{y} (logicle)")
-        out.append(svg(fig, title=f"{title}: {x} vs {y}"))
+        xv, yv = [float(v) for v in plot[x]], [float(v) for v in plot[y]]
+        if not lab:
+            lab = [False] * len(xv)
+        other = [i for i, b in enumerate(lab) if not b]
+        leuk = [i for i, b in enumerate(lab) if b]
+        other = [other[i] for i in subsample(len(other), MAX_DOTS)]
+        leuk = [leuk[i] for i in subsample(len(leuk), MAX_DOTS)]
+        chart = Chart(width=300.0, height=280.0, title=f"{title}: {x} vs {y}",
+                      desc=f"Dot plot of {len(other)} of {len(lab) - sum(lab)} non-leukemic events (grey) and "
+                           f"{len(leuk)} of {sum(lab)} leukemic events (red), {x} against {y}.",
+                      margin_left=50.0, margin_right=10.0, margin_top=10.0, margin_bottom=40.0, font_size=10.0)
+        xs = [v for v in xv if v == v]
+        ys = [v for v in yv if v == v]
+        chart.x = LinearScale(min(xs, default=0.0), max(xs, default=1.0), target_ticks=4)
+        chart.y = LinearScale(min(ys, default=0.0), max(ys, default=1.0), target_ticks=5)
+        chart.axes(xlabel=f"{x} (logicle)", ylabel=f"{y} (linear)" if y == "SSC" else f"{y} (logicle)", frame=True)
+        chart.dots([xv[i] for i in other], [yv[i] for i in other], color="#555555", size=1.6, opacity=0.45)
+        if leuk:
+            chart.dots([xv[i] for i in leuk], [yv[i] for i in leuk], color=COLORS["relapse"], size=2.2,
+                       label="leukemic")
+            chart.legend(where="inside", size=9.0)
+        out.append(chart.svg())
     return "".join(out)
 
 

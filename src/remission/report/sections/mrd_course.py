@@ -20,6 +20,10 @@ def _d(s: str | None) -> dt.date | None:
     return dt.date.fromisoformat(s) if s else None
 
 
+def _day(s: str) -> dt.date:
+    return dt.date.fromisoformat(s)
+
+
 def _f(v: float | None, spec: str = ".1e") -> str:
     return "–" if v is None else format(v, spec)
 
@@ -29,16 +33,37 @@ def _td(*cells: Any) -> str:
 
 
 def course_svg(res: dict[str, Any]) -> str:
-    """The course plot as inline SVG."""
-    import matplotlib.dates as mdates
-    import matplotlib.transforms as mtransforms
+    """The course plot as inline SVG (hand-written, :mod:`remission.report.svg`)."""
+    from remission.report.colors import COLORS
+    from remission.report.svg import Chart, DateScale, LogScale
 
-    from remission.report.plots import COLORS, figure, svg
-
-    fig, ax = figure(9.5, 3.8)
     points = res.get("points", [])
     dates = [_d(p["date"]) for p in points if p.get("date")]
     lows = [v for p in points for v in (p.get("lod"), p.get("loq"), p.get("value")) if v]
+    thr = None
+    for f in res.get("fits", []):
+        if f.get("fitted") and f.get("projection"):
+            thr = f["projection"]["threshold_fraction"]
+            pr = f["projection"]
+            hi = _d(pr.get("ci_high"))
+            end = _d(pr["date"])
+            dates.append(hi or (end + dt.timedelta(days=120) if end else None))
+    known = [d for d in dates if d is not None]
+    if not known:
+        return ""
+    ev = [d for e in res.get("events", []) if e["kind"] != "diagnosis" and (d := _d(e["date"])) is not None]
+    first = min(known + [d for d in ev if d >= min(known) - dt.timedelta(days=120)])
+    last = max(known)
+    chart = Chart(width=960.0, height=380.0, title="MRD course across methods",
+                  desc="MRD fraction on a log axis over time, per method: filled = quantified, open square "
+                       "with a bar between LoD and LoQ = positive below the LoQ, open down-triangle at the "
+                       "LoD = negative; short ticks mark each result's LoD and LoQ; therapies as bands, "
+                       "HSCT, CAR-T and relapse as vertical lines; dotted: censored regrowth fit to the "
+                       "relapse threshold with its projection interval.",
+                  margin_left=62.0, margin_right=210.0, margin_top=10.0, margin_bottom=36.0)
+    chart.x = DateScale.between(first - dt.timedelta(days=20), last + dt.timedelta(days=20))
+    chart.y = LogScale(max(min(lows, default=1e-6) / 3, 1e-8), 1.5)
+    chart.axes(ylabel="MRD (fraction, log scale)", ygrid=True)
     seen: set[str] = set()
 
     def lab(key: str) -> str | None:
@@ -47,58 +72,61 @@ def course_svg(res: dict[str, Any]) -> str:
         seen.add(key)
         return key
 
+    # events under the data
+    for e in res.get("events", []):
+        x0 = _d(e["date"])
+        if x0 is None or not (chart.x.lo <= x0.toordinal() <= chart.x.hi):
+            continue
+        kind = e["kind"]
+        if kind == "therapy" and e.get("end"):
+            x1 = _d(e["end"])
+            assert x1 is not None
+            chart.vspan(x0, min(x1.toordinal(), chart.x.hi), color=COLORS["therapy"], opacity=0.12)
+            chart.text(chart.X(x0) + 9, chart.top + 3, e["label"], size=7.5, anchor="end", rotate=-90,
+                       color="#a0522d")
+        elif kind in ("hsct", "cart", "relapse"):
+            chart.vline(x0, color=COLORS[kind], width=1.2, dash="5 3" if kind != "relapse" else None)
+            chart.text(chart.X(x0) + 10, chart.top + 3, e["label"], size=8.5, anchor="end", rotate=-90,
+                       color=COLORS[kind])
+    if thr:
+        chart.hline(thr, color=COLORS["relapse"], dash="1.5 2.5", width=0.8)
+        chart.text(chart.left + 4, chart.Y(thr) - 3, f"{thr * 100:g} % blasts", size=8.5, color=COLORS["relapse"])
+
     for method in res.get("methods", []):
-        c = COLORS.get(method, "#555")
+        c = COLORS.get(method, "#555555")
         mine = [p for p in points if p["method"] == method and p.get("date")]
-        q = [(_d(p["date"]), p["value"]) for p in mine if p["status"] == "positive" and p["value"]]
-        if q:
-            ax.plot([mdates.date2num(x) for x, _ in q], [v for _, v in q], "o", color=c,
-                    markersize=5, label=lab(f"{method}: quantified"))
         # join consecutive quantified results only (never across a negative or < LoQ result)
         for a, b in itertools.pairwise(mine):
             if a["status"] == b["status"] == "positive" and a["value"] and b["value"]:
-                ax.plot([mdates.date2num(_d(a["date"])), mdates.date2num(_d(b["date"]))],
-                        [a["value"], b["value"]], "-", color=c, linewidth=0.8)
+                chart.line([_day(a["date"]), _day(b["date"])], [a["value"], b["value"]], color=c, width=0.9)
         for p in mine:
-            x = mdates.date2num(_d(p["date"]))
-            if p["status"] == "positive_not_quantifiable":
+            x = _day(p["date"])
+            tip = f"{method.upper()} {p['date']}: {p.get('display', '')}"
+            if p.get("lod"):
+                chart.markers([x], [p["lod"]], color=c, marker="_", size=14.0, opacity=0.7,
+                              label=lab(f"{method}: LoD"))
+            if p.get("loq"):
+                chart.markers([x], [p["loq"]], color=c, marker="_", size=14.0, width=3.0, opacity=0.35,
+                              label=lab(f"{method}: LoQ"))
+            if p["status"] == "positive" and p["value"]:
+                chart.markers([x], [p["value"]], color=c, size=7.0, label=lab(f"{method}: quantified"),
+                              titles=[tip])
+            elif p["status"] == "positive_not_quantifiable":
                 top = p.get("loq") or p.get("value")
                 bottom = p.get("lod") or (top / 10 if top else None)
                 if top and bottom:
-                    ax.plot([x, x], [bottom, top], "-", color=c, linewidth=2.5, alpha=0.5)
-                    ax.plot(x, top, "s", markerfacecolor="white", markeredgecolor=c, markersize=6,
-                            label=lab(f"{method}: positive < LoQ"))
+                    chart.line([x, x], [bottom, top], color=c, width=3.0, opacity=0.5)
+                    chart.markers([x], [top], color=c, marker="s", size=7.0, fill="none",
+                                  label=lab(f"{method}: positive < LoQ"), titles=[tip])
             elif p["status"] == "negative" and p.get("lod"):
-                ax.plot(x, p["lod"], "v", markerfacecolor="white", markeredgecolor=c, markersize=7,
-                        label=lab(f"{method}: negative (< LoD)"))
-            if p.get("lod"):
-                ax.plot(x, p["lod"], "_", color=c, markersize=12, alpha=0.7,
-                        label=lab(f"{method}: LoD"))
-            if p.get("loq"):
-                ax.plot(x, p["loq"], "_", color=c, markersize=12, alpha=0.35, markeredgewidth=3,
-                        label=lab(f"{method}: LoQ"))
-    # events
-    trans = mtransforms.blended_transform_factory(ax.transData, ax.transAxes)
-    for e in res.get("events", []):
-        x0 = mdates.date2num(_d(e["date"]))
-        kind = e["kind"]
-        if kind == "therapy" and e.get("end"):
-            ax.axvspan(x0, mdates.date2num(_d(e["end"])), color=COLORS["therapy"], alpha=0.12,
-                       linewidth=0)
-            ax.text(x0, 0.98, e["label"], transform=trans, fontsize=6, va="top", rotation=90,
-                    color="#a0522d")
-        elif kind in ("hsct", "cart", "relapse"):
-            ax.axvline(x0, color=COLORS[kind], linewidth=1.2, linestyle="--" if kind != "relapse" else "-")
-            ax.text(x0, 0.98, e["label"], transform=trans, fontsize=7, va="top", rotation=90,
-                    color=COLORS[kind])
+                chart.markers([x], [p["lod"]], color=c, marker="v", size=8.0, fill="none",
+                              label=lab(f"{method}: negative (< LoD)"), titles=[tip])
     # fits and projections
-    thr = None
     for f in res.get("fits", []):
         if not f.get("fitted") or not f.get("projection"):
             continue
-        c = COLORS.get(f["method"], "#555")
+        c = COLORS.get(f["method"], "#555555")
         pr = f["projection"]
-        thr = pr["threshold_fraction"]
         ref = _d(f["reference_date"])
         w0, w1 = f["window"]
         first_detectable = next((p["date"] for p in points if p["method"] == f["method"]
@@ -111,36 +139,16 @@ def course_svg(res: dict[str, Any]) -> str:
             return float(10 ** (line["intercept_log10_at_reference"]
                                 + line["slope_log10_per_day"] * (d - ref).days))
 
-        ax.plot([mdates.date2num(start), mdates.date2num(end)], [at(start), at(end)], ":",
-                color=c, linewidth=1.5, label=lab(f"{f['method']}: censored fit"))
-        ax.plot(mdates.date2num(end), thr, "X", color=c, markersize=8,
-                label=lab(f"{f['method']}: projected {thr * 100:g} % blasts"))
+        chart.line([start, end], [at(start), at(end)], color=c, width=1.6, dash="2 2.5",
+                   label=lab(f"{f['method']}: censored fit"))
         lo, hi = _d(pr.get("ci_low")), _d(pr.get("ci_high"))
-        xlo = mdates.date2num(lo) if lo else mdates.date2num(end)
-        xhi = mdates.date2num(hi) if hi else mdates.date2num(end) + 120
-        ax.plot([xlo, xhi], [thr, thr], "-", color=c, linewidth=4, alpha=0.35,
-                label=lab(f"{f['method']}: {int(pr['level'] * 100)} % interval"))
-        dates.append(hi or end + dt.timedelta(days=120))
-    if thr:
-        ax.axhline(thr, color=COLORS["relapse"], linestyle=":", linewidth=0.8)
-        ax.text(0.005, thr, f" {thr * 100:g} % blasts", transform=mtransforms.blended_transform_factory(
-            ax.transAxes, ax.transData), fontsize=7, va="bottom", color=COLORS["relapse"])
-    ax.set_yscale("log")
-    ymin = min(lows, default=1e-6) / 3
-    ax.set_ylim(max(ymin, 1e-8), 1.5)
-    known = [d for d in dates if d is not None]
-    if known:
-        ev = [d for e in res.get("events", []) if e["kind"] != "diagnosis"
-              and (d := _d(e["date"])) is not None]
-        first = min(known + [d for d in ev if d >= min(known) - dt.timedelta(days=120)])
-        last = max(known)
-        ax.set_xlim(mdates.date2num(first - dt.timedelta(days=20)), mdates.date2num(last + dt.timedelta(days=20)))
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator())
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator()))
-    ax.set_ylabel("MRD (fraction, log scale)")
-    ax.grid(axis="y", alpha=0.25)
-    ax.legend(fontsize=6.5, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return svg(fig, title="MRD course across methods")
+        chart.line([lo or end, hi or end + dt.timedelta(days=120)], [pr["threshold_fraction"]] * 2, color=c,
+                   width=5.0, opacity=0.35, label=lab(f"{f['method']}: {int(pr['level'] * 100)} % interval"))
+        chart.markers([end], [pr["threshold_fraction"]], color=c, marker="X", size=10.0,
+                      label=lab(f"{f['method']}: projected {pr['threshold_fraction'] * 100:g} % blasts"),
+                      titles=[f"{f['method'].upper()}: projected {pr['date']}"])
+    chart.legend(where="right", size=8.5)
+    return chart.svg()
 
 
 def render(section: Any, analysis: Any) -> str:

@@ -19,26 +19,35 @@ def _sci(x: Any) -> str:
 def _plot(samples: list[dict[str, Any]]) -> str:
     import datetime as dt
 
-    from remission.report.plots import COLORS, figure, svg
+    from remission.report.colors import COLORS
+    from remission.report.svg import Chart, DateScale, LogScale, padded_log_range
 
     pts = [s for s in samples if s.get("status") in ("negative", "positive_not_quantifiable", "positive")
            and s.get("quantity", "mrd") == "mrd"]
+    ys = {"positive": "mrd", "positive_not_quantifiable": "loq", "negative": "lod"}
+    pts = [s for s in pts if s.get(ys[s["status"]])]
     if not pts:
         return ""
-    fig, ax = figure(7.0, 2.6)
-    for s in pts:
-        d = dt.date.fromisoformat(s["date"])
+    dates = [dt.date.fromisoformat(s["date"]) for s in pts]
+    pad = dt.timedelta(days=max(10, (max(dates) - min(dates)).days // 20))
+    chart = Chart(width=700.0, height=270.0, title="NGS-MRD over time",
+                  desc="NGS-MRD fraction per follow-up sample on a log axis: filled circle = quantified; "
+                       "open circle = positive below the LoQ (drawn at the LoQ); open triangle = negative "
+                       "(drawn at the LoD).", margin_left=62.0, margin_top=26.0)
+    chart.x = DateScale.between(min(dates) - pad, max(dates) + pad, max_ticks=8)
+    chart.y = LogScale(*padded_log_range([s[ys[s["status"]]] for s in pts], pad=5.0))
+    chart.axes(ylabel="NGS-MRD (fraction)", ygrid=True)
+    chart.text(chart.left, 14.0, "filled: quantified; open circle: positive < LoQ (at LoQ); "
+               "triangle: negative (at LoD)", size=9.0)
+    for s, d in zip(pts, dates, strict=True):
+        tip = [f"{s['sample_id']} {s['date']}: {s['status'].replace('_', ' ')}"]
         if s["status"] == "positive":
-            ax.plot([d], [s["mrd"]], "o", color=COLORS["ngs"])
+            chart.markers([d], [s["mrd"]], color=COLORS["ngs"], size=7.0, titles=tip)
         elif s["status"] == "positive_not_quantifiable":
-            ax.plot([d], [s["loq"]], "o", mfc="white", color=COLORS["ngs"])
+            chart.markers([d], [s["loq"]], color=COLORS["ngs"], size=7.0, fill="none", titles=tip)
         else:
-            ax.plot([d], [s["lod"]], "v", mfc="white", color="#7f7f7f")
-    ax.set_yscale("log")
-    ax.set_ylabel("NGS-MRD (fraction)")
-    ax.set_title("filled: quantified; open circle: positive < LoQ (at LoQ); triangle: negative (at LoD)",
-                 fontsize=8)
-    return svg(fig, title="NGS-MRD over time")
+            chart.markers([d], [s["lod"]], color="#7f7f7f", marker="v", size=8.0, fill="none", titles=tip)
+    return chart.svg()
 
 
 def render(section: Any, analysis: Any) -> str:

@@ -29,30 +29,42 @@ def _td(*cells: Any) -> str:
 def _curve_plot(markers: list[dict[str, Any]], title: str) -> str:
     import math
 
-    from remission.report.plots import figure, svg
+    from remission.report.svg import Chart, LinearScale
 
-    fig, ax = figure(4.2, 2.8)
     colours = ["#9467bd", "#1f77b4", "#2ca02c", "#ff7f0e"]
-    for i, m in enumerate(markers):
-        c = colours[i % len(colours)]
+    series = []
+    for m in markers:
         xs, ys = [], []
         for lv in m["levels"]:
             for ct in lv["cts"]:
                 if ct is not None:
                     xs.append(math.log10(lv["level"]))
-                    ys.append(ct)
-        ax.plot(xs, ys, "o", color=c, markersize=3, label=m["target"])
+                    ys.append(float(ct))
+        series.append((xs, ys))
+    all_x = [v for xs, _ in series for v in xs] or [-5.0, -1.0]
+    all_y = [v for _, ys in series for v in ys]
+    all_y += [float(m["background_min_ct"]) for m in markers if m.get("background_min_ct") is not None]
+    if not all_y:
+        all_y = [20.0, 40.0]
+    chart = Chart(width=430.0, height=290.0, title=title,
+                  desc="Ct of each standard-curve replicate against the log10 dilution of diagnostic DNA, "
+                       "per marker, with the fitted standard curve (line) and the lowest background Ct "
+                       "(dotted).", margin_left=48.0, margin_right=110.0, margin_top=10.0, margin_bottom=40.0)
+    chart.x = LinearScale(min(all_x) - 0.3, max(all_x) + 0.3)
+    chart.y = LinearScale(min(all_y) - 1.5, max(all_y) + 1.5)
+    chart.axes(xlabel="log10 dilution of diagnostic DNA", ylabel="Ct", ygrid=True)
+    for i, (m, (xs, ys)) in enumerate(zip(markers, series, strict=True)):
+        c = colours[i % len(colours)]
+        if m.get("background_min_ct") is not None:
+            chart.hline(m["background_min_ct"], color=c, dash="1.5 2.5", width=0.8)
         if m.get("curve"):
             cv = m["curve"]
             lo, hi = min(xs, default=-5), max(xs, default=-1)
-            ax.plot([lo, hi], [cv["slope"] * lo + cv["intercept"], cv["slope"] * hi + cv["intercept"]],
-                    "-", color=c, linewidth=1)
-        if m.get("background_min_ct") is not None:
-            ax.axhline(m["background_min_ct"], color=c, linestyle=":", linewidth=0.8)
-    ax.set_xlabel("log10 dilution of diagnostic DNA")
-    ax.set_ylabel("Ct")
-    ax.legend(fontsize=7, frameon=False)
-    return svg(fig, title=title)
+            chart.line([lo, hi], [cv["slope"] * lo + cv["intercept"], cv["slope"] * hi + cv["intercept"]],
+                       color=c, width=1.0)
+        chart.markers(xs, ys, color=c, size=5.0, label=str(m["target"]))
+    chart.legend(where="right", size=8.5)
+    return chart.svg()
 
 
 def render(section: Any, analysis: Any) -> str:

@@ -10,13 +10,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from remission.app import audit
 from remission.app import board as board_svc
 from remission.app import patients as svc
 from remission.app import results as results_svc
 from remission.app.auth import SessionInfo
 from remission.domain import NOT_A_MEDICAL_DEVICE
-from remission.web.deps import allow, client_address, store_of
+from remission.web.deps import allow, client_address, guard_of, store_of
 
 READ = allow("admin", "clinician", "lab", "viewer")
 LAB = allow("lab")
@@ -84,16 +83,13 @@ def patients(request: Request, session: Annotated[SessionInfo, Depends(READ)],
              state: Annotated[Literal[svc.STATES] | None, Query()] = None,  # type: ignore[valid-type]
              alert: bool | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
              offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> PatientPage:
-    rows, total = svc.list_patients(store_of(request), q=q, state=state, alert=alert, limit=limit, offset=offset)
+    rows, total = guard_of(request, session).list_patients(q=q, state=state, alert=alert, limit=limit, offset=offset)
     return PatientPage(total=total, patients=rows)
 
 
 @router.get("/patients/{case_id}", response_model=PatientDetail)
 def patient(request: Request, case_id: str, session: Annotated[SessionInfo, Depends(READ)]) -> PatientDetail:
-    st = store_of(request)
-    analysis_id, a = svc.latest_with_id(st, case_id)
-    audit.record(st, actor=session.user.username, action="patient.view", target=f"patient:{case_id}",
-                 address=client_address(request), detail={"via": "api"})
+    analysis_id, a = guard_of(request, session).view_patient(case_id, via="api")
     return PatientDetail(case_id=case_id, analysis_id=analysis_id, summary=svc.summarise(a),
                          analysis=a.model_dump(mode="json", by_alias=True))
 
@@ -101,6 +97,7 @@ def patient(request: Request, case_id: str, session: Annotated[SessionInfo, Depe
 @router.get("/patients/{case_id}/results", response_model=list[results_svc.AssayResult])
 def results(request: Request, case_id: str, session: Annotated[SessionInfo, Depends(READ)]) -> list[results_svc.AssayResult]:
     st = store_of(request)
+    guard_of(request, session).patient(case_id, what="results")
     svc.latest_with_id(st, case_id)
     return results_svc.list_results(st, case_id)
 
@@ -108,6 +105,7 @@ def results(request: Request, case_id: str, session: Annotated[SessionInfo, Depe
 @router.post("/patients/{case_id}/results/mrd", response_model=results_svc.AssayResult, status_code=201)
 def add_mrd(request: Request, case_id: str, body: ReportedMrdIn,
             session: Annotated[SessionInfo, Depends(LAB)]) -> results_svc.AssayResult:
+    guard_of(request, session).patient(case_id, what="result.upload")
     return results_svc.upload_reported_mrd(store_of(request), case_id, body.model_dump(mode="json"),
                                            actor=session.user.username, address=client_address(request))
 
@@ -115,6 +113,7 @@ def add_mrd(request: Request, case_id: str, body: ReportedMrdIn,
 @router.post("/results/{result_id}/signoff", response_model=results_svc.AssayResult)
 def signoff(request: Request, result_id: str, session: Annotated[SessionInfo, Depends(LAB)]) -> results_svc.AssayResult:
     settings = request.app.state.settings
+    guard_of(request, session).result(result_id, what="result.signoff")
     return results_svc.sign_off(store_of(request), result_id, actor=session.user.username,
                                 address=client_address(request), files_dir=settings.files_dir,
                                 case_roots=settings.case_roots)
@@ -127,4 +126,4 @@ def meetings(request: Request, session: Annotated[SessionInfo, Depends(READ)]) -
 
 @router.get("/board/meetings/{meeting_id}", response_model=board_svc.Meeting)
 def meeting(request: Request, meeting_id: str, session: Annotated[SessionInfo, Depends(READ)]) -> board_svc.Meeting:
-    return board_svc.get_meeting(store_of(request), meeting_id)
+    return guard_of(request, session).meeting(meeting_id)[0]

@@ -17,6 +17,8 @@ from remission.web.render import page
 router = APIRouter(include_in_schema=False)
 ADMIN = allow("admin")
 ANY_USER = allow("admin", "clinician", "lab", "viewer")
+#: logout stays open to an admin who has not enrolled a second factor yet
+LEAVING = allow("admin", "clinician", "lab", "viewer", before_enrolment=True)
 
 
 def set_session_cookie(response: Response, token: str) -> None:
@@ -61,7 +63,7 @@ def login(request: Request, _s: Annotated[SessionInfo | None, Depends(public)],
 
 
 @router.post("/logout")
-def logout(request: Request, session: Annotated[SessionInfo, Depends(ANY_USER)]) -> Response:
+def logout(request: Request, session: Annotated[SessionInfo, Depends(LEAVING)]) -> Response:
     svc.end_session(store_of(request), session.session_id, actor=session.user.username,
                     address=client_address(request))
     response = RedirectResponse("/login", status_code=303)
@@ -71,7 +73,8 @@ def logout(request: Request, session: Annotated[SessionInfo, Depends(ANY_USER)])
 
 @router.get("/account")
 def account(request: Request, session: Annotated[SessionInfo, Depends(ANY_USER)]) -> Response:
-    return page(request, "account.html", {"sessions": svc.list_sessions(store_of(request), session.user.username)})
+    return page(request, "account.html", {"sessions": svc.list_sessions(store_of(request), session.user.username),
+                                          "error": "", "message": ""})
 
 
 @router.post("/account/sessions/{session_id}/end")
@@ -101,6 +104,13 @@ def disable(request: Request, username: str, session: Annotated[SessionInfo, Dep
 @router.post("/admin/users/{username}/sessions/end")
 def end_sessions(request: Request, username: str, session: Annotated[SessionInfo, Depends(ADMIN)]) -> Response:
     svc.end_user_sessions(store_of(request), username, actor=session.user.username, address=client_address(request))
+    return RedirectResponse("/admin/users", status_code=303)
+
+
+@router.post("/admin/users/{username}/totp/reset")
+def reset_totp(request: Request, username: str, session: Annotated[SessionInfo, Depends(ADMIN)]) -> Response:
+    """A lost device: clear the account's second factor and end its sessions (it enrols again)."""
+    svc.totp_reset(store_of(request), username, actor=session.user.username, address=client_address(request))
     return RedirectResponse("/admin/users", status_code=303)
 
 

@@ -15,7 +15,7 @@ from remission.app import board as svc
 from remission.app import patients as patients_svc
 from remission.app.auth import SessionInfo
 from remission.errors import RemissionError
-from remission.web.deps import allow, client_address, store_of
+from remission.web.deps import allow, client_address, guard_of, store_of
 from remission.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -23,9 +23,10 @@ READ = allow("admin", "clinician", "lab", "viewer")
 CLINICIAN = allow("clinician")
 
 
-def meeting_view(request: Request, meeting_id: str, *, error: str = "", status_code: int = 200) -> Response:
+def meeting_view(request: Request, meeting_id: str, session: SessionInfo, *, error: str = "",
+                 status_code: int = 200) -> Response:
     st = store_of(request)
-    m = svc.get_meeting(st, meeting_id)
+    m, hidden = guard_of(request, session).meeting(meeting_id)
     cases = []
     for case_id in m.cases:
         try:
@@ -35,7 +36,8 @@ def meeting_view(request: Request, meeting_id: str, *, error: str = "", status_c
             summary, options = None, []
         cases.append({"case_id": case_id, "summary": summary, "options": options,
                       "decisions": [d for d in m.decisions if d.case_id == case_id]})
-    return page(request, "meeting.html", {"m": m, "cases": cases, "error": error}, status_code=status_code)
+    return page(request, "meeting.html", {"m": m, "cases": cases, "hidden": hidden, "error": error},
+                status_code=status_code)
 
 
 def _go(meeting_id: str) -> Response:
@@ -58,18 +60,19 @@ def new_meeting(request: Request, session: Annotated[SessionInfo, Depends(CLINIC
 
 @router.get("/board/{meeting_id}")
 def meeting(request: Request, meeting_id: str, session: Annotated[SessionInfo, Depends(READ)]) -> Response:
-    return meeting_view(request, meeting_id)
+    return meeting_view(request, meeting_id, session)
 
 
 @router.post("/board/{meeting_id}/patients")
 def add_patient(request: Request, meeting_id: str, session: Annotated[SessionInfo, Depends(CLINICIAN)],
                 case_id: Annotated[str, Form(max_length=200)]) -> Response:
     try:
+        guard_of(request, session).patient(case_id.strip(), what="board.add_patient")
         svc.add_case(store_of(request), meeting_id, case_id.strip(), actor=session.user.username,
                      address=client_address(request))
     except patients_svc.NotFound as exc:
         svc.get_meeting(store_of(request), meeting_id)
-        return meeting_view(request, meeting_id, error=str(exc), status_code=404)
+        return meeting_view(request, meeting_id, session, error=str(exc), status_code=404)
     return _go(meeting_id)
 
 
@@ -86,6 +89,7 @@ def record(request: Request, meeting_id: str, session: Annotated[SessionInfo, De
            rationale: Annotated[str, Form(max_length=10_000)] = "",
            dissent: Annotated[str, Form(max_length=10_000)] = "",
            follow_up: Annotated[str, Form(max_length=20)] = "") -> Response:
+    guard_of(request, session).patient(case_id, what="board.decision")
     try:
         data = _decision_input(options, free_text, rationale, dissent, follow_up)
         svc.record_decision(store_of(request), meeting_id, case_id, data, actor=session.user.username,
@@ -93,15 +97,15 @@ def record(request: Request, meeting_id: str, session: Annotated[SessionInfo, De
     except (RemissionError, ValueError) as exc:
         if isinstance(exc, patients_svc.NotFound):
             raise
-        return meeting_view(request, meeting_id, error=str(exc).splitlines()[0], status_code=422)
+        return meeting_view(request, meeting_id, session, error=str(exc).splitlines()[0], status_code=422)
     return _go(meeting_id)
 
 
 @router.post("/decisions/{decision_id}/sign")
 def sign(request: Request, decision_id: str, session: Annotated[SessionInfo, Depends(CLINICIAN)]) -> Response:
-    st = store_of(request)
-    svc.sign(st, decision_id, actor=session.user.username, address=client_address(request))
-    return _go(svc.get_decision(st, decision_id).meeting_id)
+    d = guard_of(request, session).decision(decision_id, what="board.sign")
+    svc.sign(store_of(request), decision_id, actor=session.user.username, address=client_address(request))
+    return _go(d.meeting_id)
 
 
 @router.post("/decisions/{decision_id}/amend")
@@ -112,22 +116,23 @@ def amend(request: Request, decision_id: str, session: Annotated[SessionInfo, De
           dissent: Annotated[str, Form(max_length=10_000)] = "",
           follow_up: Annotated[str, Form(max_length=20)] = "") -> Response:
     st = store_of(request)
-    meeting_id = svc.get_decision(st, decision_id).meeting_id
+    meeting_id = guard_of(request, session).decision(decision_id, what="board.amend").meeting_id
     try:
         svc.amend(st, decision_id, _decision_input(options, free_text, rationale, dissent, follow_up),
                   actor=session.user.username, address=client_address(request))
     except (svc.BoardError, RemissionError, ValueError) as exc:
         if isinstance(exc, patients_svc.NotFound):
             raise
-        return meeting_view(request, meeting_id, error=str(exc).splitlines()[0], status_code=422)
+        return meeting_view(request, meeting_id, session, error=str(exc).splitlines()[0], status_code=422)
     return _go(meeting_id)
 
 
 def _exported(request: Request, meeting_id: str, session: SessionInfo, fmt: str) -> svc.Meeting:
     st = store_of(request)
-    m = svc.get_meeting(st, meeting_id)
+    m, hidden = guard_of(request, session).meeting(meeting_id)
     audit.record(st, actor=session.user.username, action="board.export", target=f"meeting:{meeting_id}",
-                 address=client_address(request), detail={"format": fmt, "patients": len(m.cases)})
+                 address=client_address(request), detail={"format": fmt, "patients": len(m.cases),
+                                                          "not_shown": hidden})
     return m
 
 

@@ -9,11 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 from starlette.responses import Response
 
-from remission.app import audit
 from remission.app import patients as svc
 from remission.app.auth import SessionInfo
 from remission.domain import CaseAnalysis
-from remission.web.deps import allow, client_address, public, store_of
+from remission.web.deps import allow, guard_of, public, store_of
 from remission.web.render import fragment, fragment_version, page
 
 router = APIRouter(include_in_schema=False)
@@ -45,8 +44,9 @@ def patient_list(request: Request, session: Annotated[SessionInfo, Depends(READ)
                  offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> Response:
     settings = request.app.state.settings
     alert_flag = {"yes": True, "no": False}.get(alert)
-    rows, total = svc.list_patients(store_of(request), q=q, state=state if state in svc.STATES else None,
-                                    alert=alert_flag, limit=settings.page_size, offset=offset)
+    rows, total = guard_of(request, session).list_patients(
+        q=q, state=state if state in svc.STATES else None, alert=alert_flag, limit=settings.page_size,
+        offset=offset)
     return page(request, "patients.html", {"rows": rows, "total": total, "q": q, "state": state,
                                            "alert": alert, "offset": offset, "states": svc.STATES,
                                            "page_size": settings.page_size})
@@ -59,9 +59,7 @@ def patient_page(request: Request, case_id: str, session: Annotated[SessionInfo,
     from markupsafe import Markup
 
     st = store_of(request)
-    analysis_id = svc.latest_id(st, case_id)
-    audit.record(st, actor=session.user.username, action="patient.view", target=f"patient:{case_id}",
-                 address=client_address(request))
+    analysis_id = guard_of(request, session).view_patient_id(case_id, via="page")
     return page(request, "patient.html", {"case_id": case_id, "body": Markup(svc.page_body(st, analysis_id))})
 
 

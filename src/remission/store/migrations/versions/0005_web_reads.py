@@ -11,8 +11,8 @@ analysis overall; the patient page's stored body
   the analysis and the version (hash) of the template that made it, so a page view reads one row
   instead of parsing the analysis (null until the page is first rendered).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-02
 """
 
@@ -21,8 +21,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
