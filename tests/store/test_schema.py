@@ -46,7 +46,7 @@ def test_downgrade_and_upgrade_again(store_url):
             command.downgrade(cfg, "base")
         assert s.schema_revision() is None
     with Store(store_url) as s:  # reopening migrates to head again
-        assert s.schema_revision() == "0005"
+        assert s.schema_revision() == "0006"
 
 
 def test_sqlite_writer_waits_for_a_held_lock(tmp_path, analysis_of):

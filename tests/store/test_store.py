@@ -190,11 +190,11 @@ def test_unreachable_postgres_is_a_store_error():
 
 def test_schema_is_migrated_to_head_on_open(store_url):
     with Store(store_url) as st:
-        assert st.schema_revision() == "0005"
+        assert st.schema_revision() == "0006"
         names = set(sa.inspect(st.engine).get_table_names())
     assert {"cases", "samples", "analyses", "mrd_results", "inputs", "alembic_version"} <= names
     with Store(store_url) as st:  # second open: fast path, still at head
-        assert st.schema_revision() == "0005"
+        assert st.schema_revision() == "0006"
 
 
 # -- two processes at once --------------------------------------------------------------------------

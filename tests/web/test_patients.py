@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from remission.domain import CaseAnalysis
+
 
 def test_list_rows_state_and_trend(client_for: Any) -> None:
     rows = {p["case_id"]: p for p in client_for("viewer").get("/api/v1/patients").json()["patients"]}
@@ -64,16 +66,53 @@ def test_patient_page_is_rendered_once_per_analysis(app: Any, client_for: Any, m
     from remission.app import patients
     from remission.store import tables as T
 
-    patients._pages.clear()  # the in-memory copy is per process (ids are content hashes)
+    patients._pages.clear()  # the in-memory copies are per process (ids are content hashes)
+    patients._bodies.clear()
     c = client_for("viewer")
     first = c.get("/patients/PAT-B").text
     n = app.state.store.read(lambda conn: conn.execute(
         sa.select(sa.func.count()).select_from(T.rendered_pages)).scalar_one())
     assert n == 1
-    # from now on the stored rendering is used: drawing again would fail
+    # from now on the stored body is used: drawing again, or even parsing the analysis, would fail
     patients._pages.clear()
+    patients._bodies.clear()
     monkeypatch.setattr(timeline, "timeline_svg", lambda *a: (_ for _ in ()).throw(AssertionError("redrawn")))
+    monkeypatch.setattr(CaseAnalysis, "model_validate_json",
+                        classmethod(lambda *a, **k: (_ for _ in ()).throw(AssertionError("parsed"))))
     assert c.get("/patients/PAT-B").text == first
+
+
+def test_a_new_page_template_renders_the_body_again_without_drawing(app: Any, client_for: Any,
+                                                                    monkeypatch: Any) -> None:
+    import remission.report.timeline as timeline
+    from remission.app import patients
+    from remission.web.routes import patients as routes
+
+    c = client_for("viewer")
+    first = c.get("/patients/PAT-A").text
+    patients._pages.clear()
+    patients._bodies.clear()
+    monkeypatch.setattr(timeline, "timeline_svg", lambda *a: (_ for _ in ()).throw(AssertionError("redrawn")))
+    # another template version: the stored body is stale, the stored renderings are not
+    monkeypatch.setattr(patients, "_body_renderer", ("another-version", routes.render_body))
+    assert c.get("/patients/PAT-A").text == first
+
+
+def test_a_saved_analysis_is_prerendered_so_its_first_view_parses_nothing(app: Any, client_for: Any,
+                                                                           monkeypatch: Any) -> None:
+    from remission.app import patients
+
+    st = app.state.store
+    c = client_for("viewer")
+    c.get("/patients")  # the list builds its index (from the analyses) first
+    analysis_id, analysis = patients.latest_with_id(st, "PAT-C")
+    patients.prerender(st, analysis_id, analysis)  # what reanalyze does after saving
+    patients._pages.clear()
+    patients._bodies.clear()
+    monkeypatch.setattr(CaseAnalysis, "model_validate_json",
+                        classmethod(lambda *a, **k: (_ for _ in ()).throw(AssertionError("parsed"))))
+    html = c.get("/patients/PAT-C").text
+    assert 'id="summary"' in html and "Patient PAT-C" in html
 
 
 def test_newest_analysis_wins_within_the_same_second(app: Any) -> None:

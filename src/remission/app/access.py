@@ -39,7 +39,7 @@ from remission.app import audit
 from remission.app.auth import User
 from remission.app.board import Decision, Meeting, get_decision, get_meeting
 from remission.app.jobs import Job, get_job
-from remission.app.patients import NotFound, PatientRow, latest_with_id, list_patients
+from remission.app.patients import NotFound, PatientRow, latest_id, latest_with_id, list_patients
 from remission.app.results import AssayResult, get_result
 from remission.domain import CaseAnalysis
 from remission.errors import ValidationError
@@ -178,6 +178,15 @@ class Guard:
         audit.record(self.store, actor=self.user.username, action="patient.view", target=f"patient:{case_id}",
                      address=self.address, detail={"via": via} if via != "page" else None)
         return analysis_id, analysis
+
+    def view_patient_id(self, case_id: str, *, via: str) -> str:
+        """The id of the newest analysis, with the ``patient.view`` audit row (for the page, which
+        shows the analysis's stored rendering and so parses no analysis)."""
+        self.patient(case_id, what=f"patient.view {via}")
+        analysis_id = latest_id(self.store, case_id)
+        audit.record(self.store, actor=self.user.username, action="patient.view", target=f"patient:{case_id}",
+                     address=self.address, detail={"via": via} if via != "page" else None)
+        return analysis_id
 
     def list_patients(self, **filters: Any) -> tuple[list[PatientRow], int]:
         """:func:`~remission.app.patients.list_patients` restricted to this account's patients."""

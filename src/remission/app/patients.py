@@ -40,11 +40,15 @@ __all__ = [
     "PatientRow",
     "case_lock",
     "latest_analysis",
+    "latest_id",
     "latest_with_id",
     "list_patients",
     "locate_case_dir",
+    "page_body",
+    "prerender",
     "reanalyze",
     "refresh_index",
+    "register_page_body",
     "rendered_page",
     "summarise",
 ]
@@ -194,12 +198,27 @@ def latest_analysis(store: Store, case_id: str) -> CaseAnalysis:
     return latest_with_id(store, case_id)[1]
 
 
+def _newest_first(case_id: str) -> Any:
+    a = T.analyses.c
+    # walks ix_analyses_case_latest backwards (migration 0006)
+    return (sa.select(a.analysis_id).where(a.case_id == case_id)
+            .order_by(a.analysed_at.desc(), a.stored_at.desc(), a.analysis_id.desc()).limit(1))
+
+
+def latest_id(store: Store, case_id: str) -> str:
+    """The id of the newest stored analysis of a case (:class:`NotFound` when unknown)."""
+    row = store.read(lambda conn: conn.execute(_newest_first(case_id)).first())
+    if row is None:
+        raise NotFound(f"no patient {case_id!r}")
+    return str(row[0])
+
+
 def latest_with_id(store: Store, case_id: str) -> tuple[str, CaseAnalysis]:
     """(analysis id, analysis) of the newest stored analysis of a case."""
     a = T.analyses.c
+    newest = _newest_first(case_id).subquery()
     row = store.read(lambda conn: conn.execute(
-        sa.select(a.analysis_id, a.analysis_json).where(a.case_id == case_id)
-        .order_by(a.analysed_at.desc(), a.stored_at.desc(), a.analysis_id.desc()).limit(1)).first())
+        sa.select(a.analysis_id, a.analysis_json).where(a.analysis_id == newest.c.analysis_id)).first())
     if row is None:
         raise NotFound(f"no patient {case_id!r}")
     return str(row[0]), CaseAnalysis.model_validate_json(row[1])
@@ -253,16 +272,13 @@ def reanalyze(store: Store, case: Case, case_dir: Path, *,
         # it, and the page shows the failed section and the "partial" mark
         saved = store.save_analysis(analysis)
     refresh_index(store)
-    try:  # draw the page now, so that the next view of the patient is fast (best effort)
-        rendered_page(store, saved.analysis_id, analysis)
-    except Exception as exc:
-        log.warning("patient page not pre-rendered: %s", type(exc).__name__)
+    prerender(store, saved.analysis_id, analysis)
     return saved.analysis_id
 
 
 #: sections shown right after the summary on the patient page (risk groups, options in setting)
 FIRST_SECTIONS = ("state", "risk", "options")
-_pages: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_pages: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()  # (store URL, analysis id)
 _pages_lock = threading.Lock()
 _PAGES_IN_MEMORY = 256
 _draw_lock = threading.Lock()
@@ -273,10 +289,11 @@ def rendered_page(store: Store, analysis_id: str, analysis: CaseAnalysis) -> dic
     timeline SVG and every section's HTML (``first``: risk and options; ``rest``), as plain
     strings. A stored analysis never changes, so each is rendered once and kept in the
     ``rendered_pages`` table (and the newest few in memory); the plots cost ~1 s each to draw."""
+    key = (store.url, analysis_id)
     with _pages_lock:
-        if analysis_id in _pages:
-            _pages.move_to_end(analysis_id)
-            return _pages[analysis_id]
+        if key in _pages:
+            _pages.move_to_end(key)
+            return _pages[key]
     rp = T.rendered_pages.c
     row = store.read(lambda conn: conn.execute(sa.select(rp.html_json).where(rp.analysis_id == analysis_id)).first())
     if row is not None:
@@ -306,7 +323,80 @@ def rendered_page(store: Store, analysis_id: str, analysis: CaseAnalysis) -> dic
             store.write(tx)
         out = json.loads(text)
     with _pages_lock:
-        _pages[analysis_id] = out
+        _pages[key] = out
         while len(_pages) > _PAGES_IN_MEMORY:
             _pages.popitem(last=False)
     return out
+
+
+# ---- the patient page's body, rendered once per analysis ----------------------------------------
+# The web application registers how it turns (analysis, renderings) into the HTML of a patient
+# page's body, with a version (a hash of its template). The body is stored beside the renderings
+# (``rendered_pages.body_html``, migration 0006), so a page view reads one row and parses no
+# analysis; a body of another template version is rendered again from the stored renderings.
+BodyRenderer = Callable[[CaseAnalysis, dict[str, Any]], str]
+_body_renderer: tuple[str, BodyRenderer] | None = None
+_bodies: OrderedDict[tuple[str, str, str], str] = OrderedDict()  # (store URL, analysis id, version)
+
+
+def register_page_body(version: str, render: BodyRenderer) -> None:
+    """Set how a patient page's body is rendered (the web application calls this once)."""
+    global _body_renderer
+    _body_renderer = (version, render)
+
+
+def _remember(key: tuple[str, str, str], body: str) -> str:
+    with _pages_lock:
+        _bodies[key] = body
+        _bodies.move_to_end(key)
+        while len(_bodies) > _PAGES_IN_MEMORY:
+            _bodies.popitem(last=False)
+    return body
+
+
+def page_body(store: Store, analysis_id: str, analysis: CaseAnalysis | None = None) -> str:
+    """The body of the patient page of one stored analysis, rendered by the registered renderer:
+    from memory, else from ``rendered_pages``, else rendered now (parsing the analysis, drawing
+    its renderings if they are not stored yet) and stored."""
+    if _body_renderer is None:
+        raise RemissionError("no patient-page renderer registered (the web application registers one)")
+    version, render = _body_renderer
+    key = (store.url, analysis_id, version)
+    with _pages_lock:
+        if key in _bodies:
+            _bodies.move_to_end(key)
+            return _bodies[key]
+    rp = T.rendered_pages.c
+    row = store.read(lambda conn: conn.execute(
+        sa.select(rp.body_html).where(rp.analysis_id == analysis_id, rp.body_version == version)).first())
+    if row is not None:
+        return _remember(key, str(row[0]))
+    if analysis is None:
+        analysis = store.get_analysis(analysis_id)
+    parts = rendered_page(store, analysis_id, analysis)
+    body = render(analysis, parts)
+
+    def tx(conn: Connection) -> None:
+        if conn.execute(T.rendered_pages.update().where(rp.analysis_id == analysis_id)
+                        .values(body_html=body, body_version=version)).rowcount == 0:
+            # the renderings came from memory and their row was not written by this process
+            conn.execute(T.rendered_pages.insert().values(
+                analysis_id=analysis_id, html_json=json.dumps(parts, default=str), body_html=body,
+                body_version=version, rendered_at=dt.datetime.now(dt.UTC)))
+
+    with contextlib.suppress(RemissionError):  # a read-only or busy store still shows the page
+        store.write(tx)
+    return _remember(key, body)
+
+
+def prerender(store: Store, analysis_id: str, analysis: CaseAnalysis) -> None:
+    """Render a newly stored analysis's patient page now (its renderings, and its body when a
+    renderer is registered), so that the first view neither draws nor parses (best effort: a
+    failure is logged and the first view renders instead)."""
+    try:
+        if _body_renderer is None:
+            rendered_page(store, analysis_id, analysis)
+        else:
+            page_body(store, analysis_id, analysis)
+    except Exception as exc:
+        log.warning("patient page not pre-rendered: %s", type(exc).__name__)

@@ -38,6 +38,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         db: str | None = DB_OPTION,
         files: Path = typer.Option(Path("remission-files"), "--files", help="Folder for signed-off assay files."),
         cases: list[Path] | None = typer.Option(None, "--cases", help="Folder(s) with case files (ROOT/*/case.yaml), so re-analysis finds their assay files (repeatable)."),
+        workers: int = typer.Option(1, "--workers", min=1, max=64, help="Worker processes (uvicorn --workers); sessions, CSRF tokens and the audit chain are in the store, so any worker may serve any request."),
         job_workers: int = typer.Option(1, "--job-workers", min=1, help="Threads checking FASTQ and large FCS uploads in the background."),
     ) -> None:
         """Start the web application (FastAPI + uvicorn) on the store."""
@@ -45,12 +46,27 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         from remission.web import WebSettings, create_app
 
-        app = create_app(WebSettings(db_url=db_url(db), files_dir=files, case_roots=tuple(cases or ()),
-                                     job_workers=job_workers))
-        print(f"remission web application on http://{host}:{port}/ (store {db_url(db)}); "
+        settings = WebSettings(db_url=db_url(db), files_dir=files, case_roots=tuple(cases or ()),
+                               job_workers=job_workers)
+        print(f"remission web application on http://{host}:{port}/ (store {db_url(db)}"
+              + (f", {workers} worker processes" if workers > 1 else "") + "); "
               "create accounts with `remission user add NAME --role ROLE`", file=sys.stderr)
         # no access log: request lines contain patient ids (the audit log records who saw what)
-        uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+        if workers == 1:
+            uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="info")
+            return
+        import os
+
+        # once, before the workers start: migrate the store (failing here on a bad URL, not in each
+        # worker); jobs a stopped server left are taken over by the workers (stale heartbeats only)
+        from remission.store import Store
+        from remission.web.server import SETTINGS_ENV, settings_to_env
+
+        with Store(settings.db_url):
+            pass
+        os.environ[SETTINGS_ENV] = settings_to_env(settings)
+        uvicorn.run("remission.web.server:create_app_from_env", factory=True, workers=workers, host=host,
+                    port=port, access_log=False, log_level="info")
 
     @user.command("add")
     def user_add(

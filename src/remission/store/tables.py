@@ -55,6 +55,9 @@ analyses = sa.Table(
     sa.Column("knowledge_base_version", sa.String(80), nullable=True),
     sa.Column("sections", sa.Text, nullable=False),
     sa.Column("analysis_json", sa.Text, nullable=False),
+    # migration 0006: the newest analysis of a case, and the newest stored analysis overall
+    sa.Index("ix_analyses_case_latest", "case_id", "analysed_at", "stored_at", "analysis_id"),
+    sa.Index("ix_analyses_stored_at", "stored_at"),
 )
 
 mrd_results = sa.Table(
@@ -222,6 +225,9 @@ rendered_pages = sa.Table(
               primary_key=True),
     sa.Column("html_json", sa.Text, nullable=False),
     sa.Column("rendered_at", sa.DateTime(timezone=True), nullable=False),
+    # migration 0006: the web patient page's body and the version (template hash) it was made with
+    sa.Column("body_html", sa.Text, nullable=True),
+    sa.Column("body_version", sa.String(40), nullable=True),
 )
 
 patient_index = sa.Table(

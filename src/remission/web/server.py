@@ -14,7 +14,9 @@ patient is in the audit log.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -35,7 +37,7 @@ from remission.errors import RemissionError, StoreError, ValidationError
 from remission.store import Store
 from remission.web.deps import AccessDenied, CsrfFailed, EnrolmentRequired, LoginRequired
 
-__all__ = ["CSP", "WebSettings", "create_app"]
+__all__ = ["CSP", "SETTINGS_ENV", "WebSettings", "create_app", "create_app_from_env", "settings_to_env"]
 
 log = logging.getLogger("remission.web")
 
@@ -72,6 +74,40 @@ class WebSettings:
     @property
     def spool(self) -> Path:
         return self.spool_dir if self.spool_dir is not None else self.files_dir / ".spool"
+
+
+#: environment variable through which ``remission serve --workers N`` hands the settings to each
+#: worker process (uvicorn starts the workers by import string, so they build their own app)
+SETTINGS_ENV = "REMISSION_WEB_SETTINGS"
+
+
+def settings_to_env(settings: WebSettings) -> str:
+    """The settings a worker process needs, as JSON for :data:`SETTINGS_ENV` (the authentication
+    policy is not carried: workers use :class:`AuthPolicy`'s defaults, as ``serve`` does)."""
+    return json.dumps({"db_url": settings.db_url, "files_dir": str(settings.files_dir),
+                       "case_roots": [str(p) for p in settings.case_roots],
+                       "trusted_origins": list(settings.trusted_origins), "page_size": settings.page_size,
+                       "job_workers": settings.job_workers, "spool_dir": str(settings.spool),
+                       "max_background_upload_bytes": settings.max_background_upload_bytes,
+                       "large_fcs_bytes": settings.large_fcs_bytes, "job_heartbeat_s": settings.job_heartbeat_s,
+                       "job_stale_s": settings.job_stale_s})
+
+
+def create_app_from_env() -> FastAPI:
+    """The application of one worker process, from the settings in :data:`SETTINGS_ENV`.
+
+    Every worker has its own store connection pool and job threads; what must be shared between
+    workers is in the store (sessions, CSRF tokens, the audit chain, rendered pages, jobs and their
+    progress), so a request may land on any worker. Each worker recovers only jobs whose heartbeat
+    is stale (:mod:`remission.app.jobs`), so a worker starting never takes a live worker's job."""
+    raw = json.loads(os.environ[SETTINGS_ENV])
+    return create_app(WebSettings(db_url=raw["db_url"], files_dir=Path(raw["files_dir"]),
+                                  case_roots=tuple(Path(p) for p in raw["case_roots"]),
+                                  trusted_origins=tuple(raw["trusted_origins"]), page_size=int(raw["page_size"]),
+                                  job_workers=int(raw["job_workers"]), spool_dir=Path(raw["spool_dir"]),
+                                  max_background_upload_bytes=int(raw["max_background_upload_bytes"]),
+                                  large_fcs_bytes=int(raw["large_fcs_bytes"]),
+                                  job_heartbeat_s=float(raw["job_heartbeat_s"]), job_stale_s=float(raw["job_stale_s"])))
 
 
 def _is_api(request: Request) -> bool:
@@ -117,6 +153,14 @@ def create_app(settings: WebSettings | None = None, *, clock: Clock | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # warm up before the first request: compile every template and bring the patient index
+        # up to date, so that the first burst of requests does not do it in every thread at once
+        from remission.app.patients import refresh_index
+        from remission.web.render import templates
+
+        for name in templates.env.list_templates(extensions=["html"]):
+            templates.env.get_template(name)
+        refresh_index(store)
         yield
         # a job still running here is released: the next start of any process runs it again
         runner.shutdown(wait=False, release=True)
@@ -209,5 +253,6 @@ def create_app(settings: WebSettings | None = None, *, clock: Clock | None = Non
     for module in (auth, account, access, patients, results, jobs, board, api_v1):
         app.include_router(module.router)
     app.include_router(jobs.api_router)
+    patients.register()
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     return app

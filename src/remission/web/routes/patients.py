@@ -11,11 +11,14 @@ from starlette.responses import Response
 
 from remission.app import patients as svc
 from remission.app.auth import SessionInfo
+from remission.domain import CaseAnalysis
 from remission.web.deps import allow, guard_of, public, store_of
-from remission.web.render import page
+from remission.web.render import fragment, fragment_version, page
 
 router = APIRouter(include_in_schema=False)
 READ = allow("admin", "clinician", "lab", "viewer")
+
+
 def _markup(page: dict[str, Any]) -> dict[str, Any]:
     """The stored renderings are HTML built by the report's escaping renderers: mark them safe."""
     from markupsafe import Markup
@@ -51,8 +54,24 @@ def patient_list(request: Request, session: Annotated[SessionInfo, Depends(READ)
 
 @router.get("/patients/{case_id}")
 def patient_page(request: Request, case_id: str, session: Annotated[SessionInfo, Depends(READ)]) -> Response:
+    """Every view is audited; the body is the analysis's stored rendering (see
+    :func:`remission.app.patients.page_body`), so a view parses no analysis."""
+    from markupsafe import Markup
+
     st = store_of(request)
-    analysis_id, analysis = guard_of(request, session).view_patient(case_id, via="page")
-    summary = svc.summarise(analysis)
-    return page(request, "patient.html", {"a": analysis, "summary": summary,
-                                          **_markup(svc.rendered_page(st, analysis_id, analysis))})
+    analysis_id = guard_of(request, session).view_patient_id(case_id, via="page")
+    return page(request, "patient.html", {"case_id": case_id, "body": Markup(svc.page_body(st, analysis_id))})
+
+
+BODY_TEMPLATE = "patient_body.html"
+
+
+def render_body(analysis: CaseAnalysis, parts: dict[str, Any]) -> str:
+    """The patient page's body from an analysis and the report's renderings of it."""
+    return fragment(BODY_TEMPLATE, {"a": analysis, "summary": svc.summarise(analysis), **_markup(parts)})
+
+
+def register() -> None:
+    """Make :func:`render_body` the patient-page renderer of the application layer (so that a
+    re-analysis renders the new page when it is saved)."""
+    svc.register_page_body(fragment_version(BODY_TEMPLATE), render_body)
