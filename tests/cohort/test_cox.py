@@ -98,3 +98,11 @@ def test_time_varying_rows_equal_single_rows_when_covariate_constant() -> None:
     split = cox_ph(np.vstack([x, x]), stop, ev, start=start, ids=ids)
     np.testing.assert_allclose(split.coef, whole.coef, rtol=1e-10)
     np.testing.assert_allclose(split.var, whole.var, rtol=1e-10)
+
+
+def test_quadratic_form_by_hand_and_nan_when_singular() -> None:
+    from remission.cohort.cox import _quadratic_form
+
+    # v' M^-1 v with M = diag(2, 4), v = (1, 2): 1/2 + 4/4 = 1.5 (hand calculation)
+    assert _quadratic_form(np.array([1.0, 2.0]), np.diag([2.0, 4.0])) == pytest.approx(1.5)
+    assert math.isnan(_quadratic_form(np.array([1.0, 1.0]), np.zeros((2, 2))))

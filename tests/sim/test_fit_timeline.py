@@ -119,3 +119,16 @@ def test_fit_replays_car_t_and_uses_b_cell_aplasia() -> None:
     assert s["log10_mrd_now"]["q95"] < -4.0
     assert abs(s["log10_mrd_at_first_result"]["q50"] - math.log10(0.3)) < 0.5
     assert s["cart_stein_parameters"] == stein
+
+
+def test_fit_prior_density_by_hand() -> None:
+    from remission.sim.fit import _FitPrior
+
+    p = _FitPrior(lo_b=-6.0, hi_b=-1.0, td_med=math.log(10.0), td_sd=0.5, neg_dim=False, lo_n=-4.0, hi_n=-1.0)
+    x = np.array([[-3.0, math.log(10.0)], [-3.0, math.log(10.0) + 0.5], [0.0, math.log(10.0)]])
+    # uniform over 5 log10 units times a normal density with sd 0.5: log(1/5) + log N(z; 0, 1) - log(0.5)
+    base = -math.log(5.0) - math.log(0.5) - 0.5 * math.log(2 * math.pi)
+    lp = p.log_pdf(x)
+    assert lp[0] == pytest.approx(base) and lp[1] == pytest.approx(base - 0.5) and lp[2] == -np.inf
+    draws = p.draw(1000, np.random.default_rng(1))
+    assert draws.shape == (1000, 2) and np.all(np.isfinite(p.log_pdf(draws)))

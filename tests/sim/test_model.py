@@ -203,3 +203,24 @@ def test_death_after_failure_rules_leave_the_disease_course_unchanged() -> None:
     assert np.array_equal(a.relapse_day, b.relapse_day, equal_nan=True)
     assert np.array_equal(a.remission_day, b.remission_day, equal_nan=True)
     assert not np.array_equal(a.overall_death_day(), b.overall_death_day(), equal_nan=True)
+
+
+def test_compaction_keeps_every_per_patient_array_aligned() -> None:
+    # _Active.keep must cut every per-patient array (patients on axis 0; cells on axis 1), so a new
+    # state variable added to _Active is compacted with the rest
+    from dataclasses import fields
+
+    from remission.sim.model import _Active, _draw_fates, _Params
+
+    r = resolve_sim()
+    n = 6
+    pts = _patients(n, 0.1, 10.0)
+    sched = _with(Schedule.empty(n), cart_day=np.arange(n, dtype=float))
+    st = _Active.start(pts, sched, _Params.from_rules(r), _draw_fates(n, np.random.default_rng(0), r))
+    keep = np.array([True, False, True, False, False, True])
+    st.keep(keep)
+    assert st.act.tolist() == [0, 2, 5] and st.cart_day.tolist() == [0.0, 2.0, 5.0]
+    assert st.c.shape == (4, 3) and all(v.shape == (3,) for v in st.stein.values())
+    for f in fields(st):
+        if f.name not in ("c", "stein", "any_death"):
+            assert getattr(st, f.name).shape[0] == 3, f.name

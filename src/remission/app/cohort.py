@@ -139,7 +139,11 @@ def _persistence(a: CaseAnalysis) -> tuple[bool | None, float | None]:
 def rows_from_analyses(analyses: Iterable[CaseAnalysis], *, origin: str = "relapse",
                        landmarks: Sequence[float] = (), window_days: float = 14.0,
                        intervals: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
-    """Table rows (dicts) and notes; one row per patient, or per interval with ``intervals``."""
+    """Table rows (dicts) and notes; one row per patient, or per interval with ``intervals``.
+
+    Per patient: :func:`_outcome` (times to second relapse, competing cause and death),
+    :func:`_add_landmarks` (MRD at each landmark), then one row or :func:`_interval_rows`.
+    """
     if origin not in ORIGINS:
         raise ValidationError(f"origin must be one of {', '.join(ORIGINS)}, but was {origin!r}")
     check_nonnegative("window_days", window_days)
@@ -151,68 +155,90 @@ def rows_from_analyses(analyses: Iterable[CaseAnalysis], *, origin: str = "relap
         if t0 is None:
             skipped.append(f"{a.case_id} ({why})")
             continue
-        later = sorted((r for r in a.case.relapses if r.date > t0), key=lambda r: r.date)
-        last = _last_record(a)
-        if later:
-            end, event = later[0].date, 1
-            ev_text = f"event: relapse {later[0].number} on {later[0].date}"
-        else:
-            end, event = last, 0
-            ev_text = f"censored at the last dated record, {last}"
-        time = (end - t0).days
-        death = a.case.outcome.death_date
-        if later:
-            cause, cause_end = 1, later[0].date
-        elif death is not None and death >= t0:
-            cause, cause_end = 2, death
-            ev_text += f"; death in remission on {death}"
-        else:
-            cause, cause_end = 0, last
-        base: dict[str, Any] = {"case_id": a.case_id, "origin": origin,
-                                "origin_date": t0.isoformat(), "time_days": time,
-                                "second_relapse": event, "cause": cause,
-                                "cause_days": (cause_end - t0).days,
-                                "death": int(death is not None and death >= t0),
-                                "death_days": ((death if death is not None and death >= t0
-                                                else last) - t0).days}
-        if death is not None and death >= t0 and cause != 2:
-            ev_text += f"; death on {death}" + (f" ({a.case.outcome.death_cause})"
-                                                if a.case.outcome.death_cause else "")
+        outcome, ev_text = _outcome(a, t0)
+        time, event = outcome["time_days"], outcome["second_relapse"]
+        base: dict[str, Any] = {"case_id": a.case_id, "origin": origin, "origin_date": t0.isoformat(), **outcome}
         base.update(_risk_groups(a))
         present, pday = _persistence(a)
         base["cart_persistence"] = present
         base["cart_last_detectable_days_since_infusion"] = pday
         series = [(d, v, s) for d, v, s in _mrd_series(a)]
         parts = [why, ev_text, f"time = {time} days", "risk groups from the stored risk section"]
-        for lm in landmarks:
-            lo = t0 + dt.timedelta(days=lm - window_days)
-            hi = t0 + dt.timedelta(days=lm)
-            inwin = [(d, v) for d, v, _ in series if lo <= d <= hi]
-            key = f"mrd_day{lm:g}"
-            base[key] = inwin[-1][1] if inwin else None
-            parts.append(f"{key}: last MRD from {lo} to {hi}" +
-                         (f" ({inwin[-1][0]})" if inwin else " (none)"))
+        _add_landmarks(base, parts, series, t0, landmarks, window_days)
         if present is not None:
             parts.append(f"CAR-T persistence {'present' if present else 'absent'} at the last "
                          "kinetics sample (stored CAR-T section)")
-        if not intervals:
+        if intervals:
+            rows.extend(_interval_rows(base, parts, series, t0, time, event))
+        else:
             rows.append({**base, "derivation": "; ".join(parts)})
-            continue
-        # MRD as a time-varying covariate: the last value known at each moment
-        before = [(d, v) for d, v, _ in series if d <= t0]
-        cuts = [((d - t0).days, v, d) for d, v, _ in series if t0 < d and (d - t0).days < time]
-        start, value = 0, (before[-1][1] if before else None)
-        src = f"MRD on {before[-1][0]}" if before else "no MRD before the origin"
-        for day, v, d in cuts:
-            if day > start:
-                rows.append({**base, "start": start, "stop": day, "event": 0, "mrd": value,
-                             "derivation": "; ".join([*parts, f"interval ({start}, {day}]: {src}"])})
-                start = day
-            value, src = v, f"MRD on {d}"
-        rows.append({**base, "start": start, "stop": time, "event": event, "mrd": value,
-                     "derivation": "; ".join([*parts, f"interval ({start}, {time}]: {src}"])})
+    return rows, _table_notes(analyses_list, skipped)
+
+
+def _outcome(a: CaseAnalysis, t0: dt.date) -> tuple[dict[str, int], str]:
+    """Times from ``t0``: to second relapse (else censored at the last record), to the first of
+    relapse (cause 1) or death in remission (cause 2), and to death; with the derivation text."""
+    later = sorted((r for r in a.case.relapses if r.date > t0), key=lambda r: r.date)
+    last = _last_record(a)
+    if later:
+        end, event = later[0].date, 1
+        ev_text = f"event: relapse {later[0].number} on {later[0].date}"
+    else:
+        end, event = last, 0
+        ev_text = f"censored at the last dated record, {last}"
+    time = (end - t0).days
+    death = a.case.outcome.death_date
+    if later:
+        cause, cause_end = 1, later[0].date
+    elif death is not None and death >= t0:
+        cause, cause_end = 2, death
+        ev_text += f"; death in remission on {death}"
+    else:
+        cause, cause_end = 0, last
+    died = death is not None and death >= t0
+    if died and cause != 2:
+        ev_text += f"; death on {death}" + (f" ({a.case.outcome.death_cause})"
+                                            if a.case.outcome.death_cause else "")
+    return {"time_days": time, "second_relapse": event, "cause": cause, "cause_days": (cause_end - t0).days,
+            "death": int(died), "death_days": ((death if died and death is not None else last) - t0).days}, ev_text
+
+
+def _add_landmarks(base: dict[str, Any], parts: list[str], series: Sequence[tuple[dt.date, float, str]],
+                   t0: dt.date, landmarks: Sequence[float], window_days: float) -> None:
+    """``mrd_day<L>``: the last MRD within ``window_days`` before each landmark day ``L``."""
+    for lm in landmarks:
+        lo = t0 + dt.timedelta(days=lm - window_days)
+        hi = t0 + dt.timedelta(days=lm)
+        inwin = [(d, v) for d, v, _ in series if lo <= d <= hi]
+        key = f"mrd_day{lm:g}"
+        base[key] = inwin[-1][1] if inwin else None
+        parts.append(f"{key}: last MRD from {lo} to {hi}" +
+                     (f" ({inwin[-1][0]})" if inwin else " (none)"))
+
+
+def _interval_rows(base: dict[str, Any], parts: list[str], series: Sequence[tuple[dt.date, float, str]],
+                   t0: dt.date, time: int, event: int) -> list[dict[str, Any]]:
+    """Counting-process rows with MRD as a time-varying covariate: the last value known at each moment."""
+    rows: list[dict[str, Any]] = []
+    before = [(d, v) for d, v, _ in series if d <= t0]
+    cuts = [((d - t0).days, v, d) for d, v, _ in series if t0 < d and (d - t0).days < time]
+    start, value = 0, (before[-1][1] if before else None)
+    src = f"MRD on {before[-1][0]}" if before else "no MRD before the origin"
+    for day, v, d in cuts:
+        if day > start:
+            rows.append({**base, "start": start, "stop": day, "event": 0, "mrd": value,
+                         "derivation": "; ".join([*parts, f"interval ({start}, {day}]: {src}"])})
+            start = day
+        value, src = v, f"MRD on {d}"
+    rows.append({**base, "start": start, "stop": time, "event": event, "mrd": value,
+                 "derivation": "; ".join([*parts, f"interval ({start}, {time}]: {src}"])})
+    return rows
+
+
+def _table_notes(analyses: Sequence[CaseAnalysis], skipped: Sequence[str]) -> list[str]:
+    """Notes on cases without an outcome record and cases left out for want of the origin event."""
     notes = []
-    no_outcome = [a.case_id for a in analyses_list
+    no_outcome = [a.case_id for a in analyses
                   if a.case.outcome.last_contact is None and a.case.outcome.death_date is None]
     if no_outcome:
         notes.append(f"{len(no_outcome)} case(s) record no outcome (last contact or death): they "
@@ -220,7 +246,7 @@ def rows_from_analyses(analyses: Iterable[CaseAnalysis], *, origin: str = "relap
     if skipped:
         notes.append(f"{len(skipped)} case(s) without the origin event were left out: "
                      + ", ".join(skipped))
-    return rows, notes
+    return notes
 
 
 def build_table(store: Any, *, where: Sequence[str] = (), origin: str = "relapse",

@@ -106,21 +106,38 @@ def _suffix_len(a: str, b: str) -> int:
 
 def clonotype_evolution(diagnosis: Iterable[Any], relapse: Iterable[Any],
                         parameters: Mapping[str, Any] | None = None) -> ClonotypeEvolution:
-    """Compare diagnosis and relapse clonotype tables (see module docstring)."""
+    """Compare diagnosis and relapse clonotype tables (see module docstring).
+
+    Steps: :func:`_compare_clonotypes` (status of each major clonotype), :func:`_related_groups`
+    (VH replacement), then the count of each status.
+    """
     rules = resolve(CLONOTYPE_RULES, parameters)
-    min_f = float(rules["index_min_fraction"].value)
-    fold = float(rules["expanded_fold"].value)
-    suffix = int(rules["related_suffix_nt"].value)
     dx, dx_tot = _table(diagnosis)
     rel, rel_tot = _table(relapse)
-    keys = sorted(set(dx) | set(rel))
+    rows = _compare_clonotypes(dx, dx_tot, rel, rel_tot, float(rules["index_min_fraction"].value),
+                               float(rules["expanded_fold"].value))
+    groups, not_assessed = _related_groups(rows, [*dx.values(), *rel.values()], rules)
+    summary: dict[str, int] = {}
+    for r in rows:
+        summary[r["status"]] = summary.get(r["status"], 0) + 1
+    summary["related_groups"] = len(groups)
+    if not_assessed:
+        summary["related_not_assessed"] = not_assessed
+    return ClonotypeEvolution(clonotypes=rows, groups=groups, rules=rules, summary=summary)
 
-    def frac(tab: dict[tuple[str, str], dict[str, Any]], tot: dict[str, int], key: tuple[str, str]) -> float:
+
+_Table = dict[tuple[str, str], dict[str, Any]]
+
+
+def _compare_clonotypes(dx: _Table, dx_tot: dict[str, int], rel: _Table, rel_tot: dict[str, int], min_f: float,
+                        fold: float) -> list[dict[str, Any]]:
+    """One row per clonotype at ``min_f`` or more of its locus at either time, with its status."""
+    def frac(tab: _Table, tot: dict[str, int], key: tuple[str, str]) -> float:
         row = tab.get(key)
         return row["count"] / tot[key[0]] if row and tot.get(key[0]) else 0.0
 
     rows = []
-    for key in keys:
+    for key in sorted(set(dx) | set(rel)):
         fd, fr = frac(dx, dx_tot, key), frac(rel, rel_tot, key)
         if max(fd, fr) < min_f:
             continue
@@ -136,19 +153,52 @@ def clonotype_evolution(diagnosis: Iterable[Any], relapse: Iterable[Any],
                      "diagnosis_count": dx[key]["count"] if key in dx else 0,
                      "relapse_count": rel[key]["count"] if key in rel else 0,
                      "diagnosis_fraction": round(fd, 6), "relapse_fraction": round(fr, 6), "status": status})
-    # related clonotypes (VH replacement): union-find over major clonotypes
-    parent = list(range(len(rows)))
+    return rows
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
 
+def _related_groups(rows: list[dict[str, Any]], every: list[dict[str, Any]], rules: Mapping[str, Rule]
+                    ) -> tuple[list[dict[str, Any]], int]:
+    """Groups of related clonotypes (VH replacement) among ``rows`` (union-find); marks each member's
+    ``related_group``. Returns the groups and the number of pairs that could not be assessed."""
+    suffix = int(rules["related_suffix_nt"].value)
+    beyond = int(rules["related_beyond_germline_nt"].value)
+    parent, not_assessed = _link_related(rows, every, rules)
+    members: dict[int, list[int]] = {}
+    for i in range(len(rows)):
+        members.setdefault(_find(parent, i), []).append(i)
+    groups: list[dict[str, Any]] = []
+    for idx in members.values():
+        if len(idx) < 2:
+            continue
+        gid = len(groups)
+        for i in idx:
+            rows[i]["related_group"] = gid
+        groups.append({"id": gid, "locus": rows[idx[0]]["locus"], "j_call": rows[idx[0]]["j_call"],
+                       "v_calls": sorted({rows[i]["v_call"] for i in idx}),
+                       "members": [rows[i]["junction"] for i in idx],
+                       "statuses": [rows[i]["status"] for i in idx],
+                       "reason": f"same J gene and identical 3' junction end (≥ {suffix} nt and ≥ {beyond} nt "
+                                 "past the J germline shared by unrelated same-J clonotypes), different V "
+                                 "gene: VH replacement / related rearrangement"})
+    return groups, not_assessed
+
+
+def _find(parent: list[int], i: int) -> int:
+    """Union-find root of ``i`` (with path halving)."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def _link_related(rows: list[dict[str, Any]], every: list[dict[str, Any]], rules: Mapping[str, Rule]
+                  ) -> tuple[list[int], int]:
+    """Union-find parents linking pairs with the same J, different V and a shared 3' end past the J germline."""
+    suffix = int(rules["related_suffix_nt"].value)
     loci = {str(x).upper() for x in rules["related_loci"].value}
     beyond = int(rules["related_beyond_germline_nt"].value)
     need = int(rules["related_min_same_j_clonotypes"].value)
-    every = [*dx.values(), *rel.values()]
+    parent = list(range(len(rows)))
     germline: dict[int, int | None] = {}
 
     def j_germline(i: int, other: int) -> int | None:
@@ -174,28 +224,5 @@ def clonotype_evolution(diagnosis: Iterable[Any], relapse: Iterable[Any],
                 not_assessed += 1
                 continue
             if shared >= max(suffix, g + beyond):
-                parent[find(i)] = find(j)
-    members: dict[int, list[int]] = {}
-    for i in range(len(rows)):
-        members.setdefault(find(i), []).append(i)
-    groups: list[dict[str, Any]] = []
-    for idx in members.values():
-        if len(idx) < 2:
-            continue
-        gid = len(groups)
-        for i in idx:
-            rows[i]["related_group"] = gid
-        groups.append({"id": gid, "locus": rows[idx[0]]["locus"], "j_call": rows[idx[0]]["j_call"],
-                       "v_calls": sorted({rows[i]["v_call"] for i in idx}),
-                       "members": [rows[i]["junction"] for i in idx],
-                       "statuses": [rows[i]["status"] for i in idx],
-                       "reason": f"same J gene and identical 3' junction end (≥ {suffix} nt and ≥ {beyond} nt "
-                                 "past the J germline shared by unrelated same-J clonotypes), different V "
-                                 "gene: VH replacement / related rearrangement"})
-    summary: dict[str, int] = {}
-    for r in rows:
-        summary[r["status"]] = summary.get(r["status"], 0) + 1
-    summary["related_groups"] = len(groups)
-    if not_assessed:
-        summary["related_not_assessed"] = not_assessed
-    return ClonotypeEvolution(clonotypes=rows, groups=groups, rules=rules, summary=summary)
+                parent[_find(parent, i)] = _find(parent, j)
+    return parent, not_assessed

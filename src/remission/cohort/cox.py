@@ -281,6 +281,47 @@ def cox_ph(x: ArrayLike, stop: ArrayLike, event: ArrayLike, *, start: ArrayLike 
     CoxResult with coefficients, (robust) variance, log-likelihoods and the three global tests.
     The score test is at beta = 0; with a robust variance the Wald test uses it (as R).
     """
+    t_start, t_stop, ev, xm, names, w = _cox_inputs(x, stop, event, start, names, weights, ties, ids)
+    n, p = xm.shape
+    sc, _ = as_labels(strata, n, "strata")
+    xc = xm - xm.mean(axis=0)
+    strat = _prepare(t_start, t_stop, ev, sc)
+    for st in strat:
+        st.w_dead = np.bincount(st.k_dead, weights=w[st.dead], minlength=st.n_times)
+    xx = np.einsum("ni,nj->nij", xc, xc).reshape(n, p * p)
+    ll0, u0, i0 = _loglik_parts(np.zeros(p), xc, w, strat, ties, xx)
+    score_test = _quadratic_form(u0, i0)
+    beta, ll, imat, it, converged = _newton(np.zeros(p), (ll0, u0, i0), xc, w, strat, ties, xx)
+    if not converged:
+        warnings.warn(ConvergenceWarning(
+            f"Cox fit did not converge in {it} Newton steps (monotone likelihood?); "
+            "coefficients may be infinite"), stacklevel=2)
+    try:
+        var = np.linalg.inv(imat)
+    except np.linalg.LinAlgError:
+        var = np.full((p, p), np.nan)
+    naive = None
+    rules = [f"Cox partial likelihood, {ties} ties (Cox 1972; "
+             + ("Efron 1977)" if ties == "efron" else "Breslow 1974)"),
+             "counting-process (start, stop] rows (Andersen & Gill 1982)"]
+    if cluster is not None or robust:
+        naive = var
+        var = _robust_variance(beta, xc, w, strat, ties, var, cluster)
+        rules.append("robust sandwich variance from dfbeta residuals (Lin & Wei 1989)")
+    wald = _quadratic_form(beta, var)
+    if strata is not None:
+        rules.append("stratified baseline hazard")
+    return CoxResult(
+        names=names, coef=beta, var=var, naive_var=naive, loglik_null=ll0, loglik=ll,
+        score_test=score_test, wald_test=wald, lr_test=2 * (ll - ll0), df=p, n=n,
+        n_event=int(ev.sum()), ties=ties, iterations=it, converged=converged,
+        rules=tuple(rules))
+
+
+def _cox_inputs(x: ArrayLike, stop: ArrayLike, event: ArrayLike, start: ArrayLike | None,
+                names: Sequence[str] | None, weights: ArrayLike | None, ties: str, ids: ArrayLike | None
+                ) -> tuple[FloatArray, FloatArray, IntArray, FloatArray, list[str], FloatArray]:
+    """Checked (start, stop, event, covariates, names, weights); errors name the argument."""
     t_stop = as_times(stop, "stop")
     n = len(t_stop)
     t_start = np.zeros(n) if start is None else as_times(start, "start")
@@ -296,19 +337,25 @@ def cox_ph(x: ArrayLike, stop: ArrayLike, event: ArrayLike, *, start: ArrayLike 
         raise ValidationError("weights must be positive finite numbers, one per row")
     if ties not in ("efron", "breslow"):
         raise ValidationError(f"ties must be 'efron' or 'breslow', but was {ties!r}")
-    sc, _ = as_labels(strata, n, "strata")
-    xc = xm - xm.mean(axis=0)
-    strat = _prepare(t_start, t_stop, ev, sc)
-    for st in strat:
-        st.w_dead = np.bincount(st.k_dead, weights=w[st.dead], minlength=st.n_times)
-    beta = np.zeros(p)
-    xx = np.einsum("ni,nj->nij", xc, xc).reshape(n, p * p)
-    ll0, u0, i0 = _loglik_parts(beta, xc, w, strat, ties, xx)
+    return t_start, t_stop, ev, xm, names, w
+
+
+def _quadratic_form(v: FloatArray, m: FloatArray) -> float:
+    """``v' m^-1 v`` (a score or Wald statistic); NaN when ``m`` is singular."""
     try:
-        score_test = float(u0 @ np.linalg.solve(i0, u0))
+        return float(v @ np.linalg.solve(m, v))
     except np.linalg.LinAlgError:
-        score_test = float("nan")
-    ll, u, imat = ll0, u0, i0
+        return float("nan")
+
+
+def _newton(beta: FloatArray, at_beta: tuple[float, FloatArray, FloatArray], xc: FloatArray, w: FloatArray,
+            strat: list[_Stratum], ties: Ties, xx: FloatArray
+            ) -> tuple[FloatArray, float, FloatArray, int, bool]:
+    """Newton–Raphson with step-halving from ``beta`` (log-likelihood, score, information there).
+
+    Returns beta, log-likelihood, information, iterations and whether it converged.
+    """
+    ll, u, imat = at_beta
     converged = False
     it = 0
     for it in range(1, MAX_ITER + 1):  # noqa: B007
@@ -329,38 +376,19 @@ def cox_ph(x: ArrayLike, stop: ArrayLike, event: ArrayLike, *, start: ArrayLike 
         if done:
             converged = True
             break
-    if not converged:
-        warnings.warn(ConvergenceWarning(
-            f"Cox fit did not converge in {it} Newton steps (monotone likelihood?); "
-            "coefficients may be infinite"), stacklevel=2)
-    try:
-        var = np.linalg.inv(imat)
-    except np.linalg.LinAlgError:
-        var = np.full((p, p), np.nan)
-    naive = None
-    rules = [f"Cox partial likelihood, {ties} ties (Cox 1972; "
-             + ("Efron 1977)" if ties == "efron" else "Breslow 1974)"),
-             "counting-process (start, stop] rows (Andersen & Gill 1982)"]
-    if cluster is not None or robust:
-        resid = _score_residuals(beta, xc, w, strat, ties)
-        dfb = (w[:, None] * resid) @ var
-        if cluster is not None:
-            cl, _ = as_labels(cluster, n, "cluster")
-            dfb = np.stack([np.bincount(cl, weights=dfb[:, c]) for c in range(p)], axis=1)
-        naive = var
-        var = dfb.T @ dfb
-        rules.append("robust sandwich variance from dfbeta residuals (Lin & Wei 1989)")
-    try:
-        wald = float(beta @ np.linalg.solve(var, beta))
-    except np.linalg.LinAlgError:
-        wald = float("nan")
-    if strata is not None:
-        rules.append("stratified baseline hazard")
-    return CoxResult(
-        names=names, coef=beta, var=var, naive_var=naive, loglik_null=ll0, loglik=ll,
-        score_test=score_test, wald_test=wald, lr_test=2 * (ll - ll0), df=p, n=n,
-        n_event=int(ev.sum()), ties=ties, iterations=it, converged=converged,
-        rules=tuple(rules))
+    return beta, ll, imat, it, converged
+
+
+def _robust_variance(beta: FloatArray, xc: FloatArray, w: FloatArray, strat: list[_Stratum], ties: Ties,
+                     var: FloatArray, cluster: ArrayLike | None) -> FloatArray:
+    """Sandwich variance ``D'D`` from the dfbeta residuals ``D``, summed per cluster when given."""
+    n, p = xc.shape
+    resid = _score_residuals(beta, xc, w, strat, ties)
+    dfb = (w[:, None] * resid) @ var
+    if cluster is not None:
+        cl, _ = as_labels(cluster, n, "cluster")
+        dfb = np.stack([np.bincount(cl, weights=dfb[:, c]) for c in range(p)], axis=1)
+    return dfb.T @ dfb
 
 
 class CoxPH:

@@ -334,6 +334,20 @@ def load_case(path: str | Path, *, check_files: bool = True,
         leaves the case folder).
     """
     p = Path(path)
+    data, node = _parse_case_text(p, _read_case_text(p))
+    index = _line_index(node) if node is not None else {}
+    bad = _non_finite(data)
+    if bad is not None:
+        where, value = bad
+        raise CaseFileError(f"expected a finite number, got {value!r}", path=p,
+                            field=_loc_to_path(where) or None, line=index.get(where))
+    case = parse_case(data, source=p, text=node)
+    _check_sample_files(case, p, index, data_roots, check_files)
+    return case
+
+
+def _read_case_text(p: Path) -> str:
+    """The case file's text: at most :data:`MAX_CASE_BYTES`, UTF-8 (a BOM is dropped)."""
     try:
         with open(p, "rb") as fh:
             raw = fh.read(MAX_CASE_BYTES + 1)
@@ -345,21 +359,24 @@ def load_case(path: str | Path, *, check_files: bool = True,
         raise CaseFileError(f"larger than {MAX_CASE_BYTES} bytes; a case file describes one "
                             "patient (assay data belong in the files it names)", path=p)
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise CaseFileError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as "
                             "UTF-8", path=p, line=line) from None
+
+
+def _parse_case_text(p: Path, text: str) -> tuple[Any, Any]:
+    """(data, YAML node or None) of a JSON (``.json``) or YAML case file; syntax errors located."""
     is_json = p.suffix.lower() == ".json"
-    node: Any = None
     try:
         if is_json:
             data = json.loads(text, object_pairs_hook=_json_pairs)
             if _json_depth(data) > MAX_DEPTH:
                 raise CaseFileError(f"malformed JSON: nested more than {MAX_DEPTH} levels deep",
                                     path=p)
-        else:
-            data, node = _load_yaml(text)
+            return data, None
+        return _load_yaml(text)
     except json.JSONDecodeError as exc:
         raise CaseFileError(f"malformed JSON: {exc.msg}", path=p, line=exc.lineno) from None
     except yaml.YAMLError as exc:
@@ -373,15 +390,13 @@ def load_case(path: str | Path, *, check_files: bool = True,
                             path=p) from None
     except ValueError as exc:  # the JSON hook: a duplicate key
         raise CaseFileError(f"malformed JSON: {exc}", path=p) from None
-    index = _line_index(node) if node is not None else {}
-    bad = _non_finite(data)
-    if bad is not None:
-        where, value = bad
-        raise CaseFileError(f"expected a finite number, got {value!r}", path=p,
-                            field=_loc_to_path(where) or None, line=index.get(where))
-    case = parse_case(data, source=p, text=node)
+
+
+def _check_sample_files(case: Case, p: Path, index: Mapping[tuple[Any, ...], int],
+                        data_roots: Iterable[str | Path] | None, check_files: bool) -> None:
+    """Every file a sample names (``files`` and file parameters) stays inside the case folder (or an
+    allowed root) and, if ``check_files``, exists."""
     def check(loc: tuple[str | int, ...], name: str, what: str) -> None:
-        """``name`` stays inside the case folder (or an allowed root) and, if asked, exists."""
         try:
             f = resolve_sample_path(p.parent, name, data_roots, source=p, field=_loc_to_path(loc))
         except UnsafePathError as exc:
@@ -401,7 +416,6 @@ def load_case(path: str | Path, *, check_files: bool = True,
                 continue
             for k, name in _file_values(value):
                 check(("samples", i, "parameters", key) + ((k,) if k is not None else ()), name, "file")
-    return case
 
 
 #: sample parameters whose value is a path (or a list of paths) relative to the case file

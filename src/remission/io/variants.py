@@ -208,26 +208,7 @@ def _vcf_prescan(path: Path) -> tuple[int, set[str]]:
             if ncol is not None:
                 raise VariantFormatError("a '##' header line after the #CHROM line", path=path,
                                          line=n)
-            for kind in ("FORMAT", "INFO"):
-                if text.startswith(f"##{kind}="):
-                    body = text[len(kind) + 3:]
-                    if not (body.startswith("<") and body.endswith(">")):
-                        raise VariantFormatError(f"expected ##{kind}=<ID=...,Number=...,Type=...,"
-                                                 f"Description=...>, got {excerpt(text)}",
-                                                 path=path, line=n, field=kind)
-                    present = {m.group(1) for m in _META_KEY.finditer(body[1:-1])}
-                    for key in ("ID", "Number", "Type"):
-                        if key not in present:
-                            raise VariantFormatError(f"##{kind} definition without {key}=",
-                                                     path=path, line=n, field=kind)
-                    typ = re.search(r"(?:^|,)Type=([^,>]*)", body[1:-1])
-                    if typ is None or typ.group(1) not in _VCF_TYPES:
-                        raise VariantFormatError(f"##{kind} Type must be one of "
-                                                 f"{', '.join(_VCF_TYPES)}", path=path, line=n,
-                                                 field=kind)
-                    if kind == "FORMAT":
-                        ident = re.search(r"(?:^|,)ID=([^,>]*)", body[1:-1])
-                        defined[ident.group(1) if ident else ""] = typ.group(1)
+            _vcf_meta_line(text, path=path, line=n, defined=defined)
             n_header = n
             continue
         if text.startswith("#"):
@@ -240,33 +221,64 @@ def _vcf_prescan(path: Path) -> tuple[int, set[str]]:
             continue
         if ncol is None:
             raise VariantFormatError("a record before the #CHROM header line", path=path, line=n)
-        cells = text.split("\t")
-        if len(cells) != ncol:
-            raise VariantFormatError(f"expected {ncol} tab-separated fields (as in the #CHROM "
-                                     f"line), got {len(cells)} (is the file cut short?)",
-                                     path=path, line=n)
-        if not (cells[1].isascii() and cells[1].isdigit()) or int(cells[1]) > _INT32_MAX or int(cells[1]) < 1:
-            raise VariantFormatError(f"expected a position >= 1, got {excerpt(cells[1])}",
-                                     path=path, line=n, field="POS")
-        if ncol > 9:
-            keys = cells[8].split(":")
-            for key in keys:
-                if key not in defined:
-                    raise VariantFormatError(f"FORMAT key {excerpt(key)} is not defined by a "
-                                             "##FORMAT header line", path=path, line=n,
-                                             field="FORMAT")
-            for name, cell in zip(samples, cells[9:], strict=True):
-                values = cell.split(":")
-                if len(values) > len(keys):
-                    raise VariantFormatError(f"sample {excerpt(name)} has more values than the "
-                                             "FORMAT keys", path=path, line=n, field="FORMAT")
-                for key, value in zip(keys, values, strict=False):
-                    if key in ("AD", "DP"):
-                        _vcf_count(value, path=path, line=n, fld=key, sample=name)
+        _vcf_record_line(text, path=path, line=n, ncol=ncol, samples=samples, defined=defined)
     if ncol is None:
         raise VariantFormatError("no #CHROM header line (is the file cut short?)", path=path,
                                  line=n_header + 1, field="#CHROM")
     return n_header, set(defined)
+
+
+def _vcf_meta_line(text: str, *, path: Path, line: int, defined: dict[str, str]) -> None:
+    """Check a ``##FORMAT``/``##INFO`` definition (other ``##`` lines pass); record FORMAT IDs in ``defined``."""
+    for kind in ("FORMAT", "INFO"):
+        if text.startswith(f"##{kind}="):
+            body = text[len(kind) + 3:]
+            if not (body.startswith("<") and body.endswith(">")):
+                raise VariantFormatError(f"expected ##{kind}=<ID=...,Number=...,Type=...,"
+                                         f"Description=...>, got {excerpt(text)}",
+                                         path=path, line=line, field=kind)
+            present = {m.group(1) for m in _META_KEY.finditer(body[1:-1])}
+            for key in ("ID", "Number", "Type"):
+                if key not in present:
+                    raise VariantFormatError(f"##{kind} definition without {key}=",
+                                             path=path, line=line, field=kind)
+            typ = re.search(r"(?:^|,)Type=([^,>]*)", body[1:-1])
+            if typ is None or typ.group(1) not in _VCF_TYPES:
+                raise VariantFormatError(f"##{kind} Type must be one of "
+                                         f"{', '.join(_VCF_TYPES)}", path=path, line=line,
+                                         field=kind)
+            if kind == "FORMAT":
+                ident = re.search(r"(?:^|,)ID=([^,>]*)", body[1:-1])
+                defined[ident.group(1) if ident else ""] = typ.group(1)
+
+
+def _vcf_record_line(text: str, *, path: Path, line: int, ncol: int, samples: Sequence[str],
+                     defined: Mapping[str, str]) -> None:
+    """Check a record: field count, POS, FORMAT keys defined, AD/DP counts per sample."""
+    cells = text.split("\t")
+    if len(cells) != ncol:
+        raise VariantFormatError(f"expected {ncol} tab-separated fields (as in the #CHROM "
+                                 f"line), got {len(cells)} (is the file cut short?)",
+                                 path=path, line=line)
+    if not (cells[1].isascii() and cells[1].isdigit()) or int(cells[1]) > _INT32_MAX or int(cells[1]) < 1:
+        raise VariantFormatError(f"expected a position >= 1, got {excerpt(cells[1])}",
+                                 path=path, line=line, field="POS")
+    if ncol <= 9:
+        return
+    keys = cells[8].split(":")
+    for key in keys:
+        if key not in defined:
+            raise VariantFormatError(f"FORMAT key {excerpt(key)} is not defined by a "
+                                     "##FORMAT header line", path=path, line=line,
+                                     field="FORMAT")
+    for name, cell in zip(samples, cells[9:], strict=True):
+        values = cell.split(":")
+        if len(values) > len(keys):
+            raise VariantFormatError(f"sample {excerpt(name)} has more values than the "
+                                     "FORMAT keys", path=path, line=line, field="FORMAT")
+        for key, value in zip(keys, values, strict=False):
+            if key in ("AD", "DP"):
+                _vcf_count(value, path=path, line=line, fld=key, sample=name)
 
 
 def read_vcf(path: str | Path, *, samples: Sequence[str] | None = None) -> VariantTable:
@@ -288,96 +300,140 @@ def read_vcf(path: str | Path, *, samples: Sequence[str] | None = None) -> Varia
     if not p.is_file():
         raise VariantFormatError("no such file", path=p)
     n_header, formats = _vcf_prescan(p)
+    vcf = _open_vcf(p)
+    rows = _VcfRows()
+    try:
+        wanted, cols = _vcf_samples(list(vcf.samples), formats, samples, path=p, line=n_header)
+        has_dp = "DP" in formats
+        for line, v in _vcf_records(vcf, path=p, n_header=n_header):
+            if not v.ALT:
+                continue
+            ad, dp, gene = _vcf_values(v, has_dp, path=p, line=line)
+            for ai, alt_allele in enumerate(v.ALT):
+                a_row, d_row = _allele_counts(ad, dp, ai, cols, wanted, path=p, line=line)
+                mid = v.ID if (v.ID and len(v.ALT) == 1) else f"{v.CHROM}:{v.POS}:{v.REF}>{alt_allele}"
+                rows.add(mid, _chrom_key(v.CHROM), int(v.POS), gene, a_row, d_row)
+    finally:
+        vcf.close()
+    return rows.table(wanted, path=p)
+
+
+def _open_vcf(p: Path) -> Any:
+    """cyvcf2's reader, with htslib's own error prints silenced (errors reach the user as VariantFormatError)."""
     from cyvcf2 import VCF
     from cyvcf2.cyvcf2 import set_htslib_log_level
 
-    set_htslib_log_level(0)  # errors reach the user as VariantFormatError, not as htslib prints
+    set_htslib_log_level(0)
     try:
-        vcf = VCF(str(p), gts012=True, lazy=True)
+        return VCF(str(p), gts012=True, lazy=True)
     except Exception as exc:  # cyvcf2 raises plain Exception on bad headers
         raise VariantFormatError(f"cannot parse VCF header ({excerpt(str(exc))})", path=p) from None
+
+
+def _vcf_samples(header_samples: list[str], formats: set[str], samples: Sequence[str] | None, *,
+                 path: Path, line: int) -> tuple[list[str], list[int]]:
+    """The sample names to read and their columns; errors for no samples, no AD, unknown names."""
+    if not header_samples:
+        raise VariantFormatError("the VCF has no sample columns; per-sample AD counts are needed",
+                                 path=path, line=line, field="#CHROM")
+    if "AD" not in formats:
+        raise VariantFormatError(
+            "no FORMAT field AD (allele depths) in the header; per-sample ref,alt read counts "
+            "are required (DP alone is not enough)", path=path, line=line, field="FORMAT/AD")
+    wanted = list(samples) if samples is not None else header_samples
+    missing = [s for s in wanted if s not in header_samples]
+    if missing:
+        raise VariantFormatError(
+            f"sample(s) {_some(missing)} not in the VCF; its samples are "
+            f"{_some(header_samples)}", path=path, line=line, field="#CHROM")
+    return wanted, [header_samples.index(s) for s in wanted]
+
+
+def _vcf_records(vcf: Any, *, path: Path, n_header: int) -> Iterator[tuple[int, Any]]:
+    """(line number, record) of each record; htslib's bare exceptions become located errors."""
+    line = n_header
+    records = iter(vcf)
+    while True:
+        try:
+            v = next(records)
+        except StopIteration:
+            return
+        except Exception as exc:  # htslib: bare Exception("error parsing variant ...")
+            raise VariantFormatError(f"malformed VCF record ({excerpt(str(exc))})", path=path,
+                                     line=line + 1) from None
+        line += 1
+        yield line, v
+
+
+def _vcf_values(v: Any, has_dp: bool, *, path: Path, line: int) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+    """The record's AD and DP arrays (one row per sample) and its gene."""
     try:
-        header_samples = list(vcf.samples)
-        if not header_samples:
-            raise VariantFormatError("the VCF has no sample columns; per-sample AD counts are needed",
-                                     path=p, line=n_header, field="#CHROM")
-        if "AD" not in formats:
+        ad = v.format("AD")
+        dp = v.format("DP") if has_dp else None
+        gene = _gene_from_info(v.INFO)
+    except Exception as exc:  # cyvcf2: KeyError/ValueError on header-record mismatches
+        raise VariantFormatError(f"cannot read FORMAT/INFO values ({type(exc).__name__}: "
+                                 f"{excerpt(str(exc))})", path=path, line=line) from None
+    if ad is None:
+        raise VariantFormatError("record has no AD value", path=path, line=line, field="FORMAT/AD")
+    if ad.ndim != 2 or (dp is not None and dp.ndim != 2):
+        raise VariantFormatError("AD/DP values do not form one row per sample", path=path,
+                                 line=line, field="FORMAT/AD")
+    return ad, dp, gene
+
+
+def _allele_counts(ad: np.ndarray, dp: np.ndarray | None, ai: int, cols: Sequence[int], wanted: Sequence[str], *,
+                   path: Path, line: int) -> tuple[list[int], list[int]]:
+    """Alt reads and depth per wanted sample for ALT allele ``ai`` (depth: DP where given, at least alt)."""
+    a_row: list[int] = []
+    d_row: list[int] = []
+    for c, name in zip(cols, wanted, strict=True):
+        if ad.shape[1] < ai + 2:
             raise VariantFormatError(
-                "no FORMAT field AD (allele depths) in the header; per-sample ref,alt read counts "
-                "are required (DP alone is not enough)", path=p, line=n_header, field="FORMAT/AD")
-        has_dp = "DP" in formats
-        wanted = list(samples) if samples is not None else header_samples
-        missing = [s for s in wanted if s not in header_samples]
-        if missing:
+                f"AD of sample {excerpt(name)} has {ad.shape[1]} value(s); expected ref and alt counts",
+                path=path, line=line, field="FORMAT/AD")
+        ref_n, alt_n = int(ad[c, 0]), int(ad[c, ai + 1])
+        if ref_n < 0 or alt_n < 0:
             raise VariantFormatError(
-                f"sample(s) {_some(missing)} not in the VCF; its samples are "
-                f"{_some(header_samples)}", path=p, line=n_header, field="#CHROM")
-        cols = [header_samples.index(s) for s in wanted]
-        ids: list[str] = []
-        chroms: list[str] = []
-        poss: list[int] = []
-        genes: list[str | None] = []
-        alts: list[list[int]] = []
-        depths: list[list[int]] = []
-        line = n_header
-        records = iter(vcf)
-        while True:
-            try:
-                v = next(records)
-            except StopIteration:
-                break
-            except Exception as exc:  # htslib: bare Exception("error parsing variant ...")
-                raise VariantFormatError(f"malformed VCF record ({excerpt(str(exc))})", path=p,
-                                         line=line + 1) from None
-            line += 1
-            if not v.ALT:
-                continue
-            try:
-                ad = v.format("AD")
-                dp = v.format("DP") if has_dp else None
-                gene = _gene_from_info(v.INFO)
-            except Exception as exc:  # cyvcf2: KeyError/ValueError on header-record mismatches
-                raise VariantFormatError(f"cannot read FORMAT/INFO values ({type(exc).__name__}: "
-                                         f"{excerpt(str(exc))})", path=p, line=line) from None
-            if ad is None:
-                raise VariantFormatError("record has no AD value", path=p, line=line, field="FORMAT/AD")
-            if ad.ndim != 2 or (dp is not None and dp.ndim != 2):
-                raise VariantFormatError("AD/DP values do not form one row per sample", path=p,
-                                         line=line, field="FORMAT/AD")
-            for ai, alt_allele in enumerate(v.ALT):
-                a_row: list[int] = []
-                d_row: list[int] = []
-                for c, name in zip(cols, wanted, strict=True):
-                    if ad.shape[1] < ai + 2:
-                        raise VariantFormatError(
-                            f"AD of sample {excerpt(name)} has {ad.shape[1]} value(s); expected ref and alt counts",
-                            path=p, line=line, field="FORMAT/AD")
-                    ref_n, alt_n = int(ad[c, 0]), int(ad[c, ai + 1])
-                    if ref_n < 0 or alt_n < 0:
-                        raise VariantFormatError(
-                            f"AD of sample {excerpt(name)} is missing or negative ({ref_n},{alt_n}); "
-                            "expected non-negative integers", path=p, line=line, field="FORMAT/AD")
-                    depth = ref_n + alt_n
-                    if dp is not None and int(dp[c, 0]) >= 0:
-                        depth = max(int(dp[c, 0]), alt_n)
-                    a_row.append(alt_n)
-                    d_row.append(depth)
-                mid = v.ID if (v.ID and len(v.ALT) == 1) else f"{v.CHROM}:{v.POS}:{v.REF}>{alt_allele}"
-                ids.append(mid)
-                chroms.append(_chrom_key(v.CHROM))
-                poss.append(int(v.POS))
-                genes.append(gene)
-                alts.append(a_row)
-                depths.append(d_row)
-    finally:
-        vcf.close()
-    if len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise VariantFormatError(f"mutation {excerpt(dup)} occurs twice", path=p, field="ID")
-    k = len(wanted)
-    return VariantTable(tuple(wanted), tuple(ids), tuple(chroms), tuple(poss), tuple(genes),
-                        np.asarray(alts, dtype=np.int64).reshape(-1, k),
-                        np.asarray(depths, dtype=np.int64).reshape(-1, k))
+                f"AD of sample {excerpt(name)} is missing or negative ({ref_n},{alt_n}); "
+                "expected non-negative integers", path=path, line=line, field="FORMAT/AD")
+        depth = ref_n + alt_n
+        if dp is not None and int(dp[c, 0]) >= 0:
+            depth = max(int(dp[c, 0]), alt_n)
+        a_row.append(alt_n)
+        d_row.append(depth)
+    return a_row, d_row
+
+
+@dataclass
+class _VcfRows:
+    """Mutations read so far, one row each (an ALT allele of a record)."""
+
+    ids: list[str] = field(default_factory=list)
+    chroms: list[str] = field(default_factory=list)
+    poss: list[int] = field(default_factory=list)
+    genes: list[str | None] = field(default_factory=list)
+    alts: list[list[int]] = field(default_factory=list)
+    depths: list[list[int]] = field(default_factory=list)
+
+    def add(self, mid: str, chrom: str, pos: int, gene: str | None, alt: list[int], depth: list[int]) -> None:
+        self.ids.append(mid)
+        self.chroms.append(chrom)
+        self.poss.append(pos)
+        self.genes.append(gene)
+        self.alts.append(alt)
+        self.depths.append(depth)
+
+    def table(self, wanted: Sequence[str], *, path: Path) -> VariantTable:
+        """The table; a mutation ID that occurs twice is an error."""
+        ids = self.ids
+        if len(set(ids)) != len(ids):
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise VariantFormatError(f"mutation {excerpt(dup)} occurs twice", path=path, field="ID")
+        k = len(wanted)
+        return VariantTable(tuple(wanted), tuple(ids), tuple(self.chroms), tuple(self.poss), tuple(self.genes),
+                            np.asarray(self.alts, dtype=np.int64).reshape(-1, k),
+                            np.asarray(self.depths, dtype=np.int64).reshape(-1, k))
 
 
 # ------------------------------------------------------------------------------------------- MAF

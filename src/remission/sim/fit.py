@@ -47,7 +47,14 @@ from scipy.special import log_ndtr
 from remission.domain.parameters import Rule
 from remission.errors import ValidationError
 from remission.sim.measure import STATUS_NEGATIVE, STATUS_PNQ, measure_mrd
-from remission.sim.model import STEIN_KEYS, Schedule, VirtualPatients, cart_log_level, simulate
+from remission.sim.model import (
+    STEIN_KEYS,
+    Schedule,
+    SimResult,
+    VirtualPatients,
+    cart_log_level,
+    simulate,
+)
 from remission.sim.parameters import resolve_sim, value
 
 __all__ = ["MrdObservations", "SimFit", "TreatmentHistory", "fit_patient", "recovery_study"]
@@ -120,10 +127,7 @@ class SimFit:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        def q(a: np.ndarray) -> dict[str, float]:
-            return {"q05": float(np.quantile(a, 0.05)), "q50": float(np.median(a)),
-                    "q95": float(np.quantile(a, 0.95))}
-
+        q = _quantiles
         return {
             "label": "model projection",
             "method": self.method,
@@ -184,109 +188,170 @@ def fit_patient(obs: MrdObservations, *, seed: int, history: TreatmentHistory | 
         ``(day, aplastic)`` B-cell observations after CAR-T.
     now_day
         Day whose state starts projections (default: the last observation).
+
+    Steps: :class:`_FitPrior` (prior over the parameters), :class:`_FitModel` (simulate and score
+    proposals), :func:`_importance_sample` (two rounds), then the summaries
+    (:func:`_fit_band`, :func:`_patients_now`, :func:`_cd19neg_summary`).
     """
     r = resolve_sim() if rules is None else rules
-    if obs.n == 0:
-        raise ValidationError("obs must hold at least one MRD result, but was empty")
-    if np.any(np.diff(obs.days) < 0) or obs.days[0] < 0:
-        raise ValidationError("obs.days must be >= 0 and in date order, but were not")
-    if n_proposals < 100 or n_draws < 10:
-        raise ValidationError(f"n_proposals must be >= 100 and n_draws >= 10, but were {n_proposals!r}, {n_draws!r}")
+    _check_fit_inputs(obs, n_proposals, n_draws)
     hist = history or TreatmentHistory()
     last = math.ceil(obs.days.max())
     now = last if now_day is None else int(now_day)
     horizon = max(last, now, 1)  # one result only (e.g. the latest is negative): simulate a day
     ss = np.random.SeedSequence(seed)
     rngs = [np.random.default_rng(c) for c in ss.spawn(4)]
-    lo_b, hi_b = (float(x) for x in value(r, "fit_log10_burden_range"))
-    td_med = math.log(value(r, "doubling_time_median_days"))
-    td_sd = value(r, "doubling_time_sdlog")
-    sigma = value(r, "fit_sigma_log10")
-    eps = value(r, "fit_bca_misclassification")
-    obs_idx = np.round(obs.days).astype(int)
-
     # with CD19-directed therapy in the window the CD19-negative share is identifiable: fit it
     neg_dim = hist.cart_day is not None or bool(hist.blina_days)
-    lo_n, hi_n = (float(x) for x in value(r, "fit_log10_cd19neg_range"))
+    prior = _FitPrior.from_rules(r, neg_dim)
+    model = _FitModel(r, obs, hist, stein, tuple(bca), now, horizon, neg_dim)
+    x2, w, res2, pts2 = _importance_sample(prior, model, n_proposals, rngs)
+    ess = float(1.0 / np.sum(w * w))
+    idx = _systematic(w, n_draws, rngs[3])
+    assert res2.trajectory is not None
+    band_days, band = _fit_band(res2.trajectory[idx], horizon)
+    now_pts = _patients_now(res2, pts2, idx)
+    warnings = []
+    if ess < 50:
+        warnings.append(f"effective sample size {ess:.0f} is small: the posterior may be poorly resolved")
+    extra = _cd19neg_summary(x2[idx, 2], now_pts) if neg_dim else {}
+    return SimFit(x2[idx, 0], np.exp(x2[idx, 1]), now, now_pts, ess, n_proposals, band_days, band, obs,
+                  "adaptive importance sampling (2 rounds) + resampling; censored log10-normal MRD likelihood",
+                  tuple(warnings), dict(stein) if stein is not None else None, extra)
 
-    def draw_prior(k: int, rng: np.random.Generator) -> np.ndarray:
-        cols = [rng.uniform(lo_b, hi_b, k), td_med + td_sd * rng.normal(size=k)]
-        if neg_dim:
-            cols.append(rng.uniform(lo_n, hi_n, k))
+
+def _check_fit_inputs(obs: MrdObservations, n_proposals: int, n_draws: int) -> None:
+    if obs.n == 0:
+        raise ValidationError("obs must hold at least one MRD result, but was empty")
+    if np.any(np.diff(obs.days) < 0) or obs.days[0] < 0:
+        raise ValidationError("obs.days must be >= 0 and in date order, but were not")
+    if n_proposals < 100 or n_draws < 10:
+        raise ValidationError(f"n_proposals must be >= 100 and n_draws >= 10, but were {n_proposals!r}, {n_draws!r}")
+
+
+@dataclass(frozen=True)
+class _FitPrior:
+    """Prior of (log10 burden at day 0, log doubling time[, log10 CD19-negative share]): uniform, normal, uniform."""
+
+    lo_b: float
+    hi_b: float
+    td_med: float
+    td_sd: float
+    neg_dim: bool
+    lo_n: float
+    hi_n: float
+
+    @classmethod
+    def from_rules(cls, r: Mapping[str, Rule], neg_dim: bool) -> _FitPrior:
+        lo_b, hi_b = (float(x) for x in value(r, "fit_log10_burden_range"))
+        lo_n, hi_n = (float(x) for x in value(r, "fit_log10_cd19neg_range"))
+        return cls(lo_b, hi_b, math.log(value(r, "doubling_time_median_days")), value(r, "doubling_time_sdlog"),
+                   neg_dim, lo_n, hi_n)
+
+    def draw(self, k: int, rng: np.random.Generator) -> np.ndarray:
+        cols = [rng.uniform(self.lo_b, self.hi_b, k), self.td_med + self.td_sd * rng.normal(size=k)]
+        if self.neg_dim:
+            cols.append(rng.uniform(self.lo_n, self.hi_n, k))
         return np.column_stack(cols)
 
-    def log_prior(x: np.ndarray) -> np.ndarray:
+    def log_pdf(self, x: np.ndarray) -> np.ndarray:
+        lo_b, hi_b, td_sd = self.lo_b, self.hi_b, self.td_sd
         inside = (x[:, 0] >= lo_b) & (x[:, 0] <= hi_b)
-        z = (x[:, 1] - td_med) / td_sd
+        z = (x[:, 1] - self.td_med) / td_sd
         lp = np.where(inside, -math.log(hi_b - lo_b), -np.inf) - 0.5 * z * z - math.log(td_sd) - _HALF_LOG_2PI
-        if neg_dim:
+        if self.neg_dim:
+            lo_n, hi_n = self.lo_n, self.hi_n
             lp = lp + np.where((x[:, 2] >= lo_n) & (x[:, 2] <= hi_n), -math.log(hi_n - lo_n), -np.inf)
         return lp
 
-    def run(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Any, VirtualPatients]:
-        m = x.shape[0]
-        neg = 10.0 ** np.minimum(x[:, 2], 0.0) if neg_dim else None
+
+@dataclass(frozen=True)
+class _FitModel:
+    """Simulates proposals over the patient's history and scores them against the observations."""
+
+    r: Mapping[str, Rule]
+    obs: MrdObservations
+    hist: TreatmentHistory
+    stein: Mapping[str, float] | None
+    bca: tuple[tuple[float, bool], ...]
+    now: int
+    horizon: int
+    neg_dim: bool
+
+    def run(self, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, SimResult, VirtualPatients]:
+        """Log-likelihood of each proposal row of ``x``, with its simulation and patients."""
+        r, m = self.r, x.shape[0]
+        neg = 10.0 ** np.minimum(x[:, 2], 0.0) if self.neg_dim else None
         pts = VirtualPatients.sample(m, rng, r, burden0=10.0 ** x[:, 0], doubling_time_days=np.exp(x[:, 1]),
                                      cd19neg_fraction0=neg)
-        if stein is not None:
+        if self.stein is not None:
             pts = VirtualPatients(pts.burden0, pts.growth_per_day, pts.cd19neg_fraction0, pts.cd22low_fraction0,
-                                  {k: np.full(m, float(stein[k])) for k in STEIN_KEYS})
-        res = simulate(pts, hist.schedule(m), rng, horizon_days=horizon, rules=r, assessment_days=[now],
-                       record=True)
+                                  {k: np.full(m, float(self.stein[k])) for k in STEIN_KEYS})
+        res = simulate(pts, self.hist.schedule(m), rng, horizon_days=self.horizon, rules=r,
+                       assessment_days=[self.now], record=True)
         assert res.trajectory is not None
         with np.errstate(divide="ignore"):
-            lf = np.log10(res.trajectory[:, obs_idx])
-        ll = _loglik(lf, obs, sigma)
-        if bca and hist.cart_day is not None:
-            works = res.cart_product_works if res.cart_product_works is not None else np.ones(m, bool)
-            for day, aplastic in bca:
-                tau = np.full(m, float(day) - hist.cart_day)
-                func = works & (cart_log_level(tau, pts.stein) >= math.log(value(r, "cart_functional_copies")))
-                ll += np.where(func == bool(aplastic), math.log1p(-eps), math.log(eps))
+            lf = np.log10(res.trajectory[:, np.round(self.obs.days).astype(int)])
+        ll = _loglik(lf, self.obs, value(r, "fit_sigma_log10"))
+        if self.bca and self.hist.cart_day is not None:
+            self._add_bca_loglik(ll, res, pts, self.hist.cart_day)
         return ll, res, pts
 
-    # round 1: prior
-    x1 = draw_prior(n_proposals, rngs[0])
-    ll1, _, _ = run(x1, rngs[1])
+    def _add_bca_loglik(self, ll: np.ndarray, res: SimResult, pts: VirtualPatients, cart_day: float) -> None:
+        """Add to ``ll`` the B-cell observations: functional CAR-T or not, misclassified with probability eps."""
+        m, eps = pts.n, value(self.r, "fit_bca_misclassification")
+        works = res.cart_product_works if res.cart_product_works is not None else np.ones(m, bool)
+        for day, aplastic in self.bca:
+            tau = np.full(m, float(day) - cart_day)
+            func = works & (cart_log_level(tau, pts.stein) >= math.log(value(self.r, "cart_functional_copies")))
+            ll += np.where(func == bool(aplastic), math.log1p(-eps), math.log(eps))
+
+
+def _importance_sample(prior: _FitPrior, model: _FitModel, n_proposals: int, rngs: list[np.random.Generator]
+                       ) -> tuple[np.ndarray, np.ndarray, SimResult, VirtualPatients]:
+    """Round 1 from the prior; round 2 from a defensive mixture (80 % a Gaussian fitted to round 1,
+    20 % the prior). Returns round 2's proposals, normalised weights, simulation and patients."""
+    x1 = prior.draw(n_proposals, rngs[0])
+    ll1, _, _ = model.run(x1, rngs[1])
     w1 = _normalise(ll1)
-    # round 2: defensive mixture of a Gaussian fitted to round 1 and the prior
     mean = w1 @ x1
     cov = 2.0 * np.cov(x1.T, aweights=w1 + 1e-300) + np.diag(np.full(x1.shape[1], 1e-4))
     n_g = int(0.8 * n_proposals)
     xg = rngs[2].multivariate_normal(mean, cov, size=n_g)
-    xp = draw_prior(n_proposals - n_g, rngs[2])
+    xp = prior.draw(n_proposals - n_g, rngs[2])
     x2 = np.vstack([xg, xp])
-    ll2, res2, pts2 = run(x2, rngs[3])
+    ll2, res2, pts2 = model.run(x2, rngs[3])
     log_q = np.logaddexp(math.log(0.8) + _mvn_logpdf(x2, mean, cov),
-                         math.log(0.2) + log_prior(x2))
-    lw = ll2 + log_prior(x2) - log_q
-    w = _normalise(lw)
-    ess = float(1.0 / np.sum(w * w))
-    idx = _systematic(w, n_draws, rngs[3])
-    assert res2.trajectory is not None
-    traj = res2.trajectory[idx]
-    band_days = np.arange(horizon + 1)
+                         math.log(0.2) + prior.log_pdf(x2))
+    lw = ll2 + prior.log_pdf(x2) - log_q
+    return x2, _normalise(lw), res2, pts2
+
+
+def _fit_band(traj: np.ndarray, horizon: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Days 0..horizon and the 5/50/95 % quantiles of log10 MRD of the resampled trajectories."""
     with np.errstate(divide="ignore"):
         lt = np.log10(np.maximum(traj, 1e-12))
     band = {"q05": np.quantile(lt, 0.05, axis=0), "q50": np.median(lt, axis=0), "q95": np.quantile(lt, 0.95, axis=0)}
-    neg_share = res2.cd19neg_share_at[idx, 0]
-    now_pts = VirtualPatients(res2.burden_at[idx, 0], pts2.growth_per_day[idx],
-                              np.where(np.isfinite(neg_share), neg_share, 0.0),
-                              pts2.cd22low_fraction0[idx], {k: v[idx] for k, v in pts2.stein.items()})
-    warnings = []
-    if ess < 50:
-        warnings.append(f"effective sample size {ess:.0f} is small: the posterior may be poorly resolved")
-    extra: dict[str, Any] = {}
-    if neg_dim:
-        ln = x2[idx, 2]
-        extra["log10_cd19neg_fraction_at_first_result"] = {
-            "q05": float(np.quantile(ln, 0.05)), "q50": float(np.median(ln)), "q95": float(np.quantile(ln, 0.95))}
-        extra["cd19neg_share_now"] = {"q05": float(np.quantile(now_pts.cd19neg_fraction0, 0.05)),
-                                      "q50": float(np.median(now_pts.cd19neg_fraction0)),
-                                      "q95": float(np.quantile(now_pts.cd19neg_fraction0, 0.95))}
-    return SimFit(x2[idx, 0], np.exp(x2[idx, 1]), now, now_pts, ess, n_proposals, band_days, band, obs,
-                  "adaptive importance sampling (2 rounds) + resampling; censored log10-normal MRD likelihood",
-                  tuple(warnings), dict(stein) if stein is not None else None, extra)
+    return np.arange(horizon + 1), band
+
+
+def _patients_now(res: SimResult, pts: VirtualPatients, idx: np.ndarray) -> VirtualPatients:
+    """The resampled draws' state on the ``now`` day (the one assessment day), for projections."""
+    neg_share = res.cd19neg_share_at[idx, 0]
+    return VirtualPatients(res.burden_at[idx, 0], pts.growth_per_day[idx],
+                           np.where(np.isfinite(neg_share), neg_share, 0.0),
+                           pts.cd22low_fraction0[idx], {k: v[idx] for k, v in pts.stein.items()})
+
+
+def _cd19neg_summary(log10_neg0: np.ndarray, now_pts: VirtualPatients) -> dict[str, Any]:
+    """Quantiles of the fitted CD19-negative share at the first result and now."""
+    return {"log10_cd19neg_fraction_at_first_result": _quantiles(log10_neg0),
+            "cd19neg_share_now": _quantiles(now_pts.cd19neg_fraction0)}
+
+
+def _quantiles(a: np.ndarray) -> dict[str, float]:
+    """The 5 %, 50 % and 95 % quantiles of ``a``."""
+    return {"q05": float(np.quantile(a, 0.05)), "q50": float(np.median(a)), "q95": float(np.quantile(a, 0.95))}
 
 
 def _normalise(lw: np.ndarray) -> np.ndarray:

@@ -213,6 +213,7 @@ class _Machine:
                 self.was_negative = True
 
     def mrd(self, m: MrdResult) -> None:
+        """An MRD value after a relapse: at the M1 limit, negative, or detectable below it."""
         if self.relapse_number == 0 or m.date is None:
             return
         if self.status == "haematological_relapse" and not self.therapy_started:
@@ -221,36 +222,45 @@ class _Machine:
         self.mrd_dates.add(when)
         ev = [StateEvidence(date=when, kind="mrd", text=_mrd_text(m))]
         cr_lim = float(self.r["cr_marrow_blast_fraction"].value)
+        if compare_to_threshold(m, cr_lim):
+            self._mrd_at_m1(m, when, ev, cr_lim)
+        elif m.status == "negative":
+            self._mrd_negative(m, when, ev)
+        else:
+            self._mrd_detectable(m, when, ev)
+
+    def _mrd_at_m1(self, m: MrdResult, when: dt.date, ev: list[StateEvidence], cr_lim: float) -> None:
+        """Marrow MRD at or above the M1 limit: refractory after relapse, else molecular relapse."""
+        if self.status in ("haematological_relapse", "refractory"):
+            self.enter("refractory", when, f"refractory: marrow MRD {m.display()} (M1 limit "
+                       f"{cr_lim * 100:g} %)", ev, ["cr_marrow_blast_fraction"])
+        else:
+            self.enter("molecular_relapse", when,
+                       f"MRD {m.display()} in marrow at or above the M1 limit: haematological "
+                       "relapse to be confirmed (Buchmann 2022)", ev,
+                       ["molecular_relapse_threshold"])
+
+    def _mrd_negative(self, m: MrdResult, when: dt.date, ev: list[StateEvidence]) -> None:
+        """MRD-negative: CR MRD-negative at sufficient sensitivity, else MRD unknown."""
+        sens = float(self.r["mrd_negative_min_sensitivity"].value)
+        self.pending = None
+        self.progressing = False
+        if m.lod is not None and m.lod <= sens:
+            self.was_negative = True
+            self.enter("cr_mrd_negative", when,
+                       f"complete remission, MRD-negative ({_method(m)}, {_material(m)}, "
+                       f"sensitivity {m.lod:.0e})", ev)
+        elif self.status != "cr_mrd_negative":
+            self.enter("cr_mrd_unknown", when,
+                       f"complete remission, MRD negative at insufficient sensitivity "
+                       f"({_method(m)}, LoD {m.lod:.0e} > {sens:.0e})" if m.lod is not None
+                       else "complete remission, MRD negative without a stated sensitivity",
+                       ev)
+
+    def _mrd_detectable(self, m: MrdResult, when: dt.date, ev: list[StateEvidence]) -> None:
+        """Detectable MRD below the M1 limit: recurrence, progression, or CR MRD-positive."""
         thr = float(self.r["molecular_relapse_threshold"].value)
-        high = compare_to_threshold(m, cr_lim)
-        if high:
-            if self.status in ("haematological_relapse", "refractory"):
-                self.enter("refractory", when, f"refractory: marrow MRD {m.display()} (M1 limit "
-                           f"{cr_lim * 100:g} %)", ev, ["cr_marrow_blast_fraction"])
-            else:
-                self.enter("molecular_relapse", when,
-                           f"MRD {m.display()} in marrow at or above the M1 limit: haematological "
-                           "relapse to be confirmed (Buchmann 2022)", ev,
-                           ["molecular_relapse_threshold"])
-            return
         key = f"{m.method}/{m.material or 'bone_marrow'}"
-        if m.status == "negative":
-            sens = float(self.r["mrd_negative_min_sensitivity"].value)
-            self.pending = None
-            self.progressing = False
-            if m.lod is not None and m.lod <= sens:
-                self.was_negative = True
-                self.enter("cr_mrd_negative", when,
-                           f"complete remission, MRD-negative ({_method(m)}, {_material(m)}, "
-                           f"sensitivity {m.lod:.0e})", ev)
-            elif self.status != "cr_mrd_negative":
-                self.enter("cr_mrd_unknown", when,
-                           f"complete remission, MRD negative at insufficient sensitivity "
-                           f"({_method(m)}, LoD {m.lod:.0e} > {sens:.0e})" if m.lod is not None
-                           else "complete remission, MRD negative without a stated sensitivity",
-                           ev)
-            return
-        # detectable, below the M1 limit
         above = compare_to_threshold(m, thr)
         prev = self.prev_q.get(key)
         if m.status == "positive":
@@ -258,42 +268,54 @@ class _Machine:
         if self.status == "molecular_relapse" or (self.status == "refractory" and self.progressing):
             self.periods[-1]["evidence"].extend(ev)  # detectable MRD does not end it
             return
-        conf = ["molecular_relapse_threshold", "molecular_relapse_require_confirmation"]
         if above and m.status == "positive" and self.was_negative:
-            if self.pending is not None:
-                first = self.pending
-                self.pending = None
-                self._molecular(first.date or when, ev,
-                                f"MRD recurrence {first.display()} ({_method(first)}, {first.date}) "
-                                f"confirmed by {m.display()} on {when}", replace_last=True)
-            elif self.r["molecular_relapse_require_confirmation"].value:
-                self.pending = m
-                self.enter("cr_mrd_positive", when,
-                           f"MRD recurrence {m.display()} ({_method(m)}) after negativity, not yet "
-                           "confirmed", ev, conf)
-            else:
-                self._molecular(when, ev, f"MRD recurrence {m.display()} ({_method(m)})")
+            self._mrd_recurrence(m, when, ev)
             return
-        if above and m.status == "positive" and prev is not None and prev.value and m.value:
-            rise = math.log10(m.value / prev.value)
-            need = float(self.r["molecular_progression_log_increase"].value)
-            if rise >= need:
-                self.used.add("molecular_progression_log_increase")
-                text = (f"MRD progression {prev.display()} ({prev.date}) → {m.display()} ({when}), "
-                        f"+{rise:.1f} log ({_method(m)})")
-                if self.was_negative:
-                    self._molecular(when, ev, text)
-                else:
-                    self.progressing = True
-                    self.enter("refractory", when,
-                               f"refractory: {text}, without MRD negativity since relapse "
-                               f"{self.relapse_number}", ev,
-                               ["molecular_progression_log_increase", "molecular_relapse_threshold"])
-                return
+        if (above and m.status == "positive" and prev is not None and prev.value and m.value
+                and self._mrd_progression(m, prev, when, ev)):
+            return
         after = " after negativity" if self.was_negative else ""
         self.enter("cr_mrd_positive", when,
                    f"complete remission, MRD-positive{after}: {m.display()} ({_method(m)}, "
                    f"{_material(m)})", ev)
+
+    def _mrd_recurrence(self, m: MrdResult, when: dt.date, ev: list[StateEvidence]) -> None:
+        """MRD at or above the threshold after negativity: molecular relapse (once confirmed, if required)."""
+        conf = ["molecular_relapse_threshold", "molecular_relapse_require_confirmation"]
+        if self.pending is not None:
+            first = self.pending
+            self.pending = None
+            self._molecular(first.date or when, ev,
+                            f"MRD recurrence {first.display()} ({_method(first)}, {first.date}) "
+                            f"confirmed by {m.display()} on {when}", replace_last=True)
+        elif self.r["molecular_relapse_require_confirmation"].value:
+            self.pending = m
+            self.enter("cr_mrd_positive", when,
+                       f"MRD recurrence {m.display()} ({_method(m)}) after negativity, not yet "
+                       "confirmed", ev, conf)
+        else:
+            self._molecular(when, ev, f"MRD recurrence {m.display()} ({_method(m)})")
+
+    def _mrd_progression(self, m: MrdResult, prev: MrdResult, when: dt.date, ev: list[StateEvidence]) -> bool:
+        """A rise by the progression log increase since ``prev``: molecular relapse after negativity,
+        else refractory. Returns whether it was one."""
+        assert m.value and prev.value
+        rise = math.log10(m.value / prev.value)
+        need = float(self.r["molecular_progression_log_increase"].value)
+        if rise < need:
+            return False
+        self.used.add("molecular_progression_log_increase")
+        text = (f"MRD progression {prev.display()} ({prev.date}) → {m.display()} ({when}), "
+                f"+{rise:.1f} log ({_method(m)})")
+        if self.was_negative:
+            self._molecular(when, ev, text)
+        else:
+            self.progressing = True
+            self.enter("refractory", when,
+                       f"refractory: {text}, without MRD negativity since relapse "
+                       f"{self.relapse_number}", ev,
+                       ["molecular_progression_log_increase", "molecular_relapse_threshold"])
+        return True
 
     def _molecular(self, when: dt.date, ev: list[StateEvidence], text: str,
                    replace_last: bool = False) -> None:
@@ -488,6 +510,40 @@ def disease_state(
     """
     r = resolve(STATE_RULES, rules)
     cart_map = as_mapping(cart)
+    m = _replay(case, mrd, r)
+    now = as_of or _latest_date(case, mrd)
+    periods = [StatePeriod(status=p["status"], label=p["label"], start=p["start"], end=p["end"],
+                           line=p["line"], definition=DEFINITIONS[p["status"]],
+                           evidence=tuple(p["evidence"]), rests_on=tuple(sorted(p["rests_on"])))
+               for p in m.periods]
+    current = periods[-1]
+
+    antigens = _antigens(case, r)
+    if antigens:
+        m.used.add("antigen_positive_min_percent")
+    cart_status = _cart_status(case, cart_map, now)
+    burden = _burden(case, mrd)
+    last_rel = case.relapses[-1] if case.relapses else None
+    after = [b for b in burden if last_rel is not None and b.date >= last_rel.date]
+    current_burden = after[-1] if after else None
+
+    last_hsct = max((h.date for h in case.transplants), default=None)
+    alerts = _alerts(case, m, current, mrd, antigens, cart_status, last_hsct)
+
+    return DiseaseState(
+        as_of=now, current=current, in_remission=current.status not in NOT_IN_REMISSION,
+        periods=tuple(periods), line=current.line, mrd_latest=tuple(_mrd_latest(mrd)),
+        antigens=tuple(antigens), cart=cart_status, burden=tuple(burden),
+        current_burden=current_burden,
+        days_since_hsct=(now - last_hsct).days if last_hsct else None, last_hsct=last_hsct,
+        alerts=tuple(alerts),
+        immune=tuple(sorted(immune, key=lambda p: p.date)),
+        rules=tuple(rests_on(r[n] for n in sorted(m.used | {n for n, x in r.items() if x.tag == "user"}))),
+    )
+
+
+def _replay(case: Case, mrd: Sequence[MrdResult], r: Mapping[str, Rule]) -> _Machine:
+    """Run the state machine over the case's events in date order."""
     m = _Machine(case, r)
     for _, _, kind, obj in _events(case, mrd):
         if kind == "relapse":
@@ -502,22 +558,20 @@ def disease_state(
             m.transplant(obj.date, obj.donor)
         elif kind == "cart":
             m.cart(obj.date, obj.product)
+    return m
+
+
+def _latest_date(case: Case, mrd: Sequence[MrdResult]) -> dt.date:
+    """The latest dated fact of the case (the default "now")."""
     dates = [case.diagnosis.date, *(x.date for x in case.relapses),
              *(t.end or t.start for t in case.therapies), *(h.date for h in case.transplants),
              *(c.date for c in case.cart_infusions), *(a.date for a in case.antigen_expression),
              *(x.date for x in mrd if x.date is not None)]
-    now = as_of or max(dates)
-    periods = [StatePeriod(status=p["status"], label=p["label"], start=p["start"], end=p["end"],
-                           line=p["line"], definition=DEFINITIONS[p["status"]],
-                           evidence=tuple(p["evidence"]), rests_on=tuple(sorted(p["rests_on"])))
-               for p in m.periods]
-    current = periods[-1]
+    return max(dates)
 
-    antigens = _antigens(case, r)
-    if antigens:
-        m.used.add("antigen_positive_min_percent")
-    cart_status = _cart_status(case, cart_map, now)
-    last_rel = case.relapses[-1] if case.relapses else None
+
+def _burden(case: Case, mrd: Sequence[MrdResult]) -> list[BurdenPoint]:
+    """Leukaemic burden over time: marrow blasts at relapses and marrow MRD (one value per day), by date."""
     burden: list[BurdenPoint] = []
     for rel in case.relapses:
         if rel.marrow_blasts_percent is not None:
@@ -535,22 +589,7 @@ def disease_state(
         burden.append(BurdenPoint(date=d, fraction=x.value, display=x.display(),
                                   source=f"MRD ({_method(x)})"))
     burden.sort(key=lambda b: b.date)
-    after = [b for b in burden if last_rel is not None and b.date >= last_rel.date]
-    current_burden = after[-1] if after else None
-
-    last_hsct = max((h.date for h in case.transplants), default=None)
-    alerts = _alerts(case, m, current, mrd, antigens, cart_status, last_hsct)
-
-    return DiseaseState(
-        as_of=now, current=current, in_remission=current.status not in NOT_IN_REMISSION,
-        periods=tuple(periods), line=current.line, mrd_latest=tuple(_mrd_latest(mrd)),
-        antigens=tuple(antigens), cart=cart_status, burden=tuple(burden),
-        current_burden=current_burden,
-        days_since_hsct=(now - last_hsct).days if last_hsct else None, last_hsct=last_hsct,
-        alerts=tuple(alerts),
-        immune=tuple(sorted(immune, key=lambda p: p.date)),
-        rules=tuple(rests_on(r[n] for n in sorted(m.used | {n for n, x in r.items() if x.tag == "user"}))),
-    )
+    return burden
 
 
 def _alerts(case: Case, m: _Machine, current: StatePeriod, mrd: Sequence[MrdResult],
