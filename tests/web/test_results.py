@@ -145,3 +145,32 @@ def test_page_sign_off_reanalyses_in_the_background(app: Any, client_for: Any) -
     assert res["status"] == "signed" and res["analysis_id"] == lab2.get("/api/v1/patients/PAT-C").json()["analysis_id"]
     page = lab2.get("/patients/PAT-C/results").text
     assert "re-analysed" in page and "re-analysis running" not in page
+
+
+def test_a_result_signed_during_a_reanalysis_is_not_left_out(app: Any, client_for: Any, monkeypatch: Any) -> None:
+    """Two server processes (``serve --workers``): a result signed on one while the other
+    re-analyses the patient. The per-process case lock cannot see it; the save's check under the
+    store's write lock must, so the re-analysis starts again and its analysis has both values."""
+    import remission.pipeline
+    from remission.app import results as svc
+
+    lab = client_for("lab")
+    st, settings = app.state.store, app.state.settings
+    r1, r2 = (lab.post("/api/v1/patients/PAT-B/results/mrd",
+                       json={"date": d, "method": "flow", "value": v, "loq": 1e-4}).json()["result_id"]
+              for d, v in (("2023-08-01", 0.001), ("2023-08-02", 0.002)))
+    svc.sign(st, r1, actor="lab2", address="test")
+    real, calls = remission.pipeline.analyze_case, []
+
+    def analyze_while_r2_is_signed(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:  # "the other process" signs R2 while this analysis runs
+            svc.sign(st, r2, actor="lab2", address="test")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(remission.pipeline, "analyze_case", analyze_while_r2_is_signed)
+    svc.reanalyse_after_sign_off(st, r1, "PAT-B", files_dir=settings.files_dir, case_roots=settings.case_roots)
+    assert len(calls) == 2  # the first analysis (without R2) was not saved; it ran again
+    newest = lab.get("/api/v1/patients/PAT-B").json()["analysis"]
+    reported = {(m["date"], m["value"]) for m in newest["mrd"] if m["method"] == "flow"}
+    assert {("2023-08-01", 0.001), ("2023-08-02", 0.002)} <= reported

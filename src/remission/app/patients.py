@@ -18,7 +18,6 @@ import datetime as dt
 import json
 import logging
 import threading
-import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
@@ -259,9 +258,11 @@ def case_lock(case_id: str) -> threading.RLock:
 
 
 def reanalyze(store: Store, case: Case, case_dir: Path, *,
-              progress: Callable[[str], None] | None = None) -> str:
+              progress: Callable[[str], None] | None = None,
+              check: Callable[[Any], None] | None = None) -> str:
     """Analyse ``case`` (every engine that has data), save it and refresh the patient index;
-    returns the analysis id. Re-analyses of one case run one at a time in this process."""
+    returns the analysis id. Re-analyses of one case run one at a time in this process; ``check``
+    runs in the save's transaction (:meth:`Store.save_analysis`) and may refuse the save."""
     from remission.app.cases import check_serialisable
     from remission.pipeline import analyze_case
 
@@ -270,7 +271,7 @@ def reanalyze(store: Store, case: Case, case_dir: Path, *,
         check_serialisable(analysis)  # no NaN/infinity reaches the store
         # a partial analysis (an engine failed on its data) is kept: the signed result is in
         # it, and the page shows the failed section and the "partial" mark
-        saved = store.save_analysis(analysis)
+        saved = store.save_analysis(analysis, check=check)
     refresh_index(store)
     prerender(store, saved.analysis_id, analysis)
     return saved.analysis_id
@@ -281,14 +282,13 @@ FIRST_SECTIONS = ("state", "risk", "options")
 _pages: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()  # (store URL, analysis id)
 _pages_lock = threading.Lock()
 _PAGES_IN_MEMORY = 256
-_draw_lock = threading.Lock()
 
 
 def rendered_page(store: Store, analysis_id: str, analysis: CaseAnalysis) -> dict[str, Any]:
     """The report's renderings of one stored analysis for the patient page: clinical facts, the
     timeline SVG and every section's HTML (``first``: risk and options; ``rest``), as plain
     strings. A stored analysis never changes, so each is rendered once and kept in the
-    ``rendered_pages`` table (and the newest few in memory); the plots cost ~1 s each to draw."""
+    ``rendered_pages`` table (and the newest few in memory)."""
     key = (store.url, analysis_id)
     with _pages_lock:
         if key in _pages:
@@ -302,13 +302,10 @@ def rendered_page(store: Store, analysis_id: str, analysis: CaseAnalysis) -> dic
         from remission.report.html import clinical_facts, render_section
         from remission.report.timeline import timeline_svg
 
-        # matplotlib's pyplot keeps global state: one drawing at a time in this process; its
-        # cosmetic warnings (e.g. an empty legend) must not turn a page into an error
-        with _draw_lock, warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=UserWarning, module="matplotlib")
-            sections = [{"name": s.name, "title": s.title, "html": str(render_section(s, analysis)),
-                         "warnings": list(s.warnings), "rests_on": list(s.rests_on)} for s in analysis.sections]
-            svg = timeline_svg(analysis)
+        # the figures are hand-written SVG (remission.report.svg): no global drawing state
+        sections = [{"name": s.name, "title": s.title, "html": str(render_section(s, analysis)),
+                     "warnings": list(s.warnings), "rests_on": list(s.rests_on)} for s in analysis.sections]
+        svg = timeline_svg(analysis)
         out = {"facts": clinical_facts(analysis.case), "timeline_svg": svg,
                "first": [s for s in sections if s["name"] in FIRST_SECTIONS],
                "rest": [s for s in sections if s["name"] not in FIRST_SECTIONS]}

@@ -286,8 +286,29 @@ def get_result(store: Store, result_id: str) -> AssayResult:
     return _row(r)
 
 
-def _merge(store: Store, case: Case, files_dir: Path) -> Case:
-    """``case`` plus every signed result of its patient not yet in it."""
+def _signed_ids(conn: Connection, case_id: str) -> frozenset[str]:
+    c = T.assay_results.c
+    return frozenset(conn.execute(sa.select(c.result_id).where(c.case_id == case_id, c.status == "signed"))
+                     .scalars().all())
+
+
+class SignedResultsChanged(RemissionError):
+    """A result of the patient was signed while a re-analysis ran: its analysis is not saved."""
+
+
+def _unchanged(case_id: str, merged: frozenset[str]) -> Callable[[Connection], None]:
+    """The save check of a re-analysis: the patient's signed results are still those merged."""
+
+    def check(conn: Connection) -> None:
+        if _signed_ids(conn, case_id) != merged:
+            raise SignedResultsChanged(f"patient {case_id}: a result was signed during the re-analysis")
+
+    return check
+
+
+def _merge(store: Store, case: Case, files_dir: Path) -> tuple[Case, frozenset[str]]:
+    """``case`` plus every signed result of its patient not yet in it, and the ids of the
+    signed results merged."""
     c = T.assay_results.c
     rows = store.read(lambda conn: conn.execute(
         sa.select(T.assay_results).where(c.case_id == case.id, c.status == "signed")
@@ -311,7 +332,8 @@ def _merge(store: Store, case: Case, files_dir: Path) -> Case:
             params = {k: payload[k] for k in ("dna_ng",) if payload.get(k) is not None}
             samples.append(Sample(id=f"lab-{r.result_id}", date=payload["date"], material=payload["material"],
                                   assay=FILE_KINDS[r.kind][1], files=(str(path.resolve()),), parameters=params))
-    return case.model_copy(update={"mrd_reports": tuple(reports), "samples": tuple(samples)})
+    merged = case.model_copy(update={"mrd_reports": tuple(reports), "samples": tuple(samples)})
+    return merged, frozenset(str(r.result_id) for r in rows)
 
 
 def sign_off(store: Store, result_id: str, *, actor: str, address: str, files_dir: Path,
@@ -368,16 +390,29 @@ def reanalyse_after_sign_off(store: Store, result_id: str, case_id: str, *, file
                                           .values(analysis_id=analysis_id)))
 
 
+#: how many times a re-analysis starts again when results of the patient are signed while it runs
+REANALYSIS_ATTEMPTS = 5
+
+
 def _reanalyse(store: Store, result_id: str, case_id: str, files_dir: Path, case_roots: tuple[Path, ...],
                progress: Callable[[str], None]) -> str:
     case_dir = locate_case_dir(case_id, case_roots) or (files_dir / case_id)
     case_dir.mkdir(parents=True, exist_ok=True)
 
-    # read-merge-analyse under the case's lock: a concurrent sign-off of another result of
-    # this patient sees this one in the stored case, so no signed result is left out
+    # read-merge-analyse under the case's lock (one process); across processes (serve --workers)
+    # the save checks, under the store's per-case write lock, that the signed results are still
+    # those merged: a result signed meanwhile makes this re-analysis start again, so the newest
+    # analysis never leaves out a signed result
     with case_lock(case_id):
-        case = _merge(store, latest_analysis(store, case_id).case, files_dir)
-        return reanalyze(store, case, case_dir, progress=progress)
+        for attempt in range(1, REANALYSIS_ATTEMPTS + 1):
+            case, merged = _merge(store, latest_analysis(store, case_id).case, files_dir)
+            try:
+                return reanalyze(store, case, case_dir, progress=progress, check=_unchanged(case_id, merged))
+            except SignedResultsChanged:
+                if attempt == REANALYSIS_ATTEMPTS:
+                    raise
+                progress("results signed meanwhile: starting again")
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def pending_reanalyses(store: Store) -> list[tuple[str, str]]:

@@ -260,19 +260,22 @@ class Store:
             return MigrationContext.configure(conn).get_current_revision()
 
     # -- writing -----------------------------------------------------------------------------------
-    def save_analysis(self, analysis: CaseAnalysis) -> SaveResult:
+    def save_analysis(self, analysis: CaseAnalysis, *,
+                      check: Callable[[Connection], None] | None = None) -> SaveResult:
         """Save one analysis (its case, samples, MRD values and inputs) in one transaction.
 
         Idempotent: the same case content analysed with the same parameters and the same
         remission version is stored once; a second save returns ``created=False`` and the id
-        of the stored copy.
+        of the stored copy. ``check(conn)`` runs first in the transaction, while writers of this
+        case wait (SQLite: the write lock; PostgreSQL: the case's advisory lock); an exception
+        it raises aborts the save (e.g. the inputs the analysis was made from have changed).
         """
         key = content_key(analysis)
 
         def attempt() -> SaveResult:
             try:
                 with self._tx() as conn:
-                    return self._save(conn, analysis, key)
+                    return self._save(conn, analysis, key, check)
             except sa.exc.IntegrityError:
                 # another writer stored the same content between our check and our insert
                 existing = self._find_key(key)
@@ -290,12 +293,15 @@ class Store:
             conn.rollback()
         return None if row is None else str(row[0])
 
-    def _save(self, conn: Connection, analysis: CaseAnalysis, key: str) -> SaveResult:
+    def _save(self, conn: Connection, analysis: CaseAnalysis, key: str,
+              check: Callable[[Connection], None] | None = None) -> SaveResult:
         case_id = analysis.case_id
         if conn.dialect.name == "postgresql":
             # writers of one case go one after the other (released at commit/rollback)
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(CAST(:a AS integer), CAST(:b AS integer))"),
                          {"a": _MIGRATION_LOCK, "b": zlib.crc32(case_id.encode()) - (1 << 31)})
+        if check is not None:
+            check(conn)
         row = conn.execute(sa.select(T.analyses.c.analysis_id)
                            .where(T.analyses.c.content_key == key)).first()
         if row is not None:
