@@ -139,7 +139,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         output: Path | None = OUTPUT_OPTION,
     ) -> None:
         """Project strategies: P(haematological relapse), P(CD19− relapse), P(MRD-negative remission), P(death)."""
-        from remission.sim.strategies import compare, strategy_rests_on
+        from remission.sim.strategies import DEATH_NOTE, compare, strategy_rests_on
 
         analysis, _inputs, fit, rules, ins = _fit_case(case, seed, 2000, draws, parse_rule_overrides(param))
         res = compare(fit.patients_now, strategy, seed=seed, replicates=replicates, rules=rules, method=method)
@@ -174,9 +174,7 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 own = [k for k in s.get("rests_on", []) if k not in common]
                 if own:
                     console.print(f"{name} also rests on (uncited): {', '.join(own)}")
-            console.print("P(death) rests on death_after_failure_median_days and salvaged_after_failure_fraction, "
-                          "calibrated to survival after failure of CAR-T in ELIANA (no published source); after a "
-                          "relapse with CAR-T still to come it likely overstates death")
+            console.print(DEATH_NOTE)
             console.print(f"[dim]{notice_line()}[/dim]")
 
         emit("sim_compare", res, json_out=json_out, output=output, inputs=ins,

@@ -41,6 +41,7 @@ from remission.sim.model import Schedule, SimResult, VirtualPatients, simulate
 from remission.sim.parameters import lognormal_from_mean, resolve_sim, value
 
 __all__ = [
+    "DEATH_NOTE",
     "STRATEGIES",
     "Strategy",
     "cart_infusion_days",
@@ -52,6 +53,11 @@ __all__ = [
 ]
 
 MONTH_DAYS = {3: 91, 6: 182, 12: 365}
+
+#: what every P(death) of a comparison rests on, shown beside it (CLI, report, web)
+DEATH_NOTE = ("P(death) rests on death_after_failure_median_days and salvaged_after_failure_fraction, "
+              "calibrated to survival after failure of CAR-T in ELIANA (no published source); after a "
+              "relapse with CAR-T still to come it likely overstates death")
 
 
 def cart_infusion_days(n: int, rng: np.random.Generator, rules: Mapping[str, Rule]) -> np.ndarray:

@@ -12,6 +12,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from remission.domain import CaseAnalysis, EngineSection
+from remission.sim.strategies import DEATH_NOTE
 
 __all__ = ["render", "render_result"]
 
@@ -49,16 +50,18 @@ def render_result(r: dict[str, Any]) -> str:
     cmp_ = r.get("compare")
     if cmp_:
         out.append("<table class='compact'><thead><tr><th>strategy</th><th>months</th><th>P(haem. relapse)</th>"
-                   "<th>P(CD19− relapse)</th><th>P(MRD-negative remission)</th></tr></thead><tbody>")
+                   "<th>P(CD19− relapse)</th><th>P(MRD-negative remission)</th><th>P(death)</th>"
+                   "</tr></thead><tbody>")
         for name, s in cmp_["strategies"].items():
             for m in (3, 6, 12):
                 cells = []
-                for k in ("haem_relapse", "cd19neg_relapse", "mrd_negative_remission"):
+                for k in ("haem_relapse", "cd19neg_relapse", "mrd_negative_remission", "death"):
                     v = s["probabilities"].get(f"{k}_{m}m")
                     cells.append("–" if v is None else f"{v['p']:.0%} ({v['low']:.0%}–{v['high']:.0%})")
                 out.append(f"<tr><td>{escape(name)}</td><td>{m}</td>" + "".join(f"<td>{c}</td>" for c in cells)
                            + "</tr>")
         out.append("</tbody></table>")
+        out.append(f"<p class='small'>{escape(DEATH_NOTE)}.</p>")
     if r.get("svg"):
         out.append(str(Markup(r["svg"])))
     rests = r.get("rests_on") or []
