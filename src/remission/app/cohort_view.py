@@ -99,6 +99,8 @@ class Curve(BaseModel):
     value: list[float]
     censor_years: list[float]
     censor_value: list[float]
+    #: the group's last follow-up time: the curve is drawn up to here, not beyond
+    end_years: float
 
 
 class Estimate(BaseModel):
@@ -181,7 +183,8 @@ def _km_part(times: np.ndarray, events: np.ndarray, groups: list[tuple[str, np.n
         curves.append(Curve(group=name, label="survival", start=1.0,
                             time_years=(km.time / YEAR_DAYS).tolist(), value=km.survival.tolist(),
                             censor_years=(cens / YEAR_DAYS).tolist(),
-                            censor_value=km.survival_at(cens).tolist() if len(cens) else []))
+                            censor_value=km.survival_at(cens).tolist() if len(cens) else [],
+                            end_years=float(times[sel].max()) / YEAR_DAYS))
         at_risk[name] = [int(v) for v in km.at_risk(risk_days)]
         last = float(times[sel].max())
         for y in TIMEPOINTS_YEARS:
@@ -210,7 +213,7 @@ def _cif_part(times: np.ndarray, cause: np.ndarray, groups: list[tuple[str, np.n
         for k, c in enumerate((1, 2)):
             curves.append(Curve(group=name, label=CAUSES[c], start=0.0,
                                 time_years=(ci.time / YEAR_DAYS).tolist(), value=ci.cif[:, k].tolist(),
-                                censor_years=[], censor_value=[]))
+                                censor_years=[], censor_value=[], end_years=last / YEAR_DAYS))
             for y in TIMEPOINTS_YEARS:
                 d = y * YEAR_DAYS
                 if d > last:
@@ -271,6 +274,8 @@ def cohort_view(store: Any, only: Collection[str] | None, *, endpoint: str = "ef
     risk_years = [float(y) for y in range(math.ceil(horizon) + 1)]
     risk_days = np.asarray(risk_years) * YEAR_DAYS
     groups = _groups(table, group)
+    if group and group in table.columns and len(groups) < 2:
+        view["notes"].append(f"Every included patient is in one group of {GROUPINGS[group]!s}: no test across groups.")
     try:
         if endpoint == "cif":
             curves, ests, at_risk = _cif_part(times, ev, groups, risk_days)

@@ -62,7 +62,7 @@ def plot_svg(view: svc.CohortView) -> str:
         color = PALETTE[groups.index(c.group) % len(PALETTE)]
         dash = "5 3" if c.label == svc.CAUSES[2] else None
         name = c.label if len(groups) == 1 else f"{c.group}: {c.label}"
-        xs = [0.0, *c.time_years, hi]
+        xs = [0.0, *c.time_years, c.end_years]
         ys = [c.start, *c.value, c.value[-1] if c.value else c.start]
         chart.line(xs, ys, color=color, dash=dash, step=True, label=name)
         if c.censor_years:
