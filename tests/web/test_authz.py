@@ -53,6 +53,8 @@ EXPECTED: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/decisions/{decision_id}/amend"): ("clinician",),
     ("GET", "/board/{meeting_id}/export.html"): ALL,
     ("GET", "/board/{meeting_id}/export.pdf"): ALL,
+    ("GET", "/cohort"): ("admin", "clinician", "viewer"),
+    ("GET", "/api/v1/cohort"): ("admin", "clinician", "viewer"),
     ("GET", "/api/v1/me"): ALL,
     ("GET", "/api/v1/patients"): ALL,
     ("GET", "/api/v1/patients/{case_id}"): ALL,

@@ -23,7 +23,7 @@ What the case record holds decides what can be derived:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from remission.domain.analysis import CaseAnalysis
@@ -251,14 +251,18 @@ def _table_notes(analyses: Sequence[CaseAnalysis], skipped: Sequence[str]) -> li
 
 def build_table(store: Any, *, where: Sequence[str] = (), origin: str = "relapse",
                 landmarks: Sequence[float] = (), window_days: float = 14.0,
-                intervals: bool = False) -> tuple[Any, list[str]]:
-    """The cohort table (``pandas.DataFrame``) from the latest stored analysis of each case."""
+                intervals: bool = False, only: Collection[str] | None = None) -> tuple[Any, list[str]]:
+    """The cohort table (``pandas.DataFrame``) from the latest stored analysis of each case.
+
+    ``only``: the case ids that may be used (an account's access scope; ``None`` = every case).
+    Other cases are never loaded, so nothing of theirs reaches the table or its notes."""
     import pandas as pd
 
     cond = _parse_where(where)
     latest: dict[str, str] = {}
     for s in store.list_analyses():  # oldest first: the last one per case wins
-        latest[s.case_id] = s.analysis_id
+        if only is None or s.case_id in only:
+            latest[s.case_id] = s.analysis_id
     analyses = (store.get_analysis(latest[c]) for c in sorted(latest))
     rows, notes = rows_from_analyses((a for a in analyses if _matches(a, cond)), origin=origin,
                                      landmarks=landmarks, window_days=window_days,

@@ -248,11 +248,22 @@ def create_app(settings: WebSettings | None = None, *, clock: Clock | None = Non
         log.error("internal error (%s) in %s", type(exc).__name__, getattr(request.scope.get("route"), "path", "-"))
         return _error(request, 500, "internal error")
 
-    from remission.web.routes import access, account, api_v1, auth, board, jobs, patients, results
+    from remission.web.routes import (
+        access,
+        account,
+        api_v1,
+        auth,
+        board,
+        cohort,
+        jobs,
+        patients,
+        results,
+    )
 
-    for module in (auth, account, access, patients, results, jobs, board, api_v1):
+    for module in (auth, account, access, patients, results, jobs, board, cohort, api_v1):
         app.include_router(module.router)
     app.include_router(jobs.api_router)
+    app.include_router(cohort.api_router)
     patients.register()
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     return app
