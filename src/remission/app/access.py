@@ -27,9 +27,9 @@ Every use case that takes a patient, result, decision or meeting id goes through
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
@@ -45,6 +45,14 @@ from remission.domain import CaseAnalysis
 from remission.errors import ValidationError
 from remission.store import Store
 from remission.store import tables as T
+
+
+class _OfPatient(Protocol):
+    @property
+    def case_id(self) -> str: ...
+
+
+_T = TypeVar("_T", bound=_OfPatient)
 
 __all__ = ["ALL_PATIENTS", "Grant", "Guard", "Scope", "grant", "list_grants", "revoke", "scope_of"]
 
@@ -192,35 +200,26 @@ class Guard:
         """:func:`~remission.app.patients.list_patients` restricted to this account's patients."""
         return list_patients(self.store, only=self.scope.only(), **filters)
 
-    def result(self, result_id: str, *, what: str = "result") -> AssayResult:
+    def _owned(self, get: Callable[[Store, str], _T], kind: str, object_id: str, what: str) -> _T:
+        """The ``kind`` object ``object_id`` (``get``), refused like an unknown id when it is
+        unknown or belongs to a patient this account may not see."""
         try:
-            r = get_result(self.store, result_id)
+            obj: _T | None = get(self.store, object_id)
         except NotFound:
-            r = None
-        if r is None or not self.scope.allows(r.case_id):
-            target = f"patient:{r.case_id}" if r is not None else f"result:{result_id}"
-            raise self._deny(target, f"no result {result_id!r}", what)
-        return r
+            obj = None
+        if obj is None or not self.scope.allows(obj.case_id):
+            target = f"patient:{obj.case_id}" if obj is not None else f"{kind}:{object_id}"
+            raise self._deny(target, f"no {kind} {object_id!r}", what)
+        return obj
+
+    def result(self, result_id: str, *, what: str = "result") -> AssayResult:
+        return self._owned(get_result, "result", result_id, what)
 
     def decision(self, decision_id: str, *, what: str = "decision") -> Decision:
-        try:
-            d = get_decision(self.store, decision_id)
-        except NotFound:
-            d = None
-        if d is None or not self.scope.allows(d.case_id):
-            target = f"patient:{d.case_id}" if d is not None else f"decision:{decision_id}"
-            raise self._deny(target, f"no decision {decision_id!r}", what)
-        return d
+        return self._owned(get_decision, "decision", decision_id, what)
 
     def job(self, job_id: str, *, what: str = "job") -> Job:
-        try:
-            j = get_job(self.store, job_id)
-        except NotFound:
-            j = None
-        if j is None or not self.scope.allows(j.case_id):
-            target = f"patient:{j.case_id}" if j is not None else f"job:{job_id}"
-            raise self._deny(target, f"no job {job_id!r}", what)
-        return j
+        return self._owned(get_job, "job", job_id, what)
 
     def meeting(self, meeting_id: str) -> tuple[Meeting, int]:
         """The meeting with only the patients (and their decisions) this account may see, and

@@ -127,6 +127,15 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             n = totp_reset(st, name, actor="cli", address="local")
         print(f"second factor of {name} cleared; {n} session(s) ended", file=sys.stderr)
 
+    def _grant_target(case_id: str | None, every: bool) -> str:
+        """The patient id, or the every-patient mark with --all (exactly one of them)."""
+        from remission.app.access import ALL_PATIENTS
+        from remission.errors import ValidationError
+
+        if every == (case_id is not None):
+            raise ValidationError("give either a patient id or --all")
+        return ALL_PATIENTS if every else str(case_id)
+
     @access_g.command("grant")
     def access_grant(
         name: str = typer.Argument(..., help="User name."),
@@ -135,13 +144,10 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         db: str | None = DB_OPTION,
     ) -> None:
         """Let a user see one patient (or, with --all, every patient)."""
-        from remission.app.access import ALL_PATIENTS, grant
-        from remission.errors import ValidationError
+        from remission.app.access import grant
         from remission.store import Store
 
-        if every == (case_id is not None):
-            raise ValidationError("give either a patient id or --all")
-        target = ALL_PATIENTS if every else str(case_id)
+        target = _grant_target(case_id, every)
         with Store(db_url(db)) as st:
             new = grant(st, name, target, actor="cli", address="local")
         what = "every patient" if every else f"patient {target}"
@@ -155,13 +161,10 @@ def register(root: typer.Typer, groups: dict[str, typer.Typer]) -> None:
         db: str | None = DB_OPTION,
     ) -> None:
         """Withdraw a grant."""
-        from remission.app.access import ALL_PATIENTS, revoke
-        from remission.errors import ValidationError
+        from remission.app.access import revoke
         from remission.store import Store
 
-        if every == (case_id is not None):
-            raise ValidationError("give either a patient id or --all")
-        target = ALL_PATIENTS if every else str(case_id)
+        target = _grant_target(case_id, every)
         with Store(db_url(db)) as st:
             existed = revoke(st, name, target, actor="cli", address="local")
         print(f"grant {name} -> {target} " + ("revoked" if existed else "did not exist"), file=sys.stderr)
