@@ -218,25 +218,15 @@ def create_app(settings: WebSettings | None = None, *, clock: Clock | None = Non
     async def _csrf(request: Request, exc: CsrfFailed) -> Response:
         return _error(request, 403, f"request refused: {exc}")
 
-    @app.exception_handler(NotFound)
-    async def _nf(request: Request, exc: NotFound) -> Response:
-        return _error(request, 404, str(exc))
+    def _status(code: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+        async def handler(request: Request, exc: Exception) -> Response:
+            return _error(request, code, str(exc))
+        return handler
 
-    @app.exception_handler(AuthError)
-    async def _auth(request: Request, exc: AuthError) -> Response:
-        return _error(request, 401, str(exc))
-
-    @app.exception_handler(SignOffError)
-    async def _so(request: Request, exc: SignOffError) -> Response:
-        return _error(request, 409, str(exc))
-
-    @app.exception_handler(BoardError)
-    async def _board(request: Request, exc: BoardError) -> Response:
-        return _error(request, 409, str(exc))
-
-    @app.exception_handler(ValidationError)
-    async def _invalid(request: Request, exc: ValidationError) -> Response:
-        return _error(request, 422, str(exc))
+    # errors whose message is meant for the user, by HTTP status
+    for exc_type, code in ((NotFound, 404), (AuthError, 401), (SignOffError, 409), (BoardError, 409),
+                           (ValidationError, 422)):
+        app.add_exception_handler(exc_type, _status(code))
 
     @app.exception_handler(RemissionError)
     async def _rem(request: Request, exc: RemissionError) -> Response:
